@@ -1,0 +1,95 @@
+"""``python -m eval``: evaluate a recommender on held-out interactions, or compare two reports.
+
+    python -m eval --data ../shared/data/ml-100k --recommender popularity --split test --output pop.json
+    python -m eval --recommender itemknn --param neighbors=100 --split validation
+    python -m eval --compare pop.json knn.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eval.report import Report, compare_reports
+from eval.runner import evaluate_recommender
+from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.data import load_dataset
+from llmrec.errors import LLMRecError
+from llmrec.recommenders import registered_recommenders
+from llmrec.tables import format_table
+
+__all__ = ["EvalConfig", "main", "metrics_table"]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    data: str | None = arg(None, help="MovieLens-100K directory, or an interactions CSV/Parquet with --items "
+                                      "(default: $LLMREC_DATA, ../shared/data/ml-100k, or the download cache)")
+    items: str | None = arg(None, help="item table (CSV/Parquet) when --data is an interactions table")
+    download: bool = arg(False, help="download MovieLens-100K from GroupLens when it is not on disk")
+    recommender: str = arg("popularity", help="recommender to evaluate")
+    param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
+    split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
+    output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
+    nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
+    compare: tuple[str, str] | None = arg(None, help="compare two reports A B: paired bootstrap CIs of B - A")
+    resamples: int = arg(10_000, help="bootstrap resamples for --compare")
+    seed: int = arg(0, help="bootstrap seed for --compare")
+    progress: bool = arg(True, help="show a progress bar")
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise LLMRecError(f"--param takes key=value, got {pair!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def metrics_table(reports: list[Report]) -> str:
+    names = list(reports[0].metrics)
+    rows = [[r.recommender, r.split, r.n_users, *(r.metrics[n] for n in names)] for r in reports]
+    return format_table(rows, ["recommender", "split", "users", *names])
+
+
+def comparison_table(a: Report, b: Report, table) -> str:
+    rows = [[r.metric, r.a, r.b, r.diff, f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", "yes" if r.excludes_0 else "no"]
+            for r in table.itertuples()]
+    head = f"B - A with paired bootstrap 95% CIs over {table.attrs['n_users']} users " \
+           f"(A = {a.recommender}, B = {b.recommender}, split {a.split})"
+    return head + "\n" + format_table(rows, ["metric", "A", "B", "B - A", "95% CI", "excludes 0"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0],
+                                     epilog=f"recommenders: {', '.join(registered_recommenders())}")
+    add_config_arguments(parser, EvalConfig)
+    config = config_from_args(EvalConfig, parser.parse_args(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    try:
+        if config.compare:
+            a, b = (Report.load(p) for p in config.compare)
+            print(comparison_table(a, b, compare_reports(a, b, n_resamples=config.resamples, seed=config.seed)))
+            return 0
+        dataset = load_dataset(config.data, config.items, download=config.download)
+        report = evaluate_recommender(dataset, config.recommender, config.split,
+                                      params=parse_params(config.param), nonfinite=config.nonfinite,
+                                      progress=config.progress)
+        if config.output:
+            report.save(config.output)
+        print(metrics_table([report]))
+        if config.output:
+            print(f"report written to {config.output}")
+        return 0
+    except LLMRecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,132 @@
+"""Evaluation reports: a JSON summary with the per-user ranks beside it, and paired comparison.
+
+``pop.json`` holds ``{"recommender", "split", "config", "n_users", "metrics", ...}`` and a manifest naming
+``pop.ranks.csv`` (user, item, rank, candidates) with its SHA-256; both are written atomically and a
+report whose ranks file is missing or altered is refused on load.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from eval.metrics import DEFAULT_CUTOFFS, metric_functions, summarize
+from llmrec.artifacts import atomic_write_text, sha256_file
+from llmrec.errors import ArtifactError
+
+__all__ = ["Report", "compare_reports", "FORMAT"]
+
+FORMAT = "llmrec.report/1"
+
+
+@dataclass
+class Report:
+    recommender: str
+    split: str
+    config: dict[str, Any]
+    ranks: pd.DataFrame  # user, item, rank, candidates
+    dataset: dict[str, Any] = field(default_factory=dict)
+    cutoffs: tuple[int, ...] = DEFAULT_CUTOFFS
+    recall_cutoffs: tuple[int, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # stage-specific figures (timings, subsets...)
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def n_users(self) -> int:
+        return len(self.ranks)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return summarize(self.ranks["rank"].to_numpy(), self.cutoffs, self.recall_cutoffs)
+
+    def to_dict(self, ranks_file: str | None = None, ranks_sha256: str | None = None) -> dict[str, Any]:
+        return {
+            "recommender": self.recommender,
+            "split": self.split,
+            "config": self.config,
+            "n_users": self.n_users,
+            "metrics": self.metrics,
+            "dataset": self.dataset,
+            "cutoffs": list(self.cutoffs),
+            "recall_cutoffs": list(self.recall_cutoffs),
+            "extra": self.extra,
+            "created": self.created,
+            "manifest": {"format": FORMAT, "ranks_file": ranks_file, "ranks_sha256": ranks_sha256},
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``path`` (JSON) and ``<stem>.ranks.csv`` beside it, each atomically; ranks first."""
+        path = Path(path)
+        ranks_path = path.with_name(path.stem + ".ranks.csv")
+        buf = io.StringIO()
+        self.ranks.to_csv(buf, index=False)
+        atomic_write_text(ranks_path, buf.getvalue())
+        doc = self.to_dict(ranks_path.name, sha256_file(ranks_path))
+        atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Report":
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ArtifactError(f"report not found: {path}") from None
+        except json.JSONDecodeError as err:
+            raise ArtifactError(f"report {path} is not valid JSON: {err}") from None
+        manifest = doc.get("manifest") or {}
+        if manifest.get("format") != FORMAT:
+            raise ArtifactError(f"{path} is not an llmrec report (format {manifest.get('format')!r})")
+        ranks_path = path.with_name(manifest["ranks_file"])
+        if not ranks_path.exists():
+            raise ArtifactError(f"report {path}: per-user ranks file {ranks_path.name} is missing")
+        if sha256_file(ranks_path) != manifest["ranks_sha256"]:
+            raise ArtifactError(f"report {path}: {ranks_path.name} is corrupt (checksum differs)")
+        return cls(recommender=doc["recommender"], split=doc["split"], config=doc["config"],
+                   ranks=pd.read_csv(ranks_path), dataset=doc.get("dataset", {}),
+                   cutoffs=tuple(doc.get("cutoffs", DEFAULT_CUTOFFS)),
+                   recall_cutoffs=tuple(doc.get("recall_cutoffs", ())), extra=doc.get("extra", {}),
+                   created=doc.get("created", ""))
+
+
+def compare_reports(a: Report, b: Report, *, n_resamples: int = 10_000, confidence: float = 0.95,
+                    seed: int = 0) -> pd.DataFrame:
+    """Paired bootstrap confidence intervals of ``b - a`` for every metric, over the users both rank.
+
+    Reports must share split and dataset.  Returns one row per metric: a, b, diff, ci_low, ci_high.
+    """
+    if a.split != b.split:
+        raise ArtifactError(f"cannot compare a {a.split!r} report with a {b.split!r} report")
+    if a.dataset.get("fingerprint") != b.dataset.get("fingerprint"):
+        raise ArtifactError("the reports were computed on different data (dataset fingerprints differ)")
+    joined = a.ranks.merge(b.ranks, on=["user", "item"], suffixes=("_a", "_b"))
+    if len(joined) == 0:
+        raise ArtifactError("the reports share no (user, held-out item) pairs")
+    ra, rb = joined["rank_a"].to_numpy(), joined["rank_b"].to_numpy()
+    rng = np.random.default_rng(seed)
+    rows = []
+    fns = metric_functions(sorted(set(a.cutoffs) & set(b.cutoffs)),
+                           sorted(set(a.recall_cutoffs) & set(b.recall_cutoffs)))
+    for name, fn in fns.items():
+        va, vb = fn(ra), fn(rb)
+        diff = vb - va
+        if np.all(diff == diff[0]):  # no variation: the interval is the point
+            lo = hi = float(diff[0])
+        else:
+            ci = stats.bootstrap((diff,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
+                                 method="percentile", random_state=rng).confidence_interval
+            lo, hi = float(ci.low), float(ci.high)
+        rows.append({"metric": name, "a": va.mean(), "b": vb.mean(), "diff": diff.mean(),
+                     "ci_low": lo, "ci_high": hi, "excludes_0": bool(lo > 0 or hi < 0)})
+    out = pd.DataFrame(rows)
+    out.attrs["n_users"] = len(joined)
+    return out

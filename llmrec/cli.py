@@ -1,0 +1,140 @@
+"""The ``llmrec`` command: an LLM-as-recommender on your interaction data.
+
+    llmrec                         # main job: evaluate the recommenders on MovieLens-100K, print the table
+    llmrec evaluate [--split S]    # the same, explicitly
+    llmrec recommend --user 42     # top-k titles with scores for one user
+    llmrec history --user 42       # the user's history as the LLM and retriever read it
+    llmrec models                  # resolve (and on first use convert) the default LLM and embedder
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.data import load_dataset
+from llmrec.errors import LLMRecError
+from llmrec.history import HistoryFormat, histories, render_history
+from llmrec.tables import format_table
+
+__all__ = ["main"]
+
+MAIN_JOB_RECOMMENDERS = ("popularity", "itemknn")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataArgs:
+    data: str | None = arg(None, help="MovieLens-100K directory, or interactions table with --items "
+                                      "(default: $LLMREC_DATA, ../shared/data/ml-100k, or the download cache)")
+    items: str | None = arg(None, help="item table (CSV/Parquet) when --data is an interactions table")
+    download: bool = arg(False, help="download MovieLens-100K from GroupLens when it is not on disk")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateArgs(DataArgs):
+    split: Literal["test", "validation"] = arg("test", help="held-out split")
+    recommenders: list[str] = arg(default_factory=lambda: list(MAIN_JOB_RECOMMENDERS),
+                                  help="recommenders to evaluate")
+    output_dir: str | None = arg(None, help="write one JSON report per recommender here")
+    progress: bool = arg(True, help="show progress bars")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecommendArgs(DataArgs):
+    user: int = arg(help="user id")
+    k: int = arg(10, help="how many items to recommend")
+    recommender: str = arg("itemknn", help="recommender")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryArgs(DataArgs):
+    user: int = arg(help="user id")
+    max_items: int = arg(10, help="most recent items shown")
+
+
+def _evaluate(args: EvaluateArgs) -> int:
+    from pathlib import Path
+
+    from eval.cli import metrics_table
+    from eval.runner import evaluate_recommender
+
+    dataset = load_dataset(args.data, args.items, download=args.download)
+    reports = []
+    for name in args.recommenders:
+        report = evaluate_recommender(dataset, name, args.split, progress=args.progress)
+        if args.output_dir:
+            report.save(Path(args.output_dir) / f"{name}.{args.split}.json")
+        reports.append(report)
+    print(f"{dataset.name}: {len(dataset.interactions):,} interactions, {len(dataset.catalog):,} items, "
+          f"leave-last-out {args.split} split")
+    print(metrics_table(reports))
+    return 0
+
+
+def _recommend(args: RecommendArgs) -> int:
+    from llmrec.recommenders import create_recommender
+
+    dataset = load_dataset(args.data, args.items, download=args.download)
+    hist = histories(dataset.interactions)
+    if args.user not in hist:
+        raise LLMRecError(f"unknown user {args.user}; users range {min(hist)}..{max(hist)}")
+    rec = create_recommender(args.recommender).fit(dataset)
+    recs = rec.recommend(hist[args.user], dataset.catalog.item_ids, n=args.k)
+    rows = [[i + 1, dataset.catalog.display_title(int(item)), float(score)]
+            for i, (item, score) in enumerate(zip(recs.items, recs.scores))]
+    print(f"top {args.k} for user {args.user} ({args.recommender}):")
+    print(format_table(rows, ["#", "title", "score"]))
+    return 0
+
+
+def _history(args: HistoryArgs) -> int:
+    dataset = load_dataset(args.data, args.items, download=args.download)
+    hist = histories(dataset.interactions)
+    if args.user not in hist:
+        raise LLMRecError(f"unknown user {args.user}")
+    print(render_history(hist[args.user], dataset.catalog, HistoryFormat(max_items=args.max_items)))
+    return 0
+
+
+def _models(_: object) -> int:
+    from llmrec.models import resolve_embedder, resolve_llm
+
+    print(f"llm:      {resolve_llm()}")
+    print(f"embedder: {resolve_embedder()}")
+    return 0
+
+
+COMMANDS = {
+    "evaluate": (EvaluateArgs, _evaluate, "evaluate recommenders on held-out interactions (the main job)"),
+    "recommend": (RecommendArgs, _recommend, "recommend items for one user"),
+    "history": (HistoryArgs, _history, "show a user's history as text"),
+    "models": (None, _models, "resolve the default LLM and embedder (converting the LLM on first use)"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["evaluate", *argv]  # the main job
+    parser = argparse.ArgumentParser(prog="llmrec", description=__doc__.split("\n")[0] or "llmrec")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (cls, _, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if cls is not None:
+            add_config_arguments(p, cls)
+    ns = parser.parse_args(argv)
+    cls, run, _ = COMMANDS[ns.command]
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    try:
+        return run(config_from_args(cls, ns) if cls is not None else ns)
+    except LLMRecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

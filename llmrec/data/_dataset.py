@@ -1,0 +1,157 @@
+"""The dataset abstraction: an interaction log and an item catalog.
+
+``Interactions`` wraps a DataFrame with columns ``user, item, rating, timestamp`` (ints, float, int
+seconds).  ``Catalog`` wraps a DataFrame indexed by item id with ``title, year, genres`` and any free-text
+columns.  Both are validated on construction so every later stage can trust them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from llmrec.errors import DataError
+
+__all__ = ["Interactions", "Catalog", "Dataset"]
+
+INTERACTION_COLUMNS = ("user", "item", "rating", "timestamp")
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """An interaction log: one row per (user, item, rating, timestamp)."""
+
+    frame: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        missing = [c for c in INTERACTION_COLUMNS if c not in self.frame.columns]
+        if missing:
+            raise DataError(f"interactions lack columns {missing}; have {list(self.frame.columns)}")
+        frame = self.frame.loc[:, list(INTERACTION_COLUMNS)].astype(
+            {"user": "int64", "item": "int64", "rating": "float64", "timestamp": "int64"}
+        )
+        object.__setattr__(self, "frame", frame.reset_index(drop=True))
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def users(self) -> np.ndarray:
+        """Sorted unique user ids."""
+        return np.sort(self.frame["user"].unique())
+
+    def ordered(self) -> pd.DataFrame:
+        """Rows sorted by user, then (timestamp, item id) — the protocol's order."""
+        return self.frame.sort_values(["user", "timestamp", "item"], kind="mergesort").reset_index(drop=True)
+
+    def fingerprint(self) -> str:
+        """A short content hash, written into reports so figures can be traced to their data."""
+        values = self.ordered().to_numpy(dtype="float64")
+        return hashlib.sha256(values.tobytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Item metadata indexed by item id.
+
+    Required columns: ``title`` (str), ``year`` (Int64, may be missing), ``genres`` (tuple of str).
+    Any other string column is free text (e.g. a plot summary) that renderers may use.
+    """
+
+    frame: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        frame = self.frame
+        if frame.index.name != "item":
+            raise DataError(f"catalog must be indexed by 'item', got index {frame.index.name!r}")
+        if not frame.index.is_unique:
+            dup = frame.index[frame.index.duplicated()][0]
+            raise DataError(f"catalog has duplicate item id {dup}")
+        for col in ("title", "year", "genres"):
+            if col not in frame.columns:
+                raise DataError(f"catalog lacks column {col!r}; have {list(frame.columns)}")
+        frame = frame.copy()
+        frame["title"] = frame["title"].fillna("").astype(str)
+        frame["year"] = pd.array(frame["year"], dtype="Int64")
+        frame["genres"] = frame["genres"].map(_as_genres)
+        frame = frame.sort_index()
+        object.__setattr__(self, "frame", frame)
+        object.__setattr__(self, "_ids", frame.index.to_numpy(dtype="int64"))
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.frame.index
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """All item ids, ascending."""
+        return self._ids  # type: ignore[attr-defined]
+
+    def positions(self, items: np.ndarray | Iterable[int]) -> np.ndarray:
+        """Row positions (0..n-1) of ``items`` in :attr:`item_ids`; an unknown id raises DataError."""
+        items = np.asarray(items, dtype=np.int64)
+        ids = self.item_ids
+        pos = np.searchsorted(ids, items)
+        bad = (pos >= len(ids)) | (ids[np.minimum(pos, len(ids) - 1)] != items)
+        if bad.any():
+            raise DataError(f"unknown item id {int(items[bad][0])} (not in the catalog)")
+        return pos
+
+    @property
+    def text_columns(self) -> list[str]:
+        """Free-text columns beyond title/year/genres."""
+        return [c for c in self.frame.columns if c not in ("title", "year", "genres")]
+
+    def title(self, item: int) -> str:
+        return str(self.frame.at[item, "title"])
+
+    def year(self, item: int) -> int | None:
+        y = self.frame.at[item, "year"]
+        return None if pd.isna(y) else int(y)
+
+    def genres(self, item: int) -> tuple[str, ...]:
+        return self.frame.at[item, "genres"]
+
+    def display_title(self, item: int) -> str:
+        """Title with the year appended unless the title already carries it."""
+        title, year = self.title(item), self.year(item)
+        if year is None or title.rstrip().endswith(f"({year})"):
+            return title
+        return f"{title} ({year})"
+
+
+def _as_genres(value: object) -> tuple[str, ...]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ()
+    if isinstance(value, str):
+        return tuple(g.strip() for g in value.split("|") if g.strip())
+    if isinstance(value, Iterable):
+        return tuple(str(g) for g in value)
+    raise DataError(f"genres must be a '|'-separated string or a list, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Interactions plus the catalog they refer to.  Every interaction's item must be in the catalog."""
+
+    interactions: Interactions
+    catalog: Catalog
+    name: str = "dataset"
+    source: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = ~self.interactions.frame["item"].isin(self.catalog.frame.index)
+        if unknown.any():
+            row = int(np.flatnonzero(unknown.to_numpy())[0])
+            item = int(self.interactions.frame["item"].iloc[row])
+            raise DataError(f"interaction row {row} refers to item {item}, which is not in the catalog")
+
+    def with_interactions(self, interactions: Interactions) -> "Dataset":
+        """The same catalog with another interaction log (e.g. a training split)."""
+        return Dataset(interactions, self.catalog, self.name, dict(self.source))

@@ -1,0 +1,14 @@
+"""Recommenders: the protocol, its registry, and the classical baselines."""
+
+from llmrec.recommenders.base import (
+    Recommender,
+    RecommenderConfig,
+    create_recommender,
+    register_recommender,
+    registered_recommenders,
+)
+from llmrec.recommenders.itemknn import ItemKNN, ItemKNNConfig
+from llmrec.recommenders.popularity import Popularity, PopularityConfig
+
+__all__ = ["Recommender", "RecommenderConfig", "create_recommender", "register_recommender",
+           "registered_recommenders", "Popularity", "PopularityConfig", "ItemKNN", "ItemKNNConfig"]

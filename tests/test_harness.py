@@ -1,0 +1,105 @@
+"""The harness ranks every unseen item, breaks ties by item id and never lets NaN/inf help an item."""
+
+import numpy as np
+import pytest
+
+from eval.harness import evaluate, rank_of_target
+from eval.runner import evaluate_recommender
+from llmrec.errors import ConfigError, RecommenderOutputError
+from llmrec.recommenders import Recommender, RecommenderConfig, create_recommender
+from llmrec.split import leave_last_out
+
+
+class Fixed(Recommender):
+    """Scores items by a fixed table; unlisted items get 0."""
+
+    name = "fixed"
+    config_class = RecommenderConfig
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = table
+
+    def fit(self, data):
+        self._trained = True
+        return self
+
+    def score(self, history, items):
+        return np.array([self.table.get(int(i), 0.0) for i in items])
+
+
+def test_rank_counts_higher_scores_then_ties_with_smaller_ids():
+    items = np.array([1, 2, 3, 4, 5])
+    assert rank_of_target(items, np.array([0.5, 0.9, 0.5, 0.5, 0.1]), 3) == (2, False)  # item 2 higher, item 1 tied
+    assert rank_of_target(items, np.array([0.5, 0.9, 0.5, 0.5, 0.1]), 1) == (1, False)
+    assert rank_of_target(items, np.zeros(5), 5) == (4, False)
+
+
+def test_nonfinite_scores_rank_below_every_finite_score():
+    items = np.array([1, 2, 3, 4])
+    scores = np.array([np.nan, -1e9, np.inf, 0.0])
+    assert rank_of_target(items, scores, 2) == (1, True)  # only item 4 is finite and higher
+    assert rank_of_target(items, scores, 3) == (3, True)  # after both finite items and NaN item 1 (smaller id)
+
+
+def test_candidates_exclude_the_users_history_but_keep_the_target(tiny):
+    split = leave_last_out(tiny, "test")
+    result = evaluate(Fixed({}).fit(split.train), split, progress=False)
+    # 6 items; user 1 has seen 1, 2, 3 in fit data -> candidates 4, 5, 6 (target 4 has the smallest id)
+    row = result.ranks.set_index("user").loc[1]
+    assert row["candidates"] == 3 and row["rank"] == 0
+
+
+def test_a_better_score_moves_the_target_up(tiny):
+    split = leave_last_out(tiny, "test")
+    ranks = evaluate(Fixed({5: 1.0, 6: 2.0}).fit(split.train), split, progress=False).ranks.set_index("user")
+    assert ranks.loc[1, "rank"] == 2  # 6 and 5 outrank item 4
+
+
+def test_nan_scores_are_an_error_naming_recommender_and_user(tiny):
+    split = leave_last_out(tiny, "test")
+    with pytest.raises(RecommenderOutputError, match=r"'fixed' returned 1 NaN/infinite score\(s\) for user 1"):
+        evaluate(Fixed({5: float("nan")}).fit(split.train), split, progress=False)
+
+
+def test_with_the_last_policy_a_nan_item_never_outranks_the_target(tiny):
+    split = leave_last_out(tiny, "test")
+    result = evaluate(Fixed({5: float("nan"), 4: -5.0}).fit(split.train), split, nonfinite="last", progress=False)
+    ranks = result.ranks.set_index("user")
+    assert ranks.loc[1, "rank"] == 1  # item 6 (score 0) is above -5; NaN item 5 is last
+    assert result.nonfinite_users == 1  # user 2 has seen item 5, so only user 1 met a NaN
+
+
+def test_an_untrained_recommender_is_refused(tiny):
+    with pytest.raises(RecommenderOutputError, match="not trained"):
+        evaluate(Fixed({}), leave_last_out(tiny, "test"), progress=False)
+
+
+def test_a_score_array_of_the_wrong_length_is_refused(tiny):
+    class Short(Fixed):
+        def score(self, history, items):
+            return np.zeros(len(items) - 1)
+
+    split = leave_last_out(tiny, "test")
+    with pytest.raises(RecommenderOutputError, match="returned"):
+        evaluate(Short({}).fit(split.train), split, progress=False)
+
+
+def test_unknown_recommenders_and_bad_config_values_are_named():
+    with pytest.raises(ConfigError, match="unknown recommender 'nope'; known: itemknn, popularity"):
+        create_recommender("nope")
+    with pytest.raises(ConfigError, match="neighbors"):
+        create_recommender("itemknn", {"neighbors": 0})
+
+
+def test_popularity_ranks_by_fit_data_counts(tiny):
+    rec = create_recommender("popularity").fit(leave_last_out(tiny, "test").train)
+    hist = leave_last_out(tiny, "test")
+    assert rec.score(None, np.array([1, 2, 5, 6])).tolist() == [3.0, 1.0, 1.0, 1.0]
+    assert hist.n_users == 2
+
+
+def test_itemknn_beats_popularity_on_the_validation_split(ml100k):
+    pop = evaluate_recommender(ml100k, "popularity", "validation", progress=False).metrics
+    knn = evaluate_recommender(ml100k, "itemknn", "validation", progress=False).metrics
+    assert knn["ndcg@10"] > pop["ndcg@10"]

@@ -1,0 +1,73 @@
+"""Reports are written atomically with their ranks, refused when altered, and compared with paired CIs."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from eval.cli import main as eval_main
+from eval.report import Report, compare_reports
+from llmrec.errors import ArtifactError
+
+
+def _report(name, ranks, fingerprint="abc"):
+    frame = pd.DataFrame({"user": range(len(ranks)), "item": range(len(ranks)), "rank": ranks,
+                          "candidates": 100})
+    return Report(name, "test", {}, frame, dataset={"fingerprint": fingerprint})
+
+
+def test_a_report_round_trips_with_its_ranks(tmp_path):
+    r = _report("a", [0, 3, 50])
+    r.save(tmp_path / "a.json")
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert set(doc) >= {"recommender", "split", "config", "n_users", "metrics"}
+    assert (tmp_path / "a.ranks.csv").exists()
+    loaded = Report.load(tmp_path / "a.json")
+    assert loaded.metrics == r.metrics and loaded.n_users == 3
+
+
+def test_a_report_with_an_altered_ranks_file_is_refused(tmp_path):
+    _report("a", [0, 3, 50]).save(tmp_path / "a.json")
+    (tmp_path / "a.ranks.csv").write_text("user,item,rank,candidates\n0,0,0,100\n")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        Report.load(tmp_path / "a.json")
+
+
+def test_a_report_without_its_ranks_file_is_refused(tmp_path):
+    _report("a", [0]).save(tmp_path / "a.json")
+    (tmp_path / "a.ranks.csv").unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        Report.load(tmp_path / "a.json")
+
+
+def test_paired_bootstrap_ci_excludes_zero_for_a_clear_improvement():
+    a = _report("a", [30] * 100 + [2] * 100)
+    b = _report("b", [0] * 100 + [2] * 100)
+    table = compare_reports(a, b, n_resamples=2000).set_index("metric")
+    assert table.loc["ndcg@10", "diff"] == pytest.approx(0.5)
+    assert table.loc["ndcg@10", "ci_low"] > 0 and table.loc["ndcg@10", "excludes_0"]
+
+
+def test_paired_bootstrap_ci_includes_zero_for_noise():
+    a = _report("a", [0, 30] * 100)
+    b = _report("b", [30, 0] * 100)
+    table = compare_reports(a, b, n_resamples=2000).set_index("metric")
+    assert table.loc["mrr", "ci_low"] < 0 < table.loc["mrr", "ci_high"]
+
+
+def test_reports_on_different_data_are_not_compared():
+    with pytest.raises(ArtifactError, match="different data"):
+        compare_reports(_report("a", [0], "x"), _report("b", [0], "y"))
+
+
+def test_the_cli_compares_two_saved_reports(tmp_path, capsys):
+    _report("a", [30] * 50 + [1] * 50).save(tmp_path / "a.json")
+    _report("b", [0] * 50 + [1] * 50).save(tmp_path / "b.json")
+    assert eval_main(["--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--resamples", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "paired bootstrap 95% CIs over 100 users" in out and "ndcg@10" in out
+
+
+def test_the_cli_names_a_bad_param(capsys):
+    assert eval_main(["--recommender", "itemknn", "--param", "neighbours=5", "--no-progress"]) == 2
+    assert "neighbours" in capsys.readouterr().err
