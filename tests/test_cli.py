@@ -1,0 +1,36 @@
+"""The `llmrec` command: the main job prints the table; subcommands show recommendations and histories."""
+
+from llmrec.cli import main
+
+
+def test_the_main_job_evaluates_the_baselines_and_prints_a_table(ml100k, capsys, tmp_path):
+    assert main(["--no-progress", "--data", ml100k.source["path"], "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "leave-last-out test split" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert lines["popularity"][2] == "943" and lines["itemknn"][2] == "943"
+    # item-kNN beats popularity on NDCG@10 (column 4 after name, split, users, ndcg@5)
+    assert float(lines["itemknn"][4]) > float(lines["popularity"][4])
+    assert (tmp_path / "itemknn.test.json").exists()
+
+
+def test_recommend_prints_ranked_titles_with_scores(ml100k, capsys):
+    assert main(["recommend", "--data", ml100k.source["path"], "--user", "42", "--k", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "top 3 for user 42 (itemknn):"
+    assert [line.split()[0] for line in out[3:]] == ["1", "2", "3"]
+
+
+def test_history_prints_the_rendered_history(ml100k, capsys):
+    assert main(["history", "--data", ml100k.source["path"], "--user", "1", "--max-items", "2"]) == 0
+    assert capsys.readouterr().out.startswith("1. ")
+
+
+def test_an_unknown_user_is_a_clear_error(ml100k, capsys):
+    assert main(["recommend", "--data", ml100k.source["path"], "--user", "99999"]) == 2
+    assert "unknown user 99999" in capsys.readouterr().err
+
+
+def test_a_missing_data_directory_is_a_clear_error(tmp_path, capsys):
+    assert main(["--data", str(tmp_path / "none"), "--no-progress"]) == 2
+    assert "MovieLens-100K not found" in capsys.readouterr().err
