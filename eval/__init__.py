@@ -5,5 +5,15 @@ from eval.metrics import mrr, ndcg_at, recall_at, summarize
 from eval.report import Report, compare_reports
 from eval.runner import evaluate_recommender
 
-__all__ = ["Evaluation", "evaluate", "rank_of_target", "mrr", "ndcg_at", "recall_at", "summarize", "Report",
-           "compare_reports", "evaluate_recommender"]
+__all__ = [
+           "Evaluation",
+           "Report",
+           "compare_reports",
+           "evaluate",
+           "evaluate_recommender",
+           "mrr",
+           "ndcg_at",
+           "rank_of_target",
+           "recall_at",
+           "summarize",
+]

@@ -22,7 +22,7 @@ from llmrec.history import History, histories
 from llmrec.recommenders import Recommender
 from llmrec.split import HoldoutSplit
 
-__all__ = ["evaluate", "rank_of_target", "NonFinitePolicy", "Evaluation"]
+__all__ = ["Evaluation", "NonFinitePolicy", "evaluate", "rank_of_target"]
 
 log = logging.getLogger(__name__)
 

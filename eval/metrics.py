@@ -7,11 +7,11 @@ figure is their mean.  ``tests/test_metrics.py`` checks them against trec_eval (
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["ndcg_at", "recall_at", "mrr", "metric_functions", "summarize", "DEFAULT_CUTOFFS"]
+__all__ = ["DEFAULT_CUTOFFS", "metric_functions", "mrr", "ndcg_at", "recall_at", "summarize"]
 
 DEFAULT_CUTOFFS = (5, 10, 20)
 

@@ -11,7 +11,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from eval.metrics import DEFAULT_CUTOFFS, metric_functions, summarize
 from llmrec.artifacts import atomic_write_text, sha256_file
 from llmrec.errors import ArtifactError
 
-__all__ = ["Report", "compare_reports", "FORMAT"]
+__all__ = ["FORMAT", "Report", "compare_reports"]
 
 FORMAT = "llmrec.report/1"
 
@@ -38,7 +38,7 @@ class Report:
     cutoffs: tuple[int, ...] = DEFAULT_CUTOFFS
     recall_cutoffs: tuple[int, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # stage-specific figures (timings, subsets...)
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def n_users(self) -> int:
@@ -75,7 +75,7 @@ class Report:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Report":
+    def load(cls, path: str | os.PathLike) -> Report:
         path = Path(path)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))

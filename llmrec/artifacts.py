@@ -14,13 +14,20 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from llmrec.errors import ArtifactError
 
-__all__ = ["sha256_file", "atomic_write_text", "atomic_directory", "write_manifest", "read_manifest",
-           "MANIFEST"]
+__all__ = [
+    "MANIFEST",
+    "atomic_directory",
+    "atomic_write_text",
+    "read_manifest",
+    "sha256_file",
+    "write_manifest",
+]
 
 MANIFEST = "manifest.json"
 

@@ -12,12 +12,12 @@ import types
 import typing
 from typing import Any, Literal, TypeVar
 
-__all__ = ["add_config_arguments", "config_from_args", "arg", "parse_config"]
+__all__ = ["add_config_arguments", "arg", "config_from_args", "parse_config"]
 
 T = TypeVar("T")
 
 
-def arg(default: Any = dataclasses.MISSING, *, help: str, **kwargs: Any) -> Any:  # noqa: A002
+def arg(default: Any = dataclasses.MISSING, *, help: str, **kwargs: Any) -> Any:
     """A dataclass field with help text (``default_factory`` may be passed for mutable defaults)."""
     if default is not dataclasses.MISSING:
         kwargs["default"] = default

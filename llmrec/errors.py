@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["LLMRecError", "DataError", "ArtifactError", "ConfigError", "RecommenderOutputError"]
+__all__ = ["ArtifactError", "ConfigError", "DataError", "LLMRecError", "RecommenderOutputError"]
 
 
 class LLMRecError(Exception):

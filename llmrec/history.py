@@ -7,7 +7,7 @@ same everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -28,14 +28,14 @@ class History:
     def __len__(self) -> int:
         return len(self.items)
 
-    def last(self, n: int | None) -> "History":
+    def last(self, n: int | None) -> History:
         """The most recent ``n`` interactions (all when ``n`` is None)."""
         if n is None or n >= len(self):
             return self
         return History(self.user, self.items[-n:], self.ratings[-n:], self.timestamps[-n:])
 
     @classmethod
-    def empty(cls, user: int) -> "History":
+    def empty(cls, user: int) -> History:
         return cls(user, np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64))
 
 

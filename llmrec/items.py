@@ -32,10 +32,10 @@ class ItemList:
     def __len__(self) -> int:
         return len(self.items)
 
-    def head(self, n: int) -> "ItemList":
+    def head(self, n: int) -> ItemList:
         return replace(self, items=self.items[:n], scores=None if self.scores is None else self.scores[:n])
 
-    def ranked(self) -> "ItemList":
+    def ranked(self) -> ItemList:
         """Sorted by score descending, ties broken by item id ascending (the protocol's rule)."""
         if self.scores is None:
             raise ValueError("cannot rank an ItemList without scores")

@@ -19,7 +19,7 @@ import pandas as pd
 from llmrec.data import Dataset, Interactions
 from llmrec.errors import ConfigError
 
-__all__ = ["SplitName", "HoldoutSplit", "leave_last_out", "MIN_INTERACTIONS"]
+__all__ = ["MIN_INTERACTIONS", "HoldoutSplit", "SplitName", "leave_last_out"]
 
 log = logging.getLogger(__name__)
 

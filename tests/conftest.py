@@ -7,10 +7,10 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import pandas as pd
+import pytest
 
-from llmrec.data import Catalog, Dataset, Interactions, default_data_path, load_movielens_100k  # noqa: E402
+from llmrec.data import Catalog, Dataset, Interactions, default_data_path, load_movielens_100k
 
 
 def make_dataset(rows: list[tuple[int, int, float, int]], n_items: int = 6) -> Dataset:

@@ -8,15 +8,15 @@ columns.  Both are validated on construction so every later stage can trust them
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from llmrec.errors import DataError
 
-__all__ = ["Interactions", "Catalog", "Dataset"]
+__all__ = ["Catalog", "Dataset", "Interactions"]
 
 INTERACTION_COLUMNS = ("user", "item", "rating", "timestamp")
 
@@ -152,6 +152,6 @@ class Dataset:
             item = int(self.interactions.frame["item"].iloc[row])
             raise DataError(f"interaction row {row} refers to item {item}, which is not in the catalog")
 
-    def with_interactions(self, interactions: Interactions) -> "Dataset":
+    def with_interactions(self, interactions: Interactions) -> Dataset:
         """The same catalog with another interaction log (e.g. a training split)."""
         return Dataset(interactions, self.catalog, self.name, dict(self.source))

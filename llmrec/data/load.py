@@ -10,7 +10,7 @@ from llmrec.data.movielens import load_movielens_100k
 from llmrec.data.tabular import load_table_dataset
 from llmrec.errors import DataError
 
-__all__ = ["load_dataset", "default_data_path"]
+__all__ = ["default_data_path", "load_dataset"]
 
 
 def default_data_path() -> Path | None:

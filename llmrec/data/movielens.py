@@ -20,7 +20,7 @@ import pandas as pd
 from llmrec.data._dataset import Catalog, Dataset, Interactions
 from llmrec.errors import DataError
 
-__all__ = ["load_movielens_100k", "ML100K_URL", "ML100K_UDATA_SHA256", "natural_title"]
+__all__ = ["ML100K_UDATA_SHA256", "ML100K_URL", "load_movielens_100k", "natural_title"]
 
 log = logging.getLogger(__name__)
 

@@ -10,5 +10,14 @@ from llmrec.recommenders.base import (
 from llmrec.recommenders.itemknn import ItemKNN, ItemKNNConfig
 from llmrec.recommenders.popularity import Popularity, PopularityConfig
 
-__all__ = ["Recommender", "RecommenderConfig", "create_recommender", "register_recommender",
-           "registered_recommenders", "Popularity", "PopularityConfig", "ItemKNN", "ItemKNNConfig"]
+__all__ = [
+    "ItemKNN",
+    "ItemKNNConfig",
+    "Popularity",
+    "PopularityConfig",
+    "Recommender",
+    "RecommenderConfig",
+    "create_recommender",
+    "register_recommender",
+    "registered_recommenders",
+]

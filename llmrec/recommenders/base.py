@@ -19,8 +19,13 @@ from llmrec.errors import ConfigError
 from llmrec.history import History
 from llmrec.items import ItemList, top_n
 
-__all__ = ["Recommender", "RecommenderConfig", "register_recommender", "create_recommender",
-           "registered_recommenders"]
+__all__ = [
+    "Recommender",
+    "RecommenderConfig",
+    "create_recommender",
+    "register_recommender",
+    "registered_recommenders",
+]
 
 
 class RecommenderConfig(BaseModel):
@@ -43,7 +48,7 @@ class Recommender(abc.ABC, Generic[C]):
         self._trained = False
 
     @abc.abstractmethod
-    def fit(self, data: Dataset) -> "Recommender[C]":
+    def fit(self, data: Dataset) -> Recommender[C]:
         """Train on ``data`` (fit data only: never the held-out interactions)."""
 
     @abc.abstractmethod

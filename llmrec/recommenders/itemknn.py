@@ -30,7 +30,7 @@ class ItemKNN(Recommender[ItemKNNConfig]):
     name = "itemknn"
     config_class = ItemKNNConfig
 
-    def fit(self, data: Dataset) -> "ItemKNN":
+    def fit(self, data: Dataset) -> ItemKNN:
         catalog = data.catalog
         frame = data.interactions.frame.drop_duplicates(["user", "item"])
         users, user_rows = np.unique(frame["user"].to_numpy(), return_inverse=True)

@@ -19,7 +19,7 @@ class Popularity(Recommender[PopularityConfig]):
     name = "popularity"
     config_class = PopularityConfig
 
-    def fit(self, data: Dataset) -> "Popularity":
+    def fit(self, data: Dataset) -> Popularity:
         counts = data.interactions.frame.groupby("item")["user"].nunique()
         ids = data.catalog.item_ids
         self._counts = counts.reindex(ids, fill_value=0).to_numpy(np.float64)
