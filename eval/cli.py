@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import retrieval.retriever  # noqa: F401  (registers the "dense" recommender)
 from eval.report import Report, compare_reports
 from eval.runner import evaluate_recommender
 from llmrec.configargs import add_config_arguments, arg, config_from_args
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = load_dataset(config.data, config.items, download=config.download)
         report = evaluate_recommender(dataset, config.recommender, config.split,
                                       params=parse_params(config.param), nonfinite=config.nonfinite,
-                                      progress=config.progress)
+                                      recall_cutoffs=(50, 100), progress=config.progress)
         if config.output:
             report.save(config.output)
         print(metrics_table([report]))

@@ -1,0 +1,132 @@
+"""``DenseRetriever``: recall candidates with a text channel fused with an optional collaborative channel.
+
+score(user, item) = text_weight * cos(text(query), text(item)) + collab(query) . collab(item)
+
+The text channel (sentence-transformers) works for every item with text, including items nobody has
+interacted with (cold start).  The collaborative channel (``retrieval.collab``) comes from a trained
+artifact (``python -m retrieval.train``); items it never saw get zero collaborative vectors.  Both are
+concatenated into one vector per item, so a single inner product (one FAISS search) scores both.
+A user with no history is served from the request text; with neither, from popularity.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from llmrec.artifacts import read_manifest
+from llmrec.data import Dataset
+from llmrec.errors import ArtifactError
+from llmrec.history import History
+from llmrec.items import ItemList, top_n
+from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
+from retrieval.collab import CollabConfig, SequenceModel, pad_window
+from retrieval.encoder import TextEncoder
+from retrieval.text import item_texts, query_text
+
+__all__ = ["RETRIEVER_KIND", "DenseConfig", "DenseRetriever"]
+
+log = logging.getLogger(__name__)
+
+RETRIEVER_KIND = "retriever"
+
+
+class DenseConfig(RecommenderConfig):
+    retriever: str | None = Field(None, description="trained retriever directory (python -m retrieval.train); "
+                                                    "None: the untrained text encoder alone")
+    encoder: str | None = Field(None, description="sentence-transformers model when no retriever is given")
+    text_weight: float | None = Field(None, ge=0, description="weight of the text channel (None: the "
+                                                              "artifact's validation-chosen value, or 1)")
+    batch_size: int = Field(64, ge=1, description="encoding batch size")
+
+
+class DenseRetriever(Recommender[DenseConfig]):
+    name = "dense"
+    config_class = DenseConfig
+
+    def fit(self, data: Dataset) -> DenseRetriever:
+        """Encode the catalog (text and, with an artifact, collaborative vectors); nothing is trained here."""
+        cfg = self.config
+        self._catalog = data.catalog
+        self._collab: SequenceModel | None = None
+        text_model, weight = cfg.encoder, 1.0
+        if cfg.retriever:
+            manifest = read_manifest(cfg.retriever, RETRIEVER_KIND)
+            root = Path(cfg.retriever)
+            text_model = str(root / "text") if (root / "text").exists() else manifest["encoder"]
+            weight = manifest["text_weight"]
+            self._collab_items = np.load(root / "items.npy")
+            collab_cfg = CollabConfig(**manifest["collab"])
+            model = SequenceModel(len(self._collab_items), collab_cfg)
+            model.load_state_dict(torch.load(root / "collab.pt", weights_only=True))
+            self._collab = model.eval()
+        self.text_weight = cfg.text_weight if cfg.text_weight is not None else weight
+        self.encoder = TextEncoder(text_model, batch_size=cfg.batch_size)
+        ids = data.catalog.item_ids
+        self._text = self.encoder.encode(item_texts(data.catalog, ids))  # (n_items, text dim)
+        self._collab_vectors = np.zeros((len(ids), 0), dtype=np.float32)
+        if self._collab is not None:
+            vecs = self._collab.item_vectors().detach().numpy().astype(np.float32)
+            self._collab_vectors = np.zeros((len(ids), vecs.shape[1]), dtype=np.float32)
+            known = np.isin(self._collab_items, ids)
+            self._collab_vectors[data.catalog.positions(self._collab_items[known])] = vecs[known]
+            # items nobody interacted with were only ever pushed down by the softmax: neutral (zero) vectors,
+            # so the text channel alone decides whether they are recalled (cold start)
+            cold = ~np.isin(ids, data.interactions.frame["item"].to_numpy())
+            self._collab_vectors[cold] = 0.0
+        self.set_text_weight(self.text_weight)
+        counts = data.interactions.frame.groupby("item")["user"].nunique()
+        self._popularity = counts.reindex(ids, fill_value=0).to_numpy(np.float64)
+        self._trained = True
+        return self
+
+    def set_text_weight(self, weight: float) -> None:
+        """Re-weight the text channel (item side) without re-encoding anything."""
+        self.text_weight = float(weight)
+        self._items = np.concatenate([self.text_weight * self._text, self._collab_vectors], axis=1)
+
+    def query_vector(self, history: History, request: str | None = None) -> np.ndarray | None:
+        """The fused query vector, or None for a user with neither history nor request."""
+        if len(history) == 0 and not (request or "").strip():
+            return None
+        parts = [self.encoder.encode([query_text(history, self._catalog, request)])[0]]
+        if self._collab is not None:
+            known = history.items[np.isin(history.items, self._collab_items)]
+            pos = np.searchsorted(self._collab_items, known)
+            x = torch.from_numpy(pad_window(pos, self._collab.config.window)).unsqueeze(0)
+            with torch.no_grad():
+                q = self._collab.query(x)[0].numpy()
+            if len(known) == 0:
+                q[:] = 0.0
+            parts.append(q.astype(np.float32))
+        return np.concatenate(parts)
+
+    def score(self, history: History, items: np.ndarray, request: str | None = None) -> np.ndarray:
+        q = self.query_vector(history, request)
+        scores = self._popularity if q is None else self._items @ q
+        return scores[self._catalog.positions(items)].astype(np.float64)
+
+    def candidates(self, history: History, k: int = 20, request: str | None = None,
+                   exclude_seen: bool = True) -> ItemList:
+        """The top ``k`` items for the user (the candidates the LLM ranker will see)."""
+        ids = self._catalog.item_ids
+        if exclude_seen:
+            ids = ids[~np.isin(ids, history.items)]
+        out = top_n(ids, self.score(history, ids, request), k)
+        return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
+
+
+def read_retriever_card(path: str | Path) -> dict:
+    """The training card of a retriever directory (config, validation figures)."""
+    card = Path(path) / "card.json"
+    if not card.exists():
+        raise ArtifactError(f"{path} has no card.json")
+    return json.loads(card.read_text())
+
+
+register_recommender("dense", DenseRetriever)

@@ -1,0 +1,93 @@
+"""The dense retriever: item/query texts, cold users, cold items recalled by text alone."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from llmrec.artifacts import write_manifest
+from llmrec.data import Catalog, Dataset, Interactions
+from llmrec.history import History, histories
+from retrieval.collab import CollabConfig, train_sequence_model
+from retrieval.retriever import RETRIEVER_KIND, DenseConfig, DenseRetriever
+from retrieval.text import item_text, query_text
+
+TITLES = {1: ("Toy Story", "Animation|Children's|Comedy"), 2: ("Finding Nemo", "Animation|Children's"),
+          3: ("Halloween", "Horror"), 4: ("Scream", "Horror|Thriller"), 5: ("Alien", "Sci-Fi|Horror"),
+          6: ("The Shining", "Horror"), 7: ("", "")}
+
+
+@pytest.fixture(scope="module")
+def movies() -> Dataset:
+    catalog = Catalog(pd.DataFrame({"item": list(TITLES), "title": [t for t, _ in TITLES.values()],
+                                    "year": [1995, 2003, 1978, 1996, 1979, 1980, None],
+                                    "genres": [g for _, g in TITLES.values()]}).set_index("item"))
+    rows = [(u, i, 4.0, 10 * k) for u in range(1, 9) for k, i in enumerate([1, 2, 3, 4, 5] if u % 2 else [3, 4, 5])]
+    return Dataset(Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])), catalog)
+
+
+def test_item_text_holds_title_year_and_genres(movies):
+    assert item_text(movies.catalog, 3) == "Halloween (1978). Horror."
+
+
+def test_an_item_without_text_falls_back_to_its_id(movies):
+    assert item_text(movies.catalog, 7) == "item 7"
+
+
+def test_query_text_is_the_recent_history_newest_first_then_the_request(movies):
+    h = histories(movies.interactions)[2]
+    assert query_text(h, movies.catalog, "something scary") == (
+        "Watched: Alien (1979), Sci-Fi, Horror; Scream (1996), Horror, Thriller; Halloween (1978), Horror. "
+        "Request: something scary")
+
+
+def test_a_cold_user_without_a_request_has_no_query_text(movies):
+    with pytest.raises(ValueError, match="no history and no request"):
+        query_text(History.empty(99), movies.catalog)
+
+
+@pytest.fixture(scope="module")
+def untrained(movies):
+    return DenseRetriever().fit(movies)
+
+
+def test_a_cold_user_is_served_from_the_request_text(untrained):
+    recs = untrained.candidates(History.empty(99), k=2, request="a horror film in a haunted hotel, like The Shining")
+    assert recs.items[0] == 6 and recs.meta["cold"]
+
+
+def test_a_cold_user_without_a_request_falls_back_to_popularity(untrained, movies):
+    recs = untrained.candidates(History.empty(99), k=3)
+    assert recs.items.tolist() == [3, 4, 5]  # seen by all 8 users
+
+
+@pytest.fixture(scope="module")
+def trained(movies, tmp_path_factory):
+    """A retriever directory whose collaborative channel never saw item 6 (The Shining)."""
+    cat = movies.catalog
+    seqs = [cat.positions(h.items) for h in histories(movies.interactions).values()]
+    model = train_sequence_model(seqs, len(cat), CollabConfig(dim=8, window=5, epochs=3), progress=False)
+    root = tmp_path_factory.mktemp("retriever")
+    torch.save(model.state_dict(), root / "collab.pt")
+    np.save(root / "items.npy", cat.item_ids)
+    from llmrec.models import resolve_embedder
+    write_manifest(root, RETRIEVER_KIND, encoder=resolve_embedder(), collab=CollabConfig(dim=8, window=5).to_dict(),
+                   text_weight=4.0, dataset="test")
+    return DenseRetriever(DenseConfig(retriever=str(root))).fit(movies)
+
+
+def test_a_never_seen_item_with_only_text_is_recalled(trained, movies):
+    horror_fan = histories(movies.interactions)[2]  # watched Halloween, Scream, Alien
+    recs = trained.candidates(horror_fan, k=2, request="another horror movie")
+    assert 6 in recs.items.tolist()
+
+
+def test_a_corrupt_retriever_directory_is_refused(trained, movies, tmp_path):
+    from llmrec.errors import ArtifactError
+    root = tmp_path / "broken"
+    root.mkdir()
+    (root / "collab.pt").write_bytes(b"x")
+    write_manifest(root, RETRIEVER_KIND, encoder="x", collab={}, text_weight=1.0, dataset="d")
+    (root / "collab.pt").write_bytes(b"y")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        DenseRetriever(DenseConfig(retriever=str(root))).fit(movies)
