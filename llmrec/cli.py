@@ -75,15 +75,21 @@ def _evaluate(args: EvaluateArgs) -> int:
     return 0
 
 
-def _recommend(args: RecommendArgs) -> int:
-    from llmrec.recommenders import create_recommender
-
+def _user_history(args: RecommendArgs | HistoryArgs):
+    """The dataset and the user's history; an unknown user is an error naming the valid range."""
     dataset = load_dataset(args.data, args.items, download=args.download)
     hist = histories(dataset.interactions)
     if args.user not in hist:
         raise LLMRecError(f"unknown user {args.user}; users range {min(hist)}..{max(hist)}")
+    return dataset, hist[args.user]
+
+
+def _recommend(args: RecommendArgs) -> int:
+    from llmrec.recommenders import create_recommender
+
+    dataset, history = _user_history(args)
     rec = create_recommender(args.recommender).fit(dataset)
-    recs = rec.recommend(hist[args.user], dataset.catalog.item_ids, n=args.k)
+    recs = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
     rows = [[i + 1, dataset.catalog.display_title(int(item)), float(score)]
             for i, (item, score) in enumerate(zip(recs.items, recs.scores))]
     print(f"top {args.k} for user {args.user} ({args.recommender}):")
@@ -92,11 +98,8 @@ def _recommend(args: RecommendArgs) -> int:
 
 
 def _history(args: HistoryArgs) -> int:
-    dataset = load_dataset(args.data, args.items, download=args.download)
-    hist = histories(dataset.interactions)
-    if args.user not in hist:
-        raise LLMRecError(f"unknown user {args.user}")
-    print(render_history(hist[args.user], dataset.catalog, HistoryFormat(max_items=args.max_items)))
+    dataset, history = _user_history(args)
+    print(render_history(history, dataset.catalog, HistoryFormat(max_items=args.max_items)))
     return 0
 
 
