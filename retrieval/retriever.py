@@ -94,7 +94,7 @@ class DenseRetriever(Recommender[DenseConfig]):
         """The fused query vector, or None for a user with neither history nor request."""
         if len(history) == 0 and not (request or "").strip():
             return None
-        parts = [self.encoder.encode([query_text(history, self._catalog, request)])[0]]
+        parts = [self._encode_query(query_text(history, self._catalog, request))]
         if self._collab is not None:
             known = history.items[np.isin(history.items, self._collab_items)]
             pos = np.searchsorted(self._collab_items, known)
@@ -105,6 +105,15 @@ class DenseRetriever(Recommender[DenseConfig]):
                 q[:] = 0.0
             parts.append(q.astype(np.float32))
         return np.concatenate(parts)
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        """Text-channel query embedding, cached (re-weighting or re-scoring never re-encodes)."""
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_query_cache", {})
+        if text not in cache:
+            if len(cache) >= 100_000:
+                cache.clear()
+            cache[text] = self.encoder.encode([text])[0]
+        return cache[text]
 
     def score(self, history: History, items: np.ndarray, request: str | None = None) -> np.ndarray:
         q = self.query_vector(history, request)
