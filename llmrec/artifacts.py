@@ -32,6 +32,11 @@ __all__ = [
 MANIFEST = "manifest.json"
 
 
+def cache_dir() -> Path:
+    """Where llmrec caches downloads and converted models: ``$LLMREC_CACHE`` or ``~/.cache/llmrec``."""
+    return Path(os.environ.get("LLMREC_CACHE") or Path.home() / ".cache" / "llmrec")
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

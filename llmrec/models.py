@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from llmrec.artifacts import atomic_directory, read_manifest, sha256_file, write_manifest
+from llmrec.artifacts import cache_dir as _cache_root
 from llmrec.errors import ArtifactError, ConfigError
 
 __all__ = ["DEFAULT_EMBEDDER", "DEFAULT_LLM", "default_cache_dir", "resolve_embedder", "resolve_llm"]
@@ -36,7 +37,7 @@ _PATH_PREFIXES = ("/", "./", "../", "~")
 
 def default_cache_dir() -> Path:
     """``$LLMREC_CACHE``, or ``~/.cache/llmrec`` when it is unset."""
-    return Path(os.environ.get("LLMREC_CACHE") or Path.home() / ".cache" / "llmrec")
+    return _cache_root()
 
 
 def _package_dir(package: str, install: str) -> Path:

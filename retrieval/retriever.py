@@ -11,7 +11,6 @@ A user with no history is served from the request text; with neither, from popul
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from pydantic import Field
 
 from llmrec.artifacts import read_manifest
 from llmrec.data import Dataset
-from llmrec.errors import ArtifactError
 from llmrec.history import History
 from llmrec.items import ItemList, top_n
 from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
+from llmrec.recommenders.popularity import Popularity
 from retrieval.collab import CollabConfig, SequenceModel, pad_window
 from retrieval.encoder import TextEncoder
 from retrieval.text import item_texts, query_text
@@ -80,8 +79,8 @@ class DenseRetriever(Recommender[DenseConfig]):
             cold = ~np.isin(ids, data.interactions.frame["item"].to_numpy())
             self._collab_vectors[cold] = 0.0
         self.set_text_weight(self.text_weight)
-        counts = data.interactions.frame.groupby("item")["user"].nunique()
-        self._popularity = counts.reindex(ids, fill_value=0).to_numpy(np.float64)
+        self._fallback = Popularity().fit(data)  # for users with neither history nor request
+        self._query_cache: dict[str, np.ndarray] = {}
         self._trained = True
         return self
 
@@ -108,17 +107,17 @@ class DenseRetriever(Recommender[DenseConfig]):
 
     def _encode_query(self, text: str) -> np.ndarray:
         """Text-channel query embedding, cached (re-weighting or re-scoring never re-encodes)."""
-        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_query_cache", {})
-        if text not in cache:
-            if len(cache) >= 100_000:
-                cache.clear()
-            cache[text] = self.encoder.encode([text])[0]
-        return cache[text]
+        if text not in self._query_cache:
+            if len(self._query_cache) >= 100_000:
+                self._query_cache.clear()
+            self._query_cache[text] = self.encoder.encode([text])[0]
+        return self._query_cache[text]
 
     def score(self, history: History, items: np.ndarray, request: str | None = None) -> np.ndarray:
         q = self.query_vector(history, request)
-        scores = self._popularity if q is None else self._items @ q
-        return scores[self._catalog.positions(items)].astype(np.float64)
+        if q is None:
+            return self._fallback.score(history, items)
+        return (self._items @ q)[self._catalog.positions(items)].astype(np.float64)
 
     def candidates(self, history: History, k: int = 20, request: str | None = None,
                    exclude_seen: bool = True) -> ItemList:
@@ -128,14 +127,6 @@ class DenseRetriever(Recommender[DenseConfig]):
             ids = ids[~np.isin(ids, history.items)]
         out = top_n(ids, self.score(history, ids, request), k)
         return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
-
-
-def read_retriever_card(path: str | Path) -> dict:
-    """The training card of a retriever directory (config, validation figures)."""
-    card = Path(path) / "card.json"
-    if not card.exists():
-        raise ArtifactError(f"{path} has no card.json")
-    return json.loads(card.read_text())
 
 
 register_recommender("dense", DenseRetriever)

@@ -5,7 +5,6 @@ Every malformed line fails with :class:`~llmrec.errors.DataError` naming file an
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from llmrec.artifacts import cache_dir, sha256_file
 from llmrec.data._dataset import Catalog, Dataset, Interactions
 from llmrec.errors import DataError
 
@@ -60,7 +60,7 @@ def load_movielens_100k(path: str | os.PathLike | None = None, *, download: bool
         download: fetch the archive from GroupLens when the directory is missing.
         verify: check ``u.data`` against the official SHA-256 even for a local copy.
     """
-    directory = Path(path) if path is not None else _cache_dir() / "ml-100k"
+    directory = Path(path) if path is not None else cache_dir() / "data" / "ml-100k"
     udata = directory / "u.data"
     if not udata.exists():
         if not download:
@@ -69,13 +69,12 @@ def load_movielens_100k(path: str | os.PathLike | None = None, *, download: bool
                 f"to fetch {ML100K_URL}", directory)
         _download(directory)
         verify = True
-    if verify:
-        digest = _sha256(udata)
-        if digest != ML100K_UDATA_SHA256:
-            raise DataError(f"checksum mismatch: sha256 {digest}, expected {ML100K_UDATA_SHA256}", udata)
+    digest = sha256_file(udata)
+    if verify and digest != ML100K_UDATA_SHA256:
+        raise DataError(f"checksum mismatch: sha256 {digest}, expected {ML100K_UDATA_SHA256}", udata)
     catalog = _read_items(directory / "u.item", _read_genres(directory / "u.genre"))
     interactions = _read_ratings(udata)
-    dataset_source = {"path": str(directory.resolve()), "u.data.sha256": _sha256(udata)[:16]}
+    dataset_source = {"path": str(directory.resolve()), "u.data.sha256": digest[:16]}
     try:
         return Dataset(interactions, catalog, name="ml-100k", source=dataset_source)
     except DataError as err:  # re-raise naming the file and the line of the unknown item
@@ -151,18 +150,6 @@ def _open(path: Path, encoding: str):
     return open(path, encoding=encoding, newline="")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("LLMREC_CACHE", Path.home() / ".cache" / "llmrec")) / "data"
-
-
 def _download(directory: Path) -> None:
     """Download the archive and unpack ``ml-100k/`` into ``directory`` atomically."""
     from tqdm.auto import tqdm
@@ -180,7 +167,7 @@ def _download(directory: Path) -> None:
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(tmp)
         unpacked = Path(tmp) / "ml-100k"
-        digest = _sha256(unpacked / "u.data")
+        digest = sha256_file(unpacked / "u.data")
         if digest != ML100K_UDATA_SHA256:
             raise DataError(f"downloaded archive fails its checksum (sha256 {digest})", ML100K_URL)
         if directory.exists():
