@@ -2,6 +2,7 @@
 
     python -m eval --data ../shared/data/ml-100k --recommender popularity --split test --output pop.json
     python -m eval --recommender itemknn --param neighbors=100 --split validation
+    python -m eval --recommender dense --retriever runs/retriever --split test
     python -m eval --compare pop.json knn.json
 """
 
@@ -34,6 +35,8 @@ class EvalConfig:
     download: bool = arg(False, help="download MovieLens-100K from GroupLens when it is not on disk")
     recommender: str = arg("popularity", help="recommender to evaluate")
     param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
+    retriever: str | None = arg(None, help="trained retriever directory (python -m retrieval.train); "
+                                           "same as --param retriever=PATH")
     split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
@@ -82,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
             print(comparison_table(a, b, compare_reports(a, b, n_resamples=config.resamples, seed=config.seed)))
             return 0
         dataset = load_dataset(config.data, config.items, download=config.download)
-        report = evaluate_recommender(dataset, config.recommender, config.split,
-                                      params=parse_params(config.param), nonfinite=config.nonfinite,
+        params = parse_params(config.param)
+        if config.retriever:
+            params["retriever"] = config.retriever
+        report = evaluate_recommender(dataset, config.recommender, config.split, params=params,
+                                      nonfinite=config.nonfinite,
                                       recall_cutoffs=(50, 100), progress=config.progress)
         if config.output:
             report.save(config.output)

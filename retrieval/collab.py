@@ -5,19 +5,24 @@ A user's query vector is a learned, position-weighted sum of the input embedding
 bias appended, so the score is one inner product and the vectors go straight into the FAISS index.
 Trained with a full softmax over the catalog on next-item prediction, every position of every training
 sequence.  Items never seen in training keep zero vectors: the text channel alone recalls them.
+
+Single models vary a lot from seed to seed on data this small, so the channel is an ensemble of
+``members`` models trained with different seeds (:class:`CollabEnsemble`); their vectors are concatenated,
+so the ensemble's score (the mean of the members' scores) is still one inner product.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["CollabConfig", "SequenceModel", "train_sequence_model"]
+__all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "train_collab", "train_sequence_model"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,9 @@ class CollabConfig:
     epochs: int = 3  # passes over all training positions
     batch_size: int = 256
     lr: float = 1e-2
+    dropout: float = 0.3  # dropout on history item embeddings while training
+    weight_decay: float = 0.0  # AdamW weight decay
+    members: int = 4  # ensemble size (seeds seed, seed+1, ...)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -47,10 +55,11 @@ class SequenceModel(nn.Module):
         self.inp = nn.Embedding(n_items + 1, config.dim, padding_idx=0)
         self.position = nn.Parameter(torch.linspace(-3.0, 0.0, config.window))  # log-weights, newest last
         self.out = nn.Linear(config.dim, n_items)
+        self.drop = nn.Dropout(config.dropout)
 
     def query(self, x: torch.Tensor) -> torch.Tensor:
         """(B, window) -> (B, dim + 1) query vectors (the trailing 1 multiplies the item bias)."""
-        e = self.inp(x) * (x > 0).unsqueeze(-1)
+        e = self.drop(self.inp(x)) * (x > 0).unsqueeze(-1)
         q = (e * torch.exp(self.position).view(1, -1, 1)).sum(1)
         return torch.cat([q, torch.ones(len(q), 1)], dim=1)
 
@@ -68,30 +77,81 @@ def pad_window(positions: np.ndarray, window: int) -> np.ndarray:
     return np.pad(tail, (window - len(tail), 0))
 
 
-def train_sequence_model(sequences: list[np.ndarray], n_items: int, config: CollabConfig,
-                         progress: bool = True) -> SequenceModel:
-    """Train on next-item prediction at every position of each sequence of catalog positions."""
-    torch.manual_seed(config.seed)
+class CollabEnsemble:
+    """Several :class:`SequenceModel` s; score = mean of the members' scores = one inner product."""
+
+    def __init__(self, models: list[SequenceModel]):
+        if not models:
+            raise ValueError("a collaborative ensemble needs at least one model")
+        self.models = [m.eval() for m in models]
+        self.config = models[0].config
+
+    @torch.no_grad()
+    def query(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, window) -> (B, members * (dim + 1)), scaled so ``query @ item_vectors.T`` is the mean score."""
+        return torch.cat([m.query(x) for m in self.models], dim=1) / len(self.models)
+
+    @torch.no_grad()
+    def item_vectors(self) -> torch.Tensor:
+        return torch.cat([m.item_vectors() for m in self.models], dim=1)
+
+    def save(self, path: str | Path) -> None:
+        torch.save([m.state_dict() for m in self.models], path)
+
+    @classmethod
+    def load(cls, path: str | Path, n_items: int, config: CollabConfig) -> CollabEnsemble:
+        states = torch.load(path, weights_only=True)
+        models = []
+        for state in states:
+            model = SequenceModel(n_items, config)
+            model.load_state_dict(state)
+            models.append(model)
+        return cls(models)
+
+
+def train_collab(sequences: list[np.ndarray], n_items: int, config: CollabConfig,
+                 progress: bool = True) -> CollabEnsemble:
+    """Train ``config.members`` models with seeds ``seed, seed + 1, ...``."""
+    return CollabEnsemble([
+        train_sequence_model(sequences, n_items, replace(config, seed=config.seed + i), progress=progress,
+                             desc=f"collab {i + 1}/{config.members}")
+        for i in range(config.members)])
+
+
+def next_item_examples(sequences: list[np.ndarray], window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every position t >= 1 of every sequence: (last ``window`` items before t, item at t)."""
     xs, ys = [], []
     for seq in sequences:
         for t in range(1, len(seq)):
-            xs.append(pad_window(seq[:t], config.window))
+            xs.append(pad_window(seq[:t], window))
             ys.append(seq[t])
-    x, y = torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64)
+    if not xs:
+        raise ValueError("no training examples: every sequence has fewer than two items")
+    return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64)
+
+
+def train_sequence_model(sequences: list[np.ndarray], n_items: int, config: CollabConfig,
+                         progress: bool = True, desc: str = "collab channel") -> SequenceModel:
+    """Train on next-item prediction at every position of each sequence of catalog positions."""
+    torch.manual_seed(config.seed)
+    x, y = next_item_examples(sequences, config.window)
     model = SequenceModel(n_items, config)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     steps = config.epochs * ((len(x) + config.batch_size - 1) // config.batch_size)
-    with tqdm(total=steps, desc="collab channel", disable=not progress, unit="step") as bar:
+    with tqdm(total=steps, desc=desc, disable=not progress, unit="step") as bar:
         for _ in range(config.epochs):
             perm = torch.randperm(len(x), generator=gen)
             for i in range(0, len(x), config.batch_size):
                 idx = perm[i:i + config.batch_size]
+                model.train()
                 loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 bar.update()
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-    log.info("collab_trained examples=%d epochs=%d final_loss=%.3f", len(x), config.epochs, loss.item())
+                if bar.n % 100 == 0:
+                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    log.info("collab_trained seed=%d examples=%d epochs=%d final_loss=%.3f", config.seed, len(x), config.epochs,
+             loss.item())
     return model.eval()

@@ -24,7 +24,7 @@ from llmrec.history import History
 from llmrec.items import ItemList, top_n
 from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
 from llmrec.recommenders.popularity import Popularity
-from retrieval.collab import CollabConfig, SequenceModel, pad_window
+from retrieval.collab import CollabConfig, CollabEnsemble, pad_window
 from retrieval.encoder import TextEncoder
 from retrieval.text import item_texts, query_text
 
@@ -52,25 +52,23 @@ class DenseRetriever(Recommender[DenseConfig]):
         """Encode the catalog (text and, with an artifact, collaborative vectors); nothing is trained here."""
         cfg = self.config
         self._catalog = data.catalog
-        self._collab: SequenceModel | None = None
+        self._collab: CollabEnsemble | None = None
         text_model, weight = cfg.encoder, 1.0
         if cfg.retriever:
             manifest = read_manifest(cfg.retriever, RETRIEVER_KIND)
             root = Path(cfg.retriever)
-            text_model = str(root / "text") if (root / "text").exists() else manifest["encoder"]
+            text_model = str(root / manifest["text"]) if manifest.get("text") else manifest["encoder"]
             weight = manifest["text_weight"]
             self._collab_items = np.load(root / "items.npy")
-            collab_cfg = CollabConfig(**manifest["collab"])
-            model = SequenceModel(len(self._collab_items), collab_cfg)
-            model.load_state_dict(torch.load(root / "collab.pt", weights_only=True))
-            self._collab = model.eval()
+            self._collab = CollabEnsemble.load(root / self._collab_file(manifest, data),
+                                               len(self._collab_items), CollabConfig(**manifest["collab"]))
         self.text_weight = cfg.text_weight if cfg.text_weight is not None else weight
         self.encoder = TextEncoder(text_model, batch_size=cfg.batch_size)
         ids = data.catalog.item_ids
         self._text = self.encoder.encode(item_texts(data.catalog, ids))  # (n_items, text dim)
         self._collab_vectors = np.zeros((len(ids), 0), dtype=np.float32)
         if self._collab is not None:
-            vecs = self._collab.item_vectors().detach().numpy().astype(np.float32)
+            vecs = self._collab.item_vectors().numpy().astype(np.float32)
             self._collab_vectors = np.zeros((len(ids), vecs.shape[1]), dtype=np.float32)
             known = np.isin(self._collab_items, ids)
             self._collab_vectors[data.catalog.positions(self._collab_items[known])] = vecs[known]
@@ -83,6 +81,18 @@ class DenseRetriever(Recommender[DenseConfig]):
         self._query_cache: dict[str, np.ndarray] = {}
         self._trained = True
         return self
+
+    @staticmethod
+    def _collab_file(manifest: dict, data: Dataset) -> str:
+        """The validation-fit model for exactly the validation fit data, else the final (refit) one."""
+        fits = manifest["fits"]
+        fingerprint = data.interactions.fingerprint()
+        if fingerprint == fits["validation"] or "final" not in fits:
+            return "collab-validation.pt"
+        if fingerprint != fits["final"]:
+            log.info("retriever_data_differs: fitting on interactions the collaborative channel was not trained "
+                     "on (%s); they are read as history, the item vectors are the trained ones", fingerprint)
+        return "collab-final.pt"
 
     def set_text_weight(self, weight: float) -> None:
         """Re-weight the text channel (item side) without re-encoding anything."""
@@ -98,8 +108,7 @@ class DenseRetriever(Recommender[DenseConfig]):
             known = history.items[np.isin(history.items, self._collab_items)]
             pos = np.searchsorted(self._collab_items, known)
             x = torch.from_numpy(pad_window(pos, self._collab.config.window)).unsqueeze(0)
-            with torch.no_grad():
-                q = self._collab.query(x)[0].numpy()
+            q = self._collab.query(x)[0].numpy()
             if len(known) == 0:
                 q[:] = 0.0
             parts.append(q.astype(np.float32))

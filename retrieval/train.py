@@ -1,9 +1,15 @@
 """``python -m retrieval.train``: train the dense retriever on training interactions only.
 
-Fits the collaborative channel on next-item prediction over every position of every user's training
-sequence (the validation split's fit data: each user's last two interactions are never seen), then picks
-the text-channel weight by validation recall@20, and writes the retriever directory atomically with a
-manifest and a card.
+1. fine-tunes the text encoder contrastively (``retrieval.text_train``: history -> next item pairs, in-batch
+   and mined hard negatives, the sentence-transformers trainer, checkpoint chosen by validation recall@20);
+2. trains the collaborative channel (``retrieval.collab``) on the validation split's fit data (each user's
+   last two interactions are never seen) and picks the text-channel weight by validation recall@20;
+3. refits the collaborative channel with the same configuration on the test split's fit data (each user's
+   last interaction is never seen), as a deployed model would be trained on all the data it has.
+   ``DenseRetriever.fit`` uses the validation-fit model when given exactly the validation fit data, so
+   validation figures never see validation items;
+4. writes the retriever directory atomically with a manifest and a card (configs, validation figures,
+   times).
 
     python -m retrieval.train --data ../shared/data/ml-100k --output runs/retriever
 """
@@ -15,6 +21,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,8 +35,9 @@ from llmrec.history import histories
 from llmrec.models import resolve_embedder
 from llmrec.split import leave_last_out
 from llmrec.tables import format_table
-from retrieval.collab import CollabConfig, train_sequence_model
+from retrieval.collab import CollabConfig, train_collab
 from retrieval.retriever import RETRIEVER_KIND, DenseConfig, DenseRetriever
+from retrieval.text_train import RecallEvaluator, TextTrainConfig, fine_tune_text_encoder
 
 __all__ = ["TrainConfig", "main"]
 
@@ -46,6 +54,15 @@ class TrainConfig:
     window: int = arg(50, help="history items read by the collaborative query encoder")
     epochs: int = arg(3, help="collaborative channel epochs")
     lr: float = arg(1e-2, help="collaborative channel learning rate")
+    dropout: float = arg(0.3, help="collaborative channel dropout on history embeddings")
+    members: int = arg(4, help="collaborative models ensembled (one seed each)")
+    refit: bool = arg(True, help="refit the collaborative channel on the test split's fit data")
+    text_examples: int = arg(3000, help="text-encoder fine-tuning pairs (0: keep the untrained encoder)")
+    text_batch_size: int = arg(32, help="text-encoder fine-tuning batch size (in-batch negatives)")
+    text_lr: float = arg(5e-5, help="text-encoder learning rate")
+    text_epochs: int = arg(1, help="text-encoder epochs")
+    hard_negatives: int = arg(1, help="mined hard negatives per text pair")
+    eval_steps: int = arg(25, help="text-encoder validation/checkpoint interval in steps")
     text_weights: list[float] = arg(default_factory=lambda: [0.0, 1.0, 2.0, 4.0, 8.0],
                                     help="text-channel weights tried; the best by validation recall@20 is kept")
     seed: int = arg(0, help="random seed")
@@ -61,19 +78,36 @@ def main(argv: list[str] | None = None) -> int:
     np.random.seed(cfg.seed)
     t0 = time.perf_counter()
     dataset = load_dataset(cfg.data, cfg.items)
-    val = leave_last_out(dataset, "validation")
     catalog = dataset.catalog
-    sequences = [catalog.positions(h.items) for h in histories(val.train.interactions).values()]
-    collab_cfg = CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed)
-    model = train_sequence_model(sequences, len(catalog), collab_cfg, progress=cfg.progress)
+    val, test = leave_last_out(dataset, "validation"), leave_last_out(dataset, "test")
+    val_histories = histories(val.train.interactions)
     encoder = resolve_embedder(cfg.encoder)
+    collab_cfg = CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr, dropout=cfg.dropout,
+                              members=cfg.members, seed=cfg.seed)
+    text_cfg = TextTrainConfig(examples=cfg.text_examples, batch_size=cfg.text_batch_size, lr=cfg.text_lr,
+                               epochs=cfg.text_epochs, hard_negatives=cfg.hard_negatives,
+                               eval_steps=cfg.eval_steps, seed=cfg.seed)
+    times: dict[str, float] = {}
 
     with atomic_directory(cfg.output) as tmp:
-        torch.save(model.state_dict(), tmp / "collab.pt")
+        text = None
+        if cfg.text_examples > 0:
+            t = time.perf_counter()
+            evaluator = RecallEvaluator(val, val_histories, catalog)
+            text = fine_tune_text_encoder(encoder, val_histories, catalog, evaluator, text_cfg, tmp / "text",
+                                          Path(f"{cfg.output}.checkpoints"), progress=cfg.progress)
+            times["text encoder"] = time.perf_counter() - t
+        t = time.perf_counter()
+        sequences = [catalog.positions(h.items) for h in val_histories.values()]
+        train_collab(sequences, len(catalog), collab_cfg, progress=cfg.progress).save(tmp / "collab-validation.pt")
+        times["collab (validation fit)"] = time.perf_counter() - t
         np.save(tmp / "items.npy", catalog.item_ids)
-        fields = {"encoder": encoder, "collab": collab_cfg.to_dict(), "text_weight": 1.0,
-                  "dataset": dataset.interactions.fingerprint()}
+        fits = {"validation": val.train.interactions.fingerprint()}
+        fields = {"encoder": encoder, "text": "text" if text else None, "collab": collab_cfg.to_dict(),
+                  "text_weight": 1.0, "dataset": dataset.interactions.fingerprint(), "fits": fits}
         write_manifest(tmp, RETRIEVER_KIND, **fields)
+
+        t = time.perf_counter()
         rows, best = [], None
         retriever = DenseRetriever(DenseConfig(retriever=str(tmp))).fit(val.train)
         for w in cfg.text_weights:
@@ -84,12 +118,26 @@ def main(argv: list[str] | None = None) -> int:
             if best is None or m["recall@20"] > best[1]:
                 best = (w, m["recall@20"], m)
         fields["text_weight"] = best[0]
-        card = {"config": {k: v for k, v in vars(cfg).items()}, "validation": best[2],
-                "weights_tried": rows, "train_seconds": round(time.perf_counter() - t0, 1)}
+        times["text weight selection"] = time.perf_counter() - t
+
+        if cfg.refit:
+            t = time.perf_counter()
+            sequences = [catalog.positions(h.items) for h in histories(test.train.interactions).values()]
+            train_collab(sequences, len(catalog), collab_cfg, progress=cfg.progress).save(tmp / "collab-final.pt")
+            fits["final"] = test.train.interactions.fingerprint()
+            times["collab (test fit)"] = time.perf_counter() - t
+        times["total"] = time.perf_counter() - t0
+        card = {"config": dict(vars(cfg)), "collab": collab_cfg.to_dict(), "text_training": text,
+                "text_config": text_cfg.to_dict(), "validation": best[2], "weights_tried": rows,
+                "seconds": {k: round(v, 1) for k, v in times.items()}}
         atomic_write_text(tmp / "card.json", json.dumps(card, indent=2))
         write_manifest(tmp, RETRIEVER_KIND, **fields)
+    if text:
+        print(f"text encoder: validation recall@20 {text['validation_before']['recall@20']:.4f} -> "
+              f"{text['validation_after']['recall@20']:.4f} ({text['steps']} steps)")
     print(format_table(rows, ["text weight", "val recall@20", "val recall@50", "val ndcg@10"]))
-    print(f"chose text weight {best[0]}; wrote {cfg.output} in {time.perf_counter() - t0:.0f} s")
+    print(format_table([[k, f"{v:.0f}"] for k, v in times.items()], ["stage", "seconds"]))
+    print(f"chose text weight {best[0]}; wrote {cfg.output} in {times['total']:.0f} s")
     return 0
 
 

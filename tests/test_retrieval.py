@@ -8,7 +8,7 @@ import torch
 from llmrec.artifacts import write_manifest
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.history import History, histories
-from retrieval.collab import CollabConfig, train_sequence_model
+from retrieval.collab import CollabConfig, CollabEnsemble, train_collab
 from retrieval.retriever import RETRIEVER_KIND, DenseConfig, DenseRetriever
 from retrieval.text import item_text, query_text
 
@@ -66,13 +66,13 @@ def trained(movies, tmp_path_factory):
     """A retriever directory whose collaborative channel never saw item 6 (The Shining)."""
     cat = movies.catalog
     seqs = [cat.positions(h.items) for h in histories(movies.interactions).values()]
-    model = train_sequence_model(seqs, len(cat), CollabConfig(dim=8, window=5, epochs=3), progress=False)
+    config = CollabConfig(dim=8, window=5, epochs=3, members=2)
     root = tmp_path_factory.mktemp("retriever")
-    torch.save(model.state_dict(), root / "collab.pt")
+    train_collab(seqs, len(cat), config, progress=False).save(root / "collab-validation.pt")
     np.save(root / "items.npy", cat.item_ids)
     from llmrec.models import resolve_embedder
-    write_manifest(root, RETRIEVER_KIND, encoder=resolve_embedder(), collab=CollabConfig(dim=8, window=5).to_dict(),
-                   text_weight=4.0, dataset="test")
+    write_manifest(root, RETRIEVER_KIND, encoder=resolve_embedder(), collab=config.to_dict(), text_weight=4.0,
+                   dataset="test", fits={"validation": movies.interactions.fingerprint()})
     return DenseRetriever(DenseConfig(retriever=str(root))).fit(movies)
 
 
@@ -86,8 +86,30 @@ def test_a_corrupt_retriever_directory_is_refused(trained, movies, tmp_path):
     from llmrec.errors import ArtifactError
     root = tmp_path / "broken"
     root.mkdir()
-    (root / "collab.pt").write_bytes(b"x")
-    write_manifest(root, RETRIEVER_KIND, encoder="x", collab={}, text_weight=1.0, dataset="d")
-    (root / "collab.pt").write_bytes(b"y")
+    (root / "collab-validation.pt").write_bytes(b"x")
+    write_manifest(root, RETRIEVER_KIND, encoder="x", collab={}, text_weight=1.0, dataset="d", fits={})
+    (root / "collab-validation.pt").write_bytes(b"y")
     with pytest.raises(ArtifactError, match="corrupt"):
         DenseRetriever(DenseConfig(retriever=str(root))).fit(movies)
+
+
+def test_the_ensemble_score_is_the_mean_of_its_members_scores(movies):
+    cat = movies.catalog
+    seqs = [cat.positions(h.items) for h in histories(movies.interactions).values()]
+    ensemble = train_collab(seqs, len(cat), CollabConfig(dim=4, window=3, epochs=1, members=3), progress=False)
+    x = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    fused = ensemble.query(x) @ ensemble.item_vectors().T
+    with torch.no_grad():
+        mean = torch.stack([m(x) for m in ensemble.models]).mean(0)
+    assert torch.allclose(fused, mean, atol=1e-5)
+    assert len({float(m.out.weight.detach().sum()) for m in ensemble.models}) == 3  # one seed per member
+
+
+def test_an_ensemble_round_trips_through_a_file(movies, tmp_path):
+    cat = movies.catalog
+    seqs = [cat.positions(h.items) for h in histories(movies.interactions).values()]
+    config = CollabConfig(dim=4, window=3, epochs=1, members=2)
+    ensemble = train_collab(seqs, len(cat), config, progress=False)
+    ensemble.save(tmp_path / "c.pt")
+    loaded = CollabEnsemble.load(tmp_path / "c.pt", len(cat), config)
+    assert torch.equal(loaded.item_vectors(), ensemble.item_vectors())
