@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import llmrec.llm.ranker  # noqa: F401  (registers the "llm" recommender)
 import retrieval.retriever  # noqa: F401  (registers the "dense" recommender)
 from eval.report import Report, compare_reports
 from eval.runner import evaluate_recommender

@@ -1,0 +1,155 @@
+"""``LLMRanker`` ("llm"): the two-stage recommender — dense recall, then one-pass LLM reranking.
+
+The retriever's top-K candidates are labelled A, B, C, ... in the ranking prompt (``prompts/rank.jinja``),
+and all K are scored from one forward pass by the next-token log-probabilities of their label tokens
+(LlamaRec's verbalizer), renormalised over the K labels.  With ``permutations`` P > 1 the candidate order
+is cyclically shifted P times and each candidate's log-probability averaged, which cancels most of the
+position bias.  The final score fuses the LLM score with the retriever's:
+``llm_weight * llm + retriever_weight * z(retriever)`` (weights are chosen on the validation split).
+
+For full-ranking evaluation, the K candidates are placed above every other item, which keeps the
+retriever's order.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from llmrec.data import Dataset
+from llmrec.history import History, HistoryFormat, render_history
+from llmrec.items import ItemList
+from llmrec.llm.backends import BackendConfig, LLMBackend, chat_prompt, create_backend, label_token_ids
+from llmrec.prompts import load_prompt
+from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
+
+__all__ = ["LABELS", "RANK_HISTORY_FORMAT", "LLMRanker", "LLMRankerConfig"]
+
+log = logging.getLogger(__name__)
+
+LABELS = string.ascii_uppercase  # single tokens for common tokenizers; checked at start-up
+
+#: How the ranking prompt writes the history: the last 10 items, newest first, with genres and ratings.
+RANK_HISTORY_FORMAT = HistoryFormat(max_items=10, order="newest_first", style="lines", show_rating=True,
+                                    show_recency=False)
+
+
+class LLMRankerConfig(RecommenderConfig):
+    retriever: str | None = Field(None, description="trained retriever directory; None: untrained text retriever")
+    backend: Literal["vllm", "transformers"] = Field("vllm", description="LLM backend")
+    model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
+    candidates: int = Field(20, ge=1, le=len(LABELS), description="K: retriever candidates the LLM reranks")
+    permutations: int = Field(1, ge=1, description="P cyclic shifts of the candidate order averaged")
+    llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
+    retriever_weight: float = Field(0.0, ge=0, description="weight of the standardised retriever score")
+    history_items: int = Field(10, ge=1, description="history items written into the prompt")
+    prompt: str = Field("rank", description="prompt template name in prompts/")
+    shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
+                                                        "instead of the retriever's order")
+    dtype: str = Field("bfloat16", description="LLM dtype")
+
+
+class LLMRanker(Recommender[LLMRankerConfig]):
+    name = "llm"
+    config_class = LLMRankerConfig
+
+    def __init__(self, config: LLMRankerConfig | None = None, backend: LLMBackend | None = None):
+        super().__init__(config)
+        self._backend = backend
+        self.prompt = load_prompt(self.config.prompt)
+
+    @property
+    def backend(self) -> LLMBackend:
+        """Started on first use (engine start is the slow part)."""
+        if self._backend is None:
+            cfg = self.config
+            self._backend = create_backend(BackendConfig(kind=cfg.backend, model=cfg.model, dtype=cfg.dtype))
+        return self._backend
+
+    def fit(self, data: Dataset) -> LLMRanker:
+        from retrieval.retriever import DenseConfig, DenseRetriever
+
+        self._catalog = data.catalog
+        self.retriever = DenseRetriever(DenseConfig(retriever=self.config.retriever)).fit(data)
+        self.labels = list(LABELS[:self.config.candidates])
+        self.label_ids = label_token_ids(self.backend.tokenizer, self.labels)
+        self.history_format = HistoryFormat(**{**RANK_HISTORY_FORMAT.__dict__,
+                                               "max_items": self.config.history_items})
+        self._trained = True
+        return self
+
+    def describe(self) -> dict:
+        return {**super().describe(), "prompt_version": self.prompt.version}
+
+    # -- prompts -----------------------------------------------------------------------------------------
+    def prompts(self, history: History, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """(rendered prompt, candidate order) for each of the P cyclic shifts of ``candidates``."""
+        text = render_history(history, self._catalog, self.history_format)
+        out = []
+        for p in range(self.config.permutations):
+            shift = (p * len(candidates)) // self.config.permutations
+            order = np.roll(candidates, -shift)
+            cands = [{"label": label, "text": self._item_text(int(i))} for label, i in zip(self.labels, order)]
+            messages = self.prompt.messages(history=text, candidates=cands)
+            out.append((chat_prompt(self.backend.tokenizer, messages), order))
+        return out
+
+    def _item_text(self, item: int) -> str:
+        genres = self._catalog.genres(item)
+        title = self._catalog.display_title(item)
+        return f"{title} ({', '.join(genres)})" if genres else title
+
+    # -- scoring -----------------------------------------------------------------------------------------
+    def candidate_list(self, history: History, request: str | None = None) -> ItemList:
+        """The retriever's top K (in retriever order, or shuffled when configured)."""
+        cands = self.retriever.candidates(history, k=self.config.candidates, request=request)
+        if self.config.shuffle_candidates and len(cands):
+            perm = np.random.default_rng(history.user).permutation(len(cands))
+            return ItemList(cands.items[perm], cands.scores[perm], cands.meta)
+        return cands
+
+    def llm_scores(self, history: History, candidates: np.ndarray) -> np.ndarray:
+        """Mean over the P orders of each candidate's label log-probability (renormalised over the labels)."""
+        prompts = self.prompts(history, candidates)
+        k = len(candidates)
+        lp = self.backend.label_logprobs([p for p, _ in prompts], self.label_ids[:k])
+        lp = lp - np.logaddexp.reduce(lp, axis=1, keepdims=True)
+        total = np.zeros(k)
+        pos = {int(item): j for j, item in enumerate(candidates)}
+        for row, (_, order) in enumerate(prompts):
+            for label_pos, item in enumerate(order):
+                total[pos[int(item)]] += lp[row, label_pos]
+        return total / len(prompts)
+
+    def rank(self, history: History, request: str | None = None) -> ItemList:
+        """The K candidates reranked by the fused score, best first."""
+        cands = self.candidate_list(history, request)
+        if len(cands) == 0:
+            return cands
+        llm = self.llm_scores(history, cands.items)
+        r = cands.scores
+        z = (r - r.mean()) / (r.std() + 1e-9)
+        fused = self.config.llm_weight * llm + self.config.retriever_weight * z
+        order = np.lexsort((cands.items, -fused))
+        return ItemList(cands.items[order], fused[order], {**cands.meta, "stage": "llm",
+                                                           "prompt_version": self.prompt.version})
+
+    def score(self, history: History, items: np.ndarray) -> np.ndarray:
+        """Reranked candidates above all other items (which keep the retriever's order)."""
+        items = np.asarray(items, dtype=np.int64)
+        base = self.retriever.score(history, items)
+        ranked = self.rank(history)
+        top = dict(zip(ranked.items.tolist(), ranked.scores.tolist()))
+        lift = np.array([top.get(int(i), np.nan) for i in items], dtype=np.float64)
+        has = ~np.isnan(lift)
+        out = base.copy()
+        if has.any():
+            out[has] = (base.max() + 1.0) + (lift[has] - lift[has].min())
+        return out
+
+
+register_recommender("llm", LLMRanker)

@@ -1,0 +1,110 @@
+"""The LLM ranker's logic with a scripted backend: labels, one pass per order, position bias, fusion."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llmrec.data import Catalog, Dataset, Interactions
+from llmrec.errors import ConfigError
+from llmrec.history import histories
+from llmrec.items import ItemList
+from llmrec.llm.backends import label_token_ids
+from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+from llmrec.prompts import load_prompt
+
+MOVIES = ["Toy Story", "Finding Nemo", "Halloween", "Scream", "Alien", "The Shining", "Heat", "Fargo"]
+
+
+class LetterTokenizer:
+    """Chat template = role-tagged lines; each capital letter is one token (id = its code point)."""
+
+    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+        return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
+
+    def encode(self, text, add_special_tokens=False):
+        return [ord(c) for c in text]
+
+
+class ScriptedBackend:
+    """Likes "Fargo" (log-odds +3) but, like small LLMs, likes label A more (+4); counts its calls."""
+
+    def __init__(self):
+        self.tokenizer = LetterTokenizer()
+        self.calls = 0
+
+    def label_logprobs(self, prompts, token_ids):
+        self.calls += 1
+        rows = []
+        for p in prompts:
+            labels = dict(re.findall(r"^([A-Z])\. (.+)$", p, flags=re.MULTILINE))
+            logits = np.array([(3.0 if labels[chr(t)].startswith("Fargo") else 0.0) + (4.0 if chr(t) == "A" else 0)
+                               for t in token_ids])
+            rows.append(logits - np.logaddexp.reduce(logits))
+        return np.array(rows)
+
+
+@pytest.fixture(scope="module")
+def movies() -> Dataset:
+    catalog = Catalog(pd.DataFrame({"item": range(1, 9), "title": MOVIES, "year": [1995] * 8,
+                                    "genres": ["Drama"] * 8}).set_index("item"))
+    rows = [(u, i, 4.0, 10 * k) for u in range(1, 5) for k, i in enumerate([1, 2, 3])]
+    return Dataset(Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])), catalog)
+
+
+def ranker(movies, **config) -> LLMRanker:
+    backend = ScriptedBackend()
+    return LLMRanker(LLMRankerConfig(candidates=5, **config), backend=backend).fit(movies)
+
+
+def test_every_candidate_is_scored_from_one_forward_pass(movies):
+    r = ranker(movies)
+    out = r.rank(histories(movies.interactions)[1])
+    assert r.backend.calls == 1 and len(out) == 5
+    assert np.isclose(np.logaddexp.reduce(out.scores), 0.0)  # renormalised over the 5 labels
+
+
+def test_cyclic_shifts_cancel_position_bias(movies, monkeypatch):
+    h = histories(movies.interactions)[1]
+    fixed = ItemList(np.array([4, 5, 6, 7, 8]), np.array([5.0, 4, 3, 2, 1]))  # Fargo (8) last
+    one_order = ranker(movies, permutations=1)
+    monkeypatch.setattr(one_order, "candidate_list", lambda history, request=None: fixed)
+    assert one_order.rank(h).items[0] == 4  # label A wins with a single order
+    all_orders = ranker(movies, permutations=5)
+    monkeypatch.setattr(all_orders, "candidate_list", lambda history, request=None: fixed)
+    assert all_orders.rank(h).items[0] == 8  # Fargo, once every candidate has held label A
+    assert all_orders.backend.calls == 1  # the 5 orders go to the backend as one batch
+
+
+def test_the_retriever_weight_fuses_the_retriever_order(movies):
+    h = histories(movies.interactions)[1]
+    fused = ranker(movies, permutations=5, llm_weight=0.0, retriever_weight=1.0)
+    assert fused.rank(h).items.tolist() == fused.candidate_list(h).items.tolist()
+
+
+def test_full_ranking_puts_the_reranked_candidates_above_all_other_items(movies):
+    r = ranker(movies, permutations=5)
+    h = histories(movies.interactions)[1]
+    items = np.array([4, 5, 6, 7, 8])
+    scores = r.score(h, items)
+    assert items[np.argmax(scores)] == 8
+    assert np.isfinite(scores).all()
+
+
+def test_labels_must_be_single_tokens():
+    class WordTokenizer(LetterTokenizer):
+        def encode(self, text, add_special_tokens=False):
+            return [1, 2] if text == "B" else [ord(text)]
+
+    with pytest.raises(ConfigError, match="'B' is 2 tokens"):
+        label_token_ids(WordTokenizer(), ["A", "B"])
+
+
+def test_the_prompt_carries_a_version_and_refuses_missing_variables():
+    prompt = load_prompt("rank")
+    assert prompt.version.startswith("rank@") and len(prompt.version) == len("rank@") + 12
+    with pytest.raises(ConfigError, match="candidates"):
+        prompt.messages(history="1. Heat (1995)")
+    with pytest.raises(ConfigError, match="no prompt named 'nope'"):
+        load_prompt("nope")
