@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         if config.output:
             report.save(config.output)
         print(metrics_table([report]))
+        k = report.extra.get("candidates")
+        if k:
+            n, sub = report.subset_metrics(k)
+            print(f"\nusers whose held-out item is among the {k} candidates: {n} of {report.n_users}")
+            if sub:
+                print(format_table([[f"{v:.4f}" for v in sub.values()]], list(sub)))
         if config.output:
             print(f"report written to {config.output}")
         return 0

@@ -48,6 +48,13 @@ class Report:
     def metrics(self) -> dict[str, float]:
         return summarize(self.ranks["rank"].to_numpy(), self.cutoffs, self.recall_cutoffs)
 
+    def subset_metrics(self, below_rank: int) -> tuple[int, dict[str, float]]:
+        """(users, metrics) over the users whose held-out item ranked above ``below_rank`` (0-based rank < it):
+        for a two-stage recommender with K candidates, the users whose item is among the candidates."""
+        ranks = self.ranks["rank"].to_numpy()
+        ranks = ranks[ranks < below_rank]
+        return len(ranks), (summarize(ranks, self.cutoffs) if len(ranks) else {})
+
     def to_dict(self, ranks_file: str | None = None, ranks_sha256: str | None = None) -> dict[str, Any]:
         return {
             "recommender": self.recommender,

@@ -41,5 +41,5 @@ def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split
         cutoffs=DEFAULT_CUTOFFS,
         recall_cutoffs=recall_cutoffs,
         extra={"fit_seconds": round(fit_s, 3), "eval_seconds": round(eval_s, 3),
-               "nonfinite_users": result.nonfinite_users, "nonfinite_policy": nonfinite},
+               "nonfinite_users": result.nonfinite_users, "nonfinite_policy": nonfinite, **rec.stats()},
     )

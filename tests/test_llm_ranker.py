@@ -108,3 +108,10 @@ def test_the_prompt_carries_a_version_and_refuses_missing_variables():
         prompt.messages(history="1. Heat (1995)")
     with pytest.raises(ConfigError, match="no prompt named 'nope'"):
         load_prompt("nope")
+
+
+def test_a_generated_ranking_is_parsed_back_to_candidates_and_completed():
+    from llmrec.llm.listwise import parse_label_list
+
+    assert parse_label_list("C, A, C, Z, B", ["A", "B", "C", "D"]) == ([2, 0, 1, 3], 3)
+    assert parse_label_list("I think the answer is", ["A", "B"]) == ([0, 1], 0)

@@ -71,3 +71,11 @@ def test_the_cli_compares_two_saved_reports(tmp_path, capsys):
 def test_the_cli_names_a_bad_param(capsys):
     assert eval_main(["--recommender", "itemknn", "--param", "neighbours=5", "--no-progress"]) == 2
     assert "neighbours" in capsys.readouterr().err
+
+
+def test_subset_metrics_keep_only_users_ranked_within_the_candidates():
+    report = _report("llm", [0, 5, 19, 20, 400])
+    n, sub = report.subset_metrics(20)
+    assert n == 3
+    assert sub["recall@10"] == pytest.approx(2 / 3) and sub["mrr"] == pytest.approx((1 + 1 / 6 + 1 / 20) / 3)
+    assert report.subset_metrics(0) == (0, {})

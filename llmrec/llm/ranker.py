@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import string
+import time
 from typing import Literal
 
 import numpy as np
@@ -24,7 +25,7 @@ from llmrec.data import Dataset
 from llmrec.history import History, HistoryFormat, render_history
 from llmrec.items import ItemList
 from llmrec.llm.backends import BackendConfig, LLMBackend, chat_prompt, create_backend, label_token_ids
-from llmrec.prompts import load_prompt
+from llmrec.prompts import Prompt, load_prompt
 from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
 
 __all__ = ["LABELS", "RANK_HISTORY_FORMAT", "LLMRanker", "LLMRankerConfig"]
@@ -61,6 +62,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         super().__init__(config)
         self._backend = backend
         self.prompt = load_prompt(self.config.prompt)
+        self._llm_seconds: list[float] = []
 
     @property
     def backend(self) -> LLMBackend:
@@ -85,18 +87,29 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def describe(self) -> dict:
         return {**super().describe(), "prompt_version": self.prompt.version}
 
+    def stats(self) -> dict:
+        """Prompt version and the LLM scoring time per user (all P orders, one batch)."""
+        t = np.array(self._llm_seconds)
+        timing = {"llm_seconds_median": round(float(np.median(t)), 4),
+                  "llm_seconds_p90": round(float(np.quantile(t, 0.9)), 4)} if len(t) else {}
+        return {"prompt_version": self.prompt.version, "candidates": self.config.candidates,
+                "permutations": self.config.permutations, "llm_users": len(t), **timing}
+
     # -- prompts -----------------------------------------------------------------------------------------
     def prompts(self, history: History, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """(rendered prompt, candidate order) for each of the P cyclic shifts of ``candidates``."""
-        text = render_history(history, self._catalog, self.history_format)
         out = []
         for p in range(self.config.permutations):
-            shift = (p * len(candidates)) // self.config.permutations
-            order = np.roll(candidates, -shift)
-            cands = [{"label": label, "text": self._item_text(int(i))} for label, i in zip(self.labels, order)]
-            messages = self.prompt.messages(history=text, candidates=cands)
-            out.append((chat_prompt(self.backend.tokenizer, messages), order))
+            order = np.roll(candidates, -((p * len(candidates)) // self.config.permutations))
+            out.append((self.prompt_text(history, order), order))
         return out
+
+    def prompt_text(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None) -> str:
+        """``prompt`` (default: the ranking prompt) for this history and candidate order, chat-templated."""
+        cands = [{"label": label, "text": self._item_text(int(i))} for label, i in zip(self.labels, candidates)]
+        messages = (prompt or self.prompt).messages(
+            history=render_history(history, self._catalog, self.history_format), candidates=cands)
+        return chat_prompt(self.backend.tokenizer, messages)
 
     def _item_text(self, item: int) -> str:
         genres = self._catalog.genres(item)
@@ -114,9 +127,11 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def llm_scores(self, history: History, candidates: np.ndarray) -> np.ndarray:
         """Mean over the P orders of each candidate's label log-probability (renormalised over the labels)."""
+        t0 = time.perf_counter()
         prompts = self.prompts(history, candidates)
         k = len(candidates)
         lp = self.backend.label_logprobs([p for p, _ in prompts], self.label_ids[:k])
+        self._llm_seconds.append(time.perf_counter() - t0)
         lp = lp - np.logaddexp.reduce(lp, axis=1, keepdims=True)
         total = np.zeros(k)
         pos = {int(item): j for j, item in enumerate(candidates)}

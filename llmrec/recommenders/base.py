@@ -68,6 +68,10 @@ class Recommender(abc.ABC, Generic[C]):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "config": self.config.model_dump(mode="json")}
 
+    def stats(self) -> dict[str, Any]:
+        """Run statistics worth writing into a report (timings, prompt versions); none by default."""
+        return {}
+
 
 @dataclass(frozen=True)
 class _Entry:
