@@ -55,7 +55,7 @@ def rank_of_target(items: np.ndarray, scores: np.ndarray, target: int) -> tuple[
 
 
 def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFinitePolicy = "error",
-             progress: bool = True) -> Evaluation:
+             progress: bool = True, batch_users: int = 64) -> Evaluation:
     """Rank the held-out item of every user of ``split`` with a recommender already fit on ``split.train``."""
     if not recommender.is_trained():
         raise RecommenderOutputError(f"recommender {recommender.name!r} is not trained; call fit() first")
@@ -64,9 +64,13 @@ def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFin
     rows = []
     bad_users = 0
     targets = split.targets
-    for user, target in tqdm(zip(targets["user"].to_numpy(), targets["item"].to_numpy()), total=len(targets),
-                             desc=f"{recommender.name} [{split.name}]", disable=not progress, unit="user"):
+    users = targets["user"].to_numpy()
+    for i, (user, target) in enumerate(tqdm(zip(users, targets["item"].to_numpy()), total=len(targets),
+                                            desc=f"{recommender.name} [{split.name}]", disable=not progress,
+                                            unit="user")):
         user, target = int(user), int(target)
+        if i % batch_users == 0:  # let the recommender batch the next users' work
+            recommender.prepare([hist.get(int(u), History.empty(int(u))) for u in users[i:i + batch_users]])
         history = hist.get(user, History.empty(user))
         seen = np.isin(all_items, history.items) & (all_items != target)
         candidates = all_items[~seen]

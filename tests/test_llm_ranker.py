@@ -115,3 +115,17 @@ def test_a_generated_ranking_is_parsed_back_to_candidates_and_completed():
 
     assert parse_label_list("C, A, C, Z, B", ["A", "B", "C", "D"]) == ([2, 0, 1, 3], 3)
     assert parse_label_list("I think the answer is", ["A", "B"]) == ([0, 1], 0)
+
+
+def test_prepare_scores_many_users_in_one_call_with_the_same_result(movies):
+    hs = list(histories(movies.interactions).values())
+    one_by_one = ranker(movies, permutations=2)
+    expected = [one_by_one.rank(h) for h in hs]
+    batched = ranker(movies, permutations=2)
+    batched.prepare(hs)
+    assert batched.backend.calls == 1
+    for h, want in zip(hs, expected):
+        got = batched.rank(h)
+        assert got.items.tolist() == want.items.tolist() and np.allclose(got.scores, want.scores)
+    assert batched.backend.calls == 1  # nothing was scored twice
+    assert batched.stats()["llm_users"] == len(hs)

@@ -51,7 +51,7 @@ class LLMRankerConfig(RecommenderConfig):
     prompt: str = Field("rank", description="prompt template name in prompts/")
     shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
                                                         "instead of the retriever's order")
-    dtype: str = Field("bfloat16", description="LLM dtype")
+    dtype: str = Field("auto", description="LLM dtype (auto: float32 on CPU, bfloat16 on CUDA)")
 
 
 class LLMRanker(Recommender[LLMRankerConfig]):
@@ -62,7 +62,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         super().__init__(config)
         self._backend = backend
         self.prompt = load_prompt(self.config.prompt)
-        self._llm_seconds: list[float] = []
+        self._llm_seconds: list[float] = []  # per user (amortised over a batch)
+        self._prepared: dict[tuple, ItemList] = {}
 
     @property
     def backend(self) -> LLMBackend:
@@ -127,25 +128,60 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def llm_scores(self, history: History, candidates: np.ndarray) -> np.ndarray:
         """Mean over the P orders of each candidate's label log-probability (renormalised over the labels)."""
+        return self._llm_scores_many([(history, candidates)])[0]
+
+    def _llm_scores_many(self, jobs: list[tuple[History, np.ndarray]]) -> list[np.ndarray]:
+        """All users' prompts (P each) in one backend call; results per user."""
         t0 = time.perf_counter()
-        prompts = self.prompts(history, candidates)
-        k = len(candidates)
-        lp = self.backend.label_logprobs([p for p, _ in prompts], self.label_ids[:k])
-        self._llm_seconds.append(time.perf_counter() - t0)
+        per_user = [self.prompts(h, c) for h, c in jobs]
+        flat = [p for prompts in per_user for p, _ in prompts]
+        k = len(jobs[0][1])
+        if any(len(c) != k for _, c in jobs):  # label sets differ: one call per candidate count
+            out = []
+            for job in jobs:
+                out += self._llm_scores_many([job])
+            return out
+        lp = self.backend.label_logprobs(flat, self.label_ids[:k]) if flat else np.zeros((0, k))
         lp = lp - np.logaddexp.reduce(lp, axis=1, keepdims=True)
-        total = np.zeros(k)
-        pos = {int(item): j for j, item in enumerate(candidates)}
-        for row, (_, order) in enumerate(prompts):
-            for label_pos, item in enumerate(order):
-                total[pos[int(item)]] += lp[row, label_pos]
-        return total / len(prompts)
+        out, row = [], 0
+        for (_, candidates), prompts in zip(jobs, per_user):
+            total = np.zeros(k)
+            pos = {int(item): j for j, item in enumerate(candidates)}
+            for _, order in prompts:
+                for label_pos, item in enumerate(order):
+                    total[pos[int(item)]] += lp[row, label_pos]
+                row += 1
+            out.append(total / len(prompts))
+        per = (time.perf_counter() - t0) / max(1, len(jobs))
+        self._llm_seconds += [per] * len(jobs)
+        return out
+
+    @staticmethod
+    def _key(history: History, request: str | None) -> tuple:
+        return history.user, len(history), int(history.items[-1]) if len(history) else -1, request
+
+    def prepare(self, histories: list[History]) -> None:
+        """Rank these users' candidates now, in one batched engine call; :meth:`rank` then reuses them."""
+        self._prepared.clear()
+        jobs = [(h, self.candidate_list(h)) for h in histories]
+        jobs = [(h, c) for h, c in jobs if len(c)]
+        if not jobs:
+            return
+        scores = self._llm_scores_many([(h, c.items) for h, c in jobs])
+        for (h, c), llm in zip(jobs, scores):
+            self._prepared[self._key(h, None)] = self._fuse(c, llm)
 
     def rank(self, history: History, request: str | None = None) -> ItemList:
         """The K candidates reranked by the fused score, best first."""
+        prepared = self._prepared.pop(self._key(history, request), None)
+        if prepared is not None:
+            return prepared
         cands = self.candidate_list(history, request)
         if len(cands) == 0:
             return cands
-        llm = self.llm_scores(history, cands.items)
+        return self._fuse(cands, self.llm_scores(history, cands.items))
+
+    def _fuse(self, cands: ItemList, llm: np.ndarray) -> ItemList:
         r = cands.scores
         z = (r - r.mean()) / (r.std() + 1e-9)
         fused = self.config.llm_weight * llm + self.config.retriever_weight * z

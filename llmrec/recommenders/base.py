@@ -68,6 +68,10 @@ class Recommender(abc.ABC, Generic[C]):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "config": self.config.model_dump(mode="json")}
 
+    def prepare(self, histories: list[History]) -> None:
+        """A hint that these users are about to be scored, so work can be batched (the LLM ranker scores
+        all their prompts in one engine call).  The default does nothing."""
+
     def stats(self) -> dict[str, Any]:
         """Run statistics worth writing into a report (timings, prompt versions); none by default."""
         return {}
