@@ -60,7 +60,7 @@ class HistoryFormat:
     max_items: int | None = 10  # the most recent N items (None: all)
     order: Literal["oldest_first", "newest_first"] = "oldest_first"
     style: Literal["lines", "compact"] = "lines"  # one item per line, or one '; '-joined line
-    show_year: bool = True  # "Toy Story (1995)"
+    show_year: bool = True  # "Toy Story (1995)"; False: the title alone unless another item shares it
     show_genres: bool = True  # "Animation, Children's, Comedy"
     show_rating: bool = True  # "rated 5/5"
     show_recency: bool = True  # "3 days before the latest"
@@ -83,7 +83,7 @@ def render_history(history: History, catalog: Catalog, fmt: HistoryFormat = Hist
     entries = []
     for item, rating, ts in zip(recent.items, recent.ratings, recent.timestamps):
         item = int(item)
-        parts = [catalog.display_title(item) if fmt.show_year else catalog.title(item)]
+        parts = [catalog.display_title(item) if fmt.show_year else catalog.short_title(item)]
         if fmt.show_genres and catalog.genres(item):
             parts.append(", ".join(catalog.genres(item)))
         if fmt.show_rating and not np.isnan(rating):

@@ -47,3 +47,15 @@ def test_an_empty_history_renders_a_placeholder(tiny):
 def test_an_invalid_length_is_refused():
     with pytest.raises(ValueError, match="max_items"):
         HistoryFormat(max_items=0)
+
+
+def test_without_years_a_title_shared_by_two_items_keeps_its_year():
+    import pandas as pd
+
+    from llmrec.data import Catalog
+
+    catalog = Catalog(pd.DataFrame({"item": [1, 2, 3], "title": ["That Darn Cat!", "That Darn Cat!", "Fargo"],
+                                    "year": [1965, 1997, 1996], "genres": ["Comedy"] * 3}).set_index("item"))
+    h = History(1, np.array([1, 2, 3]), np.array([5.0, 4, 3]), np.array([0, 1, 2]))
+    fmt = HistoryFormat(show_year=False, show_genres=False, show_rating=False, show_recency=False, style="compact")
+    assert render_history(h, catalog, fmt) == "That Darn Cat! (1965); That Darn Cat! (1997); Fargo"

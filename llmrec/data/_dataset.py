@@ -81,6 +81,8 @@ class Catalog:
         frame = frame.sort_index()
         object.__setattr__(self, "frame", frame)
         object.__setattr__(self, "_ids", frame.index.to_numpy(dtype="int64"))
+        counts = frame["title"].value_counts()
+        object.__setattr__(self, "_shared_titles", frozenset(counts.index[counts > 1]))
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -124,6 +126,11 @@ class Catalog:
         if year is None or title.rstrip().endswith(f"({year})"):
             return title
         return f"{title} ({year})"
+
+    def short_title(self, item: int) -> str:
+        """The title alone, or :meth:`display_title` when another item has the same title (remakes)."""
+        title = self.title(item)
+        return self.display_title(item) if title in self._shared_titles else title  # type: ignore[attr-defined]
 
 
 def _as_genres(value: object) -> tuple[str, ...]:

@@ -28,15 +28,20 @@ from llmrec.llm.backends import BackendConfig, LLMBackend, chat_prompt, create_b
 from llmrec.prompts import Prompt, load_prompt
 from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
 
-__all__ = ["LABELS", "RANK_HISTORY_FORMAT", "LLMRanker", "LLMRankerConfig"]
+__all__ = ["LABELS", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker", "LLMRankerConfig"]
 
 log = logging.getLogger(__name__)
 
 LABELS = string.ascii_uppercase  # single tokens for common tokenizers; checked at start-up
 
-#: How the ranking prompt writes the history: the last 10 items, newest first, with genres and ratings.
-RANK_HISTORY_FORMAT = HistoryFormat(max_items=10, order="newest_first", style="lines", show_rating=True,
-                                    show_recency=False)
+#: How the ranking prompt writes the history with ``details="titles"`` (the default): the last 10 titles,
+#: newest first, on one line.  Years cost ~6 tokens a title with this tokenizer and prompt length is the
+#: cost of CPU scoring, so they are left out.
+RANK_HISTORY_FORMAT = HistoryFormat(max_items=10, order="newest_first", style="compact", show_year=False,
+                                    show_genres=False, show_rating=False, show_recency=False)
+#: ``details="full"``: one line per item with year, genres and rating (about 3x the tokens).
+RANK_HISTORY_FORMAT_FULL = HistoryFormat(max_items=10, order="newest_first", style="lines", show_rating=True,
+                                         show_recency=False)
 
 
 class LLMRankerConfig(RecommenderConfig):
@@ -48,6 +53,8 @@ class LLMRankerConfig(RecommenderConfig):
     llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
     retriever_weight: float = Field(0.0, ge=0, description="weight of the standardised retriever score")
     history_items: int = Field(10, ge=1, description="history items written into the prompt")
+    details: Literal["titles", "full"] = Field("titles", description="item facts in the prompt: titles only "
+                                               "(short, fast) or title, year, genres and rating")
     prompt: str = Field("rank", description="prompt template name in prompts/")
     shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
                                                         "instead of the retriever's order")
@@ -80,8 +87,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self.retriever = DenseRetriever(DenseConfig(retriever=self.config.retriever)).fit(data)
         self.labels = list(LABELS[:self.config.candidates])
         self.label_ids = label_token_ids(self.backend.tokenizer, self.labels)
-        self.history_format = HistoryFormat(**{**RANK_HISTORY_FORMAT.__dict__,
-                                               "max_items": self.config.history_items})
+        base = RANK_HISTORY_FORMAT if self.config.details == "titles" else RANK_HISTORY_FORMAT_FULL
+        self.history_format = HistoryFormat(**{**base.__dict__, "max_items": self.config.history_items})
         self._trained = True
         return self
 
@@ -113,6 +120,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         return chat_prompt(self.backend.tokenizer, messages)
 
     def _item_text(self, item: int) -> str:
+        if self.config.details == "titles":
+            return self._catalog.short_title(item)
         genres = self._catalog.genres(item)
         title = self._catalog.display_title(item)
         return f"{title} ({', '.join(genres)})" if genres else title
