@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ArtifactError", "ConfigError", "DataError", "LLMRecError", "RecommenderOutputError"]
+__all__ = ["ArtifactError", "ConfigError", "DataError", "LLMRecError", "LLMUnavailable", "RecommenderOutputError"]
 
 
 class LLMRecError(Exception):
@@ -36,3 +36,15 @@ class ConfigError(LLMRecError, ValueError):
 
 class RecommenderOutputError(LLMRecError, ValueError):
     """A recommender produced unusable output (for example NaN or infinite scores)."""
+
+
+class LLMUnavailable(LLMRecError):
+    """The LLM server could not be reached, or answered with an error or something malformed.
+
+    The message names the URL and the cause; ``url`` and ``cause`` hold them separately.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, cause: str | None = None):
+        super().__init__(message)
+        self.url = url
+        self.cause = cause

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from llmrec.data import Catalog, Dataset, Interactions
-from llmrec.errors import ConfigError
+from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import histories
 from llmrec.items import ItemList
 from llmrec.llm.backends import label_token_ids
@@ -129,3 +129,40 @@ def test_prepare_scores_many_users_in_one_call_with_the_same_result(movies):
         assert got.items.tolist() == want.items.tolist() and np.allclose(got.scores, want.scores)
     assert batched.backend.calls == 1  # nothing was scored twice
     assert batched.stats()["llm_users"] == len(hs)
+
+
+class DownBackend(ScriptedBackend):
+    """Answers until ``fail_after`` calls, then behaves like a stopped server (or a malformed answer)."""
+
+    def __init__(self, fail_after: int, malformed: bool = False):
+        super().__init__()
+        self.fail_after, self.malformed = fail_after, malformed
+
+    def label_logprobs(self, prompts, token_ids):
+        if self.calls >= self.fail_after:
+            self.calls += 1
+            if self.malformed:
+                return np.full((len(prompts), len(token_ids)), -np.inf)
+            raise LLMUnavailable("http://127.0.0.1:9/v1: connection refused", url="http://127.0.0.1:9/v1",
+                                 cause="connection refused")
+        return super().label_logprobs(prompts, token_ids)
+
+
+@pytest.mark.parametrize("malformed", [False, True], ids=["server down", "malformed answer"])
+def test_when_the_llm_fails_a_request_gets_the_retriever_order_marked_degraded(movies, malformed, caplog):
+    r = LLMRanker(LLMRankerConfig(candidates=5, shuffle_candidates=True),
+                  backend=DownBackend(fail_after=1, malformed=malformed)).fit(movies)
+    h = histories(movies.interactions)[1]
+    assert not r.rank(h).meta.get("degraded")
+    with caplog.at_level("WARNING"):
+        out = r.rank(h)
+    assert out.meta["degraded"] is True and out.meta["reason"]
+    assert out.items.tolist() == r.retriever.candidates(h, k=5).items.tolist()  # retriever order, not shuffled
+    assert "degraded" in caplog.text and r.stats()["degraded_users"] == 1
+
+
+def test_a_failed_batch_degrades_every_user_in_it(movies):
+    r = LLMRanker(LLMRankerConfig(candidates=5), backend=DownBackend(fail_after=0)).fit(movies)
+    hs = list(histories(movies.interactions).values())
+    r.prepare(hs)
+    assert all(r.rank(h).meta["degraded"] for h in hs) and r.stats()["degraded_users"] == len(hs)

@@ -9,6 +9,11 @@ position bias.  The final score fuses the LLM score with the retriever's:
 
 For full-ranking evaluation, the K candidates are placed above every other item, which keeps the
 retriever's order.
+
+When the LLM is unavailable (server down, timeout, malformed answer: :class:`~llmrec.errors.LLMUnavailable`)
+a request gets the retriever's order with ``meta["degraded"] = True`` and the reason, and a warning is
+logged; :meth:`LLMRanker.stats` counts such users.  A remote server that cannot be reached when the ranker
+is fitted is an error, since nothing has been served yet.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from llmrec.data import Dataset
+from llmrec.errors import LLMUnavailable
 from llmrec.history import History, HistoryFormat, render_history
 from llmrec.items import ItemList
 from llmrec.llm.backends import BackendConfig, LLMBackend, chat_prompt, create_backend, label_token_ids
@@ -71,6 +77,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self.prompt = load_prompt(self.config.prompt)
         self._llm_seconds: list[float] = []  # per user (amortised over a batch)
         self._prepared: dict[tuple, ItemList] = {}
+        self._degraded_users = 0
 
     @property
     def backend(self) -> LLMBackend:
@@ -101,7 +108,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         timing = {"llm_seconds_median": round(float(np.median(t)), 4),
                   "llm_seconds_p90": round(float(np.quantile(t, 0.9)), 4)} if len(t) else {}
         return {"prompt_version": self.prompt.version, "candidates": self.config.candidates,
-                "permutations": self.config.permutations, "llm_users": len(t), **timing}
+                "permutations": self.config.permutations, "llm_users": len(t),
+                "degraded_users": self._degraded_users, **timing}
 
     # -- prompts -----------------------------------------------------------------------------------------
     def prompts(self, history: History, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -151,6 +159,9 @@ class LLMRanker(Recommender[LLMRankerConfig]):
                 out += self._llm_scores_many([job])
             return out
         lp = self.backend.label_logprobs(flat, self.label_ids[:k]) if flat else np.zeros((0, k))
+        if lp.shape != (len(flat), k) or not np.isfinite(lp).any(axis=1).all():
+            raise LLMUnavailable(f"the LLM returned no usable label log-probabilities (shape {lp.shape}, "
+                                 f"expected {(len(flat), k)})", cause="malformed response")
         lp = lp - np.logaddexp.reduce(lp, axis=1, keepdims=True)
         out, row = [], 0
         for (_, candidates), prompts in zip(jobs, per_user):
@@ -176,7 +187,12 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         jobs = [(h, c) for h, c in jobs if len(c)]
         if not jobs:
             return
-        scores = self._llm_scores_many([(h, c.items) for h, c in jobs])
+        try:
+            scores = self._llm_scores_many([(h, c.items) for h, c in jobs])
+        except LLMUnavailable as err:
+            for h, c in jobs:
+                self._prepared[self._key(h, None)] = self._degraded(c, err)
+            return
         for (h, c), llm in zip(jobs, scores):
             self._prepared[self._key(h, None)] = self._fuse(c, llm)
 
@@ -188,7 +204,18 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         cands = self.candidate_list(history, request)
         if len(cands) == 0:
             return cands
-        return self._fuse(cands, self.llm_scores(history, cands.items))
+        try:
+            return self._fuse(cands, self.llm_scores(history, cands.items))
+        except LLMUnavailable as err:
+            return self._degraded(cands, err)
+
+    def _degraded(self, cands: ItemList, err: LLMUnavailable) -> ItemList:
+        """The retriever's order, marked ``degraded`` with the reason (and logged: never silent)."""
+        self._degraded_users += 1
+        log.warning("LLM unavailable, serving the retriever's order (degraded): %s", err)
+        ranked = cands.ranked()
+        return ItemList(ranked.items, ranked.scores, {**cands.meta, "stage": "retriever", "degraded": True,
+                                                       "reason": str(err)})
 
     def _fuse(self, cands: ItemList, llm: np.ndarray) -> ItemList:
         r = cands.scores
