@@ -1,7 +1,8 @@
 """Command-line flags derived from config dataclasses, so no flag is written twice.
 
 Each dataclass field becomes ``--field-name`` with its type, default and ``metadata["help"]``;
-``Literal`` fields become choices, ``bool`` fields ``--x/--no-x``, ``list[...]`` fields take several values.
+``Literal`` fields become choices, ``bool`` fields ``--x/--no-x``, ``list[...]`` fields take several values
+(and with ``arg(..., repeat=True)`` the flag may also be repeated, each use adding to the list).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ __all__ = ["add_config_arguments", "arg", "config_from_args", "parse_config"]
 T = TypeVar("T")
 
 
-def arg(default: Any = dataclasses.MISSING, *, help: str, **kwargs: Any) -> Any:
-    """A dataclass field with help text (``default_factory`` may be passed for mutable defaults)."""
+def arg(default: Any = dataclasses.MISSING, *, help: str, repeat: bool = False, **kwargs: Any) -> Any:
+    """A dataclass field with help text (``default_factory`` may be passed for mutable defaults).
+
+    ``repeat``: a list flag that may be given several times (its default should be empty, as uses add to it).
+    """
     if default is not dataclasses.MISSING:
         kwargs["default"] = default
-    return dataclasses.field(metadata={"help": help}, **kwargs)
+    return dataclasses.field(metadata={"help": help, "repeat": repeat}, **kwargs)
 
 
 def _unwrap_optional(tp: Any) -> Any:
@@ -57,6 +61,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tu
             inner = _unwrap_optional(typing.get_args(tp)[0])
             kwargs["nargs"] = "+" if origin is list else len(typing.get_args(tp))
             kwargs["type"] = inner
+            if f.metadata.get("repeat"):
+                kwargs["action"] = "extend"
         else:
             kwargs["type"] = tp
         if "default" in kwargs and kwargs["default"] is not None and tp is not bool:

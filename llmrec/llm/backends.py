@@ -2,6 +2,8 @@
 
 * :class:`VLLMBackend` (default): the in-process vLLM engine (``vllm.LLM``).
 * :class:`TransformersBackend`: plain transformers forward passes; a reference for tests and benchmarks.
+* :class:`~llmrec.llm.remote.RemoteBackend`: an OpenAI-compatible vLLM server at ``url``
+  (``llmrec serve-llm`` starts one).
 
 Every backend takes prompts already rendered through the model's chat template (:func:`chat_prompt`), so
 the text each model sees is identical.  ``label_logprobs`` returns, for each prompt, the next-token
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -21,7 +24,7 @@ from llmrec.errors import ConfigError
 from llmrec.models import resolve_llm
 
 __all__ = ["BackendConfig", "LLMBackend", "TransformersBackend", "VLLMBackend", "chat_prompt", "create_backend",
-           "label_token_ids"]
+           "label_token_ids", "vllm_cpu_env"]
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +33,23 @@ log = logging.getLogger(__name__)
 class BackendConfig:
     """How to start the LLM (construction config; prompts and labels are per call)."""
 
-    kind: Literal["vllm", "transformers"] = "vllm"
+    kind: Literal["vllm", "transformers", "remote"] = "vllm"
     model: str | None = None  # hub id or path; None: the bundled SmolLM2-135M-Instruct
     dtype: str = "auto"  # auto: float32 on CPU (bf16 matmuls fall back to a slow path there), bf16 on CUDA
     max_model_len: int = 2048
     prefix_caching: bool = True
+    block_size: int | None = None  # KV-cache block size (vLLM's default: 128 on CPU); prefixes are cached per block
     enforce_eager: bool | None = None  # None: eager on CPU (torch.compile start-up costs minutes there)
     kv_cache_gib: float = 1.0  # VLLM_CPU_KVCACHE_SPACE when it is unset
     batch_size: int = 8  # transformers backend only
     seed: int = 0
+    # remote backend only: the server's API root, e.g. http://127.0.0.1:8000/v1, and how to talk to it
+    url: str | None = None
+    served_model: str | None = None  # the request's "model"; None: the first one the server lists
+    timeout: float = 60.0  # seconds per HTTP request
+    retries: int = 3  # further attempts after a failed request, waiting backoff * 2**i seconds before each
+    backoff: float = 0.5
+    request_batch: int = 16  # prompts per HTTP request
 
 
 class LLMBackend(Protocol):
@@ -79,25 +90,38 @@ def label_token_ids(tokenizer, labels: list[str]) -> list[int]:
     return ids
 
 
+def vllm_cpu_env(kv_cache_gib: float, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The vLLM CPU settings missing from ``environ`` (to be added to it): KV-cache size, and on CPU every
+    core for the worker."""
+    import torch
+
+    env = {}
+    if "VLLM_CPU_KVCACHE_SPACE" not in environ:
+        env["VLLM_CPU_KVCACHE_SPACE"] = f"{kv_cache_gib:g}"
+    if not torch.cuda.is_available() and "VLLM_CPU_OMP_THREADS_BIND" not in environ:
+        # vLLM reserves a core for its scheduler by default, which halves a 2-core machine; the caller
+        # mostly waits on the engine, so the worker gets every core (measured 3.2 s -> 1.9 s per prompt)
+        env["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{(os.cpu_count() or 1) - 1}"
+        if "VLLM_CPU_NUM_OF_RESERVED_CPU" not in environ:
+            env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
+    return env
+
+
 class VLLMBackend:
     """The in-process vLLM engine.  Scripts using it need an ``if __name__ == "__main__":`` guard."""
 
     def __init__(self, config: BackendConfig = BackendConfig()):
         import torch
 
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{config.kv_cache_gib:g}")
-        if not torch.cuda.is_available() and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
-            # vLLM reserves a core for its scheduler by default, which halves a 2-core machine; the caller
-            # mostly waits on the engine, so the worker gets every core (measured 3.2 s -> 1.9 s per prompt)
-            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{(os.cpu_count() or 1) - 1}"
-            os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+        os.environ.update(vllm_cpu_env(config.kv_cache_gib))
         from vllm import LLM
 
         self.config = config
         self.model_path = resolve_llm(config.model)
         eager = config.enforce_eager if config.enforce_eager is not None else not torch.cuda.is_available()
         self.llm = LLM(model=self.model_path, dtype=_dtype(config.dtype), max_model_len=config.max_model_len,
-                       enable_prefix_caching=config.prefix_caching, enforce_eager=eager, seed=config.seed)
+                       enable_prefix_caching=config.prefix_caching, enforce_eager=eager, seed=config.seed,
+                       **({} if config.block_size is None else {"block_size": config.block_size}))
         self.tokenizer = self.llm.get_tokenizer()
 
     def label_logprobs(self, prompts: list[str], token_ids: list[int]) -> np.ndarray:
@@ -170,4 +194,11 @@ def create_backend(config: BackendConfig) -> LLMBackend:
         return VLLMBackend(config)
     if config.kind == "transformers":
         return TransformersBackend(config)
-    raise ConfigError(f"unknown LLM backend {config.kind!r} (have: vllm, transformers)")
+    if config.kind == "remote":
+        if not config.url:
+            raise ConfigError("the remote LLM backend needs the server's url, e.g. http://127.0.0.1:8000/v1 "
+                              "(start one with `llmrec serve-llm`)")
+        from llmrec.llm.remote import RemoteBackend
+
+        return RemoteBackend(config)
+    raise ConfigError(f"unknown LLM backend {config.kind!r} (have: vllm, transformers, remote)")

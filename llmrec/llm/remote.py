@@ -1,0 +1,180 @@
+"""The remote LLM backend: an OpenAI-compatible vLLM server, reached over HTTP.
+
+Prompts arrive already chat-templated, so they go to ``/v1/completions`` as batches (a list of prompts per
+request).  One-pass label scoring asks for ``max_tokens=1`` with vLLM's ``logprob_token_ids`` and
+``return_tokens_as_token_ids``; the answer's ``top_logprobs[0]`` then maps ``"token_id:<id>"`` to the
+log-probability of each requested label (the server writes -inf as -9999.0, which is mapped back).
+
+Every request is retried with exponential backoff on connection errors, timeouts, 408/429 and 5xx;
+anything else that goes wrong raises :class:`~llmrec.errors.LLMUnavailable` naming the URL and the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+
+from llmrec.errors import ConfigError, LLMUnavailable
+from llmrec.llm.backends import BackendConfig
+from llmrec.models import resolve_llm
+
+__all__ = ["RemoteBackend", "api_root"]
+
+log = logging.getLogger(__name__)
+
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_TOKEN_ID_PREFIX = "token_id:"
+_SERVER_NEG_INF = -9999.0  # vLLM clamps -inf log-probabilities to this value in JSON answers
+
+
+def api_root(url: str) -> str:
+    """``url`` without a trailing slash, with ``/v1`` appended when it has no path."""
+    root = url.rstrip("/")
+    if httpx.URL(root).path in ("", "/"):
+        root += "/v1"
+    return root
+
+
+class RemoteBackend:
+    """An OpenAI-compatible vLLM server at ``config.url``; the tokenizer is loaded locally.
+
+    Construction asks the server for its models (``/v1/models``), so an unreachable URL fails here with
+    :class:`LLMUnavailable`; the request's model is ``config.served_model`` or the first one listed.
+    """
+
+    def __init__(self, config: BackendConfig):
+        if not config.url:
+            raise ConfigError("the remote LLM backend needs the server's url, e.g. http://127.0.0.1:8000/v1")
+        if config.retries < 0 or config.timeout <= 0 or config.request_batch < 1:
+            raise ConfigError(f"remote backend: need retries >= 0, timeout > 0 and request_batch >= 1; got "
+                              f"retries={config.retries}, timeout={config.timeout}, "
+                              f"request_batch={config.request_batch}")
+        self.config = config
+        self.url = api_root(config.url)
+        self._client = httpx.Client(timeout=config.timeout)
+        self.models = self._served_models()
+        if config.served_model is None:
+            self.served_model = self.models[0]
+        elif config.served_model in self.models:
+            self.served_model = config.served_model
+        else:
+            raise ConfigError(f"the LLM server at {self.url} serves {self.models}, not {config.served_model!r}")
+        self.model_path = resolve_llm(config.model)
+        self.tokenizer = _load_tokenizer(self.model_path)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
+                       ) -> np.ndarray:
+        """(len(prompts), len(token_ids)) next-token log-probabilities; a label the server omits is -inf.
+
+        ``adapter`` names the model (for example a LoRA adapter the server serves) for these requests.
+        """
+        ids = [int(t) for t in token_ids]
+        out = np.full((len(prompts), len(ids)), -np.inf)
+        if not ids:
+            return out
+        col = {tid: j for j, tid in enumerate(ids)}
+        for start, choices in self._completions(prompts, adapter, max_tokens=1, logprobs=len(ids),
+                                                logprob_token_ids=ids, return_tokens_as_token_ids=True):
+            for i, choice in enumerate(choices):
+                try:
+                    step = choice["logprobs"]["top_logprobs"][0]
+                    for key, value in step.items():
+                        if not key.startswith(_TOKEN_ID_PREFIX):
+                            raise ValueError(f"key {key!r} is not {_TOKEN_ID_PREFIX}<id>")
+                        tid = int(key[len(_TOKEN_ID_PREFIX):])
+                        if tid in col:
+                            out[start + i, col[tid]] = -np.inf if value <= _SERVER_NEG_INF else float(value)
+                except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+                    raise self._malformed(f"no usable top_logprobs in choice {i} ({type(err).__name__}: "
+                                          f"{err}): {str(choice)[:300]}") from None
+        return out
+
+    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
+        """Greedy continuations."""
+        texts: list[str] = []
+        for _, choices in self._completions(prompts, adapter, max_tokens=max_tokens):
+            for i, choice in enumerate(choices):
+                text = choice.get("text") if isinstance(choice, dict) else None
+                if not isinstance(text, str):
+                    raise self._malformed(f"choice {i} has no text: {str(choice)[:300]}")
+                texts.append(text)
+        return texts
+
+    def _completions(self, prompts: list[str], adapter: str | None, **params: Any):
+        """(offset, choices ordered by index) per chunk of ``request_batch`` prompts."""
+        step = self.config.request_batch
+        for start in range(0, len(prompts), step):
+            chunk = prompts[start:start + step]
+            body = {"model": adapter or self.served_model, "prompt": chunk, "temperature": 0.0, **params}
+            data = self._request("POST", "/completions", body)
+            choices = data.get("choices") if isinstance(data, dict) else None
+            if not isinstance(choices, list) or len(choices) != len(chunk):
+                raise self._malformed(f"expected {len(chunk)} choices, got: {str(data)[:300]}")
+            try:
+                choices = sorted(choices, key=lambda c: c["index"])
+            except (KeyError, TypeError) as err:
+                raise self._malformed(f"choices without an index ({err}): {str(choices)[:300]}") from None
+            yield start, choices
+
+    def _served_models(self) -> list[str]:
+        data = self._request("GET", "/models")
+        try:
+            models = [m["id"] for m in data["data"]]
+        except (KeyError, TypeError) as err:
+            raise self._malformed(f"/models answer has no data[].id ({err}): {str(data)[:300]}") from None
+        if not models or not all(isinstance(m, str) for m in models):
+            raise self._malformed(f"/models lists no models: {str(data)[:300]}")
+        return models
+
+    def _malformed(self, detail: str) -> LLMUnavailable:
+        cause = f"malformed response: {detail}"
+        return LLMUnavailable(f"LLM server at {self.url}: {cause}", url=self.url, cause=cause)
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The JSON answer of one request, retried on transient failures."""
+        url = self.url + path
+        attempts = self.config.retries + 1
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.config.backoff * 2 ** (attempt - 1))
+            try:
+                response = self._client.request(method, url, json=body)
+            except httpx.TimeoutException:
+                cause = f"timeout (no answer within {self.config.timeout:g} s)"
+            except httpx.ConnectError as err:
+                cause = "connection refused" if "refused" in str(err).lower() else f"cannot connect ({err})"
+            except httpx.TransportError as err:
+                cause = f"{type(err).__name__} ({err})"
+            else:
+                if response.is_success:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise self._malformed(f"not JSON: {response.text[:300]!r}") from None
+                cause = f"HTTP {response.status_code} ({_error_detail(response)})"
+                if response.status_code not in _RETRY_STATUS:
+                    raise LLMUnavailable(f"LLM server at {url} answered {cause}", url=self.url, cause=cause)
+            log.warning("llm_request_failed url=%s attempt=%d/%d cause=%r", url, attempt + 1, attempts, cause)
+        raise LLMUnavailable(f"LLM server at {url} unavailable after {attempts} attempt(s): {cause}. Is it "
+                             "running? (`llmrec serve-llm` starts one)", url=self.url, cause=cause)
+
+
+def _load_tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_path)
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The server's error message (OpenAI style ``{"error": {"message": ...}}``) or the start of the body."""
+    try:
+        return str(response.json()["error"]["message"])[:300]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300] or response.reason_phrase
