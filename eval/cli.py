@@ -3,6 +3,7 @@
     python -m eval --data ../shared/data/ml-100k --recommender popularity --split test --output pop.json
     python -m eval --recommender itemknn --param neighbors=100 --split validation
     python -m eval --recommender dense --retriever runs/retriever --split test
+    python -m eval --recommender llm --retriever auto --split test   # both candidate orders + the retriever's
     python -m eval --compare pop.json knn.json
 """
 
@@ -13,6 +14,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import llmrec.llm.ranker  # noqa: F401  (registers the "llm" recommender)
@@ -24,6 +26,7 @@ from llmrec.data import load_dataset
 from llmrec.errors import LLMRecError
 from llmrec.recommenders import registered_recommenders
 from llmrec.tables import format_table
+from retrieval.train import resolve_retriever
 
 __all__ = ["EvalConfig", "main", "metrics_table"]
 
@@ -36,8 +39,13 @@ class EvalConfig:
     download: bool = arg(False, help="download MovieLens-100K from GroupLens when it is not on disk")
     recommender: str = arg("popularity", help="recommender to evaluate")
     param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
-    retriever: str | None = arg(None, help="trained retriever directory (python -m retrieval.train); "
+    retriever: str | None = arg(None, help="trained retriever directory (python -m retrieval.train), or 'auto' "
+                                           "for the cached default one (trained on first use); "
                                            "same as --param retriever=PATH")
+    orders: list[Literal["retriever", "shuffled"]] = arg(
+        default_factory=lambda: ["retriever", "shuffled"],
+        help="llm recommender: candidate orders shown to the LLM, one evaluation each, beside the retriever's "
+             "own order on the same candidates")
     split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
@@ -60,9 +68,11 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def metrics_table(reports: list[Report]) -> str:
+def metrics_table(reports: list[Report], labels: list[str] | None = None) -> str:
+    """One row per report; ``labels`` name the rows (default: the recommender names)."""
     names = list(reports[0].metrics)
-    rows = [[r.recommender, r.split, r.n_users, *(r.metrics[n] for n in names)] for r in reports]
+    labels = labels or [r.recommender for r in reports]
+    rows = [[label, r.split, r.n_users, *(r.metrics[n] for n in names)] for label, r in zip(labels, reports)]
     return format_table(rows, ["recommender", "split", "users", *names])
 
 
@@ -72,6 +82,41 @@ def comparison_table(a: Report, b: Report, table) -> str:
     head = f"B - A with paired bootstrap 95% CIs over {table.attrs['n_users']} users " \
            f"(A = {a.recommender}, B = {b.recommender}, split {a.split})"
     return head + "\n" + format_table(rows, ["metric", "A", "B", "B - A", "95% CI", "excludes 0"])
+
+
+def _runs(config: EvalConfig, params: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """What to evaluate: the recommender; for ``llm``, one run per candidate order plus the retriever's own."""
+    if config.recommender != "llm":
+        return {config.recommender: (config.recommender, params)}
+    runs = {f"llm ({order} order)": ("llm", {**params, "shuffle_candidates": order == "shuffled"})
+            for order in config.orders}
+    runs["dense (retriever order)"] = ("dense", {k: v for k, v in params.items() if k == "retriever"})
+    return runs
+
+
+def _output_path(output: str, label: str, first: bool) -> Path:
+    """The first run's report goes to ``output``; the others beside it, suffixed by their label."""
+    path = Path(output)
+    if first:
+        return path
+    tag = "".join(c if c.isalnum() else "-" for c in label).strip("-")
+    return path.with_name(f"{path.stem}.{tag}{path.suffix}")
+
+
+def _print_reports(reports: dict[str, Report]) -> None:
+    print(metrics_table(list(reports.values()), list(reports)))
+    for label, report in reports.items():
+        k = report.extra.get("candidates")
+        if k:
+            n, sub = report.subset_metrics(k)
+            print(f"\n{label}: users whose held-out item is among the {k} candidates: {n} of {report.n_users}")
+            if sub:
+                print(format_table([[f"{v:.4f}" for v in sub.values()]], list(sub)))
+    base = reports.get("dense (retriever order)")
+    for label, report in reports.items():
+        if base is not None and report is not base:
+            print()
+            print(comparison_table(base, report, compare_reports(base, report, n_resamples=2000, seed=0)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,21 +133,18 @@ def main(argv: list[str] | None = None) -> int:
         dataset = load_dataset(config.data, config.items, download=config.download)
         params = parse_params(config.param)
         if config.retriever:
-            params["retriever"] = config.retriever
-        report = evaluate_recommender(dataset, config.recommender, config.split, params=params,
-                                      nonfinite=config.nonfinite,
-                                      recall_cutoffs=(50, 100), progress=config.progress)
+            params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)
+        runs = _runs(config, params)
+        reports = {}
+        for label, (name, run_params) in runs.items():
+            reports[label] = evaluate_recommender(dataset, name, config.split, params=run_params,
+                                                  nonfinite=config.nonfinite, recall_cutoffs=(50, 100),
+                                                  progress=config.progress)
+            if config.output:
+                reports[label].save(_output_path(config.output, label, first=label == next(iter(runs))))
+        _print_reports(reports)
         if config.output:
-            report.save(config.output)
-        print(metrics_table([report]))
-        k = report.extra.get("candidates")
-        if k:
-            n, sub = report.subset_metrics(k)
-            print(f"\nusers whose held-out item is among the {k} candidates: {n} of {report.n_users}")
-            if sub:
-                print(format_table([[f"{v:.4f}" for v in sub.values()]], list(sub)))
-        if config.output:
-            print(f"report written to {config.output}")
+            print(f"reports written beside {config.output}")
         return 0
     except LLMRecError as err:
         print(f"error: {err}", file=sys.stderr)

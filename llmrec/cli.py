@@ -5,6 +5,7 @@
     llmrec recommend --user 42     # top-k titles with scores for one user
     llmrec history --user 42       # the user's history as the LLM and retriever read it
     llmrec models                  # resolve (and on first use convert) the default LLM and embedder
+    llmrec serve-llm [--lora N=DIR]  # an OpenAI-compatible vLLM server for the remote LLM backend
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.errors import LLMRecError
 from llmrec.history import HistoryFormat, histories, render_history
+from llmrec.llm.serve import ServerConfig
 from llmrec.tables import format_table
 
 __all__ = ["main"]
 
-MAIN_JOB_RECOMMENDERS = ("popularity", "itemknn")
+MAIN_JOB_RECOMMENDERS = ("popularity", "itemknn", "dense", "llm")
+#: recommenders that read the retriever (``--retriever``)
+RETRIEVER_RECOMMENDERS = ("dense", "llm")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +43,8 @@ class EvaluateArgs(DataArgs):
     split: Literal["test", "validation"] = arg("test", help="held-out split")
     recommenders: list[str] = arg(default_factory=lambda: list(MAIN_JOB_RECOMMENDERS),
                                   help="recommenders to evaluate")
+    retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
+                                      "default one (trained on first use, a few minutes)")
     output_dir: str | None = arg(None, help="write one JSON report per recommender here")
     progress: bool = arg(True, help="show progress bars")
 
@@ -47,7 +53,14 @@ class EvaluateArgs(DataArgs):
 class RecommendArgs(DataArgs):
     user: int = arg(help="user id")
     k: int = arg(10, help="how many items to recommend")
-    recommender: str = arg("itemknn", help="recommender")
+    recommender: str = arg("llm", help="recommender (default: the two-stage retriever + LLM ranker)")
+    retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
+                                      "default one (trained on first use, a few minutes)")
+    backend: Literal["vllm", "remote", "transformers"] = arg("vllm", help="llm: the in-process vLLM engine, "
+                                                                         "or a remote server at --url")
+    url: str | None = arg(None, help="llm with --backend remote: the server's API root "
+                                     "(llmrec serve-llm prints it)")
+    param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +78,8 @@ def _evaluate(args: EvaluateArgs) -> int:
     dataset = load_dataset(args.data, args.items, download=args.download)
     reports = []
     for name in args.recommenders:
-        report = evaluate_recommender(dataset, name, args.split, progress=args.progress)
+        params = _retriever_params(name, args.retriever, dataset, args.progress)
+        report = evaluate_recommender(dataset, name, args.split, params=params, progress=args.progress)
         if args.output_dir:
             report.save(Path(args.output_dir) / f"{name}.{args.split}.json")
         reports.append(report)
@@ -73,6 +87,14 @@ def _evaluate(args: EvaluateArgs) -> int:
           f"leave-last-out {args.split} split")
     print(metrics_table(reports))
     return 0
+
+
+def _retriever_params(name: str, retriever: str, dataset, progress: bool) -> dict:
+    if name not in RETRIEVER_RECOMMENDERS:
+        return {}
+    from retrieval.train import resolve_retriever
+
+    return {"retriever": resolve_retriever(retriever, dataset, progress=progress)}
 
 
 def _user_history(args: RecommendArgs | HistoryArgs):
@@ -85,15 +107,22 @@ def _user_history(args: RecommendArgs | HistoryArgs):
 
 
 def _recommend(args: RecommendArgs) -> int:
+    from eval.cli import parse_params
     from llmrec.recommenders import create_recommender
 
     dataset, history = _user_history(args)
-    rec = create_recommender(args.recommender).fit(dataset)
+    params = {**_retriever_params(args.recommender, args.retriever, dataset, progress=True),
+              **parse_params(args.param)}
+    if args.recommender == "llm":
+        params.update(backend=args.backend, url=args.url)
+    rec = create_recommender(args.recommender, params).fit(dataset)
     recs = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
     rows = [[i + 1, dataset.catalog.display_title(int(item)), float(score)]
             for i, (item, score) in enumerate(zip(recs.items, recs.scores))]
     print(f"top {args.k} for user {args.user} ({args.recommender}):")
     print(format_table(rows, ["#", "title", "score"]))
+    if recs.meta.get("degraded"):
+        print(f"degraded: true (the LLM was unavailable; retriever order shown): {recs.meta['reason']}")
     return 0
 
 
@@ -111,11 +140,18 @@ def _models(_: object) -> int:
     return 0
 
 
+def _serve_llm(config: ServerConfig) -> int:
+    from llmrec.llm.serve import serve
+
+    return serve(config)
+
+
 COMMANDS = {
     "evaluate": (EvaluateArgs, _evaluate, "evaluate recommenders on held-out interactions (the main job)"),
     "recommend": (RecommendArgs, _recommend, "recommend items for one user"),
     "history": (HistoryArgs, _history, "show a user's history as text"),
     "models": (None, _models, "resolve the default LLM and embedder (converting the LLM on first use)"),
+    "serve-llm": (ServerConfig, _serve_llm, "run an OpenAI-compatible vLLM server for the remote LLM backend"),
 }
 
 

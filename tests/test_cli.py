@@ -4,7 +4,10 @@ from llmrec.cli import main
 
 
 def test_the_main_job_evaluates_the_baselines_and_prints_a_table(ml100k, capsys, tmp_path):
-    assert main(["--no-progress", "--data", ml100k.source["path"], "--output-dir", str(tmp_path)]) == 0
+    # the main job also evaluates dense and llm (minutes of retriever training and LLM scoring on CPU); this
+    # test keeps to the baselines, and tests/test_llm_e2e.py runs the two-stage recommender through the CLI
+    assert main(["--no-progress", "--data", ml100k.source["path"], "--output-dir", str(tmp_path),
+                 "--recommenders", "popularity", "itemknn"]) == 0
     out = capsys.readouterr().out
     assert "leave-last-out test split" in out
     lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
@@ -15,7 +18,8 @@ def test_the_main_job_evaluates_the_baselines_and_prints_a_table(ml100k, capsys,
 
 
 def test_recommend_prints_ranked_titles_with_scores(ml100k, capsys):
-    assert main(["recommend", "--data", ml100k.source["path"], "--user", "42", "--k", "3"]) == 0
+    assert main(["recommend", "--data", ml100k.source["path"], "--user", "42", "--k", "3",
+                 "--recommender", "itemknn"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "top 3 for user 42 (itemknn):"
     assert [line.split()[0] for line in out[3:]] == ["1", "2", "3"]

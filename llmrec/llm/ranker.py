@@ -52,7 +52,12 @@ RANK_HISTORY_FORMAT_FULL = HistoryFormat(max_items=10, order="newest_first", sty
 
 class LLMRankerConfig(RecommenderConfig):
     retriever: str | None = Field(None, description="trained retriever directory; None: untrained text retriever")
-    backend: Literal["vllm", "transformers"] = Field("vllm", description="LLM backend")
+    backend: Literal["vllm", "transformers", "remote"] = Field(
+        "vllm", description="LLM backend: the in-process vLLM engine, transformers (reference), or a remote "
+                            "OpenAI-compatible vLLM server at url")
+    url: str | None = Field(None, description="remote backend: the server's API root, e.g. http://127.0.0.1:8000/v1")
+    timeout: float = Field(60.0, gt=0, description="remote backend: seconds per request")
+    retries: int = Field(3, ge=0, description="remote backend: retries (exponential backoff) before degrading")
     model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
     candidates: int = Field(20, ge=1, le=len(LABELS), description="K: retriever candidates the LLM reranks")
     permutations: int = Field(1, ge=1, description="P cyclic shifts of the candidate order averaged")
@@ -84,7 +89,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         """Started on first use (engine start is the slow part)."""
         if self._backend is None:
             cfg = self.config
-            self._backend = create_backend(BackendConfig(kind=cfg.backend, model=cfg.model, dtype=cfg.dtype))
+            self._backend = create_backend(BackendConfig(kind=cfg.backend, model=cfg.model, dtype=cfg.dtype,
+                                                         url=cfg.url, timeout=cfg.timeout, retries=cfg.retries))
         return self._backend
 
     def fit(self, data: Dataset) -> LLMRanker:
@@ -224,6 +230,14 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         order = np.lexsort((cands.items, -fused))
         return ItemList(cands.items[order], fused[order], {**cands.meta, "stage": "llm",
                                                            "prompt_version": self.prompt.version})
+
+    def recommend(self, history: History, items: np.ndarray, n: int = 10, exclude_seen: bool = True) -> ItemList:
+        """The top ``n`` of the reranked candidates (with their ``meta``, e.g. ``degraded``) when ``n`` <= K."""
+        if n > self.config.candidates or not exclude_seen:
+            return super().recommend(history, items, n, exclude_seen)
+        ranked = self.rank(history)
+        keep = np.isin(ranked.items, np.asarray(items, dtype=np.int64)) & ~np.isin(ranked.items, history.items)
+        return ItemList(ranked.items[keep][:n], ranked.scores[keep][:n], ranked.meta)
 
     def score(self, history: History, items: np.ndarray) -> np.ndarray:
         """Reranked candidates above all other items (which keep the retriever's order)."""
