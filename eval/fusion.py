@@ -1,0 +1,111 @@
+"""``python -m eval.fusion``: choose the LLM ranker's fusion weight on the validation split.
+
+The final score is ``llm_weight * llm + retriever_weight * z(retriever)``; only the ratio matters, so
+``llm_weight`` stays 1 and each ``retriever_weight`` in the grid is evaluated (plus the retriever's own
+order, ``llm_weight`` 0).  The LLM scores every user once: the candidates and prompts are the same for
+every weight, and a memoising backend answers the repeats.  The weight with the best validation NDCG@10
+is printed (and written with ``--output``); pass it to the ranker as ``--param retriever_weight=W``.
+
+    python -m eval.fusion --retriever auto --weights 0 0.25 0.5 1 2 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from eval.harness import evaluate
+from eval.metrics import summarize
+from llmrec.artifacts import atomic_write_text
+from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.data import load_dataset
+from llmrec.llm.backends import BackendConfig, LLMBackend, create_backend
+from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+from llmrec.split import leave_last_out
+from llmrec.tables import format_table
+from retrieval.train import resolve_retriever
+
+__all__ = ["FusionConfig", "MemoBackend", "main", "select_fusion_weight"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FusionConfig:
+    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
+    retriever: str = arg("auto", help="trained retriever directory, or 'auto' for the cached default one")
+    split: Literal["validation", "test"] = arg("validation", help="split to choose on (validation; the test "
+                                                                 "split is for final figures only)")
+    weights: list[float] = arg(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
+                               help="retriever weights tried with llm_weight 1")
+    param: list[str] = arg(default_factory=list, help="other ranker config values as key=value")
+    output: str | None = arg(None, help="write the table and the choice here as JSON")
+    progress: bool = arg(True, help="show progress bars")
+
+
+class MemoBackend:
+    """Wraps a backend and remembers each prompt's label log-probabilities."""
+
+    def __init__(self, inner: LLMBackend):
+        self.inner, self.tokenizer = inner, inner.tokenizer
+        self.config = getattr(inner, "config", None)
+        self.memo: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+
+    def label_logprobs(self, prompts: list[str], token_ids: list[int]) -> np.ndarray:
+        ids = tuple(token_ids)
+        missing = [p for p in dict.fromkeys(prompts) if (p, ids) not in self.memo]
+        if missing:
+            for p, row in zip(missing, self.inner.label_logprobs(missing, list(ids))):
+                self.memo[(p, ids)] = row
+        return np.stack([self.memo[(p, ids)] for p in prompts]) if prompts else np.zeros((0, len(ids)))
+
+    def generate(self, prompts: list[str], max_tokens: int) -> list[str]:
+        return self.inner.generate(prompts, max_tokens)
+
+
+def select_fusion_weight(ranker_config: LLMRankerConfig, held, weights: list[float], backend: LLMBackend,
+                         *, progress: bool = True) -> tuple[list[list], float]:
+    """Rows (weight, metrics...) for the retriever's order and each weight; the weight with the best NDCG@10."""
+    memo = MemoBackend(backend)
+    rows, best = [], None
+    for llm_w, ret_w in [(0.0, 1.0)] + [(1.0, w) for w in weights]:
+        cfg = ranker_config.model_copy(update={"llm_weight": llm_w, "retriever_weight": ret_w})
+        ranker = LLMRanker(cfg, backend=memo).fit(held.train)
+        m = summarize(evaluate(ranker, held, progress=progress).ranks["rank"].to_numpy())
+        label = "retriever order" if llm_w == 0 else ret_w
+        rows.append([label, m["ndcg@5"], m["ndcg@10"], m["mrr"]])
+        if llm_w and (best is None or m["ndcg@10"] > best[1]):
+            best = (ret_w, m["ndcg@10"])
+    return rows, best[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from eval.cli import parse_params
+
+    parser = argparse.ArgumentParser(prog="python -m eval.fusion", description=__doc__.split("\n")[0])
+    add_config_arguments(parser, FusionConfig)
+    cfg = config_from_args(FusionConfig, parser.parse_args(argv))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    dataset = load_dataset(cfg.data)
+    held = leave_last_out(dataset, cfg.split)
+    ranker_config = LLMRankerConfig(**{**parse_params(cfg.param),
+                                       "retriever": resolve_retriever(cfg.retriever, dataset,
+                                                                      progress=cfg.progress)})
+    backend = create_backend(BackendConfig(kind=ranker_config.backend, model=ranker_config.model,
+                                           dtype=ranker_config.dtype, url=ranker_config.url))
+    rows, best = select_fusion_weight(ranker_config, held, cfg.weights, backend, progress=cfg.progress)
+    headers = ["retriever weight (llm 1)", "ndcg@5", "ndcg@10", "mrr"]
+    print(format_table(rows, headers))
+    print(f"chosen on {cfg.split}: retriever_weight={best} (llm_weight=1)")
+    if cfg.output:
+        atomic_write_text(cfg.output, json.dumps({"split": cfg.split, "rows": rows, "headers": headers,
+                                                  "retriever_weight": best,
+                                                  "ranker": ranker_config.model_dump(mode="json")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
