@@ -24,8 +24,10 @@ import torch
 
 from llmrec.configargs import add_config_arguments, config_from_args
 from llmrec.errors import ConfigError, LLMUnavailable
+from llmrec.history import histories
 from llmrec.llm import remote, serve
 from llmrec.llm.backends import BackendConfig, create_backend, vllm_cpu_env
+from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.llm.remote import RemoteBackend
 from llmrec.llm.serve import ServerConfig, local_server, server_command
 
@@ -283,7 +285,7 @@ def test_local_server_that_dies_at_start_up_quotes_its_log(monkeypatch: pytest.M
 
 @pytest.mark.e2e
 def test_a_real_server_scores_like_the_transformers_backend_and_fails_cleanly_once_stopped(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tiny) -> None:
     pytest.importorskip("vllm")
     from llmrec.llm.backends import TransformersBackend, chat_prompt, label_token_ids
 
@@ -297,6 +299,9 @@ def test_a_real_server_scores_like_the_transformers_backend_and_fails_cleanly_on
             "Pick one letter: A, B, C or D.")]
         served = b.label_logprobs(prompts, ids)
         assert len(b.generate(prompts[:1], max_tokens=4)[0]) > 0
+        ranker = LLMRanker(LLMRankerConfig(candidates=2), backend=b).fit(tiny)
+        users = histories(tiny.interactions)
+        assert not ranker.rank(users[1]).meta.get("degraded")
     reference = TransformersBackend(BackendConfig(kind="transformers")).label_logprobs(prompts, ids)
     np.testing.assert_allclose(served, reference, atol=0.05)
 
@@ -304,3 +309,7 @@ def test_a_real_server_scores_like_the_transformers_backend_and_fails_cleanly_on
     with pytest.raises(LLMUnavailable, match=rf"{url}/completions unavailable .*connection refused"):
         b.label_logprobs(prompts, ids)
     assert time.monotonic() - start < 5
+    # the ranker, mid-run: the next request gets the retriever's order, marked degraded with the reason
+    out = ranker.rank(users[2])
+    assert out.meta["degraded"] is True and "connection refused" in out.meta["reason"] and len(out) == 2
+    assert ranker.stats()["degraded_users"] == 1
