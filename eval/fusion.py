@@ -24,7 +24,7 @@ from eval.metrics import summarize
 from llmrec.artifacts import atomic_write_text
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
-from llmrec.llm.backends import BackendConfig, LLMBackend, create_backend
+from llmrec.llm.backends import LLMBackend
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.split import leave_last_out
 from llmrec.tables import format_table
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ranker_config = LLMRankerConfig(**{**parse_params(cfg.param),
                                        "retriever": resolve_retriever(cfg.retriever, dataset,
                                                                       progress=cfg.progress)})
-    backend = create_backend(BackendConfig(kind=ranker_config.backend, model=ranker_config.model,
-                                           dtype=ranker_config.dtype, url=ranker_config.url))
+    backend = LLMRanker(ranker_config).backend  # started the way the ranker starts it
     rows, best = select_fusion_weight(ranker_config, held, cfg.weights, backend, progress=cfg.progress)
     headers = ["retriever weight (llm 1)", "ndcg@5", "ndcg@10", "mrr"]
     print(format_table(rows, headers))
