@@ -23,7 +23,13 @@ import numpy as np
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.history import histories
-from llmrec.llm.backends import BackendConfig, TransformersBackend, VLLMBackend, label_token_ids
+from llmrec.llm.backends import (
+    BackendConfig,
+    TransformersBackend,
+    VLLMBackend,
+    engine_options,
+    label_token_ids,
+)
 from llmrec.llm.listwise import parse_label_list
 from llmrec.llm.ranker import LABELS, LLMRanker, LLMRankerConfig
 from llmrec.prompts import load_prompt
@@ -42,7 +48,7 @@ class BenchConfig:
     permutations: int = arg(4, help="P cyclic shifts for the prefix-caching comparison")
     max_tokens: int = arg(80, help="generation budget for the listwise ranking")
     hf_batch: int = arg(8, help="transformers reference batch size")
-    block_size: int | None = arg(None, help="vLLM KV-cache block size (default: vLLM's; 128 on CPU)")
+    block_size: int | None = arg(None, help="vLLM KV-cache block size (default: 32 on CPU, vLLM's own on GPU)")
 
 
 def ndcg10_within(order_items: np.ndarray, target: int) -> float:
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         ["prefix caching on", f"{np.median(on):.3f}"], ["prefix caching off", f"{np.median(off):.3f}"],
     ], [f"(c) vLLM, {cfg.permutations} cyclic shifts per user", "s/user (median)"]))
     print(f"{len(users)} test users ({len(fresh)} others for (c)), K={cfg.candidates}, mean prompt "
-          f"{tokens:.0f} tokens, block size {cfg.block_size or 'default'}, "
+          f"{tokens:.0f} tokens, block size {engine_options(False, cfg.block_size).get('block_size', 'default')}, "
           f"retriever={cfg.retriever or 'untrained'}\n")
     print("\n\n".join(rows))
     return 0
