@@ -4,6 +4,7 @@
     python -m eval --recommender itemknn --param neighbors=100 --split validation
     python -m eval --recommender dense --retriever runs/retriever --split test
     python -m eval --recommender llm --retriever auto --split test   # both candidate orders + the retriever's
+    python -m eval --recommender llm --retriever auto --adapter runs/lora --sampled 19   # HR@1 among 20
     python -m eval --compare pop.json knn.json
 """
 
@@ -17,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import llmrec.llm.ranker  # noqa: F401  (registers the "llm" recommender)
 import retrieval.retriever  # noqa: F401  (registers the "dense" recommender)
 from eval.report import Report, compare_reports
 from eval.runner import evaluate_recommender
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.errors import LLMRecError
-from llmrec.recommenders import registered_recommenders
+from llmrec.llm.ranker import LLMRanker  # registers the "llm" recommender
+from llmrec.recommenders import create_recommender, registered_recommenders
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 
@@ -46,6 +47,10 @@ class EvalConfig:
         default_factory=lambda: ["retriever", "shuffled"],
         help="llm recommender: candidate orders shown to the LLM, one evaluation each, beside the retriever's "
              "own order on the same candidates")
+    adapter: str | None = arg(None, help="llm recommender: LoRA adapter directory (python -m finetune.lora); same as "
+                                         "--param adapter=PATH")
+    sampled: int = arg(0, help="rank the held-out item among itself and N random unseen items (e.g. 19: HR@1 "
+                               "among 20) instead of among all unseen items")
     split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
@@ -107,7 +112,7 @@ def _print_reports(reports: dict[str, Report]) -> None:
     print(metrics_table(list(reports.values()), list(reports)))
     for label, report in reports.items():
         k = report.extra.get("candidates")
-        if k:
+        if k and not report.extra.get("protocol"):
             n, sub = report.subset_metrics(k)
             print(f"\n{label}: users whose held-out item is among the {k} candidates: {n} of {report.n_users}")
             if sub:
@@ -134,12 +139,19 @@ def main(argv: list[str] | None = None) -> int:
         params = parse_params(config.param)
         if config.retriever:
             params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)
+        if config.adapter:
+            params["adapter"] = config.adapter
         runs = _runs(config, params)
-        reports = {}
+        reports, backend = {}, None
         for label, (name, run_params) in runs.items():
-            reports[label] = evaluate_recommender(dataset, name, config.split, params=run_params,
+            rec = create_recommender(name, run_params)
+            if isinstance(rec, LLMRanker):  # the candidate orders share one LLM engine
+                rec = LLMRanker(rec.config, backend=backend)
+            reports[label] = evaluate_recommender(dataset, rec, config.split,
                                                   nonfinite=config.nonfinite, recall_cutoffs=(50, 100),
-                                                  progress=config.progress)
+                                                  progress=config.progress, sampled=config.sampled)
+            if isinstance(rec, LLMRanker):
+                backend = rec.backend
             if config.output:
                 reports[label].save(_output_path(config.output, label, first=label == next(iter(runs))))
         _print_reports(reports)

@@ -52,18 +52,20 @@ class MemoBackend:
     def __init__(self, inner: LLMBackend):
         self.inner, self.tokenizer = inner, inner.tokenizer
         self.config = getattr(inner, "config", None)
-        self.memo: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+        self.memo: dict[tuple[str, tuple[int, ...], str | None], np.ndarray] = {}
 
-    def label_logprobs(self, prompts: list[str], token_ids: list[int]) -> np.ndarray:
+    def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
+                       ) -> np.ndarray:
         ids = tuple(token_ids)
-        missing = [p for p in dict.fromkeys(prompts) if (p, ids) not in self.memo]
+        missing = [p for p in dict.fromkeys(prompts) if (p, ids, adapter) not in self.memo]
         if missing:
-            for p, row in zip(missing, self.inner.label_logprobs(missing, list(ids))):
-                self.memo[(p, ids)] = row
-        return np.stack([self.memo[(p, ids)] for p in prompts]) if prompts else np.zeros((0, len(ids)))
+            for p, row in zip(missing, self.inner.label_logprobs(missing, list(ids), adapter=adapter)):
+                self.memo[(p, ids, adapter)] = row
+        return (np.stack([self.memo[(p, ids, adapter)] for p in prompts]) if prompts
+                else np.zeros((0, len(ids))))
 
-    def generate(self, prompts: list[str], max_tokens: int) -> list[str]:
-        return self.inner.generate(prompts, max_tokens)
+    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
+        return self.inner.generate(prompts, max_tokens, adapter=adapter)
 
 
 def select_fusion_weight(ranker_config: LLMRankerConfig, held, weights: list[float], backend: LLMBackend,

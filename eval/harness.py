@@ -5,6 +5,10 @@ data (the held-out item is always a candidate).  The held-out item's rank counts
 strictly higher plus those tied with it that have a smaller item id.  A NaN or infinite score never helps
 an item: by default it is an error naming the recommender and user; with ``nonfinite="last"`` such items
 rank below every finite score (ties among them by item id).
+
+With ``sampled=N`` the candidates are instead the held-out item plus N items drawn at random (seeded per
+user) from those the user has not interacted with: the sampled protocol of LLM-ranking papers (e.g. 19
+negatives for 20 candidates, where HR@1 = recall@1 of a random order is 0.05).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from llmrec.history import History, histories
 from llmrec.recommenders import Recommender
 from llmrec.split import HoldoutSplit
 
-__all__ = ["Evaluation", "NonFinitePolicy", "evaluate", "rank_of_target"]
+__all__ = ["Evaluation", "NonFinitePolicy", "evaluate", "rank_of_target", "sampled_candidates"]
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +58,20 @@ def rank_of_target(items: np.ndarray, scores: np.ndarray, target: int) -> tuple[
     return int(higher + tied), not bool(finite.all())
 
 
+def sampled_candidates(all_items: np.ndarray, history: History, target: int, n: int, seed: int = 0) -> np.ndarray:
+    """The target and ``n`` random items the user has not interacted with, in a random order (seeded by user)."""
+    rng = np.random.default_rng([seed, history.user])
+    pool = all_items[~np.isin(all_items, history.items) & (all_items != target)]
+    if len(pool) < n:
+        raise RecommenderOutputError(f"user {history.user} has only {len(pool)} unseen items, fewer than the "
+                                     f"{n} sampled negatives asked for")
+    return rng.permutation(np.r_[target, rng.choice(pool, n, replace=False)]).astype(np.int64)
+
+
 def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFinitePolicy = "error",
-             progress: bool = True, batch_users: int = 64) -> Evaluation:
-    """Rank the held-out item of every user of ``split`` with a recommender already fit on ``split.train``."""
+             progress: bool = True, batch_users: int = 64, sampled: int = 0, seed: int = 0) -> Evaluation:
+    """Rank the held-out item of every user of ``split`` with a recommender already fit on ``split.train``
+    (among all unseen items, or with ``sampled`` among itself and that many random unseen items)."""
     if not recommender.is_trained():
         raise RecommenderOutputError(f"recommender {recommender.name!r} is not trained; call fit() first")
     all_items = split.train.catalog.item_ids
@@ -69,12 +84,22 @@ def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFin
                                             desc=f"{recommender.name} [{split.name}]", disable=not progress,
                                             unit="user")):
         user, target = int(user), int(target)
-        if i % batch_users == 0:  # let the recommender batch the next users' work
-            recommender.prepare([hist.get(int(u), History.empty(int(u))) for u in users[i:i + batch_users]])
         history = hist.get(user, History.empty(user))
-        seen = np.isin(all_items, history.items) & (all_items != target)
-        candidates = all_items[~seen]
-        scores = np.asarray(recommender.score(history, candidates), dtype=np.float64)
+        if sampled:
+            if i % batch_users == 0:  # the next users' candidates, scored as one batch
+                chunk = [(hist.get(int(u), History.empty(int(u))), int(t))
+                         for u, t in zip(users[i:i + batch_users], targets["item"].to_numpy()[i:i + batch_users])]
+                cands = [sampled_candidates(all_items, h, t, sampled, seed) for h, t in chunk]
+                batch = dict(zip(range(i, i + len(chunk)),
+                                 zip(cands, recommender.score_many([h for h, _ in chunk], cands))))
+            candidates, scores = batch.pop(i)
+            scores = np.asarray(scores, dtype=np.float64)
+        else:
+            if i % batch_users == 0:  # let the recommender batch the next users' work
+                recommender.prepare([hist.get(int(u), History.empty(int(u))) for u in users[i:i + batch_users]])
+            seen = np.isin(all_items, history.items) & (all_items != target)
+            candidates = all_items[~seen]
+            scores = np.asarray(recommender.score(history, candidates), dtype=np.float64)
         if scores.shape != candidates.shape:
             raise RecommenderOutputError(
                 f"recommender {recommender.name!r} returned {scores.shape} scores for {candidates.shape} "

@@ -115,6 +115,9 @@ def compare_reports(a: Report, b: Report, *, n_resamples: int = 10_000, confiden
         raise ArtifactError(f"cannot compare a {a.split!r} report with a {b.split!r} report")
     if a.dataset.get("fingerprint") != b.dataset.get("fingerprint"):
         raise ArtifactError("the reports were computed on different data (dataset fingerprints differ)")
+    protocols = [r.extra.get("protocol", "full ranking") for r in (a, b)]
+    if protocols[0] != protocols[1]:
+        raise ArtifactError(f"cannot compare reports of different protocols: {protocols[0]!r} vs {protocols[1]!r}")
     joined = a.ranks.merge(b.ranks, on=["user", "item"], suffixes=("_a", "_b"))
     if len(joined) == 0:
         raise ArtifactError("the reports share no (user, held-out item) pairs")

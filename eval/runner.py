@@ -20,14 +20,15 @@ log = logging.getLogger(__name__)
 
 def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split: SplitName = "test", *,
                          params: dict[str, Any] | None = None, nonfinite: NonFinitePolicy = "error",
-                         recall_cutoffs: tuple[int, ...] = (), progress: bool = True) -> Report:
-    """Fit ``recommender`` on the split's fit data, rank every held-out item, return the report."""
+                         recall_cutoffs: tuple[int, ...] = (), progress: bool = True, sampled: int = 0) -> Report:
+    """Fit ``recommender`` on the split's fit data, rank every held-out item (among all unseen items, or
+    with ``sampled`` among itself and that many random unseen ones), return the report."""
     rec = create_recommender(recommender, params) if isinstance(recommender, str) else recommender
     held = leave_last_out(dataset, split)
     t0 = time.perf_counter()
     rec.fit(held.train)
     fit_s = time.perf_counter() - t0
-    result = evaluate(rec, held, nonfinite=nonfinite, progress=progress)
+    result = evaluate(rec, held, nonfinite=nonfinite, progress=progress, sampled=sampled)
     eval_s = time.perf_counter() - t0 - fit_s
     log.info("recommender=%s split=%s users=%d fit_s=%.2f eval_s=%.2f", rec.name, split, held.n_users,
              fit_s, eval_s)
@@ -38,8 +39,10 @@ def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split
         ranks=result.ranks,
         dataset={"name": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
                  "n_items": len(dataset.catalog), "n_interactions": len(dataset.interactions)},
-        cutoffs=DEFAULT_CUTOFFS,
-        recall_cutoffs=recall_cutoffs,
+        cutoffs=(1, 5, 10) if sampled else DEFAULT_CUTOFFS,
+        recall_cutoffs=() if sampled else recall_cutoffs,
         extra={"fit_seconds": round(fit_s, 3), "eval_seconds": round(eval_s, 3),
-               "nonfinite_users": result.nonfinite_users, "nonfinite_policy": nonfinite, **rec.stats()},
+               "nonfinite_users": result.nonfinite_users, "nonfinite_policy": nonfinite,
+               **({"protocol": f"sampled: held-out item + {sampled} random unseen items"} if sampled else {}),
+               **rec.stats()},
     )

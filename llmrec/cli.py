@@ -60,6 +60,8 @@ class RecommendArgs(DataArgs):
                                                                          "or a remote server at --url")
     url: str | None = arg(None, help="llm with --backend remote: the server's API root "
                                      "(llmrec serve-llm prints it)")
+    adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora); with --backend "
+                                         "remote the server must serve it (llmrec serve-llm --lora NAME=DIR)")
     param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
 
 
@@ -110,11 +112,13 @@ def _recommend(args: RecommendArgs) -> int:
     from eval.cli import parse_params
     from llmrec.recommenders import create_recommender
 
+    if args.adapter and args.recommender != "llm":
+        raise LLMRecError(f"--adapter is for the llm recommender, not {args.recommender!r}")
     dataset, history = _user_history(args)
     params = {**_retriever_params(args.recommender, args.retriever, dataset, progress=True),
               **parse_params(args.param)}
     if args.recommender == "llm":
-        params.update(backend=args.backend, url=args.url)
+        params.update(backend=args.backend, url=args.url, **({"adapter": args.adapter} if args.adapter else {}))
     rec = create_recommender(args.recommender, params).fit(dataset)
     recs = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
     rows = [[i + 1, dataset.catalog.display_title(int(item)), float(score)]

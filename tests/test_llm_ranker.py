@@ -34,7 +34,7 @@ class ScriptedBackend:
         self.tokenizer = LetterTokenizer()
         self.calls = 0
 
-    def label_logprobs(self, prompts, token_ids):
+    def label_logprobs(self, prompts, token_ids, adapter=None):
         self.calls += 1
         rows = []
         for p in prompts:
@@ -138,14 +138,14 @@ class DownBackend(ScriptedBackend):
         super().__init__()
         self.fail_after, self.malformed = fail_after, malformed
 
-    def label_logprobs(self, prompts, token_ids):
+    def label_logprobs(self, prompts, token_ids, adapter=None):
         if self.calls >= self.fail_after:
             self.calls += 1
             if self.malformed:
                 return np.full((len(prompts), len(token_ids)), -np.inf)
             raise LLMUnavailable("http://127.0.0.1:9/v1: connection refused", url="http://127.0.0.1:9/v1",
                                  cause="connection refused")
-        return super().label_logprobs(prompts, token_ids)
+        return super().label_logprobs(prompts, token_ids, adapter)
 
 
 @pytest.mark.parametrize("malformed", [False, True], ids=["server down", "malformed answer"])

@@ -255,7 +255,8 @@ def test_serve_llm_runs_the_api_server_module_with_the_model_and_lora_modules(tm
     assert "--max-model-len 2048" in flags and "--enable-prefix-caching" in flags
     assert f"--enable-lora --max-loras 2 --max-lora-rank 16 --lora-modules pop={a} drama={b}" in flags
     if not torch.cuda.is_available():
-        assert "--dtype float32" in flags and "--enforce-eager" in flags
+        assert "--dtype float32" in flags and "--block-size 32" in flags
+    assert "--enforce-eager" not in flags  # compiled, as the embedded engine
     assert "VLLM_CPU_KVCACHE_SPACE" in env
 
 
@@ -290,7 +291,7 @@ def test_a_real_server_scores_like_the_transformers_backend_and_fails_cleanly_on
     from llmrec.llm.backends import TransformersBackend, chat_prompt, label_token_ids
 
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
-    with local_server(ServerConfig(port=0), startup_timeout=240) as url:
+    with local_server(ServerConfig(port=0, enforce_eager=True), startup_timeout=240) as url:  # eager: quicker start
         b = RemoteBackend(BackendConfig(kind="remote", url=url, timeout=60, retries=1, backoff=0.1))
         ids = label_token_ids(b.tokenizer, list("ABCD"))
         prompts = [chat_prompt(b.tokenizer, [{"role": "user", "content": c}]) for c in (

@@ -59,6 +59,8 @@ class LLMRankerConfig(RecommenderConfig):
     timeout: float = Field(60.0, gt=0, description="remote backend: seconds per request")
     retries: int = Field(3, ge=0, description="remote backend: retries (exponential backoff) before degrading")
     model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
+    adapter: str | None = Field(None, description="LoRA adapter directory from `python -m finetune.lora` (remote "
+                                                  "backend: the server must serve it, `llmrec serve-llm --lora`)")
     candidates: int = Field(20, ge=1, le=len(LABELS), description="K: retriever candidates the LLM reranks")
     permutations: int = Field(1, ge=1, description="P cyclic shifts of the candidate order averaged")
     llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
@@ -89,8 +91,10 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         """Started on first use (engine start is the slow part)."""
         if self._backend is None:
             cfg = self.config
+            adapters = (cfg.adapter,) if cfg.adapter else ()
             self._backend = create_backend(BackendConfig(kind=cfg.backend, model=cfg.model, dtype=cfg.dtype,
-                                                         url=cfg.url, timeout=cfg.timeout, retries=cfg.retries))
+                                                         url=cfg.url, timeout=cfg.timeout, retries=cfg.retries,
+                                                         adapters=adapters))
         return self._backend
 
     def fit(self, data: Dataset) -> LLMRanker:
@@ -164,7 +168,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             for job in jobs:
                 out += self._llm_scores_many([job])
             return out
-        lp = self.backend.label_logprobs(flat, self.label_ids[:k]) if flat else np.zeros((0, k))
+        lp = (self.backend.label_logprobs(flat, self.label_ids[:k], adapter=self.config.adapter) if flat
+              else np.zeros((0, k)))
         if lp.shape != (len(flat), k) or not np.isfinite(lp).any(axis=1).all():
             raise LLMUnavailable(f"the LLM returned no usable label log-probabilities (shape {lp.shape}, "
                                  f"expected {(len(flat), k)})", cause="malformed response")
@@ -238,6 +243,30 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         ranked = self.rank(history)
         keep = np.isin(ranked.items, np.asarray(items, dtype=np.int64)) & ~np.isin(ranked.items, history.items)
         return ItemList(ranked.items[keep][:n], ranked.scores[keep][:n], ranked.meta)
+
+    def score_many(self, histories: list[History], items: list[np.ndarray]) -> list[np.ndarray]:
+        """The fused LLM score of exactly each user's given items (at most K each; e.g. a held-out item among
+        sampled ones), shown to the LLM in the retriever's order (or shuffled when configured), all users in
+        one engine call.  When the LLM is unavailable the users get the retriever's scores (degraded)."""
+        if any(len(i) > self.config.candidates or len(i) == 0 for i in items):
+            return super().score_many(histories, items)
+        lists = []
+        for h, i in zip(histories, items):
+            i = np.asarray(i, dtype=np.int64)
+            r = self.retriever.score(h, i)
+            order = (np.random.default_rng(h.user).permutation(len(i)) if self.config.shuffle_candidates
+                     else np.lexsort((i, -r)))
+            lists.append(ItemList(i[order], r[order], {}))
+        try:
+            llm = self._llm_scores_many([(h, c.items) for h, c in zip(histories, lists)])
+            fused = [self._fuse(c, s) for c, s in zip(lists, llm)]
+        except LLMUnavailable as err:
+            fused = [self._degraded(c, err) for c in lists]
+        out = []
+        for i, f in zip(items, fused):
+            by_item = dict(zip(f.items.tolist(), f.scores.tolist()))
+            out.append(np.array([by_item[int(x)] for x in i], dtype=np.float64))
+        return out
 
     def score(self, history: History, items: np.ndarray) -> np.ndarray:
         """Reranked candidates above all other items (which keep the retriever's order)."""

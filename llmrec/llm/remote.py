@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
 from llmrec.errors import ConfigError, LLMUnavailable
+from llmrec.llm.adapters import load_adapter
 from llmrec.llm.backends import BackendConfig
 from llmrec.models import resolve_llm
 
@@ -65,6 +67,22 @@ class RemoteBackend:
             raise ConfigError(f"the LLM server at {self.url} serves {self.models}, not {config.served_model!r}")
         self.model_path = resolve_llm(config.model)
         self.tokenizer = _load_tokenizer(self.model_path)
+        self._adapter_names = {p: self._adapter_name(p) for p in config.adapters}
+
+    def _adapter_name(self, adapter: str | None) -> str | None:
+        """The served name for ``adapter``: a name the server lists, or an adapter directory (verified against
+        the local base model) whose name the server must list."""
+        if adapter is None or adapter in self.models:
+            return adapter
+        if adapter in getattr(self, "_adapter_names", {}):
+            return self._adapter_names[adapter]
+        if Path(adapter).expanduser().is_dir():
+            name = load_adapter(adapter, self.model_path).name
+            if name in self.models:
+                return name
+            raise ConfigError(f"the LLM server at {self.url} does not serve the LoRA adapter {adapter} (it serves "
+                              f"{self.models}); start it with `llmrec serve-llm --lora {name}={adapter}`")
+        return adapter  # a name the server may have loaded since; it answers 404 otherwise
 
     def close(self) -> None:
         self._client.close()
@@ -112,7 +130,7 @@ class RemoteBackend:
         step = self.config.request_batch
         for start in range(0, len(prompts), step):
             chunk = prompts[start:start + step]
-            body = {"model": adapter or self.served_model, "prompt": chunk, "temperature": 0.0, **params}
+            body = {"model": self._adapter_name(adapter) or self.served_model, "prompt": chunk, "temperature": 0.0, **params}
             data = self._request("POST", "/completions", body)
             choices = data.get("choices") if isinstance(data, dict) else None
             if not isinstance(choices, list) or len(choices) != len(chunk):

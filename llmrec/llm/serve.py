@@ -27,14 +27,14 @@ import httpx
 
 from llmrec.configargs import arg
 from llmrec.errors import ConfigError, LLMUnavailable
-from llmrec.llm.backends import _dtype, vllm_cpu_env
+from llmrec.llm.adapters import MANIFEST, VLLM_LORA_RANKS, load_adapter, vllm_lora_rank
+from llmrec.llm.backends import _dtype, engine_options, vllm_cpu_env
 from llmrec.models import resolve_llm
 
 __all__ = ["ServerConfig", "local_server", "serve", "server_command", "server_url"]
 
 log = logging.getLogger(__name__)
 
-_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the ranks vLLM 0.32 accepts for --max-lora-rank
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,8 +52,10 @@ class ServerConfig:
                           help="LoRA adapter served beside the base model, as NAME=DIRECTORY (repeatable); "
                                "requests pick it with model=NAME")
     max_lora_rank: int | None = arg(None, help="largest LoRA rank (default: the adapters' largest, rounded "
-                                               f"up to one of {_LORA_RANKS})")
-    enforce_eager: bool | None = arg(None, help="no CUDA graphs / torch.compile (default: on CPU only)")
+                                               f"up to one of {VLLM_LORA_RANKS})")
+    enforce_eager: bool = arg(False, help="no CUDA graphs / torch.compile (faster start, ~20%% slower prompts on CPU)")
+    block_size: int | None = arg(None, help="KV-cache block size; prefixes are cached in whole blocks "
+                                            "(default: 32 on CPU, vLLM's own on GPU)")
     prefix_caching: bool = arg(True, help="reuse the KV cache of shared prompt prefixes")
     kv_cache_gib: float = arg(1.0, help="VLLM_CPU_KVCACHE_SPACE (GiB) when it is unset")
     seed: int = arg(0, help="random seed")
@@ -65,8 +67,9 @@ def server_url(config: ServerConfig) -> str:
     return f"http://{host}:{config.port}/v1"
 
 
-def _lora_modules(specs: list[str]) -> list[tuple[str, str, int]]:
-    """(name, absolute directory, rank) of each ``NAME=DIRECTORY`` adapter."""
+def _lora_modules(specs: list[str], model: str) -> list[tuple[str, str, int]]:
+    """(name, absolute directory, rank) of each ``NAME=DIRECTORY`` adapter; one written by
+    ``finetune.lora`` (with a manifest) is verified and must have been trained on ``model``."""
     modules = []
     for spec in specs:
         name, sep, path = spec.partition("=")
@@ -78,6 +81,8 @@ def _lora_modules(specs: list[str]) -> list[tuple[str, str, int]]:
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"--lora {spec!r}: {directory} is not a LoRA adapter directory with a rank "
                               f"(adapter_config.json with 'r': {type(err).__name__}: {err})") from None
+        if (directory / MANIFEST).is_file():
+            load_adapter(directory, model)
         modules.append((name, str(directory), rank))
     names = [m[0] for m in modules]
     if len(set(names)) != len(names):
@@ -87,22 +92,20 @@ def _lora_modules(specs: list[str]) -> list[tuple[str, str, int]]:
 
 def server_command(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that start the server."""
-    import torch
-
-    eager = config.enforce_eager if config.enforce_eager is not None else not torch.cuda.is_available()
-    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", resolve_llm(config.model),
+    opts = engine_options(config.enforce_eager, config.block_size)
+    model = resolve_llm(config.model)
+    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
             "--served-model-name", config.served_model_name, "--host", config.host, "--port", str(config.port),
             "--dtype", _dtype(config.dtype), "--max-model-len", str(config.max_model_len),
             "--seed", str(config.seed), "--generation-config", "vllm",
             "--enable-prefix-caching" if config.prefix_caching else "--no-enable-prefix-caching"]
-    if eager:
+    if opts["enforce_eager"]:
         argv.append("--enforce-eager")
-    modules = _lora_modules(config.lora)
+    if "block_size" in opts:
+        argv += ["--block-size", str(opts["block_size"])]
+    modules = _lora_modules(config.lora, model)
     if modules:
-        needed = config.max_lora_rank or max(rank for _, _, rank in modules)
-        rank = next((r for r in _LORA_RANKS if r >= needed), None)
-        if rank is None:
-            raise ConfigError(f"LoRA rank {needed} is above vLLM's largest, {_LORA_RANKS[-1]}")
+        rank = vllm_lora_rank(config.max_lora_rank or max(rank for _, _, rank in modules))
         argv += ["--enable-lora", "--max-loras", str(len(modules)), "--max-lora-rank", str(rank),
                  "--lora-modules", *(f"{name}={path}" for name, path, _ in modules)]
     return argv, {**os.environ, **vllm_cpu_env(config.kv_cache_gib)}

@@ -72,6 +72,12 @@ class Recommender(abc.ABC, Generic[C]):
         """A hint that these users are about to be scored, so work can be batched (the LLM ranker scores
         all their prompts in one engine call).  The default does nothing."""
 
+    def score_many(self, histories: list[History], items: list[np.ndarray]) -> list[np.ndarray]:
+        """Scores of each user's own item set, for a batch of users (sampled-candidate evaluation); the
+        default scores one user at a time."""
+        return [np.asarray(self.score(h, np.asarray(i, dtype=np.int64)), dtype=np.float64)
+                for h, i in zip(histories, items)]
+
     def stats(self) -> dict[str, Any]:
         """Run statistics worth writing into a report (timings, prompt versions); none by default."""
         return {}
