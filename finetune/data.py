@@ -1,0 +1,91 @@
+"""Instruction examples for LoRA fine-tuning of the ranker, built from training interactions only.
+
+Each example takes one *training target* — an interaction of a user's fit history — and asks the ranker's
+own prompt (``prompts/rank.jinja`` through :meth:`LLMRanker.prompt_text`, the shared history renderer and
+the model's chat template) to pick it among K candidates given the history before it:
+
+* ``retriever`` candidates: the retriever's top K for that earlier history, the target put in (in place of
+  the last) when missing;
+* ``random`` candidates: the target and K-1 random items absent from the user's fit history;
+* ``mixed`` (default): alternately one and the other.
+
+The candidates are shuffled (seeded), so the answer's position carries no signal, and the answer is the
+target's label.  Targets are drawn from the fit data of the *validation* split, which holds neither any
+user's validation item nor their test item: no example ever has a held-out item as its answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from llmrec.history import History, histories
+from llmrec.llm.ranker import LLMRanker
+from llmrec.split import HoldoutSplit
+
+__all__ = ["Example", "ExampleConfig", "build_examples", "prefix"]
+
+Negatives = Literal["retriever", "random", "mixed"]
+
+
+@dataclass(frozen=True)
+class ExampleConfig:
+    per_user: int = 4  # training targets per user: the most recent interactions of the fit history
+    min_history: int = 3  # targets need at least this many earlier interactions
+    negatives: Negatives = "mixed"
+    max_examples: int | None = None  # keep this many (a seeded sample) when set
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    user: int
+    target: int  # item id of the answer
+    position: int  # index of the target in the user's fit history
+    candidates: np.ndarray  # item ids in prompt order
+    answer: int  # index of the target among the candidates (its label is LABELS[answer])
+    source: str  # "retriever" or "random"
+    prompt: str  # the chat-templated ranking prompt, ending where the answer begins
+
+
+def prefix(history: History, n: int) -> History:
+    """The user's first ``n`` interactions."""
+    return History(history.user, history.items[:n], history.ratings[:n], history.timestamps[:n])
+
+
+def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *,
+                   progress: bool = False) -> list[Example]:
+    """Examples from ``split.train`` (use the validation split: its fit data holds no held-out item).
+
+    ``ranker`` must be fitted on ``split.train`` (its retriever proposes the candidates and its prompt writes
+    the text).
+    """
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(cfg.seed)
+    k = ranker.config.candidates
+    all_items = ranker._catalog.item_ids
+    jobs = []
+    for h in histories(split.train.interactions).values():
+        first = max(cfg.min_history, len(h) - cfg.per_user)
+        jobs += [(h, pos) for pos in range(first, len(h))]
+    if cfg.max_examples is not None and len(jobs) > cfg.max_examples:
+        keep = np.sort(rng.choice(len(jobs), cfg.max_examples, replace=False))
+        jobs = [jobs[i] for i in keep]
+    out = []
+    for n, (h, pos) in enumerate(tqdm(jobs, desc="training examples", disable=not progress, unit="ex")):
+        before, target = prefix(h, pos), int(h.items[pos])
+        source = cfg.negatives if cfg.negatives != "mixed" else ("retriever", "random")[n % 2]
+        if source == "retriever":
+            cands = ranker.retriever.candidates(before, k=k).items.astype(np.int64)
+            if target not in cands:
+                cands = np.r_[cands[:k - 1], target]
+        else:
+            pool = all_items[~np.isin(all_items, h.items)]  # none of the user's fit items
+            cands = np.r_[rng.choice(pool, min(k - 1, len(pool)), replace=False), target]
+        cands = rng.permutation(cands)
+        answer = int(np.flatnonzero(cands == target)[0])
+        out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands)))
+    return out

@@ -1,0 +1,236 @@
+"""LoRA fine-tuning: training examples from fit data only, the answer-only loss, adapters and their checks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_llm_ranker import MOVIES, ScriptedBackend
+
+from finetune.data import ExampleConfig, build_examples
+from finetune.trainer import RankTrainer, collate_examples
+from finetune.validate import candidate_metrics
+from llmrec.artifacts import write_manifest
+from llmrec.data import Catalog, Dataset, Interactions
+from llmrec.errors import ArtifactError, ConfigError
+from llmrec.history import histories
+from llmrec.llm.adapters import ADAPTER_KIND, load_adapter, model_fingerprint
+from llmrec.llm.ranker import LABELS, LLMRanker, LLMRankerConfig
+from llmrec.split import leave_last_out, target_items
+
+
+@pytest.fixture(scope="module")
+def movies() -> Dataset:
+    """Six users with 7 interactions each over the 8 movies (each user misses one)."""
+    import pandas as pd
+
+    catalog = Catalog(pd.DataFrame({"item": range(1, 9), "title": MOVIES, "year": [1995] * 8,
+                                    "genres": ["Drama"] * 8}).set_index("item"))
+    rows = [(u, i, 4.0, 10 * k) for u in range(1, 7)
+            for k, i in enumerate([i for i in np.random.default_rng(u).permutation(range(1, 9)) if i != u + 1])]
+    return Dataset(Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])), catalog)
+
+
+def examples(movies: Dataset, **cfg) -> list:
+    val = leave_last_out(movies, "validation")
+    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend()).fit(val.train)
+    return build_examples(ranker, val, ExampleConfig(**{"per_user": 10, "min_history": 1, **cfg}))
+
+
+def test_no_validation_or_test_item_is_ever_a_training_target(movies):
+    held = {(u, i) for split in ("validation", "test") for u, i in target_items(leave_last_out(movies, split)).items()}
+    exs = examples(movies)
+    assert len(exs) == 6 * 4  # 7 interactions - 2 held out - 1 needed as history, per user
+    assert not {(e.user, e.target) for e in exs} & held
+    full = histories(movies.interactions)
+    assert all(e.position < len(full[e.user]) - 2 for e in exs)
+
+
+def test_the_answer_is_the_target_label_among_shuffled_candidates(movies):
+    exs = examples(movies, negatives="retriever")
+    for e in exs:
+        assert len(e.candidates) == 4 and list(e.candidates).count(e.target) == 1
+        assert e.candidates[e.answer] == e.target
+        assert f"{LABELS[e.answer]}. {MOVIES[e.target - 1]}" in e.prompt
+    assert len({e.answer for e in exs}) > 2  # the target's position carries no signal
+
+
+def test_random_candidates_are_items_the_user_never_interacted_with(movies):
+    full = histories(movies.interactions)
+    for e in examples(movies, negatives="random"):
+        others = [i for i in e.candidates if i != e.target]
+        assert not np.isin(others, full[e.user].items[:e.position + 1]).any()
+        assert e.source == "random"
+    sources = {e.source for e in examples(movies)}
+    assert sources == {"retriever", "random"}  # "mixed" alternates
+
+
+def test_candidate_metrics_score_the_target_within_the_ranked_candidates():
+    ranked = [np.array([3, 1, 2]), np.array([1, 2, 3]), np.array([4, 5, 6])]
+    m = candidate_metrics(ranked, [3, 3, 9])
+    assert m["hr@1"] == pytest.approx(1 / 3)
+    assert m["ndcg@10"] == pytest.approx((1.0 + 1 / np.log2(4)) / 3)
+    assert m["in_candidates"] == pytest.approx(2 / 3)
+
+
+# -- the trainer on a tiny randomly initialised llama ---------------------------------------------------------
+class CharTokenizer:
+    """Byte-level: every character is one token."""
+
+    pad_token, eos_token, pad_token_id, padding_side = "\0", "\0", 0, "left"
+
+    def __call__(self, texts, return_tensors, padding, add_special_tokens):
+        width = max(len(t) for t in texts)
+        ids = [[0] * (width - len(t)) + [ord(c) % 128 for c in t] for t in texts]
+        mask = [[0] * (width - len(t)) + [1] * len(t) for t in texts]
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask)}
+
+
+@pytest.fixture
+def tiny_llm():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
+
+
+def _trainer(model, tmp_path, rows, loss="labels", steps=1, lr=1e-2):
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=len(rows), max_steps=steps,
+                             learning_rate=lr, report_to=[], use_cpu=True, save_strategy="no",
+                             remove_unused_columns=False, disable_tqdm=True, logging_steps=1)
+    return RankTrainer(model=model, args=args, train_dataset=rows, data_collator=collate_examples(CharTokenizer()),
+                       label_ids=[ord(c) for c in "ABC"], loss=loss, validator=None)
+
+
+def test_the_loss_is_the_answer_label_cross_entropy_at_the_last_position(tiny_llm, tmp_path):
+    rows = [{"prompt": "xy: A B C?", "answer": 2}, {"prompt": "q: A B C?", "answer": 0}]
+    trainer = _trainer(tiny_llm, tmp_path, rows)
+    batch = collate_examples(CharTokenizer())(rows)
+    with torch.no_grad():
+        loss = trainer.compute_loss(tiny_llm, dict(batch))
+        logits = tiny_llm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, -1]
+    label_logits = logits[:, [ord("A"), ord("B"), ord("C")]]
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(label_logits, batch["answer"]).item(),
+                                        rel=1e-5)
+    with torch.no_grad():
+        vocab = _trainer(tiny_llm, tmp_path, rows, loss="vocab").compute_loss(tiny_llm, dict(batch))
+    assert vocab.item() == pytest.approx(torch.nn.functional.cross_entropy(
+        logits, torch.tensor([ord("C"), ord("A")])).item(), rel=1e-5)
+
+
+def test_lora_training_learns_the_answers(tiny_llm, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(tiny_llm, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj",
+                                                                                   "up_proj", "down_proj"],
+                                                task_type="CAUSAL_LM"))
+    rows = [{"prompt": f"A B C? {w}", "answer": a} for w, a in [("cat", 0), ("dog", 1), ("eel", 2)]]
+    batch = collate_examples(CharTokenizer())(rows)
+    trainer = _trainer(model, tmp_path, rows, steps=60, lr=1e-2)
+    before = trainer.compute_loss(model, dict(batch)).item()
+    trainer.train()
+    model.eval()
+    with torch.no_grad():
+        after = trainer.compute_loss(model, dict(batch)).item()
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, -1]
+    assert after < 0.8 * before
+    assert logits[:, [ord("A"), ord("B"), ord("C")]].argmax(-1).tolist() == [0, 1, 2]
+    assert all(not p.requires_grad for n, p in model.named_parameters() if "lora_" not in n)
+
+
+# -- adapters ------------------------------------------------------------------------------------------------
+def _adapter_dir(tmp_path, base_fingerprint: str):
+    d = tmp_path / "adapter"
+    d.mkdir()
+    (d / "adapter_config.json").write_text(json.dumps({"r": 8, "base_model_name_or_path": "x"}))
+    (d / "adapter_model.safetensors").write_bytes(b"weights")
+    write_manifest(d, ADAPTER_KIND, name="my adapter!", base_model="base", base_fingerprint=base_fingerprint)
+    return d
+
+
+def _model_dir(tmp_path, weights: bytes):
+    d = tmp_path / f"model-{len(weights)}"
+    d.mkdir()
+    (d / "config.json").write_text("{}")
+    (d / "model.safetensors").write_bytes(weights)
+    return str(d)
+
+
+def test_an_adapter_for_another_base_model_is_refused_naming_both(tmp_path):
+    base, other = _model_dir(tmp_path, b"base"), _model_dir(tmp_path, b"other model")
+    d = _adapter_dir(tmp_path, model_fingerprint(base))
+    adapter = load_adapter(d, base)
+    assert adapter.name == "my-adapter" and adapter.rank == 8
+    with pytest.raises(ArtifactError, match=f"trained on base model base .*but the LLM here is {other}"):
+        load_adapter(d, other)
+
+
+def test_a_corrupt_adapter_is_refused(tmp_path):
+    base = _model_dir(tmp_path, b"base")
+    d = _adapter_dir(tmp_path, model_fingerprint(base))
+    (d / "adapter_model.safetensors").write_bytes(b"changed")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        load_adapter(d, base)
+    with pytest.raises(ArtifactError, match="not a peft LoRA adapter"):
+        load_adapter(tmp_path, base)
+
+
+def test_4bit_quantisation_is_refused_clearly_without_cuda(tmp_path):
+    from finetune.lora import LoraTrainConfig, _base_model
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        _base_model(LoraTrainConfig(output=str(tmp_path), quantize="4bit"), "unused")
+
+
+# -- end to end: --smoke on MovieLens-100K with SmolLM2, then served by vLLM -----------------------------------
+@pytest.fixture(scope="module")
+def smoke_adapter(ml100k, tmp_path_factory):
+    from finetune.lora import main
+    from llmrec.data import default_data_path
+
+    out = tmp_path_factory.mktemp("lora") / "smoke"
+    assert main(["--smoke", "--retriever", "untrained", "--data", str(default_data_path()), "--output", str(out),
+                 "--no-progress"]) == 0
+    return out
+
+
+@pytest.mark.e2e
+def test_smoke_training_writes_a_verified_adapter_with_a_card(smoke_adapter):
+    from llmrec.models import resolve_llm
+
+    adapter = load_adapter(smoke_adapter, resolve_llm(None))
+    card = json.loads((smoke_adapter / "card.json").read_text())
+    assert adapter.rank == 4 and (smoke_adapter / "adapter_model.safetensors").is_file()
+    assert card["training"]["steps"] == 6 and card["training"]["examples"] == 24
+    assert {"ndcg@10", "hr@1"} <= set(card["validation"]) and "ndcg@10" in card["validation_zero_shot"]
+    assert card["prompt_version"].startswith("rank@") and "base_model:" in (smoke_adapter / "README.md").read_text()
+    checkpoints = smoke_adapter.with_name("smoke.checkpoints")
+    assert (checkpoints / "checkpoint-6" / "trainer_state.json").is_file()  # kept beside the adapter for --resume
+
+
+@pytest.mark.e2e
+def test_the_adapter_changes_the_scores_and_vllm_serves_it_like_peft(smoke_adapter, ml100k):
+    from llmrec.llm.backends import BackendConfig, TransformersBackend, VLLMBackend
+
+    hs = [histories(ml100k.interactions)[u] for u in (1, 2)]
+    base = LLMRanker(LLMRankerConfig(candidates=8, retriever=None),
+                     backend=TransformersBackend(BackendConfig(kind="transformers"))).fit(ml100k)
+    jobs = [(h, base.candidate_list(h).items) for h in hs]
+    prompts = [base.prompts(h, c)[0][0] for h, c in jobs]
+    ids = base.label_ids[:8]
+    peft = TransformersBackend(BackendConfig(kind="transformers", adapters=(str(smoke_adapter),)))
+    vllm = VLLMBackend(BackendConfig(adapters=(str(smoke_adapter),)))
+    plain = base.backend.label_logprobs(prompts, ids)
+    tuned_peft = peft.label_logprobs(prompts, ids, adapter=str(smoke_adapter))
+    tuned_vllm = vllm.label_logprobs(prompts, ids, adapter="smoke")
+    assert np.abs(tuned_peft - plain).max() > 1e-3  # the adapter changes the ranking scores
+    assert np.abs(tuned_vllm - tuned_peft).max() < 0.1  # and vLLM serves it as peft computes it
+    assert np.abs(vllm.label_logprobs(prompts, ids) - plain).max() < 0.1  # no adapter: the base model
+    assert np.abs(peft.label_logprobs(prompts, ids) - plain).max() < 1e-4
