@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     shifted.fit(test.train)
     perm_prompts = {u: [p for p, _ in shifted.prompts(hs[u], cands[u])] for u in fresh}
     on = [timed(vllm.label_logprobs, perm_prompts[u], ranker.label_ids)[1] for u in fresh]
+    vllm.close()  # its worker would otherwise compete with the next engine for the cores
     del vllm, ranker, shifted
     gc.collect()
 
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     off = [timed(off_engine.label_logprobs, perm_prompts[u], ids)[1] for u in fresh]
     batch = [prompts[u] for u in users]
     v_out, v_t = timed(off_engine.label_logprobs, batch, ids)
+    off_engine.close()
     del off_engine
     gc.collect()
     hf = TransformersBackend(BackendConfig(kind="transformers", batch_size=cfg.hf_batch))

@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 backend = rec.backend
             if config.output:
                 reports[label].save(_output_path(config.output, label, first=label == next(iter(runs))))
+        if backend is not None and hasattr(backend, "close"):
+            backend.close()
         _print_reports(reports)
         if config.output:
             print(f"reports written beside {config.output}")

@@ -120,7 +120,11 @@ def _recommend(args: RecommendArgs) -> int:
     if args.recommender == "llm":
         params.update(backend=args.backend, url=args.url, **({"adapter": args.adapter} if args.adapter else {}))
     rec = create_recommender(args.recommender, params).fit(dataset)
-    recs = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
+    try:
+        recs = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
+    finally:
+        if hasattr(rec, "close"):
+            rec.close()
     rows = [[i + 1, dataset.catalog.display_title(int(item)), float(score)]
             for i, (item, score) in enumerate(zip(recs.items, recs.scores))]
     print(f"top {args.k} for user {args.user} ({args.recommender}):")

@@ -21,7 +21,8 @@ def ranked(ml100k):
     lists = [ranker.rank(h) for h in hs]
     reference = LLMRanker(LLMRankerConfig(candidates=20),
                           backend=TransformersBackend(BackendConfig(kind="transformers"))).fit(ml100k)
-    return ranker, reference, hs, lists
+    yield ranker, reference, hs, lists
+    ranker.backend.close()  # a dropped engine keeps its worker busy
 
 
 def test_all_twenty_candidates_are_scored_in_one_pass_as_a_distribution(ranked):

@@ -158,6 +158,11 @@ class VLLMBackend:
                        **engine_options(config.enforce_eager, config.block_size), **extra, **lora)
         self.tokenizer = self.llm.get_tokenizer()
 
+    def close(self) -> None:
+        """Stop the engine's processes now (a dropped engine may otherwise keep its worker spinning)."""
+        with contextlib.suppress(Exception):
+            self.llm.llm_engine.engine_core.shutdown()
+
     def _lora_request(self, adapter: str | None):
         if adapter is None:
             return None

@@ -97,6 +97,12 @@ class LLMRanker(Recommender[LLMRankerConfig]):
                                                          adapters=adapters))
         return self._backend
 
+    def close(self) -> None:
+        """Stop the LLM backend (an in-process engine's worker processes, a remote client's connections)."""
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            close()
+
     def fit(self, data: Dataset) -> LLMRanker:
         from retrieval.retriever import DenseConfig, DenseRetriever
 
