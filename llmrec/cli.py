@@ -45,6 +45,7 @@ class EvaluateArgs(DataArgs):
                                   help="recommenders to evaluate")
     retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
                                       "default one (trained on first use, a few minutes)")
+    adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora)")
     output_dir: str | None = arg(None, help="write one JSON report per recommender here")
     progress: bool = arg(True, help="show progress bars")
 
@@ -81,6 +82,8 @@ def _evaluate(args: EvaluateArgs) -> int:
     reports = []
     for name in args.recommenders:
         params = _retriever_params(name, args.retriever, dataset, args.progress)
+        if name == "llm" and args.adapter:
+            params["adapter"] = args.adapter
         report = evaluate_recommender(dataset, name, args.split, params=params, progress=args.progress)
         if args.output_dir:
             report.save(Path(args.output_dir) / f"{name}.{args.split}.json")

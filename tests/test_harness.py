@@ -103,3 +103,30 @@ def test_itemknn_beats_popularity_on_the_validation_split(ml100k):
     pop = evaluate_recommender(ml100k, "popularity", "validation", progress=False).metrics
     knn = evaluate_recommender(ml100k, "itemknn", "validation", progress=False).metrics
     assert knn["ndcg@10"] > pop["ndcg@10"]
+
+
+def test_the_sampled_protocol_ranks_the_target_among_n_random_unseen_items(tiny):
+    from eval.harness import sampled_candidates
+    from llmrec.history import histories
+
+    split = leave_last_out(tiny, "test")
+    h = histories(split.train.interactions)[1]  # saw 1, 2, 3; target 4
+    cands = sampled_candidates(tiny.catalog.item_ids, h, 4, n=2)
+    assert 4 in cands and len(cands) == 3 and not set(cands) & {1, 2, 3}
+    assert cands.tolist() == sampled_candidates(tiny.catalog.item_ids, h, 4, n=2).tolist()  # seeded per user
+    with pytest.raises(RecommenderOutputError, match="only 2 unseen items"):
+        sampled_candidates(tiny.catalog.item_ids, h, 4, n=3)
+    ranks = evaluate(Fixed({5: 1.0, 6: 2.0}).fit(split.train), split, progress=False, sampled=2).ranks
+    row = ranks.set_index("user").loc[1]
+    assert row["candidates"] == 3 and row["rank"] == 2  # among 4, 5, 6 as in full ranking here
+
+
+def test_reports_of_different_protocols_are_not_compared(tiny):
+    from eval.report import compare_reports
+    from llmrec.errors import ArtifactError
+
+    full = evaluate_recommender(tiny, Fixed({}), "test", progress=False)
+    sampled = evaluate_recommender(tiny, Fixed({}), "test", progress=False, sampled=2)
+    assert sampled.cutoffs == (1, 5, 10) and "recall@1" in sampled.metrics
+    with pytest.raises(ArtifactError, match="different protocols"):
+        compare_reports(full, sampled)

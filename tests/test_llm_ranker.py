@@ -179,3 +179,12 @@ def test_the_fusion_weight_is_chosen_on_a_split_with_each_prompt_scored_once(mov
     assert [r[0] for r in rows] == ["retriever order", 0.0, 1.0, 8.0]
     assert best in (0.0, 1.0, 8.0) and rows[[r[0] for r in rows].index(best)][2] == max(r[2] for r in rows[1:])
     assert backend.calls == 1  # one batch of LLM calls; the other weights reuse the memo
+
+
+def test_given_items_are_scored_exactly_in_one_call_for_many_users(movies):
+    r = ranker(movies, permutations=3)  # every item holds label A once
+    hs = list(histories(movies.interactions).values())
+    items = [np.array([8, 4, 5]), np.array([6, 7, 8])]
+    scores = r.score_many(hs[:2], items)
+    assert r.backend.calls == 1 and [len(s) for s in scores] == [3, 3]
+    assert all(i[np.argmax(s)] == 8 for i, s in zip(items, scores))  # Fargo, wherever the list put it
