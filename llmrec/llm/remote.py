@@ -130,7 +130,8 @@ class RemoteBackend:
         step = self.config.request_batch
         for start in range(0, len(prompts), step):
             chunk = prompts[start:start + step]
-            body = {"model": self._adapter_name(adapter) or self.served_model, "prompt": chunk, "temperature": 0.0, **params}
+            body = {"model": self._adapter_name(adapter) or self.served_model, "prompt": chunk, "temperature": 0.0,
+                    **params}
             data = self._request("POST", "/completions", body)
             choices = data.get("choices") if isinstance(data, dict) else None
             if not isinstance(choices, list) or len(choices) != len(chunk):
