@@ -48,13 +48,13 @@ def main(argv: list[str] | None = None) -> int:
                                        max_num_batched_tokens=cfg.max_num_batched_tokens))
     ranker = LLMRanker(LLMRankerConfig(retriever=cfg.retriever, details=cfg.details), backend=engine).fit(test.train)
     hs = list(histories(test.train.interactions).values())
-    ranker._llm_scores_many([(h, ranker.candidate_list(h).items) for h in hs[-8:]])  # warm-up, other users
+    ranker.llm_scores_many([(h, ranker.candidate_list(h).items) for h in hs[-8:]])  # warm-up, other users
     rows = []
     for b in range(cfg.batches):
         jobs = [(h, ranker.candidate_list(h).items) for h in hs[b * cfg.batch:(b + 1) * cfg.batch]]
         tokens = np.mean([len(engine.tokenizer.encode(ranker.prompts(h, c)[0][0])) for h, c in jobs])
         t0 = time.perf_counter()
-        ranker._llm_scores_many(jobs)
+        ranker.llm_scores_many(jobs)
         rows.append([b + 1, len(jobs), f"{tokens:.0f}", f"{(time.perf_counter() - t0) / len(jobs):.3f}"])
     opts = engine_options(cfg.enforce_eager, cfg.block_size)
     print(f"engine: {'eager' if opts['enforce_eager'] else 'compiled'}, block size "

@@ -6,6 +6,7 @@
     python -m eval --recommender llm --retriever auto --split test   # both candidate orders + the retriever's
     python -m eval --recommender llm --retriever auto --adapter runs/lora --sampled 19   # HR@1 among 20
     python -m eval --compare pop.json knn.json
+    python -m eval --explanations --retriever auto --adapter runs/lora --output expl   # faithfulness
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class EvalConfig:
                                          "--param adapter=PATH")
     sampled: int = arg(0, help="rank the held-out item among itself and N random unseen items (e.g. 19: HR@1 "
                                "among 20) instead of among all unseen items")
+    explanations: bool = arg(False, help="evaluate the LLM's explanations of each user's top-1 item instead "
+                                         "(faithfulness against the catalog and history, raw and verified, "
+                                         "deletion test); zero-shot, and with --adapter beside it")
+    users: int = arg(0, help="--explanations: a seeded sample of this many held-out users (0: all)")
     split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
@@ -124,6 +129,39 @@ def _print_reports(reports: dict[str, Report]) -> None:
             print(comparison_table(base, report, compare_reports(base, report, n_resamples=2000, seed=0)))
 
 
+def explanation_table(summaries: list[dict]) -> str:
+    """Raw and verified faithfulness figures, one column per run."""
+    keys = ["hallucinated_title_rate", "history_grounding_precision", "genre_claim_precision", "year_accuracy",
+            "item_consistency", "distinctness"]
+    rows = []
+    for stage in ("raw", "verified"):
+        for k in keys:
+            rows.append([f"{k} ({stage})", *(s[stage].get(k, float("nan")) for s in summaries)])
+    for k in ("explained", "unusable_rate", "replaced_rate", "seconds_per_item"):
+        rows.append([k, *(s[k] for s in summaries)])
+    for k in ("mean_diff", "ci_low", "ci_high", "n"):
+        rows.append([f"deletion effect {k}", *(s["deletion"].get(k, float("nan")) for s in summaries)])
+    return format_table(rows, ["metric", *(s["label"] for s in summaries)])
+
+
+def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
+    from eval.explanations import evaluate_explanations, write_explanation_report
+
+    llm_params = {k: v for k, v in params.items() if k != "shuffle_candidates"}
+    first = LLMRanker(LLMRanker.config_class(**llm_params))  # with the adapter (if any): its engine serves both
+    rankers = [("zero-shot", LLMRanker(first.config.model_copy(update={"adapter": None}), backend=first.backend))]
+    if first.config.adapter:
+        rankers.append((f"adapter {Path(first.config.adapter).name}", first))
+    runs = [evaluate_explanations(dataset, ranker, config.split, users=config.users, label=label,
+                                  progress=config.progress) for label, ranker in rankers]
+    first.close()
+    print(explanation_table([r.summary for r in runs]))
+    if config.output:
+        write_explanation_report(config.output, runs)
+        print(f"explanations and report written to {config.output}/")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0],
                                      epilog=f"recommenders: {', '.join(registered_recommenders())}")
@@ -141,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)
         if config.adapter:
             params["adapter"] = config.adapter
+        if config.explanations:
+            return _explanations(config, dataset, params)
         runs = _runs(config, params)
         reports, backend = {}, None
         for label, (name, run_params) in runs.items():

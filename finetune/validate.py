@@ -57,7 +57,7 @@ class RankValidator:
         t0, training = time.perf_counter(), model.training
         model.eval()
         try:
-            scores = self.ranker._llm_scores_many(self.jobs)
+            scores = self.ranker.llm_scores_many(self.jobs)
         finally:
             model.train(training)
             self.seconds += time.perf_counter() - t0

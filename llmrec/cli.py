@@ -63,6 +63,7 @@ class RecommendArgs(DataArgs):
                                      "(llmrec serve-llm prints it)")
     adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora); with --backend "
                                          "remote the server must serve it (llmrec serve-llm --lora NAME=DIR)")
+    explain: int = arg(3, help="llm: explain the top N recommendations (0: none)")
     param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
 
 
@@ -125,6 +126,10 @@ def _recommend(args: RecommendArgs) -> int:
     rec = create_recommender(args.recommender, params).fit(dataset)
     try:
         recs = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
+        if args.recommender == "llm" and args.explain and not recs.meta.get("degraded"):
+            from llmrec.explain import Explainer
+
+            recs = Explainer(rec).explain(history, recs, k=args.explain)
     finally:
         if hasattr(rec, "close"):
             rec.close()
@@ -132,6 +137,9 @@ def _recommend(args: RecommendArgs) -> int:
             for i, (item, score) in enumerate(zip(recs.items, recs.scores))]
     print(f"top {args.k} for user {args.user} ({args.recommender}):")
     print(format_table(rows, ["#", "title", "score"]))
+    for e in recs.meta.get("explanations", []):
+        flag = " [verified facts: the LLM's explanation failed a check]" if e.replaced else ""
+        print(f"- {dataset.catalog.short_title(e.item)}: {e.text}{flag}")
     if recs.meta.get("degraded"):
         print(f"degraded: true (the LLM was unavailable; retriever order shown): {recs.meta['reason']}")
     return 0

@@ -43,6 +43,23 @@ def test_vllm_and_the_transformers_reference_give_the_same_scores(ranked):
         assert max(abs(ours[i] - s) for i, s in zip(ref.items.tolist(), ref.scores)) < 0.1
 
 
+def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(ranked, ml100k):
+    from llmrec.explain import Explainer
+
+    ranker, _, hs, lists = ranked
+    explainer = Explainer(ranker)
+    for h, out in zip(hs, lists):
+        explained = explainer.explain(h, out, k=2).meta["explanations"]
+        assert [e.item for e in explained] == out.items[:2].tolist()
+        for e in explained:
+            assert e.raw_text, f"vLLM's structured output gave an unusable answer: {e.raw_answer!r}"
+            assert set(e.raw_cited_items) <= set(ranker.shown_history(h).items.tolist())
+            assert set(e.cited_items) <= set(h.items.tolist())
+            assert set(e.genres) <= set(ml100k.catalog.genres(e.item))
+            assert ml100k.catalog.title(e.item) in e.text
+            assert e.replaced == bool(e.problems)
+
+
 def test_llmrec_recommend_prints_the_llm_ranked_titles(ml100k, capsys):
     from llmrec.cli import main
     from llmrec.data import default_data_path
@@ -52,3 +69,4 @@ def test_llmrec_recommend_prints_the_llm_ranked_titles(ml100k, capsys):
     out = capsys.readouterr().out
     assert "top 5 for user 7 (llm)" in out and "degraded" not in out
     assert len([line for line in out.splitlines() if line[:1].isdigit()]) == 5
+    assert len([line for line in out.splitlines() if line.startswith("- ")]) == 3  # the top 3 explained

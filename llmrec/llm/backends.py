@@ -70,8 +70,10 @@ class LLMBackend(Protocol):
         """(len(prompts), len(token_ids)) next-token log-probabilities of ``token_ids``; ``adapter`` (a
         name or directory of one of the configured adapters) applies that LoRA adapter, None the base model."""
 
-    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
-        """Greedy continuations."""
+    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
+                 json_schema: dict | list[dict] | None = None) -> list[str]:
+        """Greedy continuations; ``json_schema`` (one for all prompts, or one per prompt) constrains them
+        (vLLM structured outputs) where the backend supports it."""
 
 
 def _dtype(name: str) -> str:
@@ -187,10 +189,17 @@ class VLLMBackend:
                     out[row, col] = step[tid].logprob
         return out
 
-    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
+    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
+                 json_schema: dict | list[dict] | None = None) -> list[str]:
         from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
 
-        params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
+        def params_for(schema: dict | None) -> SamplingParams:
+            structured = StructuredOutputsParams(json=schema) if schema is not None else None
+            return SamplingParams(max_tokens=max_tokens, temperature=0.0, structured_outputs=structured)
+
+        params = ([params_for(s) for s in json_schema] if isinstance(json_schema, list)
+                  else params_for(json_schema))
         outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request(adapter))
         return [o.outputs[0].text for o in outputs]
 
@@ -259,7 +268,10 @@ class TransformersBackend:
                 rows.append(torch.log_softmax(logits, dim=-1)[:, token_ids].numpy())
         return np.concatenate(rows) if rows else np.zeros((0, len(token_ids)))
 
-    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
+    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
+                 json_schema: dict | list[dict] | None = None) -> list[str]:
+        """Greedy continuations.  Transformers has no constrained decoding: ``json_schema`` is not enforced
+        here (callers validate the answer, as they must for any backend)."""
         import torch
 
         texts = []

@@ -138,10 +138,18 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def prompt_text(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None) -> str:
         """``prompt`` (default: the ranking prompt) for this history and candidate order, chat-templated."""
+        return chat_prompt(self.backend.tokenizer, self.messages(history, candidates, prompt))
+
+    def messages(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None
+                 ) -> list[dict[str, str]]:
+        """The chat messages of :meth:`prompt_text` (an explanation request continues this conversation)."""
         cands = [{"label": label, "text": self._item_text(int(i))} for label, i in zip(self.labels, candidates)]
-        messages = (prompt or self.prompt).messages(
+        return (prompt or self.prompt).messages(
             history=render_history(history, self._catalog, self.history_format), candidates=cands)
-        return chat_prompt(self.backend.tokenizer, messages)
+
+    def shown_history(self, history: History) -> History:
+        """The part of ``history`` the ranking prompt shows (the most recent ``history_items``)."""
+        return history.last(self.history_format.max_items)
 
     def _item_text(self, item: int) -> str:
         if self.config.details == "titles":
@@ -161,9 +169,9 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def llm_scores(self, history: History, candidates: np.ndarray) -> np.ndarray:
         """Mean over the P orders of each candidate's label log-probability (renormalised over the labels)."""
-        return self._llm_scores_many([(history, candidates)])[0]
+        return self.llm_scores_many([(history, candidates)])[0]
 
-    def _llm_scores_many(self, jobs: list[tuple[History, np.ndarray]]) -> list[np.ndarray]:
+    def llm_scores_many(self, jobs: list[tuple[History, np.ndarray]]) -> list[np.ndarray]:
         """All users' prompts (P each) in one backend call; results per user."""
         t0 = time.perf_counter()
         per_user = [self.prompts(h, c) for h, c in jobs]
@@ -172,7 +180,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         if any(len(c) != k for _, c in jobs):  # label sets differ: one call per candidate count
             out = []
             for job in jobs:
-                out += self._llm_scores_many([job])
+                out += self.llm_scores_many([job])
             return out
         lp = (self.backend.label_logprobs(flat, self.label_ids[:k], adapter=self.config.adapter) if flat
               else np.zeros((0, k)))
@@ -205,7 +213,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         if not jobs:
             return
         try:
-            scores = self._llm_scores_many([(h, c.items) for h, c in jobs])
+            scores = self.llm_scores_many([(h, c.items) for h, c in jobs])
         except LLMUnavailable as err:
             for h, c in jobs:
                 self._prepared[self._key(h, None)] = self._degraded(c, err)
@@ -264,7 +272,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
                      else np.lexsort((i, -r)))
             lists.append(ItemList(i[order], r[order], {}))
         try:
-            llm = self._llm_scores_many([(h, c.items) for h, c in zip(histories, lists)])
+            llm = self.llm_scores_many([(h, c.items) for h, c in zip(histories, lists)])
             fused = [self._fuse(c, s) for c, s in zip(lists, llm)]
         except LLMUnavailable as err:
             fused = [self._degraded(c, err) for c in lists]

@@ -114,10 +114,16 @@ class RemoteBackend:
                                           f"{err}): {str(choice)[:300]}") from None
         return out
 
-    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
-        """Greedy continuations."""
+    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
+                 json_schema: dict | list[dict] | None = None) -> list[str]:
+        """Greedy continuations, constrained to ``json_schema`` (one for all prompts, or one per prompt: then
+        one request each) by the server's structured outputs."""
+        if isinstance(json_schema, list):
+            return [t for p, s in zip(prompts, json_schema, strict=True)
+                    for t in self.generate([p], max_tokens, adapter=adapter, json_schema=s)]
         texts: list[str] = []
-        for _, choices in self._completions(prompts, adapter, max_tokens=max_tokens):
+        extra = {"structured_outputs": {"json": json_schema}} if json_schema is not None else {}
+        for _, choices in self._completions(prompts, adapter, max_tokens=max_tokens, **extra):
             for i, choice in enumerate(choices):
                 text = choice.get("text") if isinstance(choice, dict) else None
                 if not isinstance(text, str):

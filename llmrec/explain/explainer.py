@@ -1,0 +1,252 @@
+"""Grounded explanations of recommendations, written by the ranking LLM.
+
+For a recommended item the :class:`Explainer` continues the ranking conversation — the ranking prompt
+(``prompts/rank.jinja``: the user's history and the K candidates), the assistant's answer (the item's label),
+then ``prompts/explain.jinja`` asking why — so an engine with prefix caching reuses the ranking prompt.  The
+answer is JSON constrained by a schema built per request (vLLM structured outputs):
+
+* ``because``: one or two titles, each one of the history items *shown in the prompt* (an enum);
+* ``genres``: genres of the recommended item (an enum of its catalog genres);
+* ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year).
+
+The answer becomes one sentence, ``Because you watched <because>: <title> (<year>) is a <genres> film; <reason>.``
+The structured fields are kept (:class:`Explanation`: the cited history items and genres), the text is
+checked against the catalog and the user's history (:func:`llmrec.explain.claims.check_explanation`), and
+with ``verify`` on an explanation that fails any check — or an answer that is not valid JSON of the schema,
+which a backend without constrained decoding can produce — is replaced by a sentence built from verified
+catalog facts and flagged ``replaced``.  The raw text stays in the record, so evaluations report both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from llmrec.history import History
+from llmrec.items import ItemList
+from llmrec.llm.backends import chat_prompt
+from llmrec.prompts import load_prompt
+
+__all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "fact_sentence", "render_explanation"]
+
+_REASON = re.compile(r"[a-z][a-z ,'\-]*")
+
+
+@dataclass(frozen=True)
+class ExplainerConfig:
+    prompt: str = "explain"  # template in prompts/
+    max_cited: int = 2  # history items an explanation may cite
+    reason_chars: int = 80  # longest "reason"
+    max_tokens: int = 96  # answer budget (the JSON)
+    verify: bool = True  # replace failing explanations by a verified fact sentence
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One recommendation's explanation: the text shown and the structured facts it cites."""
+
+    user: int
+    item: int
+    text: str  # what is shown: the LLM's sentence, or the fact sentence when ``replaced``
+    cited_items: tuple[int, ...]  # history items the text cites
+    genres: tuple[str, ...]  # genres of the item the text cites
+    reason: str = ""
+    raw_cited_items: tuple[int, ...] = ()  # history items the LLM's own answer cited
+    raw_text: str = ""  # the LLM's sentence before verification ("" when its answer was unusable)
+    raw_answer: str = ""  # the LLM's JSON answer
+    problems: tuple[str, ...] = ()  # checks the raw text failed
+    replaced: bool = False
+    seconds: float = 0.0  # generation time (amortised over the batch)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _genre_words(genres: tuple[str, ...] | list[str]) -> str:
+    words = [g.lower().replace("film-noir", "film noir") for g in genres]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _titled(catalog, item: int) -> str:
+    year = catalog.year(item)
+    return f"{catalog.title(item)} ({year})" if year else catalog.title(item)
+
+
+def render_explanation(catalog, item: int, cited: list[int], genres: list[str], reason: str) -> str:
+    """The sentence shown for a structured answer."""
+    what = _titled(catalog, item)
+    if genres:
+        g = _genre_words(genres)
+        what += f" is {_article(g)} {g} film"
+    else:
+        what += " is a good match"
+    head = f"Because you watched {' and '.join(catalog.short_title(i) for i in cited)}: " if cited else ""
+    tail = f"; {reason.strip().rstrip('.')}" if reason.strip() else ""
+    return f"{head}{what}{tail}."
+
+
+def fact_sentence(catalog, item: int, history: History) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
+    """A sentence from verified catalog facts: the item's genres and the most recent history item sharing the
+    most of them.  Returns (text, cited items, genres)."""
+    genres = tuple(catalog.genres(item))
+    best, overlap = None, 0
+    for h in reversed(history.items.tolist()):
+        shared = len(set(genres) & set(catalog.genres(int(h))))
+        if shared > overlap and int(h) != item:
+            best, overlap = int(h), shared
+    what = _titled(catalog, item)
+    if genres:
+        g = _genre_words(genres)
+        what += f" is {_article(g)} {g} film"
+    else:
+        what += " is in the catalog"
+    if best is None:
+        return f"{what}.", (), genres
+    shared = [g for g in genres if g in catalog.genres(best)]
+    return f"{what}, like {catalog.short_title(best)} ({_genre_words(shared)}) in your history.", (best,), genres
+
+
+def check_problems(check) -> tuple[str, ...]:
+    """The failed checks of a :class:`~llmrec.explain.claims.ExplanationCheck`, as short reasons."""
+    problems = []
+    if check.hallucinated:
+        problems.append("mentions titles neither watched nor recommended: "
+                        + ", ".join(repr(t.text) for t in check.hallucinated))
+    if check.history_claims_true < check.history_claims:
+        problems.append("presents unwatched titles as watched")
+    if check.genre_claims_true < len(check.genre_claims):
+        problems.append("claims genres the movies do not have")
+    if check.year_claims_true < len(check.year_claims):
+        problems.append("states a wrong year")
+    if not check.about_item:
+        problems.append("is not about the recommended movie")
+    return tuple(problems)
+
+
+class Explainer:
+    """Explanations for a fitted :class:`~llmrec.llm.ranker.LLMRanker`'s recommendations, through its backend
+    (and its adapter, when it has one)."""
+
+    def __init__(self, ranker, config: ExplainerConfig | None = None):
+        from llmrec.explain.claims import ClaimExtractor
+
+        self.ranker, self.config = ranker, config or ExplainerConfig()
+        self.catalog = ranker._catalog
+        self.prompt = load_prompt(config.prompt)
+        self.extractor = ClaimExtractor(self.catalog)
+
+    # -- requests ----------------------------------------------------------------------------------------
+    def _shown(self, history: History) -> list[int]:
+        """History items shown in the ranking prompt, newest first, one per title."""
+        seen, out = set(), []
+        for i in reversed(self.ranker.shown_history(history).items.tolist()):
+            title = self.catalog.short_title(int(i))
+            if title not in seen:
+                seen.add(title)
+                out.append(int(i))
+        return out
+
+    def schema(self, history: History, item: int) -> dict:
+        """The JSON schema of an answer for ``item``: cited titles from the shown history, the item's genres."""
+        shown = [self.catalog.short_title(i) for i in self._shown(history)]
+        genres = list(self.catalog.genres(item))
+        props: dict = {}
+        if shown:
+            props["because"] = {"type": "array", "items": {"type": "string", "enum": shown}, "minItems": 1,
+                                "maxItems": min(self.config.max_cited, len(shown))}
+        if genres:
+            props["genres"] = {"type": "array", "items": {"type": "string", "enum": genres}, "minItems": 1,
+                               "maxItems": len(genres)}
+        props["reason"] = {"type": "string", "pattern": f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"}
+        return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+    def prompt_text(self, history: History, item: int, candidates: np.ndarray) -> str:
+        """The ranking conversation for ``candidates``, answered with ``item``'s label, then the question."""
+        candidates = np.asarray(candidates, dtype=np.int64)
+        pos = np.flatnonzero(candidates == item)
+        if len(pos) == 0:
+            raise ValueError(f"item {item} is not among the candidates it is explained against")
+        label = self.ranker.labels[int(pos[0])]
+        genres = ", ".join(self.catalog.genres(item)) or "no genres listed"
+        messages = self.ranker.messages(history, candidates) + [{"role": "assistant", "content": label}]
+        messages += self.prompt.messages(label=label, title=self.catalog.short_title(item),
+                                         year=self.catalog.year(item) or "year unknown", genres=genres)
+        return chat_prompt(self.ranker.backend.tokenizer, messages)
+
+    # -- answers -----------------------------------------------------------------------------------------
+    def parse(self, history: History, item: int, answer: str) -> tuple[list[int], list[str], str] | None:
+        """(cited items, genres, reason) of a JSON answer, or None when it is not a valid answer."""
+        try:
+            data = json.loads(answer)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        by_title = {self.catalog.short_title(i): i for i in self._shown(history)}
+        because, genres, reason = data.get("because", []), data.get("genres", []), data.get("reason", "")
+        if not (isinstance(because, list) and isinstance(genres, list) and isinstance(reason, str)):
+            return None
+        if any(t not in by_title for t in because) or any(g not in self.catalog.genres(item) for g in genres):
+            return None
+        if reason and not _REASON.fullmatch(reason.strip()):
+            return None
+        cited = list(dict.fromkeys(by_title[t] for t in because))[: self.config.max_cited]
+        return cited, list(dict.fromkeys(genres)), reason.strip()
+
+    def explain_many(self, jobs: list[tuple[History, int, np.ndarray]]) -> list[Explanation]:
+        """Explanations of ``(history, item, candidates in prompt order)``, all in one backend call."""
+        from llmrec.explain.claims import check_explanation
+
+        if not jobs:
+            return []
+        t0 = time.perf_counter()
+        prompts = [self.prompt_text(h, i, c) for h, i, c in jobs]
+        schemas = [self.schema(h, i) for h, i, _ in jobs]
+        answers = self._generate(prompts, schemas)
+        per = (time.perf_counter() - t0) / len(jobs)
+        out = []
+        for (h, item, _), answer in zip(jobs, answers):
+            parsed = self.parse(h, item, answer)
+            if parsed is None:
+                raw, cited, genres, reason, problems = "", [], [], "", ("unusable answer",)
+            else:
+                cited, genres, reason = parsed
+                raw = render_explanation(self.catalog, item, cited, genres, reason)
+                problems = check_problems(check_explanation(raw, item, h.items.tolist(), self.catalog,
+                                                            self.extractor))
+            if problems and self.config.verify:
+                text, fact_cited, fact_genres = fact_sentence(self.catalog, item, h)
+                out.append(Explanation(h.user, item, text, fact_cited, fact_genres, "", tuple(cited), raw, answer,
+                                       tuple(problems), True, per))
+            else:
+                out.append(Explanation(h.user, item, raw, tuple(cited), tuple(genres), reason, tuple(cited), raw,
+                                       answer, tuple(problems), False, per))
+        return out
+
+    def _generate(self, prompts: list[str], schemas: list[dict]) -> list[str]:
+        return self.ranker.backend.generate(prompts, self.config.max_tokens, adapter=self.ranker.config.adapter,
+                                            json_schema=schemas)
+
+    def explain(self, history: History, ranked: ItemList, k: int = 1, candidates: np.ndarray | None = None
+                ) -> ItemList:
+        """``ranked`` with ``meta["explanations"]``: one :class:`Explanation` for each of its top ``k`` items.
+
+        ``candidates`` is the order the ranking prompt showed them in (default: the ranker's candidate list for
+        this history, so the request continues the very prompt that ranked them and reuses its cache)."""
+        top = [int(i) for i in ranked.items[:k]]
+        if candidates is None:
+            candidates = self.ranker.candidate_list(history).items
+            if not np.isin(top, candidates).all():
+                candidates = ranked.items
+        cands = np.asarray(candidates, dtype=np.int64)
+        explanations = self.explain_many([(history, i, cands) for i in top])
+        return ItemList(ranked.items, ranked.scores, {**ranked.meta, "explanations": explanations})

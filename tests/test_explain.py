@@ -1,0 +1,163 @@
+"""Explanations: the LLM's structured answer becomes a sentence citing only the user's history and the item's
+own genres; answers that fail the checks are replaced by verified catalog facts; the deletion test."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eval.explanations import deletion_drops, evaluate_explanations
+from llmrec.data import Catalog, Dataset, Interactions
+from llmrec.explain.claims import check_explanation
+from llmrec.explain.explainer import Explainer, check_problems, fact_sentence
+from llmrec.history import History, histories
+from llmrec.items import ItemList
+from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+
+MOVIES = [("Toy Story", 1995, "Animation|Children's|Comedy"), ("Finding Nemo", 2003, "Animation|Children's"),
+          ("Halloween", 1978, "Horror"), ("Scream", 1996, "Horror|Thriller"), ("Alien", 1979, "Horror|Sci-Fi"),
+          ("The Shining", 1980, "Horror"), ("Heat", 1995, "Action|Crime|Thriller"),
+          ("Fargo", 1996, "Crime|Drama|Thriller")]
+FARGO, HEAT, ALIEN, SCREAM = 8, 7, 5, 4
+
+
+class LetterTokenizer:
+    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+        return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
+
+    def encode(self, text, add_special_tokens=False):
+        return [ord(c) for c in text]
+
+
+class ScriptedBackend:
+    """Ranks Fargo first when Heat is in the shown history; answers explanation requests with ``answer``
+    (a function of the prompt) and records the schemas it was given."""
+
+    def __init__(self, answer):
+        self.tokenizer, self.answer, self.schemas, self.config = LetterTokenizer(), answer, [], None
+
+    def label_logprobs(self, prompts, token_ids, adapter=None):
+        rows = []
+        for p in prompts:
+            watched = re.search(r"Watched \(newest first\): (.*)", p).group(1)
+            labels = dict(re.findall(r"^([A-Z])\. (.+)$", p, flags=re.MULTILINE))
+            logits = np.array([3.0 * (labels[chr(t)] == "Fargo" and "Heat" in watched) for t in token_ids])
+            rows.append(logits - np.logaddexp.reduce(logits))
+        return np.array(rows)
+
+    def generate(self, prompts, max_tokens, adapter=None, json_schema=None):
+        self.schemas += json_schema
+        return [self.answer(p) for p in prompts]
+
+
+@pytest.fixture(scope="module")
+def movies() -> Dataset:
+    catalog = Catalog(pd.DataFrame({"item": range(1, 9), "title": [m[0] for m in MOVIES],
+                                    "year": [m[1] for m in MOVIES], "genres": [m[2] for m in MOVIES]}
+                                   ).set_index("item"))
+    rows = [(u, i, 4.0, 10 * k) for u in range(1, 5) for k, i in enumerate([3, 1, HEAT, 2])]
+    return Dataset(Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])), catalog)
+
+
+def explainer(movies, answer) -> Explainer:
+    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend(answer)).fit(movies)
+    return Explainer(ranker)
+
+
+def answer_json(because, genres, reason):
+    return lambda prompt: json.dumps({"because": because, "genres": genres, "reason": reason})
+
+
+CANDS = np.array([ALIEN, FARGO, SCREAM, 6])
+
+
+def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime", "Thriller"], "both are tense heist stories"))
+    h = histories(movies.interactions)[1]
+    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    assert e.text == ("Because you watched Heat: Fargo (1996) is a crime and thriller film; "
+                      "both are tense heist stories.")
+    assert (e.cited_items, e.genres, e.replaced, e.problems) == ((HEAT,), ("Crime", "Thriller"), False, ())
+    assert e.raw_text == e.text and e.raw_cited_items == (HEAT,)
+
+
+def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_words(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    h = histories(movies.interactions)[1]
+    schema = ex.schema(h, FARGO)
+    assert schema["properties"]["because"]["items"]["enum"] == ["Finding Nemo", "Heat", "Toy Story", "Halloween"]
+    assert schema["properties"]["genres"]["items"]["enum"] == ["Crime", "Drama", "Thriller"]
+    pattern = re.compile(schema["properties"]["reason"]["pattern"])
+    assert pattern.match("both are tense heist stories") and not pattern.match("like Alien from 1979")
+    ex.explain_many([(h, FARGO, CANDS)])
+    assert ex.ranker.backend.schemas == [schema]  # one schema per request, passed to the backend
+
+
+def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    h = histories(movies.interactions)[1]
+    rank_prompt = ex.ranker.prompt_text(h, CANDS)
+    explain_prompt = ex.prompt_text(h, FARGO, CANDS)
+    assert explain_prompt.startswith(rank_prompt + "B\n")  # Fargo is candidate B
+    assert "Fargo" in explain_prompt[len(rank_prompt):]
+
+
+@pytest.mark.parametrize("answer, why", [
+    (answer_json(["Alien"], ["Crime"], "scary"), "cites a title the user never watched"),
+    (answer_json(["Heat"], ["Horror"], "scary"), "claims a genre Fargo does not have"),
+    (lambda prompt: "Fargo is great because of The Matrix", "not JSON (a backend without constrained decoding)"),
+])
+def test_an_unusable_answer_is_replaced_by_a_verified_fact_sentence(movies, answer, why):
+    ex = explainer(movies, answer)
+    h = histories(movies.interactions)[1]
+    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    assert e.replaced and e.problems, why
+    assert e.text == "Fargo (1996) is a crime, drama and thriller film, like Heat (crime and thriller) in your history."
+    assert e.cited_items == (HEAT,)
+
+
+def test_a_reason_that_invents_a_genre_fails_verification_and_is_flagged(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"))
+    [e] = ex.explain_many([(histories(movies.interactions)[1], FARGO, CANDS)])
+    assert e.replaced and e.problems == ("claims genres the movies do not have",)
+    assert "horror" in e.raw_text and "horror" not in e.text
+
+
+def test_the_fact_sentence_passes_every_check_for_every_item(movies):
+    ex = explainer(movies, answer_json([], [], ""))
+    h = histories(movies.interactions)[1]
+    for item in range(1, 9):
+        text, cited, _ = fact_sentence(movies.catalog, item, h)
+        check = check_explanation(text, item, h.items.tolist(), movies.catalog, ex.extractor)
+        assert check_problems(check) == (), (item, text)
+        assert set(cited) <= set(h.items.tolist())
+
+
+def test_explain_attaches_structured_explanations_to_the_ranked_list(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    h = histories(movies.interactions)[1]
+    ranked = ItemList(np.array([FARGO, ALIEN]), np.array([1.0, 0.5]))
+    out = ex.explain(h, ranked, k=1, candidates=CANDS)
+    assert [e.item for e in out.meta["explanations"]] == [FARGO]
+    assert out.meta["explanations"][0].to_dict()["cited_items"] == (HEAT,)
+
+
+def test_the_deletion_test_sees_that_the_ranker_relies_on_the_cited_item(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
+    cited, rand = deletion_drops(ex.ranker, [(h, FARGO, CANDS, (HEAT,))])
+    assert cited[0] > 0.5 and rand[0] == pytest.approx(0.0)
+
+
+def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
+    ranker = LLMRanker(LLMRankerConfig(candidates=4),
+                       backend=ScriptedBackend(answer_json(["Heat"], ["Crime"], "a scary horror story")))
+    run = evaluate_explanations(movies, ranker, "test", progress=False)
+    s = run.summary
+    assert [e.item for e in run.explanations] == [FARGO] * 4  # everyone's top-1 (Heat is in every history)
+    assert s["explained"] == 4 and s["replaced_rate"] == 1.0 and s["unusable_rate"] == 0.0
+    assert s["raw"]["genre_claim_precision"] == 0.5  # crime is true, horror is not
+    assert s["verified"]["genre_claim_precision"] == 1.0
+    assert s["deletion"]["n"] == 4 and s["deletion"]["mean_diff"] > 0  # removing Heat costs Fargo its lead
