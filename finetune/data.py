@@ -25,7 +25,7 @@ from llmrec.history import History, histories
 from llmrec.llm.ranker import LLMRanker
 from llmrec.split import HoldoutSplit
 
-__all__ = ["Example", "ExampleConfig", "build_examples", "prefix"]
+__all__ = ["Example", "ExampleConfig", "build_examples", "build_explanation_examples", "explanation_answer", "prefix"]
 
 Negatives = Literal["retriever", "random", "mixed"]
 
@@ -89,3 +89,49 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
         answer = int(np.flatnonzero(cands == target)[0])
         out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands)))
     return out
+
+
+#: Lowercase reasons for explanation targets ({g}: the shared genres), varied per example so an adapter does not
+#: learn one sentence for everyone.
+REASONS = ("both are {g} films", "it has the {g} streak of what you watched",
+           "more {g} in the vein of your recent picks", "it matches your taste for {g}",
+           "a {g} choice close to your favourites", "you keep coming back to {g}, and so does this one")
+
+
+def explanation_answer(catalog, shown: list[int], target: int, pick: int = 0) -> dict:
+    """The explanation a verified, fact-built answer gives for ``target``: the (at most two) shown history items
+    sharing the most genres with it, most recent first among ties; the target's genres they share (all of its
+    genres when none is shared); a reason naming those genres.  ``shown`` is newest first."""
+    from llmrec.explain.explainer import genre_words
+
+    genres = catalog.genres(target)
+    overlap = [(len(set(genres) & set(catalog.genres(i))), -n, i) for n, i in enumerate(shown) if i != target]
+    overlap.sort(reverse=True)
+    cited = [i for k, _, i in overlap[:2] if k > 0] or [i for _, _, i in overlap[:1]]
+    shared = [g for g in genres if any(g in catalog.genres(i) for i in cited)] or list(genres)
+    reason = REASONS[pick % len(REASONS)].format(g=genre_words(shared)) if shared else "a good match for you"
+    return {"because": [catalog.short_title(i) for i in cited], "genres": shared, "reason": reason}
+
+
+def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Example], n: int, seed: int = 0
+                               ) -> list[dict[str, str]]:
+    """``n`` explanation targets (a seeded sample of ``examples``): the explanation request continuing the
+    example's ranking prompt, answered with :func:`explanation_answer` as JSON — the same request and format the
+    :class:`~llmrec.explain.Explainer` uses, so one adapter learns both answers."""
+    import json
+
+    from llmrec.explain.explainer import Explainer
+
+    if n <= 0 or not examples:
+        return []
+    explainer = Explainer(ranker)
+    hs = histories(split.train.interactions)
+    rng = np.random.default_rng([seed, 1])
+    rows = []
+    for k in rng.choice(len(examples), min(n, len(examples)), replace=False):
+        e = examples[int(k)]
+        before = prefix(hs[e.user], e.position)
+        answer = explanation_answer(ranker._catalog, explainer._shown(before), e.target, pick=int(k))
+        rows.append({"prompt": explainer.prompt_text(before, e.target, e.candidates),
+                     "completion": json.dumps(answer)})
+    return rows

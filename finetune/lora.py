@@ -1,7 +1,10 @@
 """``python -m finetune.lora``: LoRA fine-tuning of the ranking LLM, served afterwards by vLLM as an adapter.
 
 1. builds instruction examples from training interactions only (:mod:`finetune.data`): the ranking prompt
-   for an earlier history, K shuffled candidates, the target's label as the answer;
+   for an earlier history, K shuffled candidates, the target's label as the answer; and (``--explain-examples``)
+   explanation targets: the explanation request after such a prompt, answered with JSON built from catalog
+   facts (the shown history items sharing the target's genres, those genres), so the one adapter ranks and
+   explains;
 2. trains a peft LoRA with the transformers ``Trainer`` (progress bar, checkpoints, ``--resume``, seed,
    gradient accumulation).  The loss is the cross-entropy of the answer at the answer position only — by
    default over the K label tokens, the same softmax the ranker scores with (``--loss vocab``: over the
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from finetune.data import ExampleConfig, Negatives, build_examples
+from finetune.data import ExampleConfig, Negatives, build_examples, build_explanation_examples
 from finetune.validate import RankValidator, cpu_has_bf16
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import add_config_arguments, arg, config_from_args
@@ -73,6 +76,9 @@ class LoraTrainConfig:
     max_examples: int | None = arg(1600, help="cap on training examples (a seeded sample); the default keeps "
                                               "training within ~40 min on 2 CPU cores")
     candidates: int = arg(20, help="K candidates per prompt (as the ranker)")
+    explain_examples: int = arg(300, help="explanation targets trained alongside the ranking answers (the "
+                                          "explanation request after an example's ranking prompt, answered from "
+                                          "catalog facts: shared genres, cited history items); 0: none")
     # training
     epochs: float = arg(1.0, help="passes over the examples")
     max_steps: int = arg(-1, help="stop after this many optimizer steps (-1: epochs decide)")
@@ -95,6 +101,7 @@ class LoraTrainConfig:
         if not self.smoke:
             return self
         return dataclasses.replace(self, r=4, alpha=8, layers=2, per_user=1, max_examples=24, max_steps=6,
+                                   explain_examples=4,
                                    batch_size=4, eval_steps=3, val_users=12, candidates=min(self.candidates, 8))
 
 
@@ -186,13 +193,14 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     examples = build_examples(ranker, val, ExampleConfig(per_user=cfg.per_user, negatives=cfg.negatives,
                                                          max_examples=cfg.max_examples, seed=cfg.seed),
                               progress=cfg.progress)
+    explain_rows = build_explanation_examples(ranker, val, examples, cfg.explain_examples, seed=cfg.seed)
     build_seconds = time.perf_counter() - t
     if not examples:
         raise ConfigError(f"no training examples: no user has more than {ExampleConfig.min_history} fit "
                           "interactions")
     validator = RankValidator(ranker, val, users=cfg.val_users, seed=cfg.seed, progress=cfg.progress)
-    log.info("%d training examples (%.0f s), %d validation users, bf16=%s", len(examples), build_seconds,
-             len(validator.jobs), bf16)
+    log.info("%d ranking and %d explanation training examples (%.0f s), %d validation users, bf16=%s",
+             len(examples), len(explain_rows), build_seconds, len(validator.jobs), bf16)
 
     checkpoints = Path(f"{cfg.output}.checkpoints")
     args = TrainingArguments(
@@ -204,8 +212,8 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         greater_is_better=True, eval_on_start=True, logging_steps=max(1, min(10, cfg.eval_steps)),
         bf16=bf16, use_cpu=not torch.cuda.is_available(), seed=cfg.seed, data_seed=cfg.seed,
         remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0)
-    trainer = RankTrainer(model=model, args=args, train_dataset=[{"prompt": e.prompt, "answer": e.answer}
-                                                                 for e in examples],
+    rows = [{"prompt": e.prompt, "answer": e.answer} for e in examples] + explain_rows
+    trainer = RankTrainer(model=model, args=args, train_dataset=rows,
                           eval_dataset=validator.jobs, data_collator=collate_examples(tokenizer),
                           label_ids=ranker.label_ids[:cfg.candidates], loss=cfg.loss, validator=validator)
     resume = get_last_checkpoint(str(checkpoints)) if cfg.resume and checkpoints.is_dir() else None
@@ -232,6 +240,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "data": {"dataset": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
                  "fit": "validation split's fit data (no validation or test item)", "examples": len(examples),
                  "sources": {s: sum(e.source == s for e in examples) for s in ("retriever", "random")},
+                 "explanation_examples": len(explain_rows),
                  "retriever": retriever},
         "config": dataclasses.asdict(requested) | {"resolved": dataclasses.asdict(cfg)},
         "validation": {"users": len(validator.jobs), "step": best_step, **chosen},
@@ -241,7 +250,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"]} for r in history],
         "best_checkpoint": best,
         "beats_zero_shot": bool(chosen.get("ndcg@10", 0.0) > zero_shot.get("eval_ndcg@10", 0.0)),
-        "training": {"examples": len(examples), "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
+        "training": {"examples": len(rows), "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
                      "seconds": round(train_seconds, 1), "example_build_seconds": round(build_seconds, 1),
                      "validation_seconds": round(validator.seconds, 1),
                      "examples_per_second": round(steps * cfg.batch_size * cfg.grad_accum

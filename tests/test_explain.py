@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from eval.explanations import deletion_drops, evaluate_explanations
+from finetune.data import explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.explain.claims import check_explanation
-from llmrec.explain.explainer import Explainer, check_problems, fact_sentence
+from llmrec.explain.explainer import Explainer, check_problems, fact_sentence, render_explanation
 from llmrec.history import History, histories
 from llmrec.items import ItemList
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
@@ -161,3 +162,16 @@ def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
     assert s["raw"]["genre_claim_precision"] == 0.5  # crime is true, horror is not
     assert s["verified"]["genre_claim_precision"] == 1.0
     assert s["deletion"]["n"] == 4 and s["deletion"]["mean_diff"] > 0  # removing Heat costs Fargo its lead
+
+
+def test_fact_built_training_targets_are_answers_the_explainer_accepts_and_verifies(movies):
+    ex = explainer(movies, answer_json([], [], ""))
+    h = histories(movies.interactions)[1]
+    shown = ex._shown(h)
+    for item in (FARGO, ALIEN, SCREAM, 6):
+        answer = explanation_answer(movies.catalog, shown, item, pick=item)
+        assert ex.parse(h, item, json.dumps(answer)) is not None, answer
+        cited, genres, reason = ex.parse(h, item, json.dumps(answer))
+        text = render_explanation(movies.catalog, item, cited, genres, reason)
+        assert check_problems(check_explanation(text, item, h.items.tolist(), movies.catalog, ex.extractor)) == ()
+    assert explanation_answer(movies.catalog, shown, FARGO)["because"] == ["Heat"]  # shares crime and thriller

@@ -81,7 +81,9 @@ class CharTokenizer:
 
     pad_token, eos_token, pad_token_id, padding_side = "\0", "\0", 0, "left"
 
-    def __call__(self, texts, return_tensors, padding, add_special_tokens):
+    def __call__(self, texts, return_tensors=None, padding=False, add_special_tokens=False):
+        if isinstance(texts, str):
+            return {"input_ids": [ord(c) % 128 for c in texts]}
         width = max(len(t) for t in texts)
         ids = [[0] * (width - len(t)) + [ord(c) % 128 for c in t] for t in texts]
         mask = [[0] * (width - len(t)) + [1] * len(t) for t in texts]
@@ -121,6 +123,23 @@ def test_the_loss_is_the_answer_label_cross_entropy_at_the_last_position(tiny_ll
         vocab = _trainer(tiny_llm, tmp_path, rows, loss="vocab").compute_loss(tiny_llm, dict(batch))
     assert vocab.item() == pytest.approx(torch.nn.functional.cross_entropy(
         logits, torch.tensor([ord("C"), ord("A")])).item(), rel=1e-5)
+
+
+def test_explanation_rows_are_trained_on_their_completion_tokens_only(tiny_llm, tmp_path):
+    rank_row, explain_row = {"prompt": "q: A B C?", "answer": 1}, {"prompt": "xy: A B C?", "completion": "AB"}
+    trainer = _trainer(tiny_llm, tmp_path, [rank_row, explain_row])
+    batch = collate_examples(CharTokenizer())([rank_row, explain_row])
+    assert batch["answer"].tolist() == [1, -1] and batch["completion_len"].tolist() == [0, 3]  # "AB" + EOS
+    ce = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        mixed = trainer.compute_loss(tiny_llm, dict(batch)).item()
+        ids = torch.tensor([[ord(c) for c in "xy: A B C?AB"] + [0]])
+        logits = tiny_llm(input_ids=ids).logits[0]
+        explain = ce(logits[-4:-1], ids[0, -3:]).item()  # the positions before "A", "B" and EOS
+        one = collate_examples(CharTokenizer())([rank_row])
+        rank = ce(tiny_llm(input_ids=one["input_ids"]).logits[:, -1, [ord("A"), ord("B"), ord("C")]],
+                  torch.tensor([1])).item()
+    assert mixed == pytest.approx((explain + rank) / 2, rel=1e-4)
 
 
 def test_lora_training_learns_the_answers(tiny_llm, tmp_path):

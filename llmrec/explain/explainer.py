@@ -67,7 +67,7 @@ class Explanation:
         return asdict(self)
 
 
-def _genre_words(genres: tuple[str, ...] | list[str]) -> str:
+def genre_words(genres: tuple[str, ...] | list[str]) -> str:
     words = [g.lower().replace("film-noir", "film noir") for g in genres]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
@@ -85,7 +85,7 @@ def render_explanation(catalog, item: int, cited: list[int], genres: list[str], 
     """The sentence shown for a structured answer."""
     what = _titled(catalog, item)
     if genres:
-        g = _genre_words(genres)
+        g = genre_words(genres)
         what += f" is {_article(g)} {g} film"
     else:
         what += " is a good match"
@@ -105,14 +105,14 @@ def fact_sentence(catalog, item: int, history: History) -> tuple[str, tuple[int,
             best, overlap = int(h), shared
     what = _titled(catalog, item)
     if genres:
-        g = _genre_words(genres)
+        g = genre_words(genres)
         what += f" is {_article(g)} {g} film"
     else:
         what += " is in the catalog"
     if best is None:
         return f"{what}.", (), genres
     shared = [g for g in genres if g in catalog.genres(best)]
-    return f"{what}, like {catalog.short_title(best)} ({_genre_words(shared)}) in your history.", (best,), genres
+    return f"{what}, like {catalog.short_title(best)} ({genre_words(shared)}) in your history.", (best,), genres
 
 
 def check_problems(check) -> tuple[str, ...]:
@@ -141,7 +141,7 @@ class Explainer:
 
         self.ranker, self.config = ranker, config or ExplainerConfig()
         self.catalog = ranker._catalog
-        self.prompt = load_prompt(config.prompt)
+        self.prompt = load_prompt(self.config.prompt)
         self.extractor = ClaimExtractor(self.catalog)
 
     # -- requests ----------------------------------------------------------------------------------------
