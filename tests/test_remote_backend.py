@@ -146,6 +146,16 @@ def test_prompts_go_in_chunks_of_request_batch_and_rows_keep_prompt_order(fake: 
     assert all(r["max_tokens"] == 3 and r["temperature"] == 0.0 for r in fake.requests)
 
 
+def test_a_json_schema_goes_to_the_servers_structured_outputs_one_request_per_schema(fake: FakeVLLM,
+                                                                                    model_dir: str) -> None:
+    b = backend(fake.url, model_dir)
+    one, two = {"type": "object", "title": "one"}, {"type": "object", "title": "two"}
+    assert b.generate(["a", "b"], max_tokens=5, json_schema=one) == ["echo a", "echo b"]
+    assert fake.requests[-1]["structured_outputs"] == {"json": one} and fake.requests[-1]["prompt"] == ["a", "b"]
+    assert b.generate(["a", "b"], max_tokens=5, json_schema=[one, two]) == ["echo a", "echo b"]
+    assert [(r["prompt"], r["structured_outputs"]["json"]) for r in fake.requests[-2:]] == [(["a"], one), (["b"], two)]
+
+
 def test_the_served_model_is_the_first_listed_unless_configured_and_an_adapter_overrides_it(
         fake: FakeVLLM, model_dir: str) -> None:
     assert backend(fake.url, model_dir).served_model == "llmrec"
