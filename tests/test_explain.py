@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from test_llm_ranker import LetterTokenizer
 
 from eval.explanations import deletion_drops, evaluate_explanations
 from finetune.data import explanation_answer
@@ -22,14 +23,6 @@ MOVIES = [("Toy Story", 1995, "Animation|Children's|Comedy"), ("Finding Nemo", 2
           ("The Shining", 1980, "Horror"), ("Heat", 1995, "Action|Crime|Thriller"),
           ("Fargo", 1996, "Crime|Drama|Thriller")]
 FARGO, HEAT, ALIEN, SCREAM = 8, 7, 5, 4
-
-
-class LetterTokenizer:
-    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
-        return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
-
-    def encode(self, text, add_special_tokens=False):
-        return [ord(c) for c in text]
 
 
 class ScriptedBackend:

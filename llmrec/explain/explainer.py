@@ -81,14 +81,17 @@ def _titled(catalog, item: int) -> str:
     return f"{catalog.title(item)} ({year})" if year else catalog.title(item)
 
 
+def _what(catalog, item: int, genres, otherwise: str) -> str:
+    """"<title> (<year>) is a <genres> film", or ``otherwise`` after the title when there are no genres."""
+    if not genres:
+        return f"{_titled(catalog, item)} {otherwise}"
+    g = genre_words(genres)
+    return f"{_titled(catalog, item)} is {_article(g)} {g} film"
+
+
 def render_explanation(catalog, item: int, cited: list[int], genres: list[str], reason: str) -> str:
     """The sentence shown for a structured answer."""
-    what = _titled(catalog, item)
-    if genres:
-        g = genre_words(genres)
-        what += f" is {_article(g)} {g} film"
-    else:
-        what += " is a good match"
+    what = _what(catalog, item, genres, "is a good match")
     head = f"Because you watched {' and '.join(catalog.short_title(i) for i in cited)}: " if cited else ""
     tail = f"; {reason.strip().rstrip('.')}" if reason.strip() else ""
     return f"{head}{what}{tail}."
@@ -103,12 +106,7 @@ def fact_sentence(catalog, item: int, history: History) -> tuple[str, tuple[int,
         shared = len(set(genres) & set(catalog.genres(int(h))))
         if shared > overlap and int(h) != item:
             best, overlap = int(h), shared
-    what = _titled(catalog, item)
-    if genres:
-        g = genre_words(genres)
-        what += f" is {_article(g)} {g} film"
-    else:
-        what += " is in the catalog"
+    what = _what(catalog, item, genres, "is in the catalog")
     if best is None:
         return f"{what}.", (), genres
     shared = [g for g in genres if g in catalog.genres(best)]
