@@ -4,10 +4,12 @@ Each example takes one *training target* — an interaction of a user's fit hist
 own prompt (``prompts/rank.jinja`` through :meth:`LLMRanker.prompt_text`, the shared history renderer and
 the model's chat template) to pick it among K candidates given the history before it:
 
-* ``retriever`` candidates: the retriever's top K for that earlier history, the target put in (in place of
-  the last) when missing;
+* ``retriever`` candidates: the retriever's top K for that earlier history, used only when they hold the
+  target (as LlamaRec does): a target put in by hand would be the one candidate the retriever did not
+  propose, a cue the model learns (it then ranks the retriever's least likely candidate first) and serving
+  never has;
 * ``random`` candidates: the target and K-1 random items absent from the user's fit history;
-* ``mixed`` (default): alternately one and the other.
+* ``mixed`` (default): half of each (an example whose target the retriever misses takes random candidates).
 
 The candidates are shuffled (seeded), so the answer's position carries no signal, and the answer is the
 target's label.  Targets are drawn from the fit data of the *validation* split, which holds neither any
@@ -32,7 +34,7 @@ Negatives = Literal["retriever", "random", "mixed"]
 
 @dataclass(frozen=True)
 class ExampleConfig:
-    per_user: int = 4  # training targets per user: the most recent interactions of the fit history
+    per_user: int = 10  # training targets per user: the most recent interactions of the fit history
     min_history: int = 3  # targets need at least this many earlier interactions
     negatives: Negatives = "mixed"
     max_examples: int | None = None  # keep this many (a seeded sample) when set
@@ -71,23 +73,35 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
     for h in histories(split.train.interactions).values():
         first = max(cfg.min_history, len(h) - cfg.per_user)
         jobs += [(h, pos) for pos in range(first, len(h))]
-    if cfg.max_examples is not None and len(jobs) > cfg.max_examples:
-        keep = np.sort(rng.choice(len(jobs), cfg.max_examples, replace=False))
-        jobs = [jobs[i] for i in keep]
-    out = []
-    for n, (h, pos) in enumerate(tqdm(jobs, desc="training examples", disable=not progress, unit="ex")):
+    order = rng.permutation(len(jobs))  # a seeded sample: jobs are taken in this order until there are enough
+    want = cfg.max_examples if cfg.max_examples is not None else len(jobs)
+    quota = ({"retriever": want // 2, "random": want - want // 2} if cfg.negatives == "mixed"
+             else {cfg.negatives: want})
+    out: list[Example] = []
+    bar = tqdm(total=want, desc="training examples", disable=not progress, unit="ex")
+    for j in order:
+        if not any(quota.values()):
+            break
+        h, pos = jobs[int(j)]
         before, target = prefix(h, pos), int(h.items[pos])
-        source = cfg.negatives if cfg.negatives != "mixed" else ("retriever", "random")[n % 2]
-        if source == "retriever":
+        source = None
+        if quota.get("retriever"):
             cands = ranker.retriever.candidates(before, k=k).items.astype(np.int64)
-            if target not in cands:
-                cands = np.r_[cands[:k - 1], target]
-        else:
+            if target in cands:  # put in by hand it would be the odd one out: a cue that serving lacks
+                source = "retriever"
+        if source is None and quota.get("random"):
+            source = "random"
             pool = all_items[~np.isin(all_items, h.items)]  # none of the user's fit items
             cands = np.r_[rng.choice(pool, min(k - 1, len(pool)), replace=False), target]
+        if source is None:
+            continue
+        quota[source] -= 1
         cands = rng.permutation(cands)
         answer = int(np.flatnonzero(cands == target)[0])
         out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands)))
+        bar.update(1)
+    bar.close()
+    out.sort(key=lambda e: (e.user, e.position))
     return out
 
 

@@ -70,9 +70,10 @@ class LoraTrainConfig:
     layers: int = arg(8, help="LoRA on the last N decoder layers only (0: all); backpropagation stops there, "
                                "which makes a step ~2x cheaper on CPU")
     # data
-    per_user: int = arg(3, help="training targets per user (the most recent of the fit history)")
-    negatives: Negatives = arg("mixed", help="candidates of an example: the retriever's top K, random items, or "
-                                             "alternately both")
+    per_user: int = arg(10, help="training targets per user (the most recent of the fit history); retriever "
+                                  "examples are kept only when the retriever proposes the target")
+    negatives: Negatives = arg("mixed", help="candidates of an example: the retriever's top K (when it holds the "
+                                             "target), random items, or half of each")
     max_examples: int | None = arg(1600, help="cap on training examples (a seeded sample); the default keeps "
                                               "training within ~40 min on 2 CPU cores")
     candidates: int = arg(20, help="K candidates per prompt (as the ranker)")

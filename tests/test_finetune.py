@@ -9,7 +9,7 @@ import pytest
 import torch
 from test_llm_ranker import MOVIES, ScriptedBackend
 
-from finetune.data import ExampleConfig, build_examples
+from finetune.data import ExampleConfig, build_examples, prefix
 from finetune.trainer import RankTrainer, collate_examples
 from finetune.validate import candidate_metrics
 from llmrec.artifacts import write_manifest
@@ -46,6 +46,17 @@ def test_no_validation_or_test_item_is_ever_a_training_target(movies):
     assert not {(e.user, e.target) for e in exs} & held
     full = histories(movies.interactions)
     assert all(e.position < len(full[e.user]) - 2 for e in exs)
+
+
+def test_retriever_examples_are_the_retrievers_own_candidates_never_a_target_put_in(movies):
+    val = leave_last_out(movies, "validation")
+    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend()).fit(val.train)
+    full = histories(movies.interactions)
+    exs = build_examples(ranker, val, ExampleConfig(per_user=10, min_history=1, negatives="retriever"))
+    proposed = {(e.user, e.position): set(ranker.retriever.candidates(prefix(full[e.user], e.position), k=4)
+                                          .items.tolist()) for e in exs}
+    assert exs and all(set(e.candidates.tolist()) == proposed[(e.user, e.position)] for e in exs)
+    assert len(exs) < 24  # the targets the retriever missed are left out
 
 
 def test_the_answer_is_the_target_label_among_shuffled_candidates(movies):
