@@ -60,6 +60,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tu
         elif origin in (list, tuple):
             inner = _unwrap_optional(typing.get_args(tp)[0])
             kwargs["nargs"] = "+" if origin is list else len(typing.get_args(tp))
+            if typing.get_origin(inner) is Literal:  # list[Literal[...]]: each value one of the choices
+                kwargs["choices"] = list(typing.get_args(inner))
+                inner = type(kwargs["choices"][0])
             kwargs["type"] = inner
             if f.metadata.get("repeat"):
                 kwargs["action"] = "extend"

@@ -38,3 +38,20 @@ def test_an_unknown_user_is_a_clear_error(ml100k, capsys):
 def test_a_missing_data_directory_is_a_clear_error(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "none"), "--no-progress"]) == 2
     assert "MovieLens-100K not found" in capsys.readouterr().err
+
+
+def test_list_of_choices_flags_take_several_valid_choices_and_refuse_others():
+    import argparse
+
+    import pytest
+
+    from eval.cli import EvalConfig
+    from llmrec.configargs import add_config_arguments, config_from_args
+
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_config_arguments(parser, EvalConfig)
+    assert config_from_args(EvalConfig, parser.parse_args(["--orders", "retriever"])).orders == ["retriever"]
+    assert config_from_args(EvalConfig, parser.parse_args(["--orders", "shuffled", "retriever"])).orders == [
+        "shuffled", "retriever"]
+    with pytest.raises((argparse.ArgumentError, SystemExit)):
+        parser.parse_args(["--orders", "backwards"])
