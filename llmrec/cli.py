@@ -139,7 +139,7 @@ def _recommend(args: RecommendArgs) -> int:
     print(format_table(rows, ["#", "title", "score"]))
     for e in recs.meta.get("explanations", []):
         flag = " [verified facts: the LLM's explanation failed a check]" if e.replaced else ""
-        print(f"- {dataset.catalog.short_title(e.item)}: {e.text}{flag}")
+        print(f"* {dataset.catalog.short_title(e.item)}: {e.text}{flag}")
     if recs.meta.get("degraded"):
         print(f"degraded: true (the LLM was unavailable; retriever order shown): {recs.meta['reason']}")
     return 0

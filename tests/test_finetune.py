@@ -238,7 +238,8 @@ def test_smoke_training_writes_a_verified_adapter_with_a_card(smoke_adapter):
     adapter = load_adapter(smoke_adapter, resolve_llm(None))
     card = json.loads((smoke_adapter / "card.json").read_text())
     assert adapter.rank == 4 and (smoke_adapter / "adapter_model.safetensors").is_file()
-    assert card["training"]["steps"] == 6 and card["training"]["examples"] == 24
+    assert card["training"]["steps"] == 6 and card["training"]["examples"] == 24 + 4  # ranking + explanation
+    assert card["data"]["explanation_examples"] == 4
     assert {"ndcg@10", "hr@1"} <= set(card["validation"]) and "ndcg@10" in card["validation_zero_shot"]
     assert card["prompt_version"].startswith("rank@") and "base_model:" in (smoke_adapter / "README.md").read_text()
     checkpoints = smoke_adapter.with_name("smoke.checkpoints")

@@ -69,4 +69,4 @@ def test_llmrec_recommend_prints_the_llm_ranked_titles(ml100k, capsys):
     out = capsys.readouterr().out
     assert "top 5 for user 7 (llm)" in out and "degraded" not in out
     assert len([line for line in out.splitlines() if line[:1].isdigit()]) == 5
-    assert len([line for line in out.splitlines() if line.startswith("- ")]) == 3  # the top 3 explained
+    assert len([line for line in out.splitlines() if line.startswith("* ")]) == 3  # the top 3 explained
