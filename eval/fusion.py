@@ -47,12 +47,12 @@ class FusionConfig:
 
 
 class MemoBackend:
-    """Wraps a backend and remembers each prompt's label log-probabilities."""
+    """Wraps a backend and remembers each prompt's label (or mark) log-probabilities."""
 
     def __init__(self, inner: LLMBackend):
         self.inner, self.tokenizer = inner, inner.tokenizer
         self.config = getattr(inner, "config", None)
-        self.memo: dict[tuple[str, tuple[int, ...], str | None], np.ndarray] = {}
+        self.memo: dict[tuple, np.ndarray] = {}  # (prompt, token ids or positions, adapter) -> log-probabilities
 
     def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
                        ) -> np.ndarray:
@@ -63,6 +63,16 @@ class MemoBackend:
                 self.memo[(p, ids, adapter)] = row
         return (np.stack([self.memo[(p, ids, adapter)] for p in prompts]) if prompts
                 else np.zeros((0, len(ids))))
+
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
+                       ) -> list[np.ndarray]:
+        keys = [(tuple(p), tuple(j), adapter) for p, j in zip(prompts, positions)]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.memo))
+        if missing:
+            rows = self.inner.token_logprobs([list(k[0]) for k in missing], [list(k[1]) for k in missing],
+                                             adapter=adapter)
+            self.memo.update(zip(missing, rows))
+        return [self.memo[k] for k in keys]
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
         return self.inner.generate(prompts, max_tokens, adapter=adapter)

@@ -11,8 +11,11 @@ the model's chat template) to pick it among K candidates given the history befor
 * ``random`` candidates: the target and K-1 random items absent from the user's fit history;
 * ``mixed`` (default): half of each (an example whose target the retriever misses takes random candidates).
 
-The candidates are shuffled (seeded), so the answer's position carries no signal, and the answer is the
-target's label.  Targets are drawn from the fit data of the *validation* split, which holds neither any
+The candidates are shuffled (seeded), so the answer's position carries no signal — or, with
+``retriever_order``, retriever candidates keep the retriever's order, as the ranker is served (the position
+then carries the retriever's belief, which the model may learn to use and to overrule) — and the answer is the
+target's index (its label; with ``scoring="marks"`` the prompt is also kept as token ids with the K mark
+positions, and the answer is the mark to make most likely).  Targets are drawn from the fit data of the *validation* split, which holds neither any
 user's validation item nor their test item: no example ever has a held-out item as its answer.
 """
 
@@ -38,6 +41,7 @@ class ExampleConfig:
     min_history: int = 3  # targets need at least this many earlier interactions
     negatives: Negatives = "mixed"
     max_examples: int | None = None  # keep this many (a seeded sample) when set
+    retriever_order: bool = False  # retriever candidates in the retriever's order (as served), not shuffled
     seed: int = 0
 
 
@@ -50,6 +54,14 @@ class Example:
     answer: int  # index of the target among the candidates (its label is LABELS[answer])
     source: str  # "retriever" or "random"
     prompt: str  # the chat-templated ranking prompt, ending where the answer begins
+    input_ids: list[int] | None = None  # scoring="marks": the prompt as token ids (LLMRanker.encode) ...
+    positions: list[int] | None = None  # ... and the candidates' mark positions in them
+
+    def row(self) -> dict:
+        """The training row (:func:`finetune.trainer.collate_examples`)."""
+        if self.input_ids is not None:
+            return {"input_ids": self.input_ids, "positions": self.positions, "answer": self.answer}
+        return {"prompt": self.prompt, "answer": self.answer}
 
 
 def prefix(history: History, n: int) -> History:
@@ -96,9 +108,12 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
         if source is None:
             continue
         quota[source] -= 1
-        cands = rng.permutation(cands)
+        if not (source == "retriever" and cfg.retriever_order):
+            cands = rng.permutation(cands)
         answer = int(np.flatnonzero(cands == target)[0])
-        out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands)))
+        ids, positions = ranker.encode(before, cands) if ranker.config.scoring == "marks" else (None, None)
+        out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands),
+                           ids, positions))
         bar.update(1)
     bar.close()
     out.sort(key=lambda e: (e.user, e.position))

@@ -74,9 +74,14 @@ class LoraTrainConfig:
                                   "examples are kept only when the retriever proposes the target")
     negatives: Negatives = arg("mixed", help="candidates of an example: the retriever's top K (when it holds the "
                                              "target), random items, or half of each")
+    retriever_order: bool = arg(False, help="retriever examples keep the retriever's candidate order (as served) "
+                                           "instead of a shuffled one")
     max_examples: int | None = arg(1600, help="cap on training examples (a seeded sample); the default keeps "
                                               "training within ~40 min on 2 CPU cores")
     candidates: int = arg(20, help="K candidates per prompt (as the ranker)")
+    scoring: Literal["letters", "marks"] = arg("marks", help="the ranker's one-pass read-out the adapter is trained "
+                                                             "for: each candidate's mark (a softmax over the K "
+                                                             "marks) or the answer letter")
     explain_examples: int = arg(300, help="explanation targets trained alongside the ranking answers (the "
                                           "explanation request after an example's ranking prompt, answered from "
                                           "catalog facts: shared genres, cited history items); 0: none")
@@ -86,7 +91,8 @@ class LoraTrainConfig:
     batch_size: int = arg(8, help="examples per step")
     grad_accum: int = arg(1, help="gradient accumulation steps")
     lr: float = arg(5e-4, help="peak learning rate (linear decay, warm-up ratio 0.05)")
-    loss: Literal["labels", "vocab"] = arg("labels", help="softmax over the K label tokens or the whole vocabulary")
+    loss: Literal["labels", "vocab"] = arg("labels", help="letters scoring: softmax over the K label tokens or the "
+                                                         "whole vocabulary")
     eval_steps: int = arg(50, help="validation and checkpoint interval in optimizer steps")
     val_users: int = arg(200, help="validation users scored at each evaluation (a seeded sample)")
     precision: Literal["auto", "fp32", "bf16"] = arg("auto", help="auto: bf16 autocast on CUDA or a CPU with bf16 "
@@ -187,11 +193,13 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     backend = TransformersBackend.from_model(model, tokenizer, batch_size=16)
     retriever = resolve_retriever(cfg.retriever, dataset, progress=cfg.progress)
-    ranker = LLMRanker(LLMRankerConfig(retriever=retriever, model=cfg.model, candidates=cfg.candidates),
+    ranker = LLMRanker(LLMRankerConfig(retriever=retriever, model=cfg.model, candidates=cfg.candidates,
+                                       scoring=cfg.scoring),
                        backend=backend).fit(val.train)
 
     t = time.perf_counter()
     examples = build_examples(ranker, val, ExampleConfig(per_user=cfg.per_user, negatives=cfg.negatives,
+                                                         retriever_order=cfg.retriever_order,
                                                          max_examples=cfg.max_examples, seed=cfg.seed),
                               progress=cfg.progress)
     explain_rows = build_explanation_examples(ranker, val, examples, cfg.explain_examples, seed=cfg.seed)
@@ -213,7 +221,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         greater_is_better=True, eval_on_start=True, logging_steps=max(1, min(10, cfg.eval_steps)),
         bf16=bf16, use_cpu=not torch.cuda.is_available(), seed=cfg.seed, data_seed=cfg.seed,
         remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0)
-    rows = [{"prompt": e.prompt, "answer": e.answer} for e in examples] + explain_rows
+    rows = [e.row() for e in examples] + explain_rows
     trainer = RankTrainer(model=model, args=args, train_dataset=rows,
                           eval_dataset=validator.jobs, data_collator=collate_examples(tokenizer),
                           label_ids=ranker.label_ids[:cfg.candidates], loss=cfg.loss, validator=validator)
@@ -237,6 +245,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "base_model_path": model_path,
         "base_fingerprint": model_fingerprint(model_path),
         "prompt_version": ranker.prompt.version,
+        "scoring": cfg.scoring,
         "candidates": cfg.candidates,
         "data": {"dataset": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
                  "fit": "validation split's fit data (no validation or test item)", "examples": len(examples),
@@ -267,6 +276,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         atomic_write_text(tmp / "README.md", _card_markdown(card))
         write_manifest(tmp, ADAPTER_KIND, name=card["name"], base_model=card["base_model"],
                        base_fingerprint=card["base_fingerprint"], prompt_version=card["prompt_version"],
+                       scoring=cfg.scoring,
                        candidates=cfg.candidates, rank=cfg.r, validation=card["validation"])
     print(f"validation ndcg@10: zero-shot {card['validation_zero_shot'].get('ndcg@10', float('nan')):.4f}, "
           f"chosen checkpoint {chosen['ndcg@10']:.4f}", file=sys.stderr)

@@ -8,42 +8,55 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
+from llmrec.llm.backends import left_pad, position_logprobs
+
 __all__ = ["RankTrainer", "collate_examples"]
 
 
 def collate_examples(tokenizer):
-    """A collator turning rows into left-padded ids.  A ranking row ``{"prompt", "answer"}`` carries the answer's
-    index; an explanation row ``{"prompt", "completion"}`` is the prompt followed by the completion and EOS, with
-    ``answer = -1`` and ``completion_len`` its number of tokens (the prompts are chat-templated already, so no
-    special tokens are added)."""
-    tokenizer.padding_side = "left"
+    """A collator turning rows into left-padded ids.  A ranking row carries the answer's index: ``{"prompt",
+    "answer"}`` (letters: the answer is the next token) or ``{"input_ids", "positions", "answer"}`` (marks: the
+    prompt's ids and its K mark positions, shifted here by the row's padding; -1 pads a shorter list).  An
+    explanation row ``{"prompt", "completion"}`` is the prompt followed by the completion and EOS, with
+    ``answer = -1`` and ``completion_len`` its number of tokens.  Prompts are chat-templated already, so no
+    special tokens are added."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
+    def encode(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
     def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        texts, answers, lengths = [], [], []
+        seqs, answers, lengths, marks = [], [], [], []
         for r in rows:
             completion = r.get("completion")
             if completion:
-                tail = completion + tokenizer.eos_token
-                texts.append(r["prompt"] + tail)
+                tail = encode(completion + tokenizer.eos_token)
+                seqs.append(encode(r["prompt"]) + tail)
                 answers.append(-1)
-                lengths.append(len(tokenizer(tail, add_special_tokens=False)["input_ids"]))
+                lengths.append(len(tail))
+                marks.append([])
             else:
-                texts.append(r["prompt"])
+                seqs.append(list(r["input_ids"]) if "input_ids" in r else encode(r["prompt"]))
                 answers.append(r["answer"])
                 lengths.append(0)
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        return {**enc, "answer": torch.tensor(answers, dtype=torch.long),
-                "completion_len": torch.tensor(lengths, dtype=torch.long)}
+                marks.append(list(r.get("positions") or []))
+        ids, mask, offsets = left_pad(seqs, tokenizer.pad_token_id)
+        k = max((len(m) for m in marks), default=0)
+        positions = torch.full((len(rows), k), -1, dtype=torch.long)
+        for i, (m, o) in enumerate(zip(marks, offsets)):
+            positions[i, :len(m)] = torch.tensor([o + j for j in m], dtype=torch.long)
+        return {"input_ids": ids, "attention_mask": mask, "answer": torch.tensor(answers, dtype=torch.long),
+                "completion_len": torch.tensor(lengths, dtype=torch.long), "positions": positions}
 
     return collate
 
 
 class RankTrainer(Trainer):
-    """Loss: for ranking rows, the cross-entropy of the answer label at the last prompt position (only that
-    position's logits are computed), over the K label tokens (``loss="labels"``) or the whole vocabulary; for
-    explanation rows, the token cross-entropy of the completion only.  The batch loss is the mean over rows.
+    """Loss: for letters ranking rows, the cross-entropy of the answer label at the last prompt position (only
+    that position's logits are computed), over the K label tokens (``loss="labels"``) or the whole vocabulary;
+    for marks ranking rows, the cross-entropy of the answer over the K marks' log-probabilities (the scores
+    the ranker serves; only the K hidden states are projected onto the vocabulary); for explanation rows, the token cross-entropy of the completion only.  The batch loss is the mean over rows.
     ``evaluate`` is the validator's ranking metrics (``eval_ndcg@10`` etc.), which the Trainer uses to keep the
     best checkpoint."""
 
@@ -56,8 +69,21 @@ class RankTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         answer = inputs.pop("answer")
         lengths = inputs.pop("completion_len", torch.zeros_like(answer))
-        rank = answer >= 0
+        positions = inputs.pop("positions", None)
+        has_marks = ((positions >= 0).any(1) if positions is not None and positions.numel()
+                     else torch.zeros_like(answer, dtype=torch.bool))
+        marks = (answer >= 0) & has_marks
+        rank = (answer >= 0) & ~has_marks
         losses, out = [], None
+        if marks.any():
+            pos = positions[marks]
+            valid = pos >= 0
+            rows = torch.arange(len(pos), device=pos.device)[:, None].expand_as(pos)[valid]
+            lp = position_logprobs(model, inputs["input_ids"][marks], inputs["attention_mask"][marks], rows,
+                                   pos[valid])
+            scores = torch.full(pos.shape, float("-inf"), device=lp.device)
+            scores[valid] = lp
+            losses.append(F.cross_entropy(scores, answer[marks], reduction="sum"))
         if rank.any():
             out = model(**{k: v[rank] for k, v in inputs.items()}, logits_to_keep=1)
             logits = out.logits[:, -1, :].float()
@@ -66,10 +92,11 @@ class RankTrainer(Trainer):
                 losses.append(F.cross_entropy(logits[:, labels], answer[rank], reduction="sum"))
             else:
                 losses.append(F.cross_entropy(logits, labels[answer[rank]], reduction="sum"))
-        if (~rank).any():
-            ids, lens = inputs["input_ids"][~rank], lengths[~rank]
+        explain = answer < 0
+        if explain.any():
+            ids, lens = inputs["input_ids"][explain], lengths[explain]
             t = int(lens.max())
-            out = model(**{k: v[~rank] for k, v in inputs.items()}, logits_to_keep=t + 1)
+            out = model(**{k: v[explain] for k, v in inputs.items()}, logits_to_keep=t + 1)
             logits = out.logits[:, :-1, :].float()  # these positions predict the last t tokens
             targets = ids[:, -t:].clone()
             targets[torch.arange(t, device=ids.device)[None, :] < (t - lens)[:, None]] = -100  # prompt, not answer

@@ -59,6 +59,16 @@ def test_retriever_examples_are_the_retrievers_own_candidates_never_a_target_put
     assert len(exs) < 24  # the targets the retriever missed are left out
 
 
+def test_with_retriever_order_retriever_candidates_keep_the_order_they_are_served_in(movies):
+    val = leave_last_out(movies, "validation")
+    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend()).fit(val.train)
+    full = histories(movies.interactions)
+    exs = build_examples(ranker, val, ExampleConfig(per_user=10, min_history=1, negatives="retriever",
+                                                    retriever_order=True))
+    served = [ranker.retriever.candidates(prefix(full[e.user], e.position), k=4).items.tolist() for e in exs]
+    assert exs and [e.candidates.tolist() for e in exs] == served
+
+
 def test_the_answer_is_the_target_label_among_shuffled_candidates(movies):
     exs = examples(movies, negatives="retriever")
     for e in exs:
@@ -153,6 +163,37 @@ def test_explanation_rows_are_trained_on_their_completion_tokens_only(tiny_llm, 
     assert mixed == pytest.approx((explain + rank) / 2, rel=1e-4)
 
 
+def test_marks_rows_are_trained_on_the_softmax_over_their_marks_log_probabilities(tiny_llm, tmp_path):
+    marks = {"input_ids": [ord(c) for c in "h: a! b! c!"], "positions": [4, 7, 10], "answer": 1}
+    short = {"input_ids": [ord(c) for c in "q: x! y!"], "positions": [4, 7], "answer": 0}
+    batch = collate_examples(CharTokenizer())([marks, short])
+    assert batch["positions"].tolist() == [[4, 7, 10], [3 + 4, 3 + 7, -1]]  # shifted by the left padding
+    with torch.no_grad():
+        loss = _trainer(tiny_llm, tmp_path, [marks, short]).compute_loss(tiny_llm, dict(batch)).item()
+        expected = []
+        for row in (marks, short):
+            ids = torch.tensor([row["input_ids"]])
+            lp = torch.log_softmax(tiny_llm(input_ids=ids).logits[0], -1)  # position j - 1 predicts token j
+            scores = torch.stack([lp[j - 1, ids[0, j]] for j in row["positions"]])
+            expected.append(torch.nn.functional.cross_entropy(scores[None], torch.tensor([row["answer"]])).item())
+    assert loss == pytest.approx(sum(expected) / 2, rel=1e-4)
+
+
+def test_the_backends_prefix_scoring_matches_one_pass_scoring(tiny_llm):
+    from llmrec.llm.backends import TransformersBackend, prefix_token_logprobs
+
+    backend = TransformersBackend.from_model(tiny_llm, CharTokenizer(), batch_size=2)
+    prompts = [[ord(c) for c in "h: a! b! c!"], [ord(c) for c in "q: x! y!"], [ord(c) for c in "z!"]]
+    positions = [[4, 7, 10], [4, 7], [1]]
+    one_pass = backend.token_logprobs(prompts, positions)
+    prefixes = prefix_token_logprobs(backend.label_logprobs, prompts, positions)
+    assert [len(r) for r in one_pass] == [3, 2, 1]
+    for a, b in zip(one_pass, prefixes):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match="positions"):
+        backend.token_logprobs([[1, 2]], [[2]])
+
+
 def test_lora_training_learns_the_answers(tiny_llm, tmp_path):
     from peft import LoraConfig, get_peft_model
 
@@ -241,7 +282,7 @@ def test_smoke_training_writes_a_verified_adapter_with_a_card(smoke_adapter):
     assert card["training"]["steps"] == 6 and card["training"]["examples"] == 24 + 4  # ranking + explanation
     assert card["data"]["explanation_examples"] == 4
     assert {"ndcg@10", "hr@1"} <= set(card["validation"]) and "ndcg@10" in card["validation_zero_shot"]
-    assert card["prompt_version"].startswith("rank@") and "base_model:" in (smoke_adapter / "README.md").read_text()
+    assert card["prompt_version"].startswith("rank_marks@") and card["scoring"] == "marks" and "base_model:" in (smoke_adapter / "README.md").read_text()
     checkpoints = smoke_adapter.with_name("smoke.checkpoints")
     assert (checkpoints / "checkpoint-6" / "trainer_state.json").is_file()  # kept beside the adapter for --resume
 
@@ -269,3 +310,23 @@ def test_the_adapter_changes_the_scores_and_vllm_serves_it_like_peft(smoke_adapt
     assert np.abs(tuned_vllm - tuned_peft).max() < 0.1  # and vLLM serves it as peft computes it
     assert np.abs(untuned_vllm - plain).max() < 0.1  # no adapter: the base model
     assert np.abs(peft.label_logprobs(prompts, ids) - plain).max() < 1e-4
+
+
+@pytest.mark.e2e
+def test_vllm_serves_a_marks_adapter_like_peft(smoke_adapter, ml100k):
+    from llmrec.llm.backends import BackendConfig, TransformersBackend, VLLMBackend
+
+    hs = [histories(ml100k.interactions)[u] for u in (1, 2)]
+    peft = TransformersBackend(BackendConfig(kind="transformers", adapters=(str(smoke_adapter),)))
+    ranker = LLMRanker(LLMRankerConfig(candidates=8, scoring="marks"), backend=peft).fit(ml100k)
+    encoded = [ranker.encode(h, ranker.candidate_list(h).items) for h in hs]
+    prompts, positions = [e[0] for e in encoded], [e[1] for e in encoded]
+    tuned_peft = np.array(peft.token_logprobs(prompts, positions, adapter="smoke"))
+    plain = np.array(peft.token_logprobs(prompts, positions))
+    vllm = VLLMBackend(BackendConfig(adapters=(str(smoke_adapter),)))
+    try:
+        tuned_vllm = np.array(vllm.token_logprobs(prompts, positions, adapter="smoke"))
+    finally:
+        vllm.close()
+    assert np.abs(tuned_peft - plain).max() > 1e-3  # the marks adapter changes the mark scores
+    assert np.abs(tuned_vllm - tuned_peft).max() < 0.1  # and vLLM (prefix requests, LoRA) agrees with peft

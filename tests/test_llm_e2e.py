@@ -43,6 +43,16 @@ def test_vllm_and_the_transformers_reference_give_the_same_scores(ranked):
         assert max(abs(ours[i] - s) for i, s in zip(ref.items.tolist(), ref.scores)) < 0.1
 
 
+def test_marks_scoring_through_vllm_matches_the_transformers_one_pass_reference(ranked, ml100k):
+    ranker, reference, hs, _ = ranked
+    marks = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=ranker.backend).fit(ml100k)
+    ref = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=reference.backend).fit(ml100k)
+    jobs = [(h, marks.candidate_list(h).items) for h in hs]
+    for ours, theirs in zip(marks.llm_scores_many(jobs), ref.llm_scores_many(jobs)):
+        assert ours.shape == (20,) and np.isclose(np.logaddexp.reduce(ours), 0.0, atol=1e-4)
+        assert np.abs(ours - theirs).max() < 0.1
+
+
 def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(ranked, ml100k):
     from llmrec.explain import Explainer
 

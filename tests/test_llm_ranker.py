@@ -11,20 +11,28 @@ from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import histories
 from llmrec.items import ItemList
 from llmrec.llm.backends import label_token_ids
-from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+from llmrec.llm.ranker import MARK, LLMRanker, LLMRankerConfig
 from llmrec.prompts import load_prompt
 
 MOVIES = ["Toy Story", "Finding Nemo", "Halloween", "Scream", "Alien", "The Shining", "Heat", "Fargo"]
 
 
+MARK_ID = 1000
+
+
 class LetterTokenizer:
-    """Chat template = role-tagged lines; each capital letter is one token (id = its code point)."""
+    """Chat template = role-tagged lines; each character is one token (id = its code point), except the mark
+    " yes" (one token, id 1000)."""
 
     def apply_chat_template(self, messages, add_generation_prompt, tokenize):
         return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
 
     def encode(self, text, add_special_tokens=False):
-        return [ord(c) for c in text]
+        pieces = text.split(MARK)
+        return [t for n, piece in enumerate(pieces) for t in ([MARK_ID] if n else []) + [ord(c) for c in piece]]
+
+    def decode(self, ids):
+        return "".join(MARK if t == MARK_ID else chr(t) for t in ids)
 
 
 class ScriptedBackend:
@@ -43,6 +51,18 @@ class ScriptedBackend:
                                for t in token_ids])
             rows.append(logits - np.logaddexp.reduce(logits))
         return np.array(rows)
+
+    def token_logprobs(self, prompts, positions, adapter=None):
+        """Marks: the same taste, read from the candidate line ending at each mark (the first line is liked
+        more)."""
+        self.calls += 1
+        rows = []
+        for ids, pos in zip(prompts, positions):
+            assert all(ids[j] == MARK_ID for j in pos)
+            lines = [self.tokenizer.decode(ids[:j]).rsplit("\n", 1)[-1] for j in pos]
+            rows.append(np.array([(3.0 if line.startswith("Fargo") else 0.0) + (4.0 if n == 0 else 0.0) - 10
+                                  for n, line in enumerate(lines)]))
+        return rows
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +83,32 @@ def test_every_candidate_is_scored_from_one_forward_pass(movies):
     out = r.rank(histories(movies.interactions)[1])
     assert r.backend.calls == 1 and len(out) == 5
     assert np.isclose(np.logaddexp.reduce(out.scores), 0.0)  # renormalised over the 5 labels
+
+
+def test_marks_score_each_candidate_at_the_mark_ending_its_own_line_in_one_call(movies):
+    r = ranker(movies, scoring="marks")
+    h = histories(movies.interactions)[1]
+    cands = r.candidate_list(h).items
+    ids, positions = r.encode(h, cands)
+    assert len(positions) == 5 and all(ids[j] == MARK_ID for j in positions)
+    lines = [r.backend.tokenizer.decode(ids[:j]).rsplit("\n", 1)[-1] for j in positions]
+    assert lines == [f"{MOVIES[i - 1]}:" for i in cands]  # each mark right after its candidate
+    out = r.rank(h)
+    assert r.backend.calls == 1 and np.isclose(np.logaddexp.reduce(out.scores), 0.0)
+    first, fargo = int(cands[0]), 8
+    assert out.items[0] == first and (fargo not in cands or out.items[1] == fargo)  # +4 first line, +3 Fargo
+    assert r.prompt.name == "rank_marks" and r.answer_text(fargo, np.array([7, 8])) == "Fargo"
+
+
+def test_an_adapter_trained_for_the_other_read_out_is_refused(movies, tmp_path):
+    from llmrec.artifacts import write_manifest
+    from llmrec.llm.adapters import ADAPTER_KIND
+
+    write_manifest(tmp_path, ADAPTER_KIND, name="a", scoring="letters")
+    with pytest.raises(ConfigError, match="trained for scoring='letters'.*--scoring letters"):
+        ranker(movies, scoring="marks", adapter=str(tmp_path))
+    assert ranker(movies, adapter=str(tmp_path)).config.scoring == "letters"  # unset: the adapter's read-out
+    assert ranker(movies).config.scoring == "letters"  # no adapter: letters
 
 
 def test_cyclic_shifts_cancel_position_bias(movies, monkeypatch):

@@ -1,7 +1,7 @@
 """Grounded explanations of recommendations, written by the ranking LLM.
 
 For a recommended item the :class:`Explainer` continues the ranking conversation — the ranking prompt
-(``prompts/rank.jinja``: the user's history and the K candidates), the assistant's answer (the item's label),
+(the user's history and the K candidates), the assistant's answer (the item's label, or with marks its title),
 then ``prompts/explain.jinja`` asking why — so an engine with prefix caching reuses the ranking prompt.  The
 answer is JSON constrained by a schema built per request (vLLM structured outputs):
 
@@ -168,15 +168,15 @@ class Explainer:
         return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
     def prompt_text(self, history: History, item: int, candidates: np.ndarray) -> str:
-        """The ranking conversation for ``candidates``, answered with ``item``'s label, then the question."""
+        """The ranking conversation for ``candidates``, answered with ``item`` (its label, or with marks its
+        title), then the question."""
         candidates = np.asarray(candidates, dtype=np.int64)
-        pos = np.flatnonzero(candidates == item)
-        if len(pos) == 0:
+        if item not in candidates:
             raise ValueError(f"item {item} is not among the candidates it is explained against")
-        label = self.ranker.labels[int(pos[0])]
+        answer = self.ranker.answer_text(item, candidates)
         genres = ", ".join(self.catalog.genres(item)) or "no genres listed"
-        messages = self.ranker.messages(history, candidates) + [{"role": "assistant", "content": label}]
-        messages += self.prompt.messages(label=label, title=self.catalog.short_title(item),
+        messages = self.ranker.messages(history, candidates) + [{"role": "assistant", "content": answer}]
+        messages += self.prompt.messages(title=self.catalog.short_title(item),
                                          year=self.catalog.year(item) or "year unknown", genres=genres)
         return chat_prompt(self.ranker.backend.tokenizer, messages)
 

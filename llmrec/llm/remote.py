@@ -87,8 +87,8 @@ class RemoteBackend:
     def close(self) -> None:
         self._client.close()
 
-    def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
-                       ) -> np.ndarray:
+    def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
+                       adapter: str | None = None) -> np.ndarray:
         """(len(prompts), len(token_ids)) next-token log-probabilities; a label the server omits is -inf.
 
         ``adapter`` names the model (for example a LoRA adapter the server serves) for these requests.
@@ -114,6 +114,14 @@ class RemoteBackend:
                                           f"{err}): {str(choice)[:300]}") from None
         return out
 
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
+                       ) -> list[np.ndarray]:
+        """``log p(prompt[j] | prompt[:j])`` at each position, from next-token requests for the prefixes (the
+        server's prefix cache shares their common blocks; see :func:`~llmrec.llm.backends.prefix_token_logprobs`)."""
+        from llmrec.llm.backends import prefix_token_logprobs
+
+        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter)
+
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None) -> list[str]:
         """Greedy continuations, constrained to ``json_schema`` (one for all prompts, or one per prompt: then
@@ -131,7 +139,7 @@ class RemoteBackend:
                 texts.append(text)
         return texts
 
-    def _completions(self, prompts: list[str], adapter: str | None, **params: Any):
+    def _completions(self, prompts: list[str] | list[list[int]], adapter: str | None, **params: Any):
         """(offset, choices ordered by index) per chunk of ``request_batch`` prompts."""
         step = self.config.request_batch
         for start in range(0, len(prompts), step):
