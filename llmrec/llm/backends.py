@@ -18,6 +18,7 @@ on the transformers reference.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 from collections.abc import Mapping
@@ -242,7 +243,6 @@ class VLLMBackend:
     def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
                        adapter: str | None = None) -> np.ndarray:
         from vllm import SamplingParams
-
         from vllm.inputs import TokensPrompt
 
         params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=len(token_ids),
@@ -359,7 +359,7 @@ class TransformersBackend:
                 cols = torch.tensor([offsets[i] + j for i, p in enumerate(pos) for j in p], dtype=torch.long)
                 lp = position_logprobs(self.model, ids, mask, rows, cols).numpy() if len(rows) else np.zeros(0)
                 bounds = np.cumsum([0] + [len(p) for p in pos])
-                out += [lp[a:b].astype(np.float64) for a, b in zip(bounds[:-1], bounds[1:])]
+                out += [lp[a:b].astype(np.float64) for a, b in itertools.pairwise(bounds)]
         return out
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
