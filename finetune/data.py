@@ -80,7 +80,7 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
 
     rng = np.random.default_rng(cfg.seed)
     k = ranker.config.candidates
-    all_items = ranker._catalog.item_ids
+    all_items = ranker.catalog.item_ids
     jobs = []
     for h in histories(split.train.interactions).values():
         first = max(cfg.min_history, len(h) - cfg.per_user)
@@ -160,7 +160,7 @@ def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Examp
     for k in rng.choice(len(examples), min(n, len(examples)), replace=False):
         e = examples[int(k)]
         before = prefix(hs[e.user], e.position)
-        answer = explanation_answer(ranker._catalog, explainer._shown(before), e.target, pick=int(k))
+        answer = explanation_answer(ranker.catalog, explainer.shown_items(before), e.target, pick=int(k))
         rows.append({"prompt": explainer.prompt_text(before, e.target, e.candidates),
                      "completion": json.dumps(answer)})
     return rows

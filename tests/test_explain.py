@@ -160,7 +160,7 @@ def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
 def test_fact_built_training_targets_are_answers_the_explainer_accepts_and_verifies(movies):
     ex = explainer(movies, answer_json([], [], ""))
     h = histories(movies.interactions)[1]
-    shown = ex._shown(h)
+    shown = ex.shown_items(h)
     for item in (FARGO, ALIEN, SCREAM, 6):
         answer = explanation_answer(movies.catalog, shown, item, pick=item)
         assert ex.parse(h, item, json.dumps(answer)) is not None, answer

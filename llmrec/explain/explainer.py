@@ -138,12 +138,12 @@ class Explainer:
         from llmrec.explain.claims import ClaimExtractor
 
         self.ranker, self.config = ranker, config or ExplainerConfig()
-        self.catalog = ranker._catalog
+        self.catalog = ranker.catalog
         self.prompt = load_prompt(self.config.prompt)
         self.extractor = ClaimExtractor(self.catalog)
 
     # -- requests ----------------------------------------------------------------------------------------
-    def _shown(self, history: History) -> list[int]:
+    def shown_items(self, history: History) -> list[int]:
         """History items shown in the ranking prompt, newest first, one per title."""
         seen, out = set(), []
         for i in reversed(self.ranker.shown_history(history).items.tolist()):
@@ -155,7 +155,7 @@ class Explainer:
 
     def schema(self, history: History, item: int) -> dict:
         """The JSON schema of an answer for ``item``: cited titles from the shown history, the item's genres."""
-        shown = [self.catalog.short_title(i) for i in self._shown(history)]
+        shown = [self.catalog.short_title(i) for i in self.shown_items(history)]
         genres = list(self.catalog.genres(item))
         props: dict = {}
         if shown:
@@ -189,7 +189,7 @@ class Explainer:
             return None
         if not isinstance(data, dict):
             return None
-        by_title = {self.catalog.short_title(i): i for i in self._shown(history)}
+        by_title = {self.catalog.short_title(i): i for i in self.shown_items(history)}
         because, genres, reason = data.get("because", []), data.get("genres", []), data.get("reason", "")
         if not (isinstance(because, list) and isinstance(genres, list) and isinstance(reason, str)):
             return None

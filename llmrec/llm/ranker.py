@@ -137,6 +137,11 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self._trained = True
         return self
 
+    @property
+    def catalog(self):
+        """The fitted dataset's catalog (the items the prompts describe)."""
+        return self._catalog
+
     def _adapter_scoring(self) -> str | None:
         """The read-out the configured adapter was trained for (older adapters: letters); None without a local
         adapter directory (no adapter, or a name a remote server serves)."""
