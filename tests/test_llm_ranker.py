@@ -214,14 +214,15 @@ def test_a_failed_batch_degrades_every_user_in_it(movies):
     assert all(r.rank(h).meta["degraded"] for h in hs) and r.stats()["degraded_users"] == len(hs)
 
 
-def test_the_fusion_weight_is_chosen_on_a_split_with_each_prompt_scored_once(movies):
+@pytest.mark.parametrize("scoring", ["letters", "marks"])
+def test_the_fusion_weight_is_chosen_on_a_split_with_each_prompt_scored_once(movies, scoring):
     from eval.fusion import select_fusion_weight
     from llmrec.split import leave_last_out
 
     held = leave_last_out(movies, "validation")
     backend = ScriptedBackend()
-    rows, best = select_fusion_weight(LLMRankerConfig(candidates=5), held, [0.0, 1.0, 8.0], backend,
-                                      progress=False)
+    rows, best = select_fusion_weight(LLMRankerConfig(candidates=5, scoring=scoring), held, [0.0, 1.0, 8.0],
+                                      backend, progress=False)
     assert [r[0] for r in rows] == ["retriever order", 0.0, 1.0, 8.0]
     assert best in (0.0, 1.0, 8.0) and rows[[r[0] for r in rows].index(best)][2] == max(r[2] for r in rows[1:])
     assert backend.calls == 1  # one batch of LLM calls; the other weights reuse the memo
