@@ -12,6 +12,7 @@ is printed (and written with ``--output``); pass it to the ranker as ``--param r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -26,11 +27,11 @@ from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.llm.backends import LLMBackend
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
-from llmrec.split import leave_last_out
+from llmrec.split import HoldoutSplit, leave_last_out
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 
-__all__ = ["FusionConfig", "MemoBackend", "main", "select_fusion_weight"]
+__all__ = ["FusionConfig", "MemoBackend", "main", "sample_users", "select_fusion_weight"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +43,8 @@ class FusionConfig:
     weights: list[float] = arg(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
                                help="retriever weights tried with llm_weight 1")
     param: list[str] = arg(default_factory=list, help="other ranker config values as key=value")
+    users: int = arg(0, help="choose on a seeded sample of this many users (0: every user of the split)")
+    seed: int = arg(0, help="seed of the user sample")
     output: str | None = arg(None, help="write the table and the choice here as JSON")
     progress: bool = arg(True, help="show progress bars")
 
@@ -78,6 +81,14 @@ class MemoBackend:
         return self.inner.generate(prompts, max_tokens, adapter=adapter)
 
 
+def sample_users(held: HoldoutSplit, users: int, seed: int = 0) -> HoldoutSplit:
+    """``held`` restricted to a seeded sample of ``users`` of its users (all of them for 0 or more)."""
+    if not users or users >= held.n_users:
+        return held
+    rows = np.sort(np.random.default_rng(seed).choice(held.n_users, users, replace=False))
+    return dataclasses.replace(held, targets=held.targets.iloc[rows].reset_index(drop=True))
+
+
 def select_fusion_weight(ranker_config: LLMRankerConfig, held, weights: list[float], backend: LLMBackend,
                          *, progress: bool = True) -> tuple[list[list], float]:
     """Rows (weight, metrics...) for the retriever's order and each weight; the weight with the best NDCG@10."""
@@ -102,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(FusionConfig, parser.parse_args(argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     dataset = load_dataset(cfg.data)
-    held = leave_last_out(dataset, cfg.split)
+    held = sample_users(leave_last_out(dataset, cfg.split), cfg.users, cfg.seed)
     ranker_config = LLMRankerConfig(**{**parse_params(cfg.param),
                                        "retriever": resolve_retriever(cfg.retriever, dataset,
                                                                       progress=cfg.progress)})
@@ -110,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     rows, best = select_fusion_weight(ranker_config, held, cfg.weights, backend, progress=cfg.progress)
     headers = ["retriever weight (llm 1)", "ndcg@5", "ndcg@10", "mrr"]
     print(format_table(rows, headers))
-    print(f"chosen on {cfg.split}: retriever_weight={best} (llm_weight=1)")
+    print(f"chosen on {cfg.split} ({held.n_users} users): retriever_weight={best} (llm_weight=1)")
     if cfg.output:
-        atomic_write_text(cfg.output, json.dumps({"split": cfg.split, "rows": rows, "headers": headers,
+        atomic_write_text(cfg.output, json.dumps({"split": cfg.split, "users": held.n_users, "rows": rows, "headers": headers,
                                                   "retriever_weight": best,
                                                   "ranker": ranker_config.model_dump(mode="json")}, indent=2))
     return 0
