@@ -139,6 +139,17 @@ def test_label_logprobs_come_back_in_the_order_of_the_requested_ids(fake: FakeVL
                                  "return_tokens_as_token_ids": True}
 
 
+def test_token_logprobs_score_each_position_after_its_prefix_longest_prefixes_first(fake: FakeVLLM,
+                                                                                    model_dir: str) -> None:
+    b = backend(fake.url, model_dir)
+    rows = b.token_logprobs([[5, 6, 7, 9], [8, 9]], [[1, 3], [1]])
+    np.testing.assert_allclose(rows[0], [-0.06, -0.09])
+    np.testing.assert_allclose(rows[1], [-0.09])
+    # wave 1: each prompt's longest prefix (they fill the server's prefix cache); wave 2: the shorter ones
+    assert [(r["prompt"], r["logprob_token_ids"]) for r in fake.requests[-2:]] == [([[5, 6, 7], [8]], [9]),
+                                                                                   ([[5]], [6])]
+
+
 def test_prompts_go_in_chunks_of_request_batch_and_rows_keep_prompt_order(fake: FakeVLLM, model_dir: str) -> None:
     b = backend(fake.url, model_dir, request_batch=2)
     assert b.generate(["a", "b", "c", "d", "e"], max_tokens=3) == [f"echo {p}" for p in "abcde"]
