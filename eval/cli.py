@@ -40,7 +40,8 @@ class EvalConfig:
     items: str | None = arg(None, help="item table (CSV/Parquet) when --data is an interactions table")
     download: bool = arg(False, help="download MovieLens-100K from GroupLens when it is not on disk")
     recommender: str = arg("popularity", help="recommender to evaluate")
-    param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
+    param: list[str] = arg(default_factory=list, repeat=True,
+                           help="recommender config values as key=value (JSON values); repeatable")
     retriever: str | None = arg(None, help="trained retriever directory (python -m retrieval.train), or 'auto' "
                                            "for the cached default one (trained on first use); "
                                            "same as --param retriever=PATH")

@@ -42,7 +42,7 @@ class FusionConfig:
                                                                  "split is for final figures only)")
     weights: list[float] = arg(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
                                help="retriever weights tried with llm_weight 1")
-    param: list[str] = arg(default_factory=list, help="other ranker config values as key=value")
+    param: list[str] = arg(default_factory=list, repeat=True, help="other ranker config values as key=value; repeatable")
     users: int = arg(0, help="choose on a seeded sample of this many users (0: every user of the split)")
     seed: int = arg(0, help="seed of the user sample")
     output: str | None = arg(None, help="write the table and the choice here as JSON")

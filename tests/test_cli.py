@@ -55,3 +55,18 @@ def test_list_of_choices_flags_take_several_valid_choices_and_refuse_others():
         "shuffled", "retriever"]
     with pytest.raises((argparse.ArgumentError, SystemExit)):
         parser.parse_args(["--orders", "backwards"])
+
+
+def test_repeated_param_flags_add_up_instead_of_the_last_one_winning():
+    import argparse
+
+    from eval.cli import EvalConfig
+    from eval.fusion import FusionConfig
+    from llmrec.configargs import add_config_arguments, config_from_args
+
+    for cls in (EvalConfig, FusionConfig):
+        parser = argparse.ArgumentParser()
+        add_config_arguments(parser, cls)
+        cfg = config_from_args(cls, parser.parse_args(["--param", "adapter=a", "--param", "backend=transformers",
+                                                       "c=1"]))
+        assert cfg.param == ["adapter=a", "backend=transformers", "c=1"]
