@@ -56,7 +56,8 @@ class RankTrainer(Trainer):
     """Loss: for letters ranking rows, the cross-entropy of the answer label at the last prompt position (only
     that position's logits are computed), over the K label tokens (``loss="labels"``) or the whole vocabulary;
     for marks ranking rows, the cross-entropy of the answer over the K marks' log-probabilities (the scores
-    the ranker serves; only the K hidden states are projected onto the vocabulary); for explanation rows, the token cross-entropy of the completion only.  The batch loss is the mean over rows.
+    the ranker serves; only the K hidden states are projected onto the vocabulary); for explanation rows, the
+    token cross-entropy of the completion only.  The batch loss is the mean over rows.
     ``evaluate`` is the validator's ranking metrics (``eval_ndcg@10`` etc.), which the Trainer uses to keep the
     best checkpoint."""
 
