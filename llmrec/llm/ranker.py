@@ -6,14 +6,14 @@ pass, in one of two ways (``scoring``):
 * ``letters`` (LlamaRec's verbalizer, ``prompts/rank.jinja``): the candidates are labelled A, B, C, ... and
   scored by the next-token log-probabilities of their label tokens after the prompt;
 * ``marks`` (``prompts/rank_marks.jinja``): each candidate line ends with a mark token (" yes") and the
-  candidate is scored by the log-probability of its own mark given everything before it — the prompt's
-  log-probabilities at the K mark positions (vLLM's ``prompt_logprobs``).  Each score is read right after
+  candidate is scored by the log-probability of its own mark given everything before it (the backends'
+  ``token_logprobs``: one pass on transformers, prefix requests sharing the cache on vLLM).  Each score is read right after
   the candidate's own text, a pointwise read-out that a small model learns far more easily than pointing
   at a letter; the training loss is still listwise (a softmax over the K marks).
 
-Either way the K log-probabilities are renormalised over the candidates.  With ``permutations`` P > 1 the candidate order
-is cyclically shifted P times and each candidate's log-probability averaged, which cancels most of the
-position bias.  The final score fuses the LLM score with the retriever's:
+Either way the K log-probabilities are renormalised over the candidates.  With ``permutations`` P > 1 the
+candidate order is cyclically shifted P times and each candidate's log-probability averaged, which cancels
+most of the position bias.  The final score fuses the LLM score with the retriever's:
 ``llm_weight * llm + retriever_weight * z(retriever)`` (weights are chosen on the validation split).
 
 For full-ranking evaluation, the K candidates are placed above every other item, which keeps the
@@ -160,7 +160,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         adapter, trained = self.config.adapter, self._adapter_scoring()
         if trained is not None and trained != self.config.scoring:
             raise ConfigError(f"adapter {adapter} was trained for scoring={trained!r} but the ranker is configured "
-                              f"with scoring={self.config.scoring!r}; pass --scoring {trained}")
+                              f"with scoring={self.config.scoring!r}; leave scoring unset or set it to {trained!r} "
+                              f"(python -m eval: --param scoring={trained}; finetune.lora: --scoring {trained})")
 
     def describe(self) -> dict:
         return {**super().describe(), "prompt_version": self.prompt.version}
