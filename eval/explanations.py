@@ -45,11 +45,6 @@ class ExplanationRun:
     summary: dict
 
 
-def _without(history: History, drop: set[int]) -> History:
-    keep = ~np.isin(history.items, list(drop))
-    return History(history.user, history.items[keep], history.ratings[keep], history.timestamps[keep])
-
-
 def deletion_drops(ranker, jobs: list[tuple[History, int, np.ndarray, tuple[int, ...]]], seed: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per job (history, item, candidates, cited items): the item's LLM-score drop when the cited items are
@@ -66,7 +61,7 @@ def deletion_drops(ranker, jobs: list[tuple[History, int, np.ndarray, tuple[int,
         rand = set(rng.choice(others, len(cited), replace=False).tolist())
         pos = int(np.flatnonzero(cands == item)[0])
         rows.append(pos)
-        prompts += [(shown, cands), (_without(shown, set(cited)), cands), (_without(shown, rand), cands)]
+        prompts += [(shown, cands), (shown.without(cited), cands), (shown.without(rand), cands)]
     if not rows:
         return np.zeros(0), np.zeros(0)
     scores = ranker.llm_scores_many(prompts)

@@ -34,6 +34,11 @@ class History:
             return self
         return History(self.user, self.items[-n:], self.ratings[-n:], self.timestamps[-n:])
 
+    def without(self, items) -> History:
+        """This history with every interaction with one of ``items`` removed (the order of the rest kept)."""
+        keep = ~np.isin(self.items, np.asarray(list(items), dtype=np.int64))
+        return History(self.user, self.items[keep], self.ratings[keep], self.timestamps[keep])
+
     @classmethod
     def empty(cls, user: int) -> History:
         return cls(user, np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64))

@@ -13,7 +13,7 @@ from eval.explanations import deletion_drops, evaluate_explanations
 from finetune.data import explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.explain.claims import check_explanation
-from llmrec.explain.explainer import Explainer, check_problems, fact_sentence, render_explanation
+from llmrec.explain.explainer import Explainer, ExplainerConfig, check_problems, fact_sentence, render_explanation
 from llmrec.history import History, histories
 from llmrec.items import ItemList
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
@@ -55,9 +55,9 @@ def movies() -> Dataset:
     return Dataset(Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])), catalog)
 
 
-def explainer(movies, answer) -> Explainer:
+def explainer(movies, answer, **config) -> Explainer:
     ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend(answer)).fit(movies)
-    return Explainer(ranker)
+    return Explainer(ranker, ExplainerConfig(**config))
 
 
 def answer_json(because, genres, reason):
@@ -78,7 +78,7 @@ def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(
 
 
 def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_words(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), cite="shown")
     h = histories(movies.interactions)[1]
     schema = ex.schema(h, FARGO)
     assert schema["properties"]["because"]["items"]["enum"] == ["Finding Nemo", "Heat", "Toy Story", "Halloween"]
@@ -87,6 +87,33 @@ def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_
     assert pattern.match("both are tense heist stories") and not pattern.match("like Alien from 1979")
     ex.explain_many([(h, FARGO, CANDS)])
     assert ex.ranker.backend.schemas == [schema]  # one schema per request, passed to the backend
+
+
+def test_only_history_items_the_ranking_rests_on_may_be_cited(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))  # cite="influential", the default
+    h = histories(movies.interactions)[1]
+    [influence] = ex.influence([(h, FARGO, CANDS)])
+    assert set(influence) == set(ex.shown_items(h))
+    assert influence[HEAT] > 1.0 and all(abs(d) < 1e-9 for i, d in influence.items() if i != HEAT)
+    assert ex.citable(h, influence) == [HEAT]  # the others do not move Fargo's score
+    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    assert ex.ranker.backend.schemas[-1]["properties"]["because"]["items"]["enum"] == ["Heat"]
+    assert e.cited_items == (HEAT,) and e.extra["citable"] == [HEAT] and not e.replaced
+
+
+def test_an_answer_citing_a_watched_but_uninfluential_item_is_refused(movies):
+    ex = explainer(movies, answer_json(["Toy Story"], ["Crime"], "tense"))  # watched, but irrelevant to Fargo
+    h = histories(movies.interactions)[1]
+    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    assert e.replaced and e.problems == ("unusable answer",) and e.cited_items == (HEAT,)
+
+
+def test_with_no_influential_item_the_schema_cites_nothing(movies):
+    ex = explainer(movies, answer_json([], ["Horror"], "scary"))
+    h = histories(movies.interactions)[1]
+    [e] = ex.explain_many([(h, ALIEN, CANDS)])  # no history item moves Alien's score
+    assert "because" not in ex.ranker.backend.schemas[-1]["properties"]
+    assert e.cited_items == () and e.text.startswith("Alien (1979) is a horror film")
 
 
 def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies):

@@ -5,7 +5,13 @@ For a recommended item the :class:`Explainer` continues the ranking conversation
 then ``prompts/explain.jinja`` asking why — so an engine with prefix caching reuses the ranking prompt.  The
 answer is JSON constrained by a schema built per request (vLLM structured outputs):
 
-* ``because``: one or two titles, each one of the history items *shown in the prompt* (an enum);
+* ``because``: one or two titles from the history items *shown in the prompt* (an enum).  With
+  ``cite="influential"`` (the default) only the shown items the ranker's score of this item measurably rests
+  on may be cited: each shown item is removed from the ranking prompt in turn, and the ``cite_pool`` items
+  whose removal lowers the item's LLM score most (and by more than 0) make the enum — so a cited title is
+  one the ranking depended on, not merely one the user watched.  When no shown item lowers the score, the
+  explanation cites nothing.  This costs one extra scoring prompt per shown history item;
+  ``cite="shown"`` skips it and lets the LLM cite any shown item;
 * ``genres``: genres of the recommended item (an enum of its catalog genres);
 * ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year).
 
@@ -23,6 +29,7 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -43,6 +50,15 @@ class ExplainerConfig:
     reason_chars: int = 80  # longest "reason"
     max_tokens: int = 96  # answer budget (the JSON)
     verify: bool = True  # replace failing explanations by a verified fact sentence
+    cite: Literal["influential", "shown"] = "influential"  # history items an answer may cite (module doc)
+    cite_pool: int = 3  # with "influential": at most this many of the most influential shown items
+
+    def __post_init__(self):
+        if self.cite not in ("influential", "shown"):
+            raise ValueError(f"ExplainerConfig.cite must be 'influential' or 'shown', got {self.cite!r}")
+        if self.cite_pool < 1 or self.max_cited < 1:
+            raise ValueError(f"ExplainerConfig needs cite_pool >= 1 and max_cited >= 1, got {self.cite_pool} "
+                             f"and {self.max_cited}")
 
 
 @dataclass(frozen=True)
@@ -97,12 +113,14 @@ def render_explanation(catalog, item: int, cited: list[int], genres: list[str], 
     return f"{head}{what}{tail}."
 
 
-def fact_sentence(catalog, item: int, history: History) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
-    """A sentence from verified catalog facts: the item's genres and the most recent history item sharing the
-    most of them.  Returns (text, cited items, genres)."""
+def fact_sentence(catalog, item: int, history: History, among: list[int] | None = None
+                  ) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
+    """A sentence from verified catalog facts: the item's genres and the most recent history item (of
+    ``among``, when given) sharing the most of them.  Returns (text, cited items, genres)."""
     genres = tuple(catalog.genres(item))
     best, overlap = None, 0
-    for h in reversed(history.items.tolist()):
+    pool = history.items.tolist() if among is None else [i for i in history.items.tolist() if i in set(among)]
+    for h in reversed(pool):
         shared = len(set(genres) & set(catalog.genres(int(h))))
         if shared > overlap and int(h) != item:
             best, overlap = int(h), shared
@@ -153,9 +171,37 @@ class Explainer:
                 out.append(int(i))
         return out
 
-    def schema(self, history: History, item: int) -> dict:
-        """The JSON schema of an answer for ``item``: cited titles from the shown history, the item's genres."""
-        shown = [self.catalog.short_title(i) for i in self.shown_items(history)]
+    def influence(self, jobs: list[tuple[History, int, np.ndarray]]) -> list[dict[int, float]]:
+        """Per job (history, item, candidates in prompt order): each shown history item's influence on the
+        item's LLM score — how much the score drops when that one item is removed from the ranking prompt —
+        from one batched scoring call."""
+        prompts, spans = [], []
+        for h, item, cands in jobs:
+            cands = np.asarray(cands, dtype=np.int64)
+            shown, ids = self.ranker.shown_history(h), self.shown_items(h)
+            spans.append((ids, int(np.flatnonzero(cands == item)[0])))
+            prompts += [(shown, cands)] + [(shown.without([i]), cands) for i in ids]
+        scores = self.ranker.llm_scores_many(prompts) if prompts else []
+        out, row = [], 0
+        for ids, pos in spans:
+            full = scores[row][pos]
+            out.append({i: float(full - scores[row + 1 + n][pos]) for n, i in enumerate(ids)})
+            row += 1 + len(ids)
+        return out
+
+    def citable(self, history: History, influence: dict[int, float] | None = None) -> list[int]:
+        """History items an answer may cite: the shown ones, or (given their influence) the ``cite_pool``
+        most influential with a positive influence, most influential first."""
+        if influence is None:
+            return self.shown_items(history)
+        ranked = sorted((i for i, d in influence.items() if d > 0), key=lambda i: -influence[i])
+        return ranked[: self.config.cite_pool]
+
+    def schema(self, history: History, item: int, citable: list[int] | None = None) -> dict:
+        """The JSON schema of an answer for ``item``: cited titles from ``citable`` (default: the shown
+        history), the item's genres."""
+        citable = self.shown_items(history) if citable is None else citable
+        shown = [self.catalog.short_title(i) for i in citable]
         genres = list(self.catalog.genres(item))
         props: dict = {}
         if shown:
@@ -181,15 +227,18 @@ class Explainer:
         return chat_prompt(self.ranker.backend.tokenizer, messages)
 
     # -- answers -----------------------------------------------------------------------------------------
-    def parse(self, history: History, item: int, answer: str) -> tuple[list[int], list[str], str] | None:
-        """(cited items, genres, reason) of a JSON answer, or None when it is not a valid answer."""
+    def parse(self, history: History, item: int, answer: str, citable: list[int] | None = None
+              ) -> tuple[list[int], list[str], str] | None:
+        """(cited items, genres, reason) of a JSON answer, or None when it is not a valid answer (citing an
+        item outside ``citable``, default the shown history, included)."""
         try:
             data = json.loads(answer)
         except json.JSONDecodeError:
             return None
         if not isinstance(data, dict):
             return None
-        by_title = {self.catalog.short_title(i): i for i in self.shown_items(history)}
+        by_title = {self.catalog.short_title(i): i
+                    for i in (self.shown_items(history) if citable is None else citable)}
         because, genres, reason = data.get("because", []), data.get("genres", []), data.get("reason", "")
         if not (isinstance(because, list) and isinstance(genres, list) and isinstance(reason, str)):
             return None
@@ -207,13 +256,16 @@ class Explainer:
         if not jobs:
             return []
         t0 = time.perf_counter()
+        influence = (self.influence(jobs) if self.config.cite == "influential" else [None] * len(jobs))
+        citable = [self.citable(h, inf) for (h, _, _), inf in zip(jobs, influence)]
         prompts = [self.prompt_text(h, i, c) for h, i, c in jobs]
-        schemas = [self.schema(h, i) for h, i, _ in jobs]
+        schemas = [self.schema(h, i, c) for (h, i, _), c in zip(jobs, citable)]
         answers = self._generate(prompts, schemas)
         per = (time.perf_counter() - t0) / len(jobs)
         out = []
-        for (h, item, _), answer in zip(jobs, answers):
-            parsed = self.parse(h, item, answer)
+        for (h, item, _), answer, cite, inf in zip(jobs, answers, citable, influence):
+            extra = {} if inf is None else {"influence": inf, "citable": cite}
+            parsed = self.parse(h, item, answer, cite)
             if parsed is None:
                 raw, cited, genres, reason, problems = "", [], [], "", ("unusable answer",)
             else:
@@ -222,12 +274,12 @@ class Explainer:
                 problems = check_problems(check_explanation(raw, item, h.items.tolist(), self.catalog,
                                                             self.extractor))
             if problems and self.config.verify:
-                text, fact_cited, fact_genres = fact_sentence(self.catalog, item, h)
+                text, fact_cited, fact_genres = fact_sentence(self.catalog, item, h, None if inf is None else cite)
                 out.append(Explanation(h.user, item, text, fact_cited, fact_genres, "", tuple(cited), raw, answer,
-                                       tuple(problems), True, per))
+                                       tuple(problems), True, per, extra))
             else:
                 out.append(Explanation(h.user, item, raw, tuple(cited), tuple(genres), reason, tuple(cited), raw,
-                                       answer, tuple(problems), False, per))
+                                       answer, tuple(problems), False, per, extra))
         return out
 
     def _generate(self, prompts: list[str], schemas: list[dict]) -> list[str]:
