@@ -67,13 +67,13 @@ class MemoBackend:
         return (np.stack([self.memo[(p, ids, adapter)] for p in prompts]) if prompts
                 else np.zeros((0, len(ids))))
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
-                       ) -> list[np.ndarray]:
-        keys = [(tuple(p), tuple(j), adapter) for p, j in zip(prompts, positions)]
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
+                       against: int | None = None) -> list[np.ndarray]:
+        keys = [(tuple(p), tuple(j), adapter, against) for p, j in zip(prompts, positions)]
         missing = list(dict.fromkeys(k for k in keys if k not in self.memo))
         if missing:
             rows = self.inner.token_logprobs([list(k[0]) for k in missing], [list(k[1]) for k in missing],
-                                             adapter=adapter)
+                                             adapter=adapter, against=against)
             self.memo.update(zip(missing, rows))
         return [self.memo[k] for k in keys]
 

@@ -224,7 +224,8 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     rows = [e.row() for e in examples] + explain_rows
     trainer = RankTrainer(model=model, args=args, train_dataset=rows,
                           eval_dataset=validator.jobs, data_collator=collate_examples(tokenizer),
-                          label_ids=ranker.label_ids[:cfg.candidates], loss=cfg.loss, validator=validator)
+                          label_ids=ranker.label_ids[:cfg.candidates], loss=cfg.loss, validator=validator,
+                          against=ranker.not_mark_id)
     resume = get_last_checkpoint(str(checkpoints)) if cfg.resume and checkpoints.is_dir() else None
     if cfg.resume and resume is None:
         log.warning("--resume: no checkpoint in %s, training from the start", checkpoints)

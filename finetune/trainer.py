@@ -55,14 +55,16 @@ def collate_examples(tokenizer):
 class RankTrainer(Trainer):
     """Loss: for letters ranking rows, the cross-entropy of the answer label at the last prompt position (only
     that position's logits are computed), over the K label tokens (``loss="labels"``) or the whole vocabulary;
-    for marks ranking rows, the cross-entropy of the answer over the K marks' log-probabilities (the scores
-    the ranker serves; only the K hidden states are projected onto the vocabulary); for explanation rows, the
+    for marks ranking rows, the cross-entropy of the answer over the K marks' log-odds against
+    ``against`` (the scores the ranker serves; only the K hidden states are projected onto the vocabulary); for explanation rows, the
     token cross-entropy of the completion only.  The batch loss is the mean over rows.
     ``evaluate`` is the validator's ranking metrics (``eval_ndcg@10`` etc.), which the Trainer uses to keep the
     best checkpoint."""
 
-    def __init__(self, *args, label_ids: list[int], loss: Literal["labels", "vocab"], validator, **kwargs):
+    def __init__(self, *args, label_ids: list[int], loss: Literal["labels", "vocab"], validator,
+                 against: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.against = against  # marks: the token each mark is scored against (the ranker's not_mark_id)
         self.label_ids = torch.tensor(label_ids, dtype=torch.long)
         self.rank_loss, self.validator = loss, validator
         self.loss_is_scaled_for_ga = False  # a mean over the batch: the Trainer divides by the accumulation steps
@@ -81,7 +83,7 @@ class RankTrainer(Trainer):
             valid = pos >= 0
             rows = torch.arange(len(pos), device=pos.device)[:, None].expand_as(pos)[valid]
             lp = position_logprobs(model, inputs["input_ids"][marks], inputs["attention_mask"][marks], rows,
-                                   pos[valid])
+                                   pos[valid], self.against)
             scores = torch.full(pos.shape, float("-inf"), device=lp.device)
             scores[valid] = lp
             losses.append(F.cross_entropy(scores, answer[marks], reduction="sum"))

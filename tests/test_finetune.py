@@ -120,14 +120,14 @@ def tiny_llm():
                                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
 
 
-def _trainer(model, tmp_path, rows, loss="labels", steps=1, lr=1e-2):
+def _trainer(model, tmp_path, rows, loss="labels", steps=1, lr=1e-2, against=None):
     from transformers import TrainingArguments
 
     args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=len(rows), max_steps=steps,
                              learning_rate=lr, report_to=[], use_cpu=True, save_strategy="no",
                              remove_unused_columns=False, disable_tqdm=True, logging_steps=1)
     return RankTrainer(model=model, args=args, train_dataset=rows, data_collator=collate_examples(CharTokenizer()),
-                       label_ids=[ord(c) for c in "ABC"], loss=loss, validator=None)
+                       label_ids=[ord(c) for c in "ABC"], loss=loss, validator=None, against=against)
 
 
 def test_the_loss_is_the_answer_label_cross_entropy_at_the_last_position(tiny_llm, tmp_path):
@@ -163,20 +163,42 @@ def test_explanation_rows_are_trained_on_their_completion_tokens_only(tiny_llm, 
     assert mixed == pytest.approx((explain + rank) / 2, rel=1e-4)
 
 
-def test_marks_rows_are_trained_on_the_softmax_over_their_marks_log_probabilities(tiny_llm, tmp_path):
+@pytest.mark.parametrize("against", [None, ord("?")])
+def test_marks_rows_are_trained_on_the_softmax_over_their_marks_scores(tiny_llm, tmp_path, against):
+    """A mark's score is its log-probability, or (with ``against``) its log-odds against that token."""
     marks = {"input_ids": [ord(c) for c in "h: a! b! c!"], "positions": [4, 7, 10], "answer": 1}
     short = {"input_ids": [ord(c) for c in "q: x! y!"], "positions": [4, 7], "answer": 0}
     batch = collate_examples(CharTokenizer())([marks, short])
     assert batch["positions"].tolist() == [[4, 7, 10], [3 + 4, 3 + 7, -1]]  # shifted by the left padding
     with torch.no_grad():
-        loss = _trainer(tiny_llm, tmp_path, [marks, short]).compute_loss(tiny_llm, dict(batch)).item()
+        trainer = _trainer(tiny_llm, tmp_path, [marks, short], against=against)
+        loss = trainer.compute_loss(tiny_llm, dict(batch)).item()
         expected = []
         for row in (marks, short):
             ids = torch.tensor([row["input_ids"]])
             lp = torch.log_softmax(tiny_llm(input_ids=ids).logits[0], -1)  # position j - 1 predicts token j
-            scores = torch.stack([lp[j - 1, ids[0, j]] for j in row["positions"]])
+            scores = torch.stack([lp[j - 1, ids[0, j]] - (lp[j - 1, against] if against else 0)
+                                  for j in row["positions"]])
             expected.append(torch.nn.functional.cross_entropy(scores[None], torch.tensor([row["answer"]])).item())
     assert loss == pytest.approx(sum(expected) / 2, rel=1e-4)
+
+
+def test_marks_log_odds_do_not_saturate_when_every_mark_becomes_certain(tiny_llm):
+    """If the model puts ~all mass on the mark token everywhere, log-probabilities tie at ~0 (a flat, gradient-
+    less listwise loss) while log-odds against another token still order the candidates."""
+    from llmrec.llm.backends import position_logprobs
+
+    head = tiny_llm.get_output_embeddings()
+    with torch.no_grad():
+        head.bias = torch.nn.Parameter(torch.zeros(128))
+        head.bias[ord("!")] = 60.0  # "!" (the mark) is certain after anything
+    ids = torch.tensor([[ord(c) for c in "h: a! b! c!"]])
+    rows, cols = torch.zeros(3, dtype=torch.long), torch.tensor([4, 7, 10])
+    with torch.no_grad():
+        lp = position_logprobs(tiny_llm, ids, torch.ones_like(ids), rows, cols)
+        odds = position_logprobs(tiny_llm, ids, torch.ones_like(ids), rows, cols, against=ord("?"))
+    assert lp.abs().max() < 1e-6  # saturated: every candidate scores 0
+    assert odds.min() > 50 and (odds.max() - odds.min()) > 1e-3  # still a usable, distinct score
 
 
 def test_the_backends_prefix_scoring_matches_one_pass_scoring(tiny_llm):
@@ -185,11 +207,12 @@ def test_the_backends_prefix_scoring_matches_one_pass_scoring(tiny_llm):
     backend = TransformersBackend.from_model(tiny_llm, CharTokenizer(), batch_size=2)
     prompts = [[ord(c) for c in "h: a! b! c!"], [ord(c) for c in "q: x! y!"], [ord(c) for c in "z!"]]
     positions = [[4, 7, 10], [4, 7], [1]]
-    one_pass = backend.token_logprobs(prompts, positions)
-    prefixes = prefix_token_logprobs(backend.label_logprobs, prompts, positions)
-    assert [len(r) for r in one_pass] == [3, 2, 1]
-    for a, b in zip(one_pass, prefixes):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    for against in (None, ord("?")):
+        one_pass = backend.token_logprobs(prompts, positions, against=against)
+        prefixes = prefix_token_logprobs(backend.label_logprobs, prompts, positions, against=against)
+        assert [len(r) for r in one_pass] == [3, 2, 1]
+        for a, b in zip(one_pass, prefixes):
+            np.testing.assert_allclose(a, b, atol=1e-5)
     with pytest.raises(ValueError, match="positions"):
         backend.token_logprobs([[1, 2]], [[2]])
 

@@ -11,28 +11,30 @@ from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import histories
 from llmrec.items import ItemList
 from llmrec.llm.backends import label_token_ids
-from llmrec.llm.ranker import MARK, LLMRanker, LLMRankerConfig
+from llmrec.llm.ranker import MARK, NOT_MARK, LLMRanker, LLMRankerConfig
 from llmrec.prompts import load_prompt
 
 MOVIES = ["Toy Story", "Finding Nemo", "Halloween", "Scream", "Alien", "The Shining", "Heat", "Fargo"]
 
 
-MARK_ID = 1000
+MARK_ID, NOT_MARK_ID = 1000, 1001
 
 
 class LetterTokenizer:
     """Chat template = role-tagged lines; each character is one token (id = its code point), except the mark
-    " yes" (one token, id 1000)."""
+    " yes" (one token, id 1000) and " no" (1001)."""
 
     def apply_chat_template(self, messages, add_generation_prompt, tokenize):
         return "".join(f"<{m['role']}>{m['content']}\n" for m in messages) + "<assistant>"
 
     def encode(self, text, add_special_tokens=False):
+        if text == NOT_MARK:
+            return [NOT_MARK_ID]
         pieces = text.split(MARK)
         return [t for n, piece in enumerate(pieces) for t in ([MARK_ID] if n else []) + [ord(c) for c in piece]]
 
     def decode(self, ids):
-        return "".join(MARK if t == MARK_ID else chr(t) for t in ids)
+        return "".join({MARK_ID: MARK, NOT_MARK_ID: NOT_MARK}.get(t) or chr(t) for t in ids)
 
 
 class ScriptedBackend:
@@ -52,9 +54,10 @@ class ScriptedBackend:
             rows.append(logits - np.logaddexp.reduce(logits))
         return np.array(rows)
 
-    def token_logprobs(self, prompts, positions, adapter=None):
+    def token_logprobs(self, prompts, positions, adapter=None, against=None):
         """Marks: the same taste, read from the candidate line ending at each mark (the first line is liked
-        more)."""
+        more), as log-odds against " no"."""
+        assert against == NOT_MARK_ID
         self.calls += 1
         rows = []
         for ids, pos in zip(prompts, positions):

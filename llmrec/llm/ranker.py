@@ -6,8 +6,11 @@ pass, in one of two ways (``scoring``):
 * ``letters`` (LlamaRec's verbalizer, ``prompts/rank.jinja``): the candidates are labelled A, B, C, ... and
   scored by the next-token log-probabilities of their label tokens after the prompt;
 * ``marks`` (``prompts/rank_marks.jinja``): each candidate line ends with a mark token (" yes") and the
-  candidate is scored by the log-probability of its own mark given everything before it (the backends'
-  ``token_logprobs``: one pass on transformers, prefix requests sharing the cache on vLLM).  Each score is read right after
+  candidate is scored by the log-odds of its mark against " no" at that place given everything before it
+  (the backends' ``token_logprobs`` with ``against``: one pass on transformers, prefix requests sharing the
+  cache on vLLM).  The log-odds, a logit difference, is used rather than the mark's own log-probability
+  because that one saturates: fine-tuning drove p(" yes") to ~1 after every candidate (the input itself
+  writes " yes" after each), all K scores to ~0 and the gradients to nothing.  Each score is read right after
   the candidate's own text, a pointwise read-out that a small model learns far more easily than pointing
   at a letter; the training loss is still listwise (a softmax over the K marks).
 
@@ -43,13 +46,15 @@ from llmrec.llm.backends import BackendConfig, LLMBackend, chat_prompt, create_b
 from llmrec.prompts import Prompt, load_prompt
 from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
 
-__all__ = ["LABELS", "MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker", "LLMRankerConfig"]
+__all__ = ["LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker", "LLMRankerConfig"]
 
 log = logging.getLogger(__name__)
 
 LABELS = string.ascii_uppercase  # single tokens for common tokenizers; checked at start-up
 #: The mark ending each candidate line with ``scoring="marks"`` (one token; checked at start-up).
 MARK = " yes"
+#: The token a mark is scored against (``scoring="marks"``: the score is log p(MARK) - log p(NOT_MARK)).
+NOT_MARK = " no"
 _SLOT = "\x00"  # stands for a mark while the prompt is rendered, then is replaced by the mark's token id
 _PROMPTS = {"letters": "rank", "marks": "rank_marks"}
 
@@ -130,7 +135,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self.retriever = DenseRetriever(DenseConfig(retriever=self.config.retriever)).fit(data)
         self.labels = list(LABELS[:self.config.candidates])
         self.label_ids = label_token_ids(self.backend.tokenizer, self.labels)
-        self.mark_id = label_token_ids(self.backend.tokenizer, [MARK])[0] if self.config.scoring == "marks" else None
+        self.mark_id, self.not_mark_id = (label_token_ids(self.backend.tokenizer, [MARK, NOT_MARK])
+                                          if self.config.scoring == "marks" else (None, None))
         self._check_adapter_scoring()
         base = RANK_HISTORY_FORMAT if self.config.details == "titles" else RANK_HISTORY_FORMAT_FULL
         self.history_format = HistoryFormat(**{**base.__dict__, "max_items": self.config.history_items})
@@ -284,7 +290,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             return self.backend.label_logprobs(texts, self.label_ids[:k], adapter=adapter)
         encoded = [self.encode(h, order) for h, order in prompts]
         rows = self.backend.token_logprobs([ids for ids, _ in encoded], [pos for _, pos in encoded],
-                                           adapter=adapter)
+                                           adapter=adapter, against=self.not_mark_id)
         if len(rows) != len(prompts) or any(len(r) != k for r in rows):
             raise LLMUnavailable(f"the LLM returned mark log-probabilities of the wrong shape ({len(rows)} rows, "
                                  f"expected {len(prompts)} of {k})", cause="malformed response")

@@ -114,13 +114,13 @@ class RemoteBackend:
                                           f"{err}): {str(choice)[:300]}") from None
         return out
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None
-                       ) -> list[np.ndarray]:
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
+                       against: int | None = None) -> list[np.ndarray]:
         """``log p(prompt[j] | prompt[:j])`` at each position, from next-token requests for the prefixes (the
         server's prefix cache shares their common blocks; see :func:`~llmrec.llm.backends.prefix_token_logprobs`)."""
         from llmrec.llm.backends import prefix_token_logprobs
 
-        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter)
+        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter, against=against)
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None) -> list[str]:
