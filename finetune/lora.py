@@ -72,10 +72,11 @@ class LoraTrainConfig:
     # data
     per_user: int = arg(10, help="training targets per user (the most recent of the fit history); retriever "
                                   "examples are kept only when the retriever proposes the target")
-    negatives: Negatives = arg("mixed", help="candidates of an example: the retriever's top K (when it holds the "
-                                             "target), random items, or half of each")
-    retriever_order: bool = arg(False, help="retriever examples keep the retriever's candidate order (as served) "
-                                           "instead of a shuffled one")
+    negatives: Negatives = arg("retriever", help="candidates of an example: the retriever's top K (when it holds "
+                                                 "the target; what the ranker is served), random items, or half "
+                                                 "of each")
+    retriever_order: bool = arg(True, help="retriever examples keep the retriever's candidate order (as served); "
+                                           "--no-retriever-order shuffles them")
     max_examples: int | None = arg(1600, help="cap on training examples (a seeded sample); the default keeps "
                                               "training within ~40 min on 2 CPU cores")
     candidates: int = arg(20, help="K candidates per prompt (as the ranker)")
