@@ -101,6 +101,17 @@ def test_only_history_items_the_ranking_rests_on_may_be_cited(movies):
     assert e.cited_items == (HEAT,) and e.extra["citable"] == [HEAT] and not e.replaced
 
 
+def test_the_items_of_one_list_share_their_influence_prompts(movies):
+    ex = explainer(movies, answer_json([], ["Horror"], "scary"))
+    h = histories(movies.interactions)[1]
+    calls = []
+    score = ex.ranker.llm_scores_many
+    ex.ranker.llm_scores_many = lambda jobs: calls.append(len(jobs)) or score(jobs)
+    fargo, alien = ex.influence([(h, FARGO, CANDS), (h, ALIEN, CANDS)])
+    assert calls == [1 + len(ex.shown_items(h))]  # the full prompt and one per shown item, once for both
+    assert fargo[HEAT] > 1.0 and alien[HEAT] < 0  # Heat lifts Fargo, so it takes from Alien
+
+
 def test_an_answer_citing_a_watched_but_uninfluential_item_is_refused(movies):
     ex = explainer(movies, answer_json(["Toy Story"], ["Crime"], "tense"))  # watched, but irrelevant to Fargo
     h = histories(movies.interactions)[1]

@@ -175,19 +175,19 @@ class Explainer:
         """Per job (history, item, candidates in prompt order): each shown history item's influence on the
         item's LLM score — how much the score drops when that one item is removed from the ranking prompt —
         from one batched scoring call."""
-        prompts, spans = [], []
+        prompts: dict[tuple, tuple[History, np.ndarray]] = {}  # the items of one list share their prompts
+        spans = []
         for h, item, cands in jobs:
             cands = np.asarray(cands, dtype=np.int64)
             shown, ids = self.ranker.shown_history(h), self.shown_items(h)
-            spans.append((ids, int(np.flatnonzero(cands == item)[0])))
-            prompts += [(shown, cands)] + [(shown.without([i]), cands) for i in ids]
-        scores = self.ranker.llm_scores_many(prompts) if prompts else []
-        out, row = [], 0
-        for ids, pos in spans:
-            full = scores[row][pos]
-            out.append({i: float(full - scores[row + 1 + n][pos]) for n, i in enumerate(ids)})
-            row += 1 + len(ids)
-        return out
+            key = (h.user, len(h), tuple(cands.tolist()))
+            spans.append((key, ids, int(np.flatnonzero(cands == item)[0])))
+            prompts.setdefault(key + (None,), (shown, cands))
+            for i in ids:
+                prompts.setdefault(key + (i,), (shown.without([i]), cands))
+        scores = dict(zip(prompts, self.ranker.llm_scores_many(list(prompts.values())))) if prompts else {}
+        return [{i: float(scores[key + (None,)][pos] - scores[key + (i,)][pos]) for i in ids}
+                for key, ids, pos in spans]
 
     def citable(self, history: History, influence: dict[int, float] | None = None) -> list[int]:
         """History items an answer may cite: the shown ones, or (given their influence) the ``cite_pool``
