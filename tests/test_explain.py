@@ -13,7 +13,13 @@ from eval.explanations import deletion_drops, evaluate_explanations
 from finetune.data import explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.explain.claims import check_explanation
-from llmrec.explain.explainer import Explainer, ExplainerConfig, check_problems, fact_sentence, render_explanation
+from llmrec.explain.explainer import (
+    Explainer,
+    ExplainerConfig,
+    check_problems,
+    fact_sentence,
+    render_explanation,
+)
 from llmrec.history import History, histories
 from llmrec.items import ItemList
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
