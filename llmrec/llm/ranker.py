@@ -149,21 +149,33 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         return self._catalog
 
     def _adapter_scoring(self) -> str | None:
-        """The read-out the configured adapter was trained for (older adapters: letters); None without a local
-        adapter directory (no adapter, or a name a remote server serves)."""
+        """The read-out the configured adapter was trained for (older adapters: letters), or without one, the
+        read-out of a merged model (``python -m finetune.merge``) given as the model; None otherwise (no
+        adapter, a name a remote server serves, a plain model)."""
+        import json
         from pathlib import Path
 
-        from llmrec.artifacts import read_manifest
+        from llmrec.artifacts import MANIFEST, read_manifest
         from llmrec.llm.adapters import ADAPTER_KIND
 
         adapter = self.config.adapter
-        if not adapter or not Path(adapter).expanduser().is_dir():
-            return None
-        return read_manifest(Path(adapter).expanduser(), ADAPTER_KIND, verify=False).get("scoring", "letters")
+        if adapter:
+            if not Path(adapter).expanduser().is_dir():
+                return None
+            return read_manifest(Path(adapter).expanduser(), ADAPTER_KIND, verify=False).get("scoring", "letters")
+        manifest = Path(self.config.model or "").expanduser() / MANIFEST
+        if self.config.model and manifest.is_file():
+            try:
+                fields = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                return None
+            return fields.get("scoring") if fields.get("kind") == "merged-model" else None
+        return None
 
     def _check_adapter_scoring(self) -> None:
-        """An adapter trained for one scoring read-out is refused by a ranker configured for the other."""
-        adapter, trained = self.config.adapter, self._adapter_scoring()
+        """An adapter (or merged model) trained for one scoring read-out is refused by a ranker configured for
+        the other."""
+        adapter, trained = self.config.adapter or self.config.model, self._adapter_scoring()
         if trained is not None and trained != self.config.scoring:
             raise ConfigError(f"adapter {adapter} was trained for scoring={trained!r} but the ranker is configured "
                               f"with scoring={self.config.scoring!r}; leave scoring unset or set it to {trained!r} "
