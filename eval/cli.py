@@ -150,7 +150,8 @@ def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
 
     llm_params = {k: v for k, v in params.items() if k != "shuffle_candidates"}
     first = LLMRanker(LLMRanker.config_class(**llm_params))  # with the adapter (if any): its engine serves both
-    rankers = [("zero-shot", LLMRanker(first.config.model_copy(update={"adapter": None}), backend=first.backend))]
+    base = "zero-shot" if not first.config.model else f"model {Path(first.config.model).name}"
+    rankers = [(base, LLMRanker(first.config.model_copy(update={"adapter": None}), backend=first.backend))]
     if first.config.adapter:
         rankers.append((f"adapter {Path(first.config.adapter).name}", first))
     runs = [evaluate_explanations(dataset, ranker, config.split, users=config.users, label=label,
