@@ -1,7 +1,8 @@
 """``python -m finetune.lora``: LoRA fine-tuning of the ranking LLM, served afterwards by vLLM as an adapter.
 
 1. builds instruction examples from training interactions only (:mod:`finetune.data`): the ranking prompt
-   for an earlier history, K shuffled candidates, the target's label as the answer; and (``--explain-examples``)
+   for an earlier history, K candidates (by default the retriever's, in its order, as served), the target's
+   position as the answer; and (``--explain-examples``)
    explanation targets: the explanation request after such a prompt, answered with JSON built from catalog
    facts (the shown history items sharing the target's genres, those genres), so the one adapter ranks and
    explains;
