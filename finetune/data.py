@@ -30,7 +30,7 @@ from llmrec.history import History, histories
 from llmrec.llm.ranker import LLMRanker
 from llmrec.split import HoldoutSplit
 
-__all__ = ["Example", "ExampleConfig", "build_examples", "build_explanation_examples", "explanation_answer", "prefix"]
+__all__ = ["Example", "ExampleConfig", "build_examples", "build_explanation_examples", "citable_by_genre", "explanation_answer", "prefix"]
 
 Negatives = Literal["retriever", "random", "mixed"]
 
@@ -120,26 +120,57 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
     return out
 
 
-#: Lowercase reasons for explanation targets ({g}: the shared genres), varied per example so an adapter does not
-#: learn one sentence for everyone.
-REASONS = ("both are {g} films", "it has the {g} streak of what you watched",
-           "more {g} in the vein of your recent picks", "it matches your taste for {g}",
-           "a {g} choice close to your favourites", "you keep coming back to {g}, and so does this one")
+#: Lowercase reasons for explanation targets ({g}: the genres the item shares with the cited movies), varied per
+#: example so an adapter does not learn one sentence for everyone; an era clause ({d}: a decade in words, when
+#: the item and the cited movies share it) and a contrast clause ({e}: the item's other genres) are added when
+#: true and when they fit, so a reason states checkable facts that differ from user to user.
+REASONS = ("both are {g} films", "the same {g} streak as what you watched", "more {g}, as in your recent picks",
+           "{g}, which you keep coming back to", "a {g} choice close to your favourites",
+           "it shares their {g} side", "it has the {g} feel you liked there", "the {g} you seem to enjoy",
+           "a {g} pick in the same spirit", "close to them as a {g} film")
+ERAS = ("and both come from the {d}", "from the {d}, like them", "another one from the {d}")
+EXTRAS = ("with some {e} added", "plus a touch of {e}", "and it adds {e}")
+DECADES = {1920: "twenties", 1930: "thirties", 1940: "forties", 1950: "fifties", 1960: "sixties",
+           1970: "seventies", 1980: "eighties", 1990: "nineties"}
 
 
-def explanation_answer(catalog, shown: list[int], target: int, pick: int = 0) -> dict:
-    """The explanation a verified, fact-built answer gives for ``target``: the (at most two) shown history items
-    sharing the most genres with it, most recent first among ties; the target's genres they share (all of its
-    genres when none is shared); a reason naming those genres.  ``shown`` is newest first."""
+def _decade(catalog, items: list[int]) -> str | None:
+    """The decade in words that every one of ``items`` was released in, if there is one."""
+    decades = {(catalog.year(i) or 0) // 10 * 10 for i in items}
+    return DECADES.get(decades.pop()) if len(decades) == 1 else None
+
+
+def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, max_chars: int = 80) -> dict:
+    """The explanation a verified, fact-built answer gives for ``target``: the (at most two) ``citable`` history
+    items sharing the most genres with it, earliest in ``citable`` first among ties; the target's genres they
+    share (all of its genres when none is shared); a reason naming those genres and, when true, the decade they
+    share and the target's other genres (``pick`` seeds the wording)."""
     from llmrec.explain.explainer import genre_words
 
+    rng = np.random.default_rng(pick)
     genres = catalog.genres(target)
-    overlap = [(len(set(genres) & set(catalog.genres(i))), -n, i) for n, i in enumerate(shown) if i != target]
+    overlap = [(len(set(genres) & set(catalog.genres(i))), -n, i) for n, i in enumerate(citable) if i != target]
     overlap.sort(reverse=True)
     cited = [i for k, _, i in overlap[:2] if k > 0] or [i for _, _, i in overlap[:1]]
     shared = [g for g in genres if any(g in catalog.genres(i) for i in cited)] or list(genres)
-    reason = REASONS[pick % len(REASONS)].format(g=genre_words(shared)) if shared else "a good match for you"
+    if not shared:
+        return {"because": [catalog.short_title(i) for i in cited], "genres": [], "reason": "a good match for you"}
+    reason = str(rng.choice(REASONS)).format(g=genre_words(shared))
+    decade, extra = _decade(catalog, [target, *cited]) if cited else None, [g for g in genres if g not in shared]
+    clauses = ([str(rng.choice(ERAS)).format(d=decade)] if decade else []) + (
+        [str(rng.choice(EXTRAS)).format(e=genre_words(extra))] if extra else [])
+    for clause in rng.permutation(clauses) if clauses else []:
+        if rng.random() < 0.75 and len(reason) + 2 + len(clause) <= max_chars:
+            reason = f"{reason}, {clause}"
     return {"because": [catalog.short_title(i) for i in cited], "genres": shared, "reason": reason}
+
+
+def citable_by_genre(catalog, shown: list[int], target: int, pool: int = 3) -> list[int]:
+    """The training stand-in for influential citations: the ``pool`` shown items sharing the most genres with
+    ``target`` (and at least one), most recent first among ties (``shown`` is newest first)."""
+    genres = set(catalog.genres(target))
+    scored = [(len(genres & set(catalog.genres(i))), -n, i) for n, i in enumerate(shown) if i != target]
+    return [i for k, _, i in sorted(scored, reverse=True)[:pool] if k > 0]
 
 
 def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Example], n: int, seed: int = 0
@@ -160,7 +191,12 @@ def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Examp
     for k in rng.choice(len(examples), min(n, len(examples)), replace=False):
         e = examples[int(k)]
         before = prefix(hs[e.user], e.position)
-        answer = explanation_answer(ranker.catalog, explainer.shown_items(before), e.target, pick=int(k))
-        rows.append({"prompt": explainer.prompt_text(before, e.target, e.candidates),
+        citable = citable_by_genre(ranker.catalog, explainer.shown_items(before), e.target,
+                                   explainer.config.cite_pool)
+        answer = explanation_answer(ranker.catalog, citable, e.target, pick=int(k),
+                                    max_chars=explainer.config.reason_chars)
+        if not citable:
+            answer.pop("because")
+        rows.append({"prompt": explainer.prompt_text(before, e.target, e.candidates, citable),
                      "completion": json.dumps(answer)})
     return rows

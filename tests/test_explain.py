@@ -10,7 +10,7 @@ import pytest
 from test_llm_ranker import LetterTokenizer
 
 from eval.explanations import deletion_drops, evaluate_explanations
-from finetune.data import explanation_answer
+from finetune.data import citable_by_genre, explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.explain.claims import check_explanation
 from llmrec.explain.explainer import (
@@ -105,6 +105,19 @@ def test_only_history_items_the_ranking_rests_on_may_be_cited(movies):
     [e] = ex.explain_many([(h, FARGO, CANDS)])
     assert ex.ranker.backend.schemas[-1]["properties"]["because"]["items"]["enum"] == ["Heat"]
     assert e.cited_items == (HEAT,) and e.extra["citable"] == [HEAT] and not e.replaced
+
+
+def test_the_request_lists_the_citable_movies_with_their_catalog_facts(movies):
+    prompts = []
+    ex = explainer(movies, lambda p: prompts.append(p) or json.dumps({"because": ["Heat"], "genres": ["Crime"],
+                                                                     "reason": "tense"}))
+    h = histories(movies.interactions)[1]
+    ex.explain_many([(h, FARGO, CANDS)])
+    question = prompts[-1].rsplit("Why Fargo", 1)[1]
+    assert "rests on: Heat (1995; Action, Crime, Thriller)." in question and "one or two of those movies" in question
+    assert "Toy Story" not in question  # citable: Heat only
+    none = ex.prompt_text(h, ALIEN, CANDS, citable=[])
+    assert '"because"' not in none.rsplit("Why Alien", 1)[1]  # nothing to cite: no citation asked for
 
 
 def test_the_items_of_one_list_share_their_influence_prompts(movies):
@@ -212,3 +225,21 @@ def test_fact_built_training_targets_are_answers_the_explainer_accepts_and_verif
         text = render_explanation(movies.catalog, item, cited, genres, reason)
         assert check_problems(check_explanation(text, item, h.items.tolist(), movies.catalog, ex.extractor)) == ()
     assert explanation_answer(movies.catalog, shown, FARGO)["because"] == ["Heat"]  # shares crime and thriller
+
+
+def test_fact_built_targets_state_a_shared_decade_only_when_it_is_true(movies):
+    catalog = movies.catalog
+    reasons = [explanation_answer(catalog, [HEAT], FARGO, pick=k)["reason"] for k in range(40)]
+    assert any("the nineties" in r for r in reasons)  # Fargo (1996) and Heat (1995)
+    assert all(re.fullmatch(r"[a-z][a-z ,'-]{2,80}", r) for r in reasons)
+    assert len(set(reasons)) > 10  # worded differently from example to example
+    others = [explanation_answer(catalog, [SCREAM], ALIEN, pick=k)["reason"] for k in range(40)]
+    assert not any(re.search(r"the (seventies|nineties)", r) for r in others)  # Alien 1979, Scream 1996
+    assert any("sci-fi" in r for r in others)  # Alien's genre Scream lacks, as a contrast
+
+
+def test_training_citations_stand_in_for_influence_by_shared_genres(movies):
+    shown = [2, HEAT, 1, 3]  # newest first
+    assert citable_by_genre(movies.catalog, shown, FARGO) == [HEAT]  # the only one sharing a genre
+    assert citable_by_genre(movies.catalog, shown, 6) == [3]  # The Shining: Halloween, a horror film
+    assert citable_by_genre(movies.catalog, [SCREAM, 3, HEAT], ALIEN, pool=1) == [SCREAM]  # newest of the ties

@@ -10,10 +10,12 @@ answer is JSON constrained by a schema built per request (vLLM structured output
   on may be cited: each shown item is removed from the ranking prompt in turn, and the ``cite_pool`` items
   whose removal lowers the item's LLM score most (and by more than 0) make the enum — so a cited title is
   one the ranking depended on, not merely one the user watched.  When no shown item lowers the score, the
-  explanation cites nothing.  This costs one extra scoring prompt per shown history item;
+  explanation cites nothing.  The request lists the citable items with their catalog facts (year, genres),
+  so the reason can say what the item shares with them.  This costs one extra scoring prompt per shown history item;
   ``cite="shown"`` skips it and lets the LLM cite any shown item;
 * ``genres``: genres of the recommended item (an enum of its catalog genres);
-* ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year).
+* ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year; a decade
+  in words, "the nineties", is a year claim the checks verify).
 
 The answer becomes one sentence, ``Because you watched <because>: <title> (<year>) is a <genres> film; <reason>.``
 The structured fields are kept (:class:`Explanation`: the cited history items and genres), the text is
@@ -213,17 +215,27 @@ class Explainer:
         props["reason"] = {"type": "string", "pattern": f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"}
         return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
-    def prompt_text(self, history: History, item: int, candidates: np.ndarray) -> str:
+    def facts(self, item: int) -> str:
+        """``Title (1995; Crime, Drama)``: an item's catalog facts as the explanation request lists them."""
+        genres = ", ".join(self.catalog.genres(item)) or "no genres listed"
+        return f"{self.catalog.short_title(item)} ({self.catalog.year(item) or 'year unknown'}; {genres})"
+
+    def prompt_text(self, history: History, item: int, candidates: np.ndarray, citable: list[int] | None = None
+                    ) -> str:
         """The ranking conversation for ``candidates``, answered with ``item`` (its label, or with marks its
-        title), then the question."""
+        title), then the question.  With ``citable`` (the influential items), the question lists them with their
+        catalog facts as the movies an answer may cite (none: it asks for no citation); without, an answer may
+        cite any movie of the shown history."""
         candidates = np.asarray(candidates, dtype=np.int64)
         if item not in candidates:
             raise ValueError(f"item {item} is not among the candidates it is explained against")
         answer = self.ranker.answer_text(item, candidates)
         genres = ", ".join(self.catalog.genres(item)) or "no genres listed"
+        cite = "history" if citable is None else "listed" if citable else "none"
         messages = self.ranker.messages(history, candidates) + [{"role": "assistant", "content": answer}]
         messages += self.prompt.messages(title=self.catalog.short_title(item),
-                                         year=self.catalog.year(item) or "year unknown", genres=genres)
+                                         year=self.catalog.year(item) or "year unknown", genres=genres, cite=cite,
+                                         sources=[self.facts(i) for i in citable or []])
         return chat_prompt(self.ranker.backend.tokenizer, messages)
 
     # -- answers -----------------------------------------------------------------------------------------
@@ -258,7 +270,8 @@ class Explainer:
         t0 = time.perf_counter()
         influence = (self.influence(jobs) if self.config.cite == "influential" else [None] * len(jobs))
         citable = [self.citable(h, inf) for (h, _, _), inf in zip(jobs, influence)]
-        prompts = [self.prompt_text(h, i, c) for h, i, c in jobs]
+        prompts = [self.prompt_text(h, i, c, None if inf is None else cite)
+                   for (h, i, c), cite, inf in zip(jobs, citable, influence)]
         schemas = [self.schema(h, i, c) for (h, i, _), c in zip(jobs, citable)]
         answers = self._generate(prompts, schemas)
         per = (time.perf_counter() - t0) / len(jobs)
