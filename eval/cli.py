@@ -138,6 +138,8 @@ def explanation_table(summaries: list[dict]) -> str:
     for stage in ("raw", "verified"):
         for k in keys:
             rows.append([f"{k} ({stage})", *(s[stage].get(k, float("nan")) for s in summaries)])
+    rows.append(["reason_distinctness (raw)", *(s["raw"].get("reason_distinctness", float("nan"))
+                                                 for s in summaries)])
     for k in ("explained", "unusable_rate", "replaced_rate", "seconds_per_item"):
         rows.append([k, *(s[k] for s in summaries)])
     for k in ("mean_diff", "ci_low", "ci_high", "n"):

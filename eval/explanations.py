@@ -131,6 +131,8 @@ def summarize(explanations: list[Explanation], hs: dict[int, History], explainer
     raw = faithfulness_metrics(checks([(e, e.raw_text) for e in usable])) if usable else {}
     if raw and len(usable) < len(explanations):  # an unusable answer explains nothing: inconsistent
         raw["item_consistency"] = raw["item_consistency"] * len(usable) / len(explanations)
+    if raw:  # how much the words the LLM wrote itself vary (the sentence around them is built from facts)
+        raw["reason_distinctness"] = len({e.reason.casefold() for e in usable}) / len(usable)
     verified = faithfulness_metrics(checks([(e, e.text) for e in explanations])) if explanations else {}
     n = max(1, len(explanations))
     c = np.concatenate(cited_drops) if cited_drops else np.zeros(0)

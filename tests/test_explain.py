@@ -211,6 +211,7 @@ def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
     assert s["explained"] == 4 and s["replaced_rate"] == 1.0 and s["unusable_rate"] == 0.0
     assert s["raw"]["genre_claim_precision"] == 0.5  # crime is true, horror is not
     assert s["verified"]["genre_claim_precision"] == 1.0
+    assert s["raw"]["reason_distinctness"] == 0.25  # one reason, written for all four users
     assert s["deletion"]["n"] == 4 and s["deletion"]["mean_diff"] > 0  # removing Heat costs Fargo its lead
 
 
