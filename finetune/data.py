@@ -130,17 +130,19 @@ REASONS = ("both are {g} films", "the same {g} streak as what you watched", "mor
            "a {g} pick in the same spirit", "close to them as a {g} film")
 ERAS = ("and both come from the {d}", "from the {d}, like them", "another one from the {d}")
 EXTRAS = ("with some {e} added", "plus a touch of {e}", "and it adds {e}")
-DECADES = {1920: "twenties", 1930: "thirties", 1940: "forties", 1950: "fifties", 1960: "sixties",
-           1970: "seventies", 1980: "eighties", 1990: "nineties"}
 
 
 def _decade(catalog, items: list[int]) -> str | None:
-    """The decade in words that every one of ``items`` was released in, if there is one."""
-    decades = {(catalog.year(i) or 0) // 10 * 10 for i in items}
-    return DECADES.get(decades.pop()) if len(decades) == 1 else None
+    """The decade in words ("nineties") that every one of ``items`` was released in, if there is one."""
+    from llmrec.explain.words import decade_words
+
+    decades = {decade_words(catalog.year(i)) for i in items}
+    word = decades.pop() if len(decades) == 1 else None
+    return word.removeprefix("the ") if word else None
 
 
-def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, max_chars: int = 80) -> dict:
+def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, max_chars: int = 80,
+                       max_words: int = 14) -> dict:
     """The explanation a verified, fact-built answer gives for ``target``: the (at most two) ``citable`` history
     items sharing the most genres with it, earliest in ``citable`` first among ties; the target's genres they
     share (all of its genres when none is shared); a reason naming those genres and, when true, the decade they
@@ -160,8 +162,9 @@ def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, 
     clauses = ([str(rng.choice(ERAS)).format(d=decade)] if decade else []) + (
         [str(rng.choice(EXTRAS)).format(e=genre_words(extra))] if extra else [])
     for clause in rng.permutation(clauses) if clauses else []:
-        if rng.random() < 0.75 and len(reason) + 2 + len(clause) <= max_chars:
-            reason = f"{reason}, {clause}"
+        longer = f"{reason}, {clause}"
+        if rng.random() < 0.75 and len(longer) <= max_chars and len(longer.split()) <= max_words:
+            reason = longer
     return {"because": [catalog.short_title(i) for i in cited], "genres": shared, "reason": reason}
 
 

@@ -84,7 +84,7 @@ class LoraTrainConfig:
     scoring: Literal["letters", "marks"] = arg("marks", help="the ranker's one-pass read-out the adapter is trained "
                                                              "for: each candidate's mark (a softmax over the K "
                                                              "marks) or the answer letter")
-    explain_examples: int = arg(300, help="explanation targets trained alongside the ranking answers (the "
+    explain_examples: int = arg(600, help="explanation targets trained alongside the ranking answers (the "
                                           "explanation request after an example's ranking prompt, answered from "
                                           "catalog facts: shared genres, cited history items); 0: none")
     # training

@@ -74,11 +74,11 @@ CANDS = np.array([ALIEN, FARGO, SCREAM, 6])
 
 
 def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime", "Thriller"], "both are tense heist stories"))
+    ex = explainer(movies, answer_json(["Heat"], ["Crime", "Thriller"], "both are crime films from the nineties"))
     h = histories(movies.interactions)[1]
     [e] = ex.explain_many([(h, FARGO, CANDS)])
     assert e.text == ("Because you watched Heat: Fargo (1996) is a crime and thriller film; "
-                      "both are tense heist stories.")
+                      "both are crime films from the nineties.")
     assert (e.cited_items, e.genres, e.replaced, e.problems) == ((HEAT,), ("Crime", "Thriller"), False, ())
     assert e.raw_text == e.text and e.raw_cited_items == (HEAT,)
 
@@ -90,13 +90,18 @@ def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_
     assert schema["properties"]["because"]["items"]["enum"] == ["Finding Nemo", "Heat", "Toy Story", "Halloween"]
     assert schema["properties"]["genres"]["items"]["enum"] == ["Crime", "Drama", "Thriller"]
     pattern = re.compile(schema["properties"]["reason"]["pattern"])
-    assert pattern.match("both are tense heist stories") and not pattern.match("like Alien from 1979")
+    assert pattern.match("both are crime and thriller films, from the nineties")
+    assert not pattern.match("like Alien from 1979")  # no titles, no digits
+    assert not pattern.match("a scary horror film")  # not a genre of Fargo
+    assert not pattern.match("from the seventies")  # not Fargo's decade
+    free = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), cite="shown", reason="free")
+    assert re.match(free.schema(h, FARGO)["properties"]["reason"]["pattern"], "a scary horror film")
     ex.explain_many([(h, FARGO, CANDS)])
     assert ex.ranker.backend.schemas == [schema]  # one schema per request, passed to the backend
 
 
 def test_only_history_items_the_ranking_rests_on_may_be_cited(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))  # cite="influential", the default
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "crime"))  # cite="influential", the default
     h = histories(movies.interactions)[1]
     [influence] = ex.influence([(h, FARGO, CANDS)])
     assert set(influence) == set(ex.shown_items(h))
@@ -139,7 +144,7 @@ def test_an_answer_citing_a_watched_but_uninfluential_item_is_refused(movies):
 
 
 def test_with_no_influential_item_the_schema_cites_nothing(movies):
-    ex = explainer(movies, answer_json([], ["Horror"], "scary"))
+    ex = explainer(movies, answer_json([], ["Horror"], "horror from the seventies"))
     h = histories(movies.interactions)[1]
     [e] = ex.explain_many([(h, ALIEN, CANDS)])  # no history item moves Alien's score
     assert "because" not in ex.ranker.backend.schemas[-1]["properties"]
@@ -169,11 +174,17 @@ def test_an_unusable_answer_is_replaced_by_a_verified_fact_sentence(movies, answ
     assert e.cited_items == (HEAT,)
 
 
-def test_a_reason_that_invents_a_genre_fails_verification_and_is_flagged(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"))
+def test_a_free_reason_that_invents_a_genre_fails_verification_and_is_flagged(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"), reason="free")
     [e] = ex.explain_many([(histories(movies.interactions)[1], FARGO, CANDS)])
     assert e.replaced and e.problems == ("claims genres the movies do not have",)
     assert "horror" in e.raw_text and "horror" not in e.text
+
+
+def test_a_grounded_reason_cannot_name_a_genre_the_item_lacks(movies):
+    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"))  # reason="grounded"
+    [e] = ex.explain_many([(histories(movies.interactions)[1], FARGO, CANDS)])
+    assert e.replaced and e.problems == ("unusable answer",)  # outside the schema: what vLLM cannot produce
 
 
 def test_the_fact_sentence_passes_every_check_for_every_item(movies):
@@ -205,7 +216,7 @@ def test_the_deletion_test_sees_that_the_ranker_relies_on_the_cited_item(movies)
 def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
     ranker = LLMRanker(LLMRankerConfig(candidates=4),
                        backend=ScriptedBackend(answer_json(["Heat"], ["Crime"], "a scary horror story")))
-    run = evaluate_explanations(movies, ranker, "test", progress=False)
+    run = evaluate_explanations(movies, ranker, "test", progress=False, config=ExplainerConfig(reason="free"))
     s = run.summary
     assert [e.item for e in run.explanations] == [FARGO] * 4  # everyone's top-1 (Heat is in every history)
     assert s["explained"] == 4 and s["replaced_rate"] == 1.0 and s["unusable_rate"] == 0.0
@@ -244,3 +255,21 @@ def test_training_citations_stand_in_for_influence_by_shared_genres(movies):
     assert citable_by_genre(movies.catalog, shown, FARGO) == [HEAT]  # the only one sharing a genre
     assert citable_by_genre(movies.catalog, shown, 6) == [3]  # The Shining: Halloween, a horror film
     assert citable_by_genre(movies.catalog, [SCREAM, 3, HEAT], ALIEN, pool=1) == [SCREAM]  # newest of the ties
+
+
+def test_no_connective_word_alone_or_beside_another_makes_a_genre_or_year_claim():
+    from llmrec.explain._text import find_genres, find_years
+    from llmrec.explain.words import CONNECTIVES
+
+    words = sorted(CONNECTIVES)
+    texts = [f"{a} {b}" for a in words for b in words] + [f"{a}, {b}" for a in words for b in words]
+    assert [t for t in texts if find_genres(t, []) or find_years(t, [])] == []
+
+
+def test_every_fact_built_target_fits_the_grounded_reason_pattern(movies):
+    ex = explainer(movies, answer_json([], [], ""))
+    for item in range(1, 9):
+        pattern = re.compile(ex.reason_pattern(item))
+        for pick in range(30):
+            reason = explanation_answer(movies.catalog, [HEAT, SCREAM, 1, 3], item, pick=pick)["reason"]
+            assert pattern.match(reason), (item, reason)

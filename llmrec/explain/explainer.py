@@ -14,8 +14,9 @@ answer is JSON constrained by a schema built per request (vLLM structured output
   so the reason can say what the item shares with them.  This costs one extra scoring prompt per shown history item;
   ``cite="shown"`` skips it and lets the LLM cite any shown item;
 * ``genres``: genres of the recommended item (an enum of its catalog genres);
-* ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year; a decade
-  in words, "the nineties", is a year claim the checks verify).
+* ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year); with
+  ``reason="grounded"`` (the default) only connective words and the item's own genres and decade
+  (:mod:`llmrec.explain.words`), so every genre or year claim it can make is true of the item.
 
 The answer becomes one sentence, ``Because you watched <because>: <title> (<year>) is a <genres> film; <reason>.``
 The structured fields are kept (:class:`Explanation`: the cited history items and genres), the text is
@@ -38,11 +39,10 @@ import numpy as np
 from llmrec.history import History
 from llmrec.items import ItemList
 from llmrec.llm.backends import chat_prompt
+from llmrec.explain.words import reason_pattern
 from llmrec.prompts import load_prompt
 
 __all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "fact_sentence", "render_explanation"]
-
-_REASON = re.compile(r"[a-z][a-z ,'\-]*")
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,11 @@ class ExplainerConfig:
     verify: bool = True  # replace failing explanations by a verified fact sentence
     cite: Literal["influential", "shown"] = "influential"  # history items an answer may cite (module doc)
     cite_pool: int = 3  # with "influential": at most this many of the most influential shown items
+    reason: Literal["grounded", "free"] = "grounded"  # words a reason may use (llmrec.explain.words)
 
     def __post_init__(self):
+        if self.reason not in ("grounded", "free"):
+            raise ValueError(f"ExplainerConfig.reason must be 'grounded' or 'free', got {self.reason!r}")
         if self.cite not in ("influential", "shown"):
             raise ValueError(f"ExplainerConfig.cite must be 'influential' or 'shown', got {self.cite!r}")
         if self.cite_pool < 1 or self.max_cited < 1:
@@ -212,13 +215,19 @@ class Explainer:
         if genres:
             props["genres"] = {"type": "array", "items": {"type": "string", "enum": genres}, "minItems": 1,
                                "maxItems": len(genres)}
-        props["reason"] = {"type": "string", "pattern": f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"}
+        props["reason"] = {"type": "string", "pattern": self.reason_pattern(item)}
         return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
     def facts(self, item: int) -> str:
         """``Title (1995; Crime, Drama)``: an item's catalog facts as the explanation request lists them."""
         genres = ", ".join(self.catalog.genres(item)) or "no genres listed"
         return f"{self.catalog.short_title(item)} ({self.catalog.year(item) or 'year unknown'}; {genres})"
+
+    def reason_pattern(self, item: int) -> str:
+        """The pattern a reason for ``item`` must match: grounded words only, or any lowercase words."""
+        if self.config.reason == "grounded":
+            return reason_pattern(self.catalog, item)
+        return f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"
 
     def prompt_text(self, history: History, item: int, candidates: np.ndarray, citable: list[int] | None = None
                     ) -> str:
@@ -256,7 +265,7 @@ class Explainer:
             return None
         if any(t not in by_title for t in because) or any(g not in self.catalog.genres(item) for g in genres):
             return None
-        if reason and not _REASON.fullmatch(reason.strip()):
+        if reason and not re.fullmatch(self.reason_pattern(item).strip("^$"), reason.strip()):
             return None
         cited = list(dict.fromkeys(by_title[t] for t in because))[: self.config.max_cited]
         return cited, list(dict.fromkeys(genres)), reason.strip()
