@@ -36,10 +36,10 @@ from typing import Literal
 
 import numpy as np
 
+from llmrec.explain.words import reason_pattern
 from llmrec.history import History
 from llmrec.items import ItemList
 from llmrec.llm.backends import chat_prompt
-from llmrec.explain.words import reason_pattern
 from llmrec.prompts import load_prompt
 
 __all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "fact_sentence", "render_explanation"]

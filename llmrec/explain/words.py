@@ -21,12 +21,15 @@ import re
 __all__ = ["CONNECTIVES", "DECADES", "decade_words", "item_words", "reason_pattern", "reason_words"]
 
 #: Connective words of a grounded reason: the training targets' phrasings (finetune.data) and a few more.
-CONNECTIVES = frozenset("""
-a added adds also an and another are as back both choice close come coming enjoy enjoyed favourites feel feels
-film films for from good has in is it its just keep kind like liked loved match matches more movie movies of one ones pick
-picks plus recent same seem seems shares side similar so some spirit streak taste that the their them there this
-to too touch very watch watched what which with you your
-""".split())
+CONNECTIVES = frozenset([
+    "a", "added", "adds", "also", "an", "and", "another", "are", "as", "back", "both", "choice", "close",
+    "come", "coming", "enjoy", "enjoyed", "favourites", "feel", "feels", "film", "films", "for", "from",
+    "good", "has", "in", "is", "it", "its", "just", "keep", "kind", "like", "liked", "loved", "match",
+    "matches", "more", "movie", "movies", "of", "one", "ones", "pick", "picks", "plus", "recent", "same",
+    "seem", "seems", "shares", "side", "similar", "so", "some", "spirit", "streak", "taste", "that", "the",
+    "their", "them", "there", "this", "to", "too", "touch", "very", "watch", "watched", "what", "which",
+    "with", "you", "your",
+])
 
 DECADES = {1920: "twenties", 1930: "thirties", 1940: "forties", 1950: "fifties", 1960: "sixties",
            1970: "seventies", 1980: "eighties", 1990: "nineties"}
