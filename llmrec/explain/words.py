@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from llmrec.explain._text import _DECADE_WORDS
+
 __all__ = ["CONNECTIVES", "DECADES", "decade_words", "item_words", "reason_pattern", "reason_words"]
 
 #: Connective words of a grounded reason: the training targets' phrasings (finetune.data) and a few more.
@@ -31,8 +33,8 @@ CONNECTIVES = frozenset([
     "with", "you", "your",
 ])
 
-DECADES = {1920: "twenties", 1930: "thirties", 1940: "forties", 1950: "fifties", 1960: "sixties",
-           1970: "seventies", 1980: "eighties", 1990: "nineties"}
+#: Decade words the claim checks read as year claims ("the nineties"), by the decade's first year.
+DECADES = {year: word for word, year in _DECADE_WORDS.items()}
 
 _MAX_WORDS = 14
 _PLAIN = re.compile(r"[a-z][a-z '-]*")
