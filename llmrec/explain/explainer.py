@@ -239,11 +239,9 @@ class Explainer:
         if item not in candidates:
             raise ValueError(f"item {item} is not among the candidates it is explained against")
         answer = self.ranker.answer_text(item, candidates)
-        genres = ", ".join(self.catalog.genres(item)) or "no genres listed"
         cite = "history" if citable is None else "listed" if citable else "none"
         messages = self.ranker.messages(history, candidates) + [{"role": "assistant", "content": answer}]
-        messages += self.prompt.messages(title=self.catalog.short_title(item),
-                                         year=self.catalog.year(item) or "year unknown", genres=genres, cite=cite,
+        messages += self.prompt.messages(item=self.facts(item), title=self.catalog.short_title(item), cite=cite,
                                          sources=[self.facts(i) for i in citable or []])
         return chat_prompt(self.ranker.backend.tokenizer, messages)
 
