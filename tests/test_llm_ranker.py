@@ -62,9 +62,9 @@ class ScriptedBackend:
         rows = []
         for ids, pos in zip(prompts, positions):
             assert all(ids[j] == MARK_ID for j in pos)
-            lines = [self.tokenizer.decode(ids[:j]).rsplit("\n", 1)[-1] for j in pos]
-            rows.append(np.array([(3.0 if line.startswith("Fargo") else 0.0) + (4.0 if n == 0 else 0.0) - 10
-                                  for n, line in enumerate(lines)]))
+            lines = [self.tokenizer.decode(ids[:j]).split("\n")[-2:] for j in pos]  # (line before, own line)
+            rows.append(np.array([(3.0 if line.startswith("Fargo") else 0.0) + (4.0 if before == "Candidates:" else 0)
+                                  - 10 for before, line in lines]))
         return rows
 
 
@@ -101,6 +101,31 @@ def test_marks_score_each_candidate_at_the_mark_ending_its_own_line_in_one_call(
     first, fargo = int(cands[0]), 8
     assert out.items[0] == first and (fargo not in cands or out.items[1] == fargo)  # +4 first line, +3 Fargo
     assert r.prompt.name == "rank_marks" and r.answer_text(fargo, np.array([7, 8])) == "Fargo"
+
+
+def test_an_items_own_evidence_is_its_marks_log_odds_read_from_the_prompt_up_to_it(movies):
+    r = ranker(movies, scoring="marks")
+    h = histories(movies.interactions)[1]
+    fargo, other = 8, 6
+    cands = np.array([fargo, 4, 5, other, 7])
+    calls = []
+    read = r.backend.token_logprobs
+    r.backend.token_logprobs = lambda prompts, positions, **kw: calls.append((prompts, positions)) or read(
+        prompts, positions, **kw)
+    assert r.item_scores_many([(h, cands, fargo), (h, cands, other)]).tolist() == [3 + 4 - 10, -10]  # unnormalised
+    [(prompts, positions)] = calls  # one call, one mark per prompt, each prompt ending at the item's mark
+    ids, marks = r.encode(h, cands)
+    assert prompts == [ids[: marks[0] + 1], ids[: marks[3] + 1]] and positions == [[marks[0]], [marks[3]]]
+    with pytest.raises(ValueError, match="not among the candidates"):
+        r.item_scores_many([(h, cands, 1)])
+
+
+def test_with_letters_an_items_evidence_is_its_label_score_and_one_list_is_scored_once(movies):
+    r = ranker(movies)
+    h = histories(movies.interactions)[1]
+    cands = np.array([8, 4, 5, 6, 7])
+    scores = r.item_scores_many([(h, cands, 8), (h, cands, 6)])
+    assert r.backend.calls == 1 and np.allclose(scores, r.llm_scores_many([(h, cands)])[0][[0, 3]])
 
 
 def test_an_adapter_trained_for_the_other_read_out_is_refused(movies, tmp_path):

@@ -8,10 +8,12 @@ answer is JSON constrained by a schema built per request (vLLM structured output
 * ``because``: one or two titles from the history items *shown in the prompt* (an enum).  With
   ``cite="influential"`` (the default) only the shown items the ranker's score of this item measurably rests
   on may be cited: each shown item is removed from the ranking prompt in turn, and the ``cite_pool`` items
-  whose removal lowers the item's LLM score most (and by more than 0) make the enum — so a cited title is
-  one the ranking depended on, not merely one the user watched.  When no shown item lowers the score, the
+  whose removal lowers the item's LLM evidence most (and by more than 0) make the enum — so a cited title is
+  one the ranking depended on, not merely one the user watched.  With the marks read-out the evidence is the
+  log-odds of the item's own mark, which reads the prompt only up to the item: one request per removal,
+  where its normalised score would need all K marks.  When no shown item lowers the score, the
   explanation cites nothing.  The request lists the citable items with their catalog facts (year, genres),
-  so the reason can say what the item shares with them.  This costs one extra scoring prompt per shown history item;
+  so the reason can say what the item shares with them.  This costs one extra scoring request per shown history item;
   ``cite="shown"`` skips it and lets the LLM cite any shown item;
 * ``genres``: genres of the recommended item (an enum of its catalog genres);
 * ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year); with
@@ -178,21 +180,20 @@ class Explainer:
 
     def influence(self, jobs: list[tuple[History, int, np.ndarray]]) -> list[dict[int, float]]:
         """Per job (history, item, candidates in prompt order): each shown history item's influence on the
-        item's LLM score — how much the score drops when that one item is removed from the ranking prompt —
-        from one batched scoring call."""
-        prompts: dict[tuple, tuple[History, np.ndarray]] = {}  # the items of one list share their prompts
+        item's LLM evidence (:meth:`~llmrec.llm.ranker.LLMRanker.item_scores_many`) — how much it drops when
+        that one item is removed from the ranking prompt — from one batched scoring call."""
+        prompts: dict[tuple, tuple[History, np.ndarray, int]] = {}
         spans = []
         for h, item, cands in jobs:
             cands = np.asarray(cands, dtype=np.int64)
             shown, ids = self.ranker.shown_history(h), self.shown_items(h)
-            key = (h.user, len(h), tuple(cands.tolist()))
-            spans.append((key, ids, int(np.flatnonzero(cands == item)[0])))
-            prompts.setdefault(key + (None,), (shown, cands))
+            key = (h.user, len(h), tuple(cands.tolist()), int(item))
+            spans.append((key, ids))
+            prompts.setdefault(key + (None,), (shown, cands, int(item)))
             for i in ids:
-                prompts.setdefault(key + (i,), (shown.without([i]), cands))
-        scores = dict(zip(prompts, self.ranker.llm_scores_many(list(prompts.values())))) if prompts else {}
-        return [{i: float(scores[key + (None,)][pos] - scores[key + (i,)][pos]) for i in ids}
-                for key, ids, pos in spans]
+                prompts.setdefault(key + (i,), (shown.without([i]), cands, int(item)))
+        scores = dict(zip(prompts, self.ranker.item_scores_many(list(prompts.values())))) if prompts else {}
+        return [{i: float(scores[key + (None,)] - scores[key + (i,)]) for i in ids} for key, ids in spans]
 
     def citable(self, history: History, influence: dict[int, float] | None = None) -> list[int]:
         """History items an answer may cite: the shown ones, or (given their influence) the ``cite_pool``

@@ -68,6 +68,13 @@ RANK_HISTORY_FORMAT_FULL = HistoryFormat(max_items=10, order="newest_first", sty
                                          show_recency=False)
 
 
+def _position(candidates: np.ndarray, item: int) -> int:
+    where = np.flatnonzero(np.asarray(candidates) == item)
+    if len(where) == 0:
+        raise ValueError(f"item {item} is not among the candidates")
+    return int(where[0])
+
+
 class LLMRankerConfig(RecommenderConfig):
     retriever: str | None = Field(None, description="trained retriever directory; None: untrained text retriever")
     backend: Literal["vllm", "transformers", "remote"] = Field(
@@ -293,6 +300,37 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         per = (time.perf_counter() - t0) / max(1, len(jobs))
         self._llm_seconds += [per] * len(jobs)
         return out
+
+    def item_scores_many(self, jobs: list[tuple[History, np.ndarray, int]]) -> np.ndarray:
+        """Per job (history, candidates, item): the LLM's evidence for ``item`` alone, averaged over the P orders.
+
+        With marks, the log-odds of the item's own mark, read from the prompt up to it: one request instead of
+        K, and the candidates after it cannot change it (the model reads left to right).  Not normalised over
+        the K candidates, so differences between prompts that differ in the history measure how much the
+        history supports this item.  With letters, one pass reads every label anyway: the item's
+        :meth:`llm_scores_many` score."""
+        if not jobs:
+            return np.zeros(0)
+        if self.config.scoring == "letters":  # the items of one list share their prompt
+            keys = [(h.user, tuple(h.items.tolist()), tuple(np.asarray(c).tolist())) for h, c, _ in jobs]
+            unique = {key: (h, np.asarray(c)) for key, (h, c, _) in zip(keys, jobs)}
+            scores = dict(zip(unique, self.llm_scores_many(list(unique.values()))))
+            return np.array([scores[key][_position(c, item)] for key, (_, c, item) in zip(keys, jobs)])
+        prompts, positions, owners = [], [], []
+        for n, (h, candidates, item) in enumerate(jobs):
+            for order in self.orders(np.asarray(candidates, dtype=np.int64)):
+                ids, marks = self.encode(h, order)
+                at = marks[_position(order, item)]
+                prompts.append(ids[: at + 1])
+                positions.append([at])
+                owners.append(n)
+        rows = self.backend.token_logprobs(prompts, positions, adapter=self.config.adapter, against=self.not_mark_id)
+        if len(rows) != len(prompts) or any(len(r) != 1 or not np.isfinite(r[0]) for r in rows):
+            raise LLMUnavailable(f"the LLM returned no usable mark log-odds ({len(rows)} rows for {len(prompts)} "
+                                 "prompts)", cause="malformed response")
+        total = np.zeros(len(jobs))
+        np.add.at(total, owners, [float(r[0]) for r in rows])
+        return total / np.bincount(owners, minlength=len(jobs))
 
     def _logprobs(self, prompts: list[tuple[History, np.ndarray]], k: int) -> np.ndarray:
         """(len(prompts), k) log-probabilities of the k candidates' labels (letters) or marks, in prompt order."""
