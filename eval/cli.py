@@ -7,6 +7,7 @@
     python -m eval --recommender llm --retriever auto --adapter runs/lora --sampled 19   # HR@1 among 20
     python -m eval --compare pop.json knn.json
     python -m eval --explanations --retriever auto --adapter runs/lora --output expl   # faithfulness
+    python -m eval --explanations --retriever auto --explain-param temperature=0.7 --split validation
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class EvalConfig:
                                          "(faithfulness against the catalog and history, raw and verified, "
                                          "deletion test); zero-shot, and with --adapter beside it")
     users: int = arg(0, help="--explanations: a seeded sample of this many held-out users (0: all)")
+    explain_param: list[str] = arg(default_factory=list, repeat=True,
+                                   help="--explanations: explainer config values as key=value (e.g. "
+                                        "temperature=0.7); repeatable")
     split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
@@ -147,6 +151,22 @@ def explanation_table(summaries: list[dict]) -> str:
     return format_table(rows, ["metric", *(s["label"] for s in summaries)])
 
 
+def explainer_config(pairs: list[str]):
+    """The :class:`~llmrec.explain.ExplainerConfig` of ``--explain-param key=value`` pairs."""
+    from dataclasses import fields
+
+    from llmrec.explain import ExplainerConfig
+
+    params = parse_params(pairs)
+    known = {f.name for f in fields(ExplainerConfig)}
+    if unknown := sorted(set(params) - known):
+        raise LLMRecError(f"unknown --explain-param {', '.join(unknown)}; the explainer takes {', '.join(sorted(known))}")
+    try:
+        return ExplainerConfig(**params)
+    except (TypeError, ValueError) as err:
+        raise LLMRecError(f"--explain-param: {err}") from err
+
+
 def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     from eval.explanations import evaluate_explanations, write_explanation_report
 
@@ -156,8 +176,9 @@ def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     rankers = [(base, LLMRanker(first.config.model_copy(update={"adapter": None}), backend=first.backend))]
     if first.config.adapter:
         rankers.append((f"adapter {Path(first.config.adapter).name}", first))
+    explainer = explainer_config(config.explain_param)
     runs = [evaluate_explanations(dataset, ranker, config.split, users=config.users, label=label,
-                                  progress=config.progress) for label, ranker in rankers]
+                                  config=explainer, progress=config.progress) for label, ranker in rankers]
     first.close()
     print(explanation_table([r.summary for r in runs]))
     if config.output:

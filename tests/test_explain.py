@@ -47,8 +47,9 @@ class ScriptedBackend:
             rows.append(logits - np.logaddexp.reduce(logits))
         return np.array(rows)
 
-    def generate(self, prompts, max_tokens, adapter=None, json_schema=None):
+    def generate(self, prompts, max_tokens, adapter=None, json_schema=None, temperature=0.0, seeds=None):
         self.schemas += json_schema
+        self.sampling = (temperature, seeds)
         return [self.answer(p) for p in prompts]
 
 
@@ -81,6 +82,21 @@ def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(
                       "both are crime films from the nineties.")
     assert (e.cited_items, e.genres, e.replaced, e.problems) == ((HEAT,), ("Crime", "Thriller"), False, ())
     assert e.raw_text == e.text and e.raw_cited_items == (HEAT,)
+
+
+def test_sampled_explanations_are_seeded_per_user_and_item(movies):
+    greedy = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    h = histories(movies.interactions)[1]
+    greedy.explain_many([(h, FARGO, CANDS)])
+    assert greedy.ranker.backend.sampling[0] == 0.0  # greedy by default
+    sampled = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), temperature=0.8)
+    sampled.explain_many([(h, FARGO, CANDS), (h, ALIEN, CANDS)])
+    temperature, seeds = sampled.ranker.backend.sampling
+    assert temperature == 0.8 and seeds == [sampled.seed_of(1, FARGO), sampled.seed_of(1, ALIEN)]
+    assert len(set(seeds)) == 2 and sampled.seed_of(1, FARGO) == explainer(movies, None, temperature=0.8).seed_of(1, FARGO)
+    assert explainer(movies, None, seed=1).seed_of(1, FARGO) != sampled.seed_of(1, FARGO)
+    with pytest.raises(ValueError, match="temperature"):
+        ExplainerConfig(temperature=-1)
 
 
 def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_words(movies):
@@ -273,3 +289,14 @@ def test_every_fact_built_target_fits_the_grounded_reason_pattern(movies):
         for pick in range(30):
             reason = explanation_answer(movies.catalog, [HEAT, SCREAM, 1, 3], item, pick=pick)["reason"]
             assert pattern.match(reason), (item, reason)
+
+
+def test_explainer_settings_come_from_explain_param_and_bad_ones_are_named():
+    from eval.cli import explainer_config
+    from llmrec.errors import LLMRecError
+
+    assert explainer_config(["temperature=0.7", "cite=shown"]) == ExplainerConfig(temperature=0.7, cite="shown")
+    with pytest.raises(LLMRecError, match="unknown --explain-param temprature"):
+        explainer_config(["temprature=0.7"])
+    with pytest.raises(LLMRecError, match="temperature must be in"):
+        explainer_config(["temperature=5"])

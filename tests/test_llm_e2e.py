@@ -53,13 +53,26 @@ def test_marks_scoring_through_vllm_matches_the_transformers_one_pass_reference(
         assert np.abs(ours - theirs).max() < 0.1
 
 
-def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(ranked, ml100k):
-    from llmrec.explain import Explainer
+def test_an_items_own_mark_evidence_through_vllm_matches_the_reference(ranked, ml100k):
+    ranker, reference, hs, _ = ranked
+    marks = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=ranker.backend).fit(ml100k)
+    ref = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=reference.backend).fit(ml100k)
+    jobs = [(h, marks.candidate_list(h).items, int(marks.candidate_list(h).items[n])) for n, h in enumerate(hs)]
+    ours, theirs = marks.item_scores_many(jobs), ref.item_scores_many(jobs)
+    assert ours.shape == (3,) and np.isfinite(ours).all() and np.abs(ours - theirs).max() < 0.1
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(ranked, ml100k, temperature):
+    from llmrec.explain import Explainer, ExplainerConfig
 
     ranker, _, hs, lists = ranked
-    explainer = Explainer(ranker)
+    explainer = Explainer(ranker, ExplainerConfig(temperature=temperature))
     for h, out in zip(hs, lists):
         explained = explainer.explain(h, out, k=2).meta["explanations"]
+        if temperature:  # sampled, but reproducibly: the same user and item get the same words
+            assert [e.raw_answer for e in explainer.explain(h, out, k=2).meta["explanations"]] == [
+                e.raw_answer for e in explained]
         assert [e.item for e in explained] == out.items[:2].tolist()
         for e in explained:
             assert e.raw_text, f"vLLM's structured output gave an unusable answer: {e.raw_answer!r}"

@@ -57,12 +57,16 @@ class ExplainerConfig:
     cite: Literal["influential", "shown"] = "influential"  # history items an answer may cite (module doc)
     cite_pool: int = 3  # with "influential": at most this many of the most influential shown items
     reason: Literal["grounded", "free"] = "grounded"  # words a reason may use (llmrec.explain.words)
+    temperature: float = 0.0  # 0: greedy; > 0: sampled within the schema, seeded per (seed, user, item)
+    seed: int = 0
 
     def __post_init__(self):
         if self.reason not in ("grounded", "free"):
             raise ValueError(f"ExplainerConfig.reason must be 'grounded' or 'free', got {self.reason!r}")
         if self.cite not in ("influential", "shown"):
             raise ValueError(f"ExplainerConfig.cite must be 'influential' or 'shown', got {self.cite!r}")
+        if not 0 <= self.temperature <= 2:
+            raise ValueError(f"ExplainerConfig.temperature must be in [0, 2], got {self.temperature}")
         if self.cite_pool < 1 or self.max_cited < 1:
             raise ValueError(f"ExplainerConfig needs cite_pool >= 1 and max_cited >= 1, got {self.cite_pool} "
                              f"and {self.max_cited}")
@@ -281,7 +285,7 @@ class Explainer:
         prompts = [self.prompt_text(h, i, c, None if inf is None else cite)
                    for (h, i, c), cite, inf in zip(jobs, citable, influence)]
         schemas = [self.schema(h, i, c) for (h, i, _), c in zip(jobs, citable)]
-        answers = self._generate(prompts, schemas)
+        answers = self._generate(prompts, schemas, [self.seed_of(h.user, i) for h, i, _ in jobs])
         per = (time.perf_counter() - t0) / len(jobs)
         out = []
         for (h, item, _), answer, cite, inf in zip(jobs, answers, citable, influence):
@@ -303,9 +307,13 @@ class Explainer:
                                        answer, tuple(problems), False, per, extra))
         return out
 
-    def _generate(self, prompts: list[str], schemas: list[dict]) -> list[str]:
+    def seed_of(self, user: int, item: int) -> int:
+        """The sampling seed of one explanation: the same user and item get the same words on every call."""
+        return int(np.random.SeedSequence([self.config.seed, int(user), int(item)]).generate_state(1)[0])
+
+    def _generate(self, prompts: list[str], schemas: list[dict], seeds: list[int]) -> list[str]:
         return self.ranker.backend.generate(prompts, self.config.max_tokens, adapter=self.ranker.config.adapter,
-                                            json_schema=schemas)
+                                            json_schema=schemas, temperature=self.config.temperature, seeds=seeds)
 
     def explain(self, history: History, ranked: ItemList, k: int = 1, candidates: np.ndarray | None = None
                 ) -> ItemList:

@@ -33,7 +33,8 @@ from llmrec.llm.adapters import Adapter, load_adapter, vllm_lora_rank
 from llmrec.models import resolve_llm
 
 __all__ = ["BackendConfig", "LLMBackend", "TransformersBackend", "VLLMBackend", "chat_prompt", "create_backend",
-           "label_token_ids", "left_pad", "position_logprobs", "prefix_token_logprobs", "vllm_cpu_env"]
+           "label_token_ids", "left_pad", "per_prompt", "position_logprobs", "prefix_token_logprobs",
+           "vllm_cpu_env"]
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,21 @@ class LLMBackend(Protocol):
         with ``against`` (a token id), minus ``log p(against | prompt[:j])`` — the log-odds of the two tokens."""
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
-                 json_schema: dict | list[dict] | None = None) -> list[str]:
-        """Greedy continuations; ``json_schema`` (one for all prompts, or one per prompt) constrains them
-        (vLLM structured outputs) where the backend supports it."""
+                 json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
+                 seeds: list[int] | None = None) -> list[str]:
+        """Continuations: greedy, or sampled at ``temperature`` > 0 (with ``seeds``, one per prompt, each
+        reproducible); ``json_schema`` (one for all prompts, or one per prompt) constrains them (vLLM structured
+        outputs) where the backend supports it."""
+
+
+def per_prompt(prompts: list[str], json_schema: dict | list[dict] | None, seeds: list[int] | None
+               ) -> tuple[list[dict | None], list[int | None]]:
+    """``generate``'s schema and seed arguments spelled out per prompt (and checked to match the prompts)."""
+    schemas = list(json_schema) if isinstance(json_schema, list) else [json_schema] * len(prompts)
+    seeds = list(seeds) if seeds is not None else [None] * len(prompts)
+    if len(schemas) != len(prompts) or len(seeds) != len(prompts):
+        raise ValueError(f"generate got {len(prompts)} prompts but {len(schemas)} schemas and {len(seeds)} seeds")
+    return schemas, seeds
 
 
 def _dtype(name: str) -> str:
@@ -267,16 +280,18 @@ class VLLMBackend:
         return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter, against=against)
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
-                 json_schema: dict | list[dict] | None = None) -> list[str]:
+                 json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
+                 seeds: list[int] | None = None) -> list[str]:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
-        def params_for(schema: dict | None) -> SamplingParams:
+        def params_for(schema: dict | None, seed: int | None) -> SamplingParams:
             structured = StructuredOutputsParams(json=schema) if schema is not None else None
-            return SamplingParams(max_tokens=max_tokens, temperature=0.0, structured_outputs=structured)
+            return SamplingParams(max_tokens=max_tokens, temperature=temperature,
+                                  seed=seed if temperature > 0 else None, structured_outputs=structured)
 
-        params = ([params_for(s) for s in json_schema] if isinstance(json_schema, list)
-                  else params_for(json_schema))
+        schemas, seeds = per_prompt(prompts, json_schema, seeds)
+        params = [params_for(schema, seed) for schema, seed in zip(schemas, seeds)]
         outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request(adapter))
         return [o.outputs[0].text for o in outputs]
 
@@ -369,11 +384,24 @@ class TransformersBackend:
         return out
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
-                 json_schema: dict | list[dict] | None = None) -> list[str]:
-        """Greedy continuations.  Transformers has no constrained decoding: ``json_schema`` is not enforced
-        here (callers validate the answer, as they must for any backend)."""
+                 json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
+                 seeds: list[int] | None = None) -> list[str]:
+        """Greedy continuations, or sampled ones (one prompt at a time, each seeded).  Transformers has no
+        constrained decoding: ``json_schema`` is not enforced here (callers validate the answer, as they must
+        for any backend)."""
         import torch
 
+        if temperature > 0:
+            _, seeds = per_prompt(prompts, json_schema, seeds)
+            texts = []
+            with torch.no_grad(), self._adapter_context(adapter):
+                for prompt, seed in zip(prompts, seeds):
+                    torch.manual_seed(0 if seed is None else seed)
+                    enc = next(iter(self._batches([prompt])))
+                    out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=True, temperature=temperature,
+                                              top_k=0, top_p=1.0, pad_token_id=self.tokenizer.pad_token_id)
+                    texts += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            return texts
         texts = []
         with torch.no_grad(), self._adapter_context(adapter):
             for enc in self._batches(prompts):

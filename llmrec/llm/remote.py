@@ -21,7 +21,7 @@ import numpy as np
 
 from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.llm.adapters import load_adapter
-from llmrec.llm.backends import BackendConfig
+from llmrec.llm.backends import BackendConfig, per_prompt
 from llmrec.models import resolve_llm
 
 __all__ = ["RemoteBackend", "api_root"]
@@ -123,14 +123,23 @@ class RemoteBackend:
         return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter, against=against)
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
-                 json_schema: dict | list[dict] | None = None) -> list[str]:
-        """Greedy continuations, constrained to ``json_schema`` (one for all prompts, or one per prompt: then
-        one request each) by the server's structured outputs."""
+                 json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
+                 seeds: list[int] | None = None) -> list[str]:
+        """Greedy continuations (or sampled at ``temperature`` with ``seeds``), constrained to ``json_schema``
+        by the server's structured outputs; a schema or a seed per prompt takes one request each."""
+        if len(prompts) > 1 and (isinstance(json_schema, list) or (temperature > 0 and seeds is not None)):
+            schemas, seeds = per_prompt(prompts, json_schema, seeds)
+            return [t for p, s, seed in zip(prompts, schemas, seeds)
+                    for t in self.generate([p], max_tokens, adapter=adapter, json_schema=s, temperature=temperature,
+                                           seeds=None if seed is None else [seed])]
         if isinstance(json_schema, list):
-            return [t for p, s in zip(prompts, json_schema, strict=True)
-                    for t in self.generate([p], max_tokens, adapter=adapter, json_schema=s)]
+            json_schema = json_schema[0]
         texts: list[str] = []
-        extra = {"structured_outputs": {"json": json_schema}} if json_schema is not None else {}
+        extra: dict[str, Any] = {"structured_outputs": {"json": json_schema}} if json_schema is not None else {}
+        if temperature > 0:
+            extra["temperature"] = temperature
+            if seeds:
+                extra["seed"] = int(seeds[0])
         for _, choices in self._completions(prompts, adapter, max_tokens=max_tokens, **extra):
             for i, choice in enumerate(choices):
                 text = choice.get("text") if isinstance(choice, dict) else None
