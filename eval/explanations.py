@@ -31,7 +31,8 @@ from llmrec.explain.explainer import Explainer, ExplainerConfig, Explanation
 from llmrec.history import History, histories
 from llmrec.split import SplitName, leave_last_out, target_items
 
-__all__ = ["EXPLANATION_REPORT_KIND", "ExplanationRun", "evaluate_explanations", "write_explanation_report"]
+__all__ = ["EXPLANATION_REPORT_KIND", "ExplanationRun", "evaluate_explanations", "held_out_users", "summarize",
+           "top1_jobs", "write_explanation_report"]
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +72,38 @@ def deletion_drops(ranker, jobs: list[tuple[History, int, np.ndarray, tuple[int,
     return full - cited_s, full - rand_s
 
 
+def held_out_users(dataset: Dataset, ranker, split: SplitName, users: int = 0, seed: int = 0
+                   ) -> tuple[dict[int, History], list[int]]:
+    """Fit ``ranker`` on the split's fit data; its users' fit histories and the ids evaluated (those with a
+    held-out item and a history; a seeded sample of ``users`` when > 0)."""
+    held = leave_last_out(dataset, split)
+    ranker.fit(held.train)
+    hs = histories(held.train.interactions)
+    ids = sorted(u for u in target_items(held) if u in hs and len(hs[u]))
+    if users and users < len(ids):
+        ids = sorted(np.random.default_rng(seed).choice(ids, users, replace=False).tolist())
+    return hs, ids
+
+
+def top1_jobs(ranker, batch: list[History]) -> list[tuple[History, int, np.ndarray]]:
+    """(history, top-1 item, candidates in prompt order) of each user the LLM ranked (degraded ones skipped),
+    the batch ranked in one engine call."""
+    ranker.prepare(batch)
+    jobs = []
+    for h in batch:
+        ranked = ranker.rank(h)
+        if len(ranked) and not ranked.meta.get("degraded"):
+            jobs.append((h, int(ranked.items[0]), ranker.candidate_list(h).items))
+    return jobs
+
+
 def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *, users: int = 0, seed: int = 0,
                           batch_users: int = 64, deletion: bool = True, label: str = "llm",
                           config: ExplainerConfig | None = None, progress: bool = True) -> ExplanationRun:
     """Explain the top-1 item of each held-out user of ``split`` (a seeded sample of ``users`` when > 0) with
     ``ranker`` (an unfitted :class:`~llmrec.llm.ranker.LLMRanker`; it is fitted on the split's fit data)."""
-    held = leave_last_out(dataset, split)
-    ranker.fit(held.train)
+    hs, ids = held_out_users(dataset, ranker, split, users, seed)
     explainer = Explainer(ranker, config or ExplainerConfig())
-    hs = histories(held.train.interactions)
-    ids = sorted(u for u in target_items(held) if u in hs and len(hs[u]))
-    if users and users < len(ids):
-        ids = sorted(np.random.default_rng(seed).choice(ids, users, replace=False).tolist())
     explanations: list[Explanation] = []
     cited_drops, random_drops = [], []
     rank_s = explain_s = deletion_s = 0.0
@@ -90,12 +111,7 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
     for start in range(0, len(ids), batch_users):
         batch = [hs[u] for u in ids[start:start + batch_users]]
         t = time.perf_counter()
-        ranker.prepare(batch)
-        jobs = []
-        for h in batch:
-            ranked = ranker.rank(h)
-            if len(ranked) and not ranked.meta.get("degraded"):
-                jobs.append((h, int(ranked.items[0]), ranker.candidate_list(h).items))
+        jobs = top1_jobs(ranker, batch)
         t2 = time.perf_counter()
         out = explainer.explain_many(jobs)
         t3 = time.perf_counter()

@@ -300,3 +300,27 @@ def test_explainer_settings_come_from_explain_param_and_bad_ones_are_named():
         explainer_config(["temprature=0.7"])
     with pytest.raises(LLMRecError, match="temperature must be in"):
         explainer_config(["temperature=5"])
+
+
+class SeededBackend(ScriptedBackend):
+    """Greedy: one reason for everyone; sampled: the reason follows the request's seed."""
+
+    REASONS = ("crime", "more drama", "a thriller", "crime and drama", "the same drama")
+
+    def generate(self, prompts, max_tokens, adapter=None, json_schema=None, temperature=0.0, seeds=None):
+        self.schemas += json_schema
+        return [json.dumps({"because": ["Heat"], "genres": ["Crime"],
+                            "reason": self.REASONS[seed % 5] if temperature else "crime"}) for seed in seeds]
+
+
+def test_the_temperature_is_chosen_as_the_lowest_that_makes_explanations_distinct(movies):
+    from eval.sampling import compare_temperatures, select_temperature
+
+    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=SeededBackend(None))
+    greedy, sampled = compare_temperatures(movies, ranker, "test", [0.0, 1.0], progress=False)
+    assert (greedy["temperature"], greedy["users"], sampled["users"]) == (0.0, 4, 4)
+    assert greedy["raw"]["distinctness"] == 0.25 and sampled["raw"]["distinctness"] > 0.25  # the same 4 items
+    assert greedy["raw"]["genre_claim_precision"] == sampled["raw"]["genre_claim_precision"] == 1.0
+    runs = [{"temperature": t, "raw": {"distinctness": d}} for t, d in [(0.0, 0.7), (0.5, 0.93), (1.0, 0.97)]]
+    assert select_temperature(runs, 0.9) == 0.5
+    assert select_temperature(runs, 0.99) == 1.0  # none reaches it: the most distinct

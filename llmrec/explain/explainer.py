@@ -273,14 +273,19 @@ class Explainer:
         cited = list(dict.fromkeys(by_title[t] for t in because))[: self.config.max_cited]
         return cited, list(dict.fromkeys(genres)), reason.strip()
 
-    def explain_many(self, jobs: list[tuple[History, int, np.ndarray]]) -> list[Explanation]:
-        """Explanations of ``(history, item, candidates in prompt order)``, all in one backend call."""
+    def explain_many(self, jobs: list[tuple[History, int, np.ndarray]],
+                     influence: list[dict[int, float]] | None = None) -> list[Explanation]:
+        """Explanations of ``(history, item, candidates in prompt order)``, all in one backend call
+        (``influence``: the jobs' :meth:`influence`, when already computed)."""
         from llmrec.explain.claims import check_explanation
 
         if not jobs:
             return []
         t0 = time.perf_counter()
-        influence = (self.influence(jobs) if self.config.cite == "influential" else [None] * len(jobs))
+        if self.config.cite != "influential":
+            influence = [None] * len(jobs)
+        elif influence is None:
+            influence = self.influence(jobs)
         citable = [self.citable(h, inf) for (h, _, _), inf in zip(jobs, influence)]
         prompts = [self.prompt_text(h, i, c, None if inf is None else cite)
                    for (h, i, c), cite, inf in zip(jobs, citable, influence)]
