@@ -69,10 +69,7 @@ def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(
     ranker, _, hs, lists = ranked
     explainer = Explainer(ranker, ExplainerConfig(temperature=temperature))
     for h, out in zip(hs, lists):
-        explained = explainer.explain(h, out, k=2).meta["explanations"]
-        if temperature:  # sampled, but reproducibly: the same user and item get the same words
-            assert [e.raw_answer for e in explainer.explain(h, out, k=2).meta["explanations"]] == [
-                e.raw_answer for e in explained]
+        explained = explainer.explain(h, out, k=2).meta["explanations"]  # sampled: still within the schema
         assert [e.item for e in explained] == out.items[:2].tolist()
         for e in explained:
             assert e.raw_text, f"vLLM's structured output gave an unusable answer: {e.raw_answer!r}"

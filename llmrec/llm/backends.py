@@ -243,6 +243,11 @@ class VLLMBackend:
                        enable_prefix_caching=config.prefix_caching, seed=config.seed,
                        **engine_options(config.enforce_eager, config.block_size), **extra, **lora)
         self.tokenizer = self.llm.get_tokenizer()
+        import torch
+
+        # vLLM rewinds a seeded request's generator when its prefill is chunked, which CPU generators cannot
+        # do ("CPU Generator does not use offset" kills the engine); on CPU, sampling uses the engine's seed
+        self.request_seeds = torch.cuda.is_available()
 
     def close(self) -> None:
         """Stop the engine's processes now (a dropped engine may otherwise keep its worker spinning)."""
@@ -291,6 +296,10 @@ class VLLMBackend:
                                   seed=seed if temperature > 0 else None, structured_outputs=structured)
 
         schemas, seeds = per_prompt(prompts, json_schema, seeds)
+        if temperature > 0 and any(s is not None for s in seeds) and not self.request_seeds:
+            log.warning("per-request seeds are ignored by vLLM on CPU: sampled words follow the engine's seed "
+                        "(the same requests in the same order give the same words)")
+            seeds = [None] * len(prompts)
         params = [params_for(schema, seed) for schema, seed in zip(schemas, seeds)]
         outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request(adapter))
         return [o.outputs[0].text for o in outputs]

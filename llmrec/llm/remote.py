@@ -125,21 +125,19 @@ class RemoteBackend:
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
                  json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
                  seeds: list[int] | None = None) -> list[str]:
-        """Greedy continuations (or sampled at ``temperature`` with ``seeds``), constrained to ``json_schema``
-        by the server's structured outputs; a schema or a seed per prompt takes one request each."""
-        if len(prompts) > 1 and (isinstance(json_schema, list) or (temperature > 0 and seeds is not None)):
-            schemas, seeds = per_prompt(prompts, json_schema, seeds)
-            return [t for p, s, seed in zip(prompts, schemas, seeds)
-                    for t in self.generate([p], max_tokens, adapter=adapter, json_schema=s, temperature=temperature,
-                                           seeds=None if seed is None else [seed])]
-        if isinstance(json_schema, list):
-            json_schema = json_schema[0]
+        """Greedy continuations (or sampled at ``temperature``), constrained to ``json_schema`` by the server's
+        structured outputs; a schema per prompt takes one request each.  ``seeds`` are checked but not sent: a
+        seeded request kills a vLLM CPU server's engine when its prefill is chunked, so the words follow the
+        server's seed."""
+        schemas, _ = per_prompt(prompts, json_schema, seeds)
+        if len(prompts) > 1 and isinstance(json_schema, list):
+            return [t for p, s in zip(prompts, schemas) for t in self.generate([p], max_tokens, adapter=adapter,
+                                                                               json_schema=s, temperature=temperature)]
+        json_schema = schemas[0] if schemas else None
         texts: list[str] = []
         extra: dict[str, Any] = {"structured_outputs": {"json": json_schema}} if json_schema is not None else {}
         if temperature > 0:
             extra["temperature"] = temperature
-            if seeds:
-                extra["seed"] = int(seeds[0])
         for _, choices in self._completions(prompts, adapter, max_tokens=max_tokens, **extra):
             for i, choice in enumerate(choices):
                 text = choice.get("text") if isinstance(choice, dict) else None
