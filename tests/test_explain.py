@@ -85,10 +85,11 @@ def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(
 
 
 def test_sampled_explanations_are_seeded_per_user_and_item(movies):
-    greedy = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    greedy = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), temperature=0.0)
     h = histories(movies.interactions)[1]
     greedy.explain_many([(h, FARGO, CANDS)])
-    assert greedy.ranker.backend.sampling[0] == 0.0  # greedy by default
+    assert greedy.ranker.backend.sampling[0] == 0.0
+    assert ExplainerConfig().temperature == 0.5  # the default, chosen on validation
     sampled = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), temperature=0.8)
     sampled.explain_many([(h, FARGO, CANDS), (h, ALIEN, CANDS)])
     temperature, seeds = sampled.ranker.backend.sampling

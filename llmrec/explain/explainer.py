@@ -57,7 +57,7 @@ class ExplainerConfig:
     cite: Literal["influential", "shown"] = "influential"  # history items an answer may cite (module doc)
     cite_pool: int = 3  # with "influential": at most this many of the most influential shown items
     reason: Literal["grounded", "free"] = "grounded"  # words a reason may use (llmrec.explain.words)
-    temperature: float = 0.0  # 0: greedy; > 0: sampled within the schema (eval.sampling chooses it)
+    temperature: float = 0.5  # 0: greedy; > 0: sampled within the schema (chosen on validation: eval.sampling)
     # request seeds per (seed, user, item) where the backend takes them (transformers; vLLM on CUDA)
     seed: int = 0
 

@@ -247,7 +247,7 @@ class VLLMBackend:
 
         # vLLM rewinds a seeded request's generator when its prefill is chunked, which CPU generators cannot
         # do ("CPU Generator does not use offset" kills the engine); on CPU, sampling uses the engine's seed
-        self.request_seeds = torch.cuda.is_available()
+        self.request_seeds, self._warned_seeds = torch.cuda.is_available(), False
 
     def close(self) -> None:
         """Stop the engine's processes now (a dropped engine may otherwise keep its worker spinning)."""
@@ -297,8 +297,10 @@ class VLLMBackend:
 
         schemas, seeds = per_prompt(prompts, json_schema, seeds)
         if temperature > 0 and any(s is not None for s in seeds) and not self.request_seeds:
-            log.warning("per-request seeds are ignored by vLLM on CPU: sampled words follow the engine's seed "
-                        "(the same requests in the same order give the same words)")
+            if not self._warned_seeds:
+                self._warned_seeds = True
+                log.warning("per-request seeds are ignored by vLLM on CPU: sampled words follow the engine's seed "
+                            "(the same requests in the same order give the same words)")
             seeds = [None] * len(prompts)
         params = [params_for(schema, seed) for schema, seed in zip(schemas, seeds)]
         outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request(adapter))
