@@ -314,7 +314,7 @@ class Explainer:
         return out
 
     def seed_of(self, user: int, item: int) -> int:
-        """The sampling seed of one explanation: the same user and item get the same words on every call."""
+        """The sampling seed of one explanation (per user and item), for backends that take request seeds."""
         return int(np.random.SeedSequence([self.config.seed, int(user), int(item)]).generate_state(1)[0])
 
     def _generate(self, prompts: list[str], schemas: list[dict], seeds: list[int]) -> list[str]:
