@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,7 @@ def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(
         assert [e.item for e in explained] == out.items[:2].tolist()
         for e in explained:
             assert e.raw_text, f"vLLM's structured output gave an unusable answer: {e.raw_answer!r}"
+            assert e.raw_answer == json.dumps(json.loads(e.raw_answer))  # no whitespace json.dumps would not write
             assert set(e.raw_cited_items) <= set(ranker.shown_history(h).items.tolist())
             assert set(e.cited_items) <= set(h.items.tolist())
             assert set(e.genres) <= set(ml100k.catalog.genres(e.item))

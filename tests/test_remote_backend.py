@@ -26,7 +26,7 @@ from llmrec.configargs import add_config_arguments, config_from_args
 from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import histories
 from llmrec.llm import remote, serve
-from llmrec.llm.backends import BackendConfig, create_backend, vllm_cpu_env
+from llmrec.llm.backends import BackendConfig, create_backend, structured_outputs, vllm_cpu_env
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.llm.remote import RemoteBackend
 from llmrec.llm.serve import ServerConfig, local_server, server_command
@@ -162,9 +162,11 @@ def test_a_json_schema_goes_to_the_servers_structured_outputs_one_request_per_sc
     b = backend(fake.url, model_dir)
     one, two = {"type": "object", "title": "one"}, {"type": "object", "title": "two"}
     assert b.generate(["a", "b"], max_tokens=5, json_schema=one) == ["echo a", "echo b"]
-    assert fake.requests[-1]["structured_outputs"] == {"json": one} and fake.requests[-1]["prompt"] == ["a", "b"]
+    sent = fake.requests[-1]["structured_outputs"]
+    assert sent == structured_outputs(one) and "grammar" in sent and fake.requests[-1]["prompt"] == ["a", "b"]
     assert b.generate(["a", "b"], max_tokens=5, json_schema=[one, two]) == ["echo a", "echo b"]
-    assert [(r["prompt"], r["structured_outputs"]["json"]) for r in fake.requests[-2:]] == [(["a"], one), (["b"], two)]
+    assert [(r["prompt"], r["structured_outputs"]) for r in fake.requests[-2:]] == [(["a"], structured_outputs(one)),
+                                                                                   (["b"], structured_outputs(two))]
 
 
 def test_sampled_continuations_send_the_temperature_but_no_seeds(fake: FakeVLLM, model_dir: str) -> None:

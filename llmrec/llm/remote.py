@@ -21,7 +21,7 @@ import numpy as np
 
 from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.llm.adapters import load_adapter
-from llmrec.llm.backends import BackendConfig, per_prompt
+from llmrec.llm.backends import BackendConfig, per_prompt, structured_outputs
 from llmrec.models import resolve_llm
 
 __all__ = ["RemoteBackend", "api_root"]
@@ -135,7 +135,8 @@ class RemoteBackend:
                                                                                json_schema=s, temperature=temperature)]
         json_schema = schemas[0] if schemas else None
         texts: list[str] = []
-        extra: dict[str, Any] = {"structured_outputs": {"json": json_schema}} if json_schema is not None else {}
+        extra: dict[str, Any] = ({"structured_outputs": structured_outputs(json_schema)}
+                                 if json_schema is not None else {})
         if temperature > 0:
             extra["temperature"] = temperature
         for _, choices in self._completions(prompts, adapter, max_tokens=max_tokens, **extra):
