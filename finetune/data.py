@@ -70,11 +70,11 @@ def prefix(history: History, n: int) -> History:
 
 
 def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *,
-                   progress: bool = False) -> list[Example]:
+                   progress: bool = False, chunk: int = 128) -> list[Example]:
     """Examples from ``split.train`` (use the validation split: its fit data holds no held-out item).
 
     ``ranker`` must be fitted on ``split.train`` (its retriever proposes the candidates and its prompt writes
-    the text).
+    the text).  Jobs are taken ``chunk`` at a time, whose retriever queries are encoded in one batch.
     """
     from tqdm.auto import tqdm
 
@@ -91,30 +91,34 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
              else {cfg.negatives: want})
     out: list[Example] = []
     bar = tqdm(total=want, desc="training examples", disable=not progress, unit="ex")
-    for j in order:
+    for start in range(0, len(order), chunk):
         if not any(quota.values()):
             break
-        h, pos = jobs[int(j)]
-        before, target = prefix(h, pos), int(h.items[pos])
-        source = None
-        if quota.get("retriever"):
-            cands = ranker.retriever.candidates(before, k=k).items.astype(np.int64)
-            if target in cands:  # put in by hand it would be the odd one out: a cue that serving lacks
-                source = "retriever"
-        if source is None and quota.get("random"):
-            source = "random"
-            pool = all_items[~np.isin(all_items, h.items)]  # none of the user's fit items
-            cands = np.r_[rng.choice(pool, min(k - 1, len(pool)), replace=False), target]
-        if source is None:
-            continue
-        quota[source] -= 1
-        if not (source == "retriever" and cfg.retriever_order):
-            cands = rng.permutation(cands)
-        answer = int(np.flatnonzero(cands == target)[0])
-        ids, positions = ranker.encode(before, cands) if ranker.config.scoring == "marks" else (None, None)
-        out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands),
-                           ids, positions))
-        bar.update(1)
+        taken = [(h, pos, prefix(h, pos)) for h, pos in (jobs[int(j)] for j in order[start:start + chunk])]
+        if quota.get("retriever"):  # the retriever's queries, encoded in batches
+            ranker.retriever.prepare([before for _, _, before in taken])
+        for h, pos, before in taken:
+            if not any(quota.values()):
+                break
+            target, source = int(h.items[pos]), None
+            if quota.get("retriever"):
+                cands = ranker.retriever.candidates(before, k=k).items.astype(np.int64)
+                if target in cands:  # put in by hand it would be the odd one out: a cue that serving lacks
+                    source = "retriever"
+            if source is None and quota.get("random"):
+                source = "random"
+                pool = all_items[~np.isin(all_items, h.items)]  # none of the user's fit items
+                cands = np.r_[rng.choice(pool, min(k - 1, len(pool)), replace=False), target]
+            if source is None:
+                continue
+            quota[source] -= 1
+            if not (source == "retriever" and cfg.retriever_order):
+                cands = rng.permutation(cands)
+            answer = int(np.flatnonzero(cands == target)[0])
+            ids, positions = ranker.encode(before, cands) if ranker.config.scoring == "marks" else (None, None)
+            out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands),
+                               ids, positions))
+            bar.update(1)
     bar.close()
     out.sort(key=lambda e: (e.user, e.position))
     return out

@@ -65,7 +65,8 @@ class LoraTrainConfig:
     # LoRA
     r: int = arg(16, help="LoRA rank")
     alpha: int = arg(32, help="LoRA alpha")
-    dropout: float = arg(0.05, help="LoRA dropout")
+    dropout: float = arg(0.0, help="LoRA dropout (on CPU its random masks cost ~15%% of a step; one epoch over "
+                                   "examples seen once hardly needs it)")
     target_modules: list[str] = arg(default_factory=lambda: list(_ALL_MODULES),
                                     help="modules that get LoRA weights (keep lm_head out: vLLM drops it)")
     layers: int = arg(8, help="LoRA on the last N decoder layers only (0: all); backpropagation stops there, "
@@ -91,6 +92,9 @@ class LoraTrainConfig:
     epochs: float = arg(1.0, help="passes over the examples")
     max_steps: int = arg(-1, help="stop after this many optimizer steps (-1: epochs decide)")
     batch_size: int = arg(8, help="examples per step")
+    length_batches: bool = arg(True, help="batch examples of similar length together (less padding; ranking and "
+                                          "explanation rows differ by ~2x), batches in random order; with "
+                                          "--epochs > 1 every epoch repeats that order")
     grad_accum: int = arg(1, help="gradient accumulation steps")
     lr: float = arg(5e-4, help="peak learning rate (linear decay, warm-up ratio 0.05)")
     loss: Literal["labels", "vocab"] = arg("labels", help="letters scoring: softmax over the K label tokens or the "
@@ -177,7 +181,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     from transformers import TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    from finetune.trainer import RankTrainer, collate_examples
+    from finetune.trainer import RankTrainer, collate_examples, encode_rows, length_grouped_order
     from llmrec.llm.backends import TransformersBackend
     from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
     from retrieval.train import resolve_retriever
@@ -222,8 +226,11 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="ndcg@10",
         greater_is_better=True, eval_on_start=True, logging_steps=max(1, min(10, cfg.eval_steps)),
         bf16=bf16, use_cpu=not torch.cuda.is_available(), seed=cfg.seed, data_seed=cfg.seed,
-        remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0)
-    rows = [e.row() for e in examples] + explain_rows
+        remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0,
+        train_sampling_strategy="sequential" if cfg.length_batches else "random")
+    rows = encode_rows([e.row() for e in examples] + explain_rows, tokenizer)
+    if cfg.length_batches:
+        rows = [rows[i] for i in length_grouped_order([len(r["input_ids"]) for r in rows], cfg.batch_size, cfg.seed)]
     trainer = RankTrainer(model=model, args=args, train_dataset=rows,
                           eval_dataset=validator.jobs, data_collator=collate_examples(tokenizer),
                           label_ids=ranker.label_ids[:cfg.candidates], loss=cfg.loss, validator=validator,

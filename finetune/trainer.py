@@ -10,7 +10,33 @@ from transformers import Trainer
 
 from llmrec.llm.backends import left_pad, position_logprobs
 
-__all__ = ["RankTrainer", "collate_examples"]
+__all__ = ["RankTrainer", "collate_examples", "encode_rows", "length_grouped_order"]
+
+
+def encode_rows(rows: list[dict[str, Any]], tokenizer) -> list[dict[str, Any]]:
+    """Rows as token ids, as :func:`collate_examples` would encode them: a ``{"prompt", "answer"}`` row becomes
+    ``{"input_ids", "answer"}``, an explanation row ``{"prompt", "completion"}`` becomes ``{"input_ids",
+    "answer": -1, "completion_len"}``; rows with ``input_ids`` are kept.  Encoded rows have known lengths
+    (:func:`length_grouped_order`) and are not re-tokenized at every step."""
+    return [r if "input_ids" in r else _encode_row(r, tokenizer) for r in rows]
+
+
+def length_grouped_order(lengths: list[int], batch_size: int, seed: int = 0, group: int = 50) -> list[int]:
+    """An epoch's order of rows that puts rows of similar length into the same batch, so a batch pads little:
+    a seeded permutation is cut into groups of ``group`` batches, each group is sorted by length and cut into
+    batches, and then all the batches are shuffled.  Which rows share a batch stays random within a length band,
+    and long and short batches alternate at random through the epoch (unlike the transformers
+    ``group_by_length`` sampler, which walks each group from its longest batch to its shortest)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, 2])
+    perm = rng.permutation(len(lengths))
+    span = batch_size * group
+    batches = []
+    for start in range(0, len(perm), span):
+        part = sorted(perm[start:start + span].tolist(), key=lambda i: -lengths[i])
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    return [i for b in rng.permutation(len(batches)) for i in batches[int(b)]]
 
 
 def collate_examples(tokenizer):
@@ -18,29 +44,20 @@ def collate_examples(tokenizer):
     "answer"}`` (letters: the answer is the next token) or ``{"input_ids", "positions", "answer"}`` (marks: the
     prompt's ids and its K mark positions, shifted here by the row's padding; -1 pads a shorter list).  An
     explanation row ``{"prompt", "completion"}`` is the prompt followed by the completion and EOS, with
-    ``answer = -1`` and ``completion_len`` its number of tokens.  Prompts are chat-templated already, so no
+    ``answer = -1`` and ``completion_len`` its number of tokens (or, encoded by :func:`encode_rows`, ``{"input_ids",
+    "answer": -1, "completion_len"}``).  Prompts are chat-templated already, so no
     special tokens are added."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
-    def encode(text: str) -> list[int]:
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
-
     def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         seqs, answers, lengths, marks = [], [], [], []
         for r in rows:
-            completion = r.get("completion")
-            if completion:
-                tail = encode(completion + tokenizer.eos_token)
-                seqs.append(encode(r["prompt"]) + tail)
-                answers.append(-1)
-                lengths.append(len(tail))
-                marks.append([])
-            else:
-                seqs.append(list(r["input_ids"]) if "input_ids" in r else encode(r["prompt"]))
-                answers.append(r["answer"])
-                lengths.append(0)
-                marks.append(list(r.get("positions") or []))
+            r = r if "input_ids" in r else _encode_row(r, tokenizer)
+            seqs.append(list(r["input_ids"]))
+            answers.append(r["answer"])
+            lengths.append(r.get("completion_len", 0))
+            marks.append(list(r.get("positions") or []))
         ids, mask, offsets = left_pad(seqs, tokenizer.pad_token_id)
         k = max((len(m) for m in marks), default=0)
         positions = torch.full((len(rows), k), -1, dtype=torch.long)
@@ -50,6 +67,16 @@ def collate_examples(tokenizer):
                 "completion_len": torch.tensor(lengths, dtype=torch.long), "positions": positions}
 
     return collate
+
+
+def _encode_row(row: dict[str, Any], tokenizer) -> dict[str, Any]:
+    def encode(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    if row.get("completion"):
+        tail = encode(row["completion"] + tokenizer.eos_token)
+        return {"input_ids": encode(row["prompt"]) + tail, "answer": -1, "completion_len": len(tail)}
+    return {"input_ids": encode(row["prompt"]), "answer": row["answer"]}
 
 
 class RankTrainer(Trainer):

@@ -114,6 +114,17 @@ class DenseRetriever(Recommender[DenseConfig]):
             parts.append(q.astype(np.float32))
         return np.concatenate(parts)
 
+    def prepare(self, histories: list[History]) -> None:
+        """Encode these users' query texts in batches into the query cache, so scoring them afterwards encodes
+        nothing one text at a time (a batch costs about half as much per text on CPU)."""
+        texts = [query_text(h, self._catalog) for h in histories if len(h)]
+        new = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
+        if not new:
+            return
+        if len(self._query_cache) + len(new) > 100_000:
+            self._query_cache.clear()
+        self._query_cache.update(zip(new, self.encoder.encode(new)))
+
     def _encode_query(self, text: str) -> np.ndarray:
         """Text-channel query embedding, cached (re-weighting or re-scoring never re-encodes)."""
         if text not in self._query_cache:

@@ -10,7 +10,7 @@ import torch
 from test_llm_ranker import MOVIES, ScriptedBackend
 
 from finetune.data import ExampleConfig, build_examples, prefix
-from finetune.trainer import RankTrainer, collate_examples
+from finetune.trainer import RankTrainer, collate_examples, encode_rows, length_grouped_order
 from finetune.validate import candidate_metrics
 from llmrec.artifacts import write_manifest
 from llmrec.data import Catalog, Dataset, Interactions
@@ -161,6 +161,31 @@ def test_explanation_rows_are_trained_on_their_completion_tokens_only(tiny_llm, 
         rank = ce(tiny_llm(input_ids=one["input_ids"]).logits[:, -1, [ord("A"), ord("B"), ord("C")]],
                   torch.tensor([1])).item()
     assert mixed == pytest.approx((explain + rank) / 2, rel=1e-4)
+
+
+def test_encoded_rows_collate_exactly_like_text_rows():
+    rows = [{"prompt": "q: A B C?", "answer": 1}, {"prompt": "xy: A B C?", "completion": "AB"},
+            {"input_ids": [ord(c) for c in "h: a! b!"], "positions": [4, 7], "answer": 0}]
+    encoded = encode_rows(rows, CharTokenizer())
+    assert encoded[1] == {"input_ids": [ord(c) for c in "xy: A B C?AB"] + [0], "answer": -1, "completion_len": 3}
+    assert encoded[2] is rows[2]
+    a, b = collate_examples(CharTokenizer())(rows), collate_examples(CharTokenizer())(encoded)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_length_grouped_batches_pad_less_and_still_cover_every_row_in_random_order():
+    rng = np.random.default_rng(0)
+    lengths = rng.choice([230, 250, 420, 450], 400).tolist()  # ranking rows and ~2x longer explanation rows
+    order = length_grouped_order(lengths, batch_size=8, seed=0, group=10)
+    assert sorted(order) == list(range(400))
+    assert order == length_grouped_order(lengths, batch_size=8, seed=0, group=10)
+    assert order != length_grouped_order(lengths, batch_size=8, seed=1, group=10)
+
+    def padded(o):
+        return sum(8 * max(lengths[i] for i in o[s:s + 8]) for s in range(0, len(o), 8))
+    assert padded(order) < 0.85 * padded(rng.permutation(400).tolist())
+    batch_max = [max(lengths[i] for i in order[s:s + 8]) for s in range(0, 400, 8)]
+    assert batch_max != sorted(batch_max, reverse=True)  # long and short batches are interleaved at random
 
 
 @pytest.mark.parametrize("against", [None, ord("?")])

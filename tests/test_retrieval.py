@@ -82,6 +82,21 @@ def test_a_never_seen_item_with_only_text_is_recalled(trained, movies):
     assert 6 in recs.items.tolist()
 
 
+def test_prepared_queries_are_encoded_in_one_batch_and_rank_as_one_at_a_time(trained, movies, monkeypatch):
+    hs = list(histories(movies.interactions).values())
+    alone = [trained.candidates(h, k=3) for h in hs]
+    trained._query_cache.clear()
+    calls = []
+    encode = trained.encoder.encode
+    monkeypatch.setattr(trained.encoder, "encode", lambda texts, **kw: calls.append(len(texts)) or encode(texts, **kw))
+    trained.prepare(hs)
+    batched = [trained.candidates(h, k=3) for h in hs]
+    assert calls == [2]  # the two distinct histories, once, and nothing encoded one at a time afterwards
+    for a, b in zip(alone, batched):
+        assert a.items.tolist() == b.items.tolist()
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
 def test_a_corrupt_retriever_directory_is_refused(trained, movies, tmp_path):
     from llmrec.errors import ArtifactError
     root = tmp_path / "broken"

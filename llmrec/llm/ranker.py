@@ -353,6 +353,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def prepare(self, histories: list[History]) -> None:
         """Rank these users' candidates now, in one batched engine call; :meth:`rank` then reuses them."""
         self._prepared.clear()
+        self.retriever.prepare(histories)
         jobs = [(h, self.candidate_list(h)) for h in histories]
         jobs = [(h, c) for h, c in jobs if len(c)]
         if not jobs:
