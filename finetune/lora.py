@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Literal
 
 from finetune.data import ExampleConfig, Negatives, build_examples, build_explanation_examples
-from finetune.validate import RankValidator, cpu_has_bf16
+from finetune.validate import FrozenTrunkCache, RankValidator, cpu_has_bf16
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
@@ -101,6 +101,9 @@ class LoraTrainConfig:
                                                          "whole vocabulary")
     eval_steps: int = arg(50, help="validation and checkpoint interval in optimizer steps")
     val_users: int = arg(200, help="validation users scored at each evaluation (a seeded sample)")
+    trunk_cache: bool = arg(True, help="with --layers N: keep the validation prompts' hidden states below the "
+                                       "trained layers (frozen, so they never change) and run only the trained "
+                                       "layers at later evaluations")
     precision: Literal["auto", "fp32", "bf16"] = arg("auto", help="auto: bf16 autocast on CUDA or a CPU with bf16 "
                                                                   "units, fp32 elsewhere")
     quantize: Literal["none", "4bit"] = arg("none", help="4bit: bitsandbytes QLoRA (needs CUDA)")
@@ -197,7 +200,10 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    backend = TransformersBackend.from_model(model, tokenizer, batch_size=16)
+    scorer = model  # what validation scores with
+    if cfg.trunk_cache and cfg.layers:
+        scorer = FrozenTrunkCache(model, model.config.num_hidden_layers - cfg.layers)
+    backend = TransformersBackend.from_model(scorer, tokenizer, batch_size=16)
     retriever = resolve_retriever(cfg.retriever, dataset, progress=cfg.progress)
     ranker = LLMRanker(LLMRankerConfig(retriever=retriever, model=cfg.model, candidates=cfg.candidates,
                                        scoring=cfg.scoring),
@@ -273,6 +279,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "training": {"examples": len(rows), "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
                      "seconds": round(train_seconds, 1), "example_build_seconds": round(build_seconds, 1),
                      "validation_seconds": round(validator.seconds, 1),
+                     "validation_trunk_cache": getattr(scorer, "checked", None),
                      "examples_per_second": round(steps * cfg.batch_size * cfg.grad_accum
                                                   / max(1e-9, train_seconds - validator.seconds), 3),
                      "train_loss": round(float(train_out.training_loss), 4), "bf16": bf16,

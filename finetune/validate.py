@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import time
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from llmrec.history import histories
 from llmrec.llm.ranker import LLMRanker
 from llmrec.split import HoldoutSplit, target_items
 
-__all__ = ["RankValidator", "candidate_metrics", "cpu_has_bf16"]
+__all__ = ["FrozenTrunkCache", "RankValidator", "candidate_metrics", "cpu_has_bf16"]
+
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,3 +67,68 @@ class RankValidator:
             self.seconds += time.perf_counter() - t0
         ranked = [c[np.lexsort((c, -s))] for (_, c), s in zip(self.jobs, scores)]
         return candidate_metrics(ranked, self.targets)
+
+
+class FrozenTrunkCache:
+    """A causal LM being LoRA-trained on its last layers only, as a model whose forward passes reuse the frozen
+    first layers' work: the hidden states entering layer ``first`` (no trained weight comes before it, so they
+    never change during training) are kept per batch (its token ids and mask), and a batch seen before runs only
+    layers ``first`` and up.  Validation scores the same batches at every evaluation, so every evaluation after
+    the first costs about (layers - ``first``) / layers of a full pass.
+
+    The shortcut feeds the kept states to the decoder stack (``inputs_embeds``) with the stack cut to its trained
+    layers.  Its first use is checked against a full pass; if they differ (a model that transforms
+    ``inputs_embeds``, say) the cache turns itself off and every call is a full pass.  Everything else (``generate``,
+    ``train``, ``get_output_embeddings`` ...) is the wrapped model's."""
+
+    def __init__(self, model, first: int, *, atol: float = 1e-4):
+        self.model, self.first, self.atol = model, int(first), atol
+        self.states: dict[bytes, object] = {}
+        self.checked: bool | None = None  # None: the shortcut is not checked yet; False: it is off
+        self.hits = 0
+        try:
+            self._stack = model.get_base_model().model if hasattr(model, "get_base_model") else model.model
+            if not 0 < self.first < len(self._stack.layers):
+                self.checked = False
+        except AttributeError:  # not a decoder stack this knows how to cut
+            self.checked = False
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __call__(self, input_ids=None, attention_mask=None, **kwargs):
+        if self.checked is False or input_ids is None or attention_mask is None or kwargs.get("past_key_values"):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        key = hashlib.sha1(repr(tuple(input_ids.shape)).encode() + input_ids.cpu().numpy().tobytes()
+                           + attention_mask.cpu().numpy().tobytes()).digest()
+        kept = self.states.get(key)
+        if kept is None:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                             **(kwargs | {"output_hidden_states": True}))
+            self.states[key] = out.hidden_states[self.first].detach()
+            return out
+        out = self._top(kept, attention_mask, **kwargs)
+        if self.checked is None:
+            full = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              **(kwargs | {"output_hidden_states": True}))
+            self.checked = bool(all(a.shape == b.shape and (a - b).abs().max().item() <= self.atol
+                                    for a, b in ((full.hidden_states[-1], out.hidden_states[-1]),
+                                                 (full.logits, out.logits))))
+            if not self.checked:
+                log.warning("the frozen-trunk shortcut does not reproduce a full forward pass of this model; "
+                            "validation runs full passes")
+                self.states.clear()
+                return full
+        self.hits += 1
+        return out
+
+    def _top(self, hidden, attention_mask, **kwargs):
+        import torch
+
+        layers = self._stack.layers
+        self._stack.layers = torch.nn.ModuleList(list(layers)[self.first:])
+        try:
+            return self.model(inputs_embeds=hidden, attention_mask=attention_mask,
+                              **(kwargs | {"output_hidden_states": True, "use_cache": False}))
+        finally:
+            self._stack.layers = layers

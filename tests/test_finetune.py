@@ -11,7 +11,7 @@ from test_llm_ranker import MOVIES, ScriptedBackend
 
 from finetune.data import ExampleConfig, build_examples, prefix
 from finetune.trainer import RankTrainer, collate_examples, encode_rows, length_grouped_order
-from finetune.validate import candidate_metrics
+from finetune.validate import FrozenTrunkCache, candidate_metrics
 from llmrec.artifacts import write_manifest
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.errors import ArtifactError, ConfigError
@@ -240,6 +240,49 @@ def test_the_backends_prefix_scoring_matches_one_pass_scoring(tiny_llm):
             np.testing.assert_allclose(a, b, atol=1e-5)
     with pytest.raises(ValueError, match="positions"):
         backend.token_logprobs([[1, 2]], [[2]])
+
+
+def _last_layer_lora(tiny_llm):
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(tiny_llm, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "down_proj"],
+                                                layers_to_transform=[1], task_type="CAUSAL_LM"))
+    model.eval()
+    return model
+
+
+def test_validation_reuses_the_frozen_layers_and_still_sees_the_trained_ones_change(tiny_llm):
+    from llmrec.llm.backends import position_logprobs
+
+    model = _last_layer_lora(tiny_llm)
+    cached = FrozenTrunkCache(model, first=1)
+    ids = torch.tensor([[0, 0, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6]])
+    mask = (torch.arange(6) >= torch.tensor([[2], [0]])).long()
+    rows, cols = torch.tensor([0, 0, 1]), torch.tensor([4, 5, 3])
+    with torch.no_grad():
+        for step in range(3):
+            if step == 2:  # training moved the LoRA weights of the trained layer
+                for name, p in model.named_parameters():
+                    if "lora_B" in name:
+                        p.add_(0.5)
+            full = position_logprobs(model, ids, mask, rows, cols)
+            assert torch.allclose(position_logprobs(cached, ids, mask, rows, cols), full, atol=1e-5)
+    assert cached.checked is True and cached.hits == 2 and len(cached.states) == 1
+    assert cached.get_output_embeddings() is model.get_output_embeddings()
+
+
+def test_a_shortcut_that_does_not_reproduce_the_full_pass_turns_itself_off(tiny_llm, monkeypatch):
+    model = _last_layer_lora(tiny_llm)
+    cached = FrozenTrunkCache(model, first=1)
+    ids, mask = torch.tensor([[1, 2, 3]]), torch.ones(1, 3, dtype=torch.long)
+    with torch.no_grad():
+        full = model(input_ids=ids, attention_mask=mask).logits
+        cached(input_ids=ids, attention_mask=mask)
+        monkeypatch.setattr(cached, "_top", lambda h, m, **kw: model(inputs_embeds=h + 1.0, attention_mask=m,
+                                                                    output_hidden_states=True))
+        again = cached(input_ids=ids, attention_mask=mask).logits
+    assert cached.checked is False and not cached.states and cached.hits == 0
+    assert torch.allclose(again, full)
 
 
 def test_lora_training_learns_the_answers(tiny_llm, tmp_path):

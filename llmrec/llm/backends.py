@@ -397,18 +397,21 @@ class TransformersBackend:
         import torch
 
         _check_positions(prompts, positions)
-        out = []
+        out: list[np.ndarray] = [np.zeros(0)] * len(prompts)
         step = self.config.batch_size
+        order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))  # batches of similar length pad little
         with torch.no_grad(), self._adapter_context(adapter):
             for start in range(0, len(prompts), step):
-                batch, pos = prompts[start:start + step], positions[start:start + step]
+                which = order[start:start + step]
+                batch, pos = [prompts[n] for n in which], [positions[n] for n in which]
                 ids, mask, offsets = left_pad(batch, self.tokenizer.pad_token_id)
                 rows = torch.tensor([i for i, p in enumerate(pos) for _ in p], dtype=torch.long)
                 cols = torch.tensor([offsets[i] + j for i, p in enumerate(pos) for j in p], dtype=torch.long)
                 lp = (position_logprobs(self.model, ids, mask, rows, cols, against).numpy() if len(rows)
                       else np.zeros(0))
                 bounds = np.cumsum([0] + [len(p) for p in pos])
-                out += [lp[a:b].astype(np.float64) for a, b in itertools.pairwise(bounds)]
+                for n, (a, b) in zip(which, itertools.pairwise(bounds)):
+                    out[n] = lp[a:b].astype(np.float64)
         return out
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
