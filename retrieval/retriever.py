@@ -117,7 +117,10 @@ class DenseRetriever(Recommender[DenseConfig]):
     def prepare(self, histories: list[History]) -> None:
         """Encode these users' query texts in batches into the query cache, so scoring them afterwards encodes
         nothing one text at a time (a batch costs about half as much per text on CPU)."""
-        texts = [query_text(h, self._catalog) for h in histories if len(h)]
+        self._cache_queries([query_text(h, self._catalog) for h in histories if len(h)])
+
+    def _cache_queries(self, texts: list[str]) -> None:
+        """Encode the texts not in the query cache yet, in batches (the one place the cache is filled)."""
         new = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
         if not new:
             return
@@ -127,10 +130,7 @@ class DenseRetriever(Recommender[DenseConfig]):
 
     def _encode_query(self, text: str) -> np.ndarray:
         """Text-channel query embedding, cached (re-weighting or re-scoring never re-encodes)."""
-        if text not in self._query_cache:
-            if len(self._query_cache) >= 100_000:
-                self._query_cache.clear()
-            self._query_cache[text] = self.encoder.encode([text])[0]
+        self._cache_queries([text])
         return self._query_cache[text]
 
     def score(self, history: History, items: np.ndarray, request: str | None = None) -> np.ndarray:
