@@ -58,6 +58,9 @@ class EvalConfig:
                                          "(faithfulness against the catalog and history, raw and verified, "
                                          "deletion test); zero-shot, and with --adapter beside it")
     users: int = arg(0, help="--explanations: a seeded sample of this many held-out users (0: all)")
+    deletion: bool = arg(True, help="--explanations: run the deletion test (three more scored prompts per user)")
+    deletion_users: int = arg(0, help="--explanations: the deletion test on a seeded sample of this many of the "
+                                      "evaluated users, the ones --users N picks (0: all of them)")
     explain_param: list[str] = arg(default_factory=list, repeat=True,
                                    help="--explanations: explainer config values as key=value (e.g. "
                                         "temperature=0.7); repeatable")
@@ -178,7 +181,7 @@ def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
         rankers.append((f"adapter {Path(first.config.adapter).name}", first))
     explainer = explainer_config(config.explain_param)
     runs = [evaluate_explanations(dataset, ranker, config.split, users=config.users, label=label,
-                                  config=explainer, progress=config.progress) for label, ranker in rankers]
+                                  deletion=config.deletion, deletion_users=config.deletion_users, config=explainer, progress=config.progress) for label, ranker in rankers]
     first.close()
     print(explanation_table([r.summary for r in runs]))
     if config.output:

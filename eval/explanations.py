@@ -31,8 +31,8 @@ from llmrec.explain.explainer import Explainer, ExplainerConfig, Explanation
 from llmrec.history import History, histories
 from llmrec.split import SplitName, leave_last_out, target_items
 
-__all__ = ["EXPLANATION_REPORT_KIND", "ExplanationRun", "evaluate_explanations", "held_out_users", "summarize",
-           "top1_jobs", "write_explanation_report"]
+__all__ = ["EXPLANATION_REPORT_KIND", "ExplanationRun", "evaluate_explanations", "held_out_users", "seeded_sample",
+           "summarize", "top1_jobs", "write_explanation_report"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,14 @@ def deletion_drops(ranker, jobs: list[tuple[History, int, np.ndarray, tuple[int,
     return full - cited_s, full - rand_s
 
 
+def seeded_sample(ids: list[int], n: int, seed: int = 0) -> list[int]:
+    """A seeded sample of ``n`` of ``ids`` (sorted), or all of them when ``n`` is 0 or not smaller: the same
+    ``n`` and seed give the same users, so a sampled run and a sample of a full run agree."""
+    if not n or n >= len(ids):
+        return list(ids)
+    return sorted(np.random.default_rng(seed).choice(ids, n, replace=False).tolist())
+
+
 def held_out_users(dataset: Dataset, ranker, split: SplitName, users: int = 0, seed: int = 0
                    ) -> tuple[dict[int, History], list[int]]:
     """Fit ``ranker`` on the split's fit data; its users' fit histories and the ids evaluated (those with a
@@ -80,9 +88,7 @@ def held_out_users(dataset: Dataset, ranker, split: SplitName, users: int = 0, s
     ranker.fit(held.train)
     hs = histories(held.train.interactions)
     ids = sorted(u for u in target_items(held) if u in hs and len(hs[u]))
-    if users and users < len(ids):
-        ids = sorted(np.random.default_rng(seed).choice(ids, users, replace=False).tolist())
-    return hs, ids
+    return hs, seeded_sample(ids, users, seed)
 
 
 def top1_jobs(ranker, batch: list[History]) -> list[tuple[History, int, np.ndarray]]:
@@ -98,11 +104,17 @@ def top1_jobs(ranker, batch: list[History]) -> list[tuple[History, int, np.ndarr
 
 
 def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *, users: int = 0, seed: int = 0,
-                          batch_users: int = 64, deletion: bool = True, label: str = "llm",
-                          config: ExplainerConfig | None = None, progress: bool = True) -> ExplanationRun:
+                          batch_users: int = 64, deletion: bool = True, deletion_users: int = 0,
+                          label: str = "llm", config: ExplainerConfig | None = None, progress: bool = True
+                          ) -> ExplanationRun:
     """Explain the top-1 item of each held-out user of ``split`` (a seeded sample of ``users`` when > 0) with
-    ``ranker`` (an unfitted :class:`~llmrec.llm.ranker.LLMRanker`; it is fitted on the split's fit data)."""
+    ``ranker`` (an unfitted :class:`~llmrec.llm.ranker.LLMRanker`; it is fitted on the split's fit data).
+
+    The deletion test (``deletion``) scores three prompts per user (the full one again, and two with history
+    items removed); ``deletion_users`` > 0 runs it on a seeded sample of that many of the evaluated users —
+    the users ``users=deletion_users`` would evaluate — while every other figure covers them all."""
     hs, ids = held_out_users(dataset, ranker, split, users, seed)
+    deleting = set(seeded_sample(ids, deletion_users, seed)) if deletion else set()
     explainer = Explainer(ranker, config or ExplainerConfig())
     explanations: list[Explanation] = []
     cited_drops, random_drops = [], []
@@ -115,9 +127,9 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
         t2 = time.perf_counter()
         out = explainer.explain_many(jobs)
         t3 = time.perf_counter()
-        if deletion:
+        if deleting:
             c, r = deletion_drops(ranker, [(h, i, cands, e.raw_cited_items or e.cited_items)
-                                           for (h, i, cands), e in zip(jobs, out)], seed)
+                                           for (h, i, cands), e in zip(jobs, out) if h.user in deleting], seed)
             cited_drops.append(c)
             random_drops.append(r)
         deletion_s += time.perf_counter() - t3
@@ -131,7 +143,7 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
                 "explain_prompt_version": explainer.prompt.version,
                 "seconds_per_item": round(explain_s / max(1, len(explanations)), 4),
                 "rank_seconds_per_user": round(rank_s / max(1, len(ids)), 4),
-                "deletion_seconds": round(deletion_s, 1)}
+                "deletion_users": len(deleting), "deletion_seconds": round(deletion_s, 1)}
     return ExplanationRun(label, explanations, summary)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_llm_ranker import LetterTokenizer
 
-from eval.explanations import deletion_drops, evaluate_explanations
+from eval.explanations import deletion_drops, evaluate_explanations, seeded_sample
 from finetune.data import citable_by_genre, explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.explain.claims import check_explanation
@@ -241,6 +241,18 @@ def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
     assert s["verified"]["genre_claim_precision"] == 1.0
     assert s["raw"]["reason_distinctness"] == 0.25  # one reason, written for all four users
     assert s["deletion"]["n"] == 4 and s["deletion"]["mean_diff"] > 0  # removing Heat costs Fargo its lead
+
+
+def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_evaluate(movies):
+    def run(**kw):
+        ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend(answer_json(["Heat"], ["Crime"], "")))
+        return evaluate_explanations(movies, ranker, "test", progress=False, **kw)
+
+    full, without, small = run(deletion_users=2), run(deletion=False), run(users=2)
+    assert full.summary["explained"] == 4 and full.summary["deletion_users"] == 2
+    assert full.summary["deletion"] == small.summary["deletion"]  # the same two users, the same drops
+    assert small.summary["deletion"]["n"] == 2 and without.summary["deletion"] == {"n": 0}
+    assert seeded_sample([5, 7, 9], 0) == [5, 7, 9] and seeded_sample([5, 7, 9], 2) == seeded_sample([5, 7, 9], 2)
 
 
 def test_fact_built_training_targets_are_answers_the_explainer_accepts_and_verifies(movies):
