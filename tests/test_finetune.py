@@ -242,6 +242,17 @@ def test_the_backends_prefix_scoring_matches_one_pass_scoring(tiny_llm):
         backend.token_logprobs([[1, 2]], [[2]])
 
 
+def test_the_reference_backend_batches_by_length_and_answers_in_input_order(tiny_llm):
+    from llmrec.llm.backends import TransformersBackend
+
+    batched = TransformersBackend.from_model(tiny_llm, CharTokenizer(), batch_size=2)
+    prompts = [[ord(c) for c in p] for p in ("a long prompt, longest", "mid prompt", "long prompt: x", "ab")]
+    assert list(batched._by_length(prompts)) == [[3, 1], [2, 0]]  # similar lengths share a batch
+    ids = [ord(c) for c in "xyz!"]
+    alone = np.concatenate([batched.label_logprobs([p], ids) for p in prompts])
+    np.testing.assert_allclose(batched.label_logprobs(prompts, ids), alone, atol=1e-5)
+
+
 def _last_layer_lora(tiny_llm):
     from peft import LoraConfig, get_peft_model
 

@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -372,25 +372,33 @@ class TransformersBackend:
         self.model.set_adapter(self.adapters[_adapter_index(self.adapters, adapter)].name)
         return contextlib.nullcontext()
 
+    def _by_length(self, prompts: Sequence) -> Iterator[list[int]]:
+        """The prompts' indices in batches of similar length (shortest first), which pad little; callers put
+        the results back in input order."""
+        order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))  # characters or tokens
+        for start in range(0, len(order), self.config.batch_size):
+            yield order[start:start + self.config.batch_size]
+
     def _batches(self, prompts: list[str] | list[list[int]]):
-        for i in range(0, len(prompts), self.config.batch_size):
-            batch = prompts[i:i + self.config.batch_size]
-            if batch and not isinstance(batch[0], str):  # token ids
+        """(indices, encoded batch) of :meth:`_by_length`'s batches, left-padded."""
+        for which in self._by_length(prompts):
+            batch = [prompts[n] for n in which]
+            if not isinstance(batch[0], str):  # token ids
                 ids, mask, _ = left_pad(batch, self.tokenizer.pad_token_id)
-                yield {"input_ids": ids, "attention_mask": mask}
+                yield which, {"input_ids": ids, "attention_mask": mask}
             else:
-                yield self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+                yield which, self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
 
     def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
                        adapter: str | None = None) -> np.ndarray:
         import torch
 
-        rows = []
+        out = np.zeros((len(prompts), len(token_ids)), dtype=np.float32)
         with torch.no_grad(), self._adapter_context(adapter):
-            for enc in self._batches(prompts):
+            for which, enc in self._batches(prompts):
                 logits = self.model(**enc, logits_to_keep=1).logits[:, -1, :].float()
-                rows.append(torch.log_softmax(logits, dim=-1)[:, token_ids].numpy())
-        return np.concatenate(rows) if rows else np.zeros((0, len(token_ids)))
+                out[which] = torch.log_softmax(logits, dim=-1)[:, token_ids].numpy()
+        return out
 
     def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
                        against: int | None = None) -> list[np.ndarray]:
@@ -398,11 +406,8 @@ class TransformersBackend:
 
         _check_positions(prompts, positions)
         out: list[np.ndarray] = [np.zeros(0)] * len(prompts)
-        step = self.config.batch_size
-        order = sorted(range(len(prompts)), key=lambda n: len(prompts[n]))  # batches of similar length pad little
         with torch.no_grad(), self._adapter_context(adapter):
-            for start in range(0, len(prompts), step):
-                which = order[start:start + step]
+            for which in self._by_length(prompts):
                 batch, pos = [prompts[n] for n in which], [positions[n] for n in which]
                 ids, mask, offsets = left_pad(batch, self.tokenizer.pad_token_id)
                 rows = torch.tensor([i for i, p in enumerate(pos) for _ in p], dtype=torch.long)
@@ -428,17 +433,19 @@ class TransformersBackend:
             with torch.no_grad(), self._adapter_context(adapter):
                 for prompt, seed in zip(prompts, seeds):
                     torch.manual_seed(0 if seed is None else seed)
-                    enc = next(iter(self._batches([prompt])))
+                    _, enc = next(self._batches([prompt]))
                     out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=True, temperature=temperature,
                                               top_k=0, top_p=1.0, pad_token_id=self.tokenizer.pad_token_id)
                     texts += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
             return texts
-        texts = []
+        texts = [""] * len(prompts)
         with torch.no_grad(), self._adapter_context(adapter):
-            for enc in self._batches(prompts):
+            for which, enc in self._batches(prompts):
                 out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
                                           pad_token_id=self.tokenizer.pad_token_id)
-                texts += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                decoded = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                for n, text in zip(which, decoded):
+                    texts[n] = text
         return texts
 
 
