@@ -58,7 +58,7 @@ class EvalConfig:
                                          "(faithfulness against the catalog and history, raw and verified, "
                                          "deletion test); zero-shot, and with --adapter beside it")
     users: int = arg(0, help="--explanations: a seeded sample of this many held-out users (0: all)")
-    deletion: bool = arg(True, help="--explanations: run the deletion test (three more scored prompts per user)")
+    deletion: bool = arg(True, help="--explanations: run the deletion test (two more scored prompts per user)")
     deletion_users: int = arg(0, help="--explanations: the deletion test on a seeded sample of this many of the "
                                       "evaluated users, the ones --users N picks (0: all of them)")
     explain_param: list[str] = arg(default_factory=list, repeat=True,

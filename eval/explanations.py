@@ -29,6 +29,7 @@ from llmrec.data import Dataset
 from llmrec.explain.claims import check_explanation
 from llmrec.explain.explainer import Explainer, ExplainerConfig, Explanation
 from llmrec.history import History, histories
+from llmrec.llm.memo import MemoBackend
 from llmrec.split import SplitName, leave_last_out, target_items
 
 __all__ = ["EXPLANATION_REPORT_KIND", "ExplanationRun", "evaluate_explanations", "held_out_users", "seeded_sample",
@@ -110,9 +111,11 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
     """Explain the top-1 item of each held-out user of ``split`` (a seeded sample of ``users`` when > 0) with
     ``ranker`` (an unfitted :class:`~llmrec.llm.ranker.LLMRanker`; it is fitted on the split's fit data).
 
-    The deletion test (``deletion``) scores three prompts per user (the full one again, and two with history
-    items removed); ``deletion_users`` > 0 runs it on a seeded sample of that many of the evaluated users —
+    The deletion test (``deletion``) scores two more prompts per user, with history items removed (the full
+    prompt is the ranking prompt, answered from a :class:`~llmrec.llm.memo.MemoBackend`); ``deletion_users`` > 0 runs it on a seeded sample of that many of the evaluated users —
     the users ``users=deletion_users`` would evaluate — while every other figure covers them all."""
+    memo = MemoBackend(ranker.backend)  # the deletion test's full prompts are the ranking prompts: scored once
+    ranker = type(ranker)(ranker.config, backend=memo)
     hs, ids = held_out_users(dataset, ranker, split, users, seed)
     deleting = set(seeded_sample(ids, deletion_users, seed)) if deletion else set()
     explainer = Explainer(ranker, config or ExplainerConfig())
@@ -122,6 +125,7 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
     bar = tqdm(total=len(ids), desc=f"explanations [{label}]", unit="user", disable=not progress)
     for start in range(0, len(ids), batch_users):
         batch = [hs[u] for u in ids[start:start + batch_users]]
+        memo.clear()  # only this batch's prompts repeat
         t = time.perf_counter()
         jobs = top1_jobs(ranker, batch)
         t2 = time.perf_counter()
@@ -143,7 +147,8 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
                 "explain_prompt_version": explainer.prompt.version,
                 "seconds_per_item": round(explain_s / max(1, len(explanations)), 4),
                 "rank_seconds_per_user": round(rank_s / max(1, len(ids)), 4),
-                "deletion_users": len(deleting), "deletion_seconds": round(deletion_s, 1)}
+                "deletion_users": len(deleting), "deletion_seconds": round(deletion_s, 1),
+                "memo_hits": memo.hits}
     return ExplanationRun(label, explanations, summary)
 
 

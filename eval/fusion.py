@@ -26,12 +26,13 @@ from llmrec.artifacts import atomic_write_text
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.llm.backends import LLMBackend
+from llmrec.llm.memo import MemoBackend
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.split import HoldoutSplit, leave_last_out
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 
-__all__ = ["FusionConfig", "MemoBackend", "main", "sample_users", "select_fusion_weight"]
+__all__ = ["FusionConfig", "main", "sample_users", "select_fusion_weight"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,38 +48,6 @@ class FusionConfig:
     seed: int = arg(0, help="seed of the user sample")
     output: str | None = arg(None, help="write the table and the choice here as JSON")
     progress: bool = arg(True, help="show progress bars")
-
-
-class MemoBackend:
-    """Wraps a backend and remembers each prompt's label (or mark) log-probabilities."""
-
-    def __init__(self, inner: LLMBackend):
-        self.inner, self.tokenizer = inner, inner.tokenizer
-        self.config = getattr(inner, "config", None)
-        self.memo: dict[tuple, np.ndarray] = {}  # (prompt, token ids or positions, adapter) -> log-probabilities
-
-    def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
-                       ) -> np.ndarray:
-        ids = tuple(token_ids)
-        missing = [p for p in dict.fromkeys(prompts) if (p, ids, adapter) not in self.memo]
-        if missing:
-            for p, row in zip(missing, self.inner.label_logprobs(missing, list(ids), adapter=adapter)):
-                self.memo[(p, ids, adapter)] = row
-        return (np.stack([self.memo[(p, ids, adapter)] for p in prompts]) if prompts
-                else np.zeros((0, len(ids))))
-
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
-                       against: int | None = None) -> list[np.ndarray]:
-        keys = [(tuple(p), tuple(j), adapter, against) for p, j in zip(prompts, positions)]
-        missing = list(dict.fromkeys(k for k in keys if k not in self.memo))
-        if missing:
-            rows = self.inner.token_logprobs([list(k[0]) for k in missing], [list(k[1]) for k in missing],
-                                             adapter=adapter, against=against)
-            self.memo.update(zip(missing, rows))
-        return [self.memo[k] for k in keys]
-
-    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None) -> list[str]:
-        return self.inner.generate(prompts, max_tokens, adapter=adapter)
 
 
 def sample_users(held: HoldoutSplit, users: int, seed: int = 0) -> HoldoutSplit:

@@ -22,6 +22,7 @@ from llmrec.explain.explainer import (
 )
 from llmrec.history import History, histories
 from llmrec.items import ItemList
+from llmrec.llm.memo import MemoBackend
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 
 MOVIES = [("Toy Story", 1995, "Animation|Children's|Comedy"), ("Finding Nemo", 2003, "Animation|Children's"),
@@ -249,10 +250,22 @@ def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_eval
         return evaluate_explanations(movies, ranker, "test", progress=False, **kw)
 
     full, without, small = run(deletion_users=2), run(deletion=False), run(users=2)
-    assert full.summary["explained"] == 4 and full.summary["deletion_users"] == 2
+    assert full.summary["explained"] == 4 and full.summary["deletion_users"] == 2 and full.summary["memo_hits"] > 0
     assert full.summary["deletion"] == small.summary["deletion"]  # the same two users, the same drops
     assert small.summary["deletion"]["n"] == 2 and without.summary["deletion"] == {"n": 0}
     assert seeded_sample([5, 7, 9], 0) == [5, 7, 9] and seeded_sample([5, 7, 9], 2) == seeded_sample([5, 7, 9], 2)
+
+
+def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
+    backend, seen = ScriptedBackend(answer_json(["Heat"], ["Crime"], "")), []
+    read = backend.label_logprobs
+    backend.label_logprobs = lambda prompts, ids, adapter=None: seen.extend(prompts) or read(prompts, ids)
+    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=MemoBackend(backend)).fit(movies)
+    h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
+    ranker.llm_scores(h, CANDS)  # the ranking pass
+    deletion_drops(ranker, [(h, FARGO, CANDS, (HEAT,))])
+    assert len(seen) == len(set(seen)) == 3  # the ranking prompt, then without Heat and without one random item
+    assert ranker.backend.hits == 1
 
 
 def test_fact_built_training_targets_are_answers_the_explainer_accepts_and_verifies(movies):
