@@ -181,7 +181,8 @@ def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
         rankers.append((f"adapter {Path(first.config.adapter).name}", first))
     explainer = explainer_config(config.explain_param)
     runs = [evaluate_explanations(dataset, ranker, config.split, users=config.users, label=label,
-                                  deletion=config.deletion, deletion_users=config.deletion_users, config=explainer, progress=config.progress) for label, ranker in rankers]
+                                  deletion=config.deletion, deletion_users=config.deletion_users,
+                                  config=explainer, progress=config.progress) for label, ranker in rankers]
     first.close()
     print(explanation_table([r.summary for r in runs]))
     if config.output:

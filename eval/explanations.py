@@ -112,8 +112,9 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
     ``ranker`` (an unfitted :class:`~llmrec.llm.ranker.LLMRanker`; it is fitted on the split's fit data).
 
     The deletion test (``deletion``) scores two more prompts per user, with history items removed (the full
-    prompt is the ranking prompt, answered from a :class:`~llmrec.llm.memo.MemoBackend`); ``deletion_users`` > 0 runs it on a seeded sample of that many of the evaluated users —
-    the users ``users=deletion_users`` would evaluate — while every other figure covers them all."""
+    prompt is the ranking prompt, answered from a :class:`~llmrec.llm.memo.MemoBackend`); ``deletion_users``
+    > 0 runs it on a seeded sample of that many of the evaluated users — the users ``users=deletion_users``
+    would evaluate — while every other figure covers them all."""
     memo = MemoBackend(ranker.backend)  # the deletion test's full prompts are the ranking prompts: scored once
     ranker = type(ranker)(ranker.config, backend=memo)
     hs, ids = held_out_users(dataset, ranker, split, users, seed)
