@@ -184,7 +184,8 @@ def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Examp
                                ) -> list[dict[str, str]]:
     """``n`` explanation targets (a seeded sample of ``examples``): the explanation request continuing the
     example's ranking prompt, answered with :func:`explanation_answer` as JSON — the same request and format the
-    :class:`~llmrec.explain.Explainer` uses, so one adapter learns both answers."""
+    :class:`~llmrec.explain.Explainer` uses, so one adapter learns both answers.  Each row names the index of
+    the example it continues (``"example"``; see :func:`finetune.trainer.merge_prompts`)."""
     import json
 
     from llmrec.explain.explainer import Explainer
@@ -205,5 +206,5 @@ def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Examp
         if not citable:
             answer.pop("because")
         rows.append({"prompt": explainer.prompt_text(before, e.target, e.candidates, citable),
-                     "completion": json.dumps(answer)})
+                     "completion": json.dumps(answer), "example": int(k)})
     return rows

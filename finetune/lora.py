@@ -88,6 +88,9 @@ class LoraTrainConfig:
     explain_examples: int = arg(600, help="explanation targets trained alongside the ranking answers (the "
                                           "explanation request after an example's ranking prompt, answered from "
                                           "catalog facts: shared genres, cited history items); 0: none")
+    shared_prompts: bool = arg(True, help="an explanation example continues its ranking example's prompt: train "
+                                          "both answers from one row, one pass over that prompt (--no-shared-"
+                                          "prompts: two rows)")
     # training
     epochs: float = arg(1.0, help="passes over the examples")
     max_steps: int = arg(-1, help="stop after this many optimizer steps (-1: epochs decide)")
@@ -184,7 +187,13 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     from transformers import TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    from finetune.trainer import RankTrainer, collate_examples, encode_rows, length_grouped_order
+    from finetune.trainer import (
+        RankTrainer,
+        collate_examples,
+        encode_rows,
+        length_grouped_order,
+        merge_prompts,
+    )
     from llmrec.llm.backends import TransformersBackend
     from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
     from retrieval.train import resolve_retriever
@@ -234,7 +243,11 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         bf16=bf16, use_cpu=not torch.cuda.is_available(), seed=cfg.seed, data_seed=cfg.seed,
         remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0,
         train_sampling_strategy="sequential" if cfg.length_batches else "random")
-    rows = encode_rows([e.row() for e in examples] + explain_rows, tokenizer)
+    if cfg.shared_prompts:
+        rows, merged = merge_prompts([e.row() for e in examples], explain_rows, tokenizer)
+    else:
+        rows, merged = encode_rows([e.row() for e in examples] + explain_rows, tokenizer), 0
+    log.info("%d training rows (%d explanation examples share their ranking example's row)", len(rows), merged)
     if cfg.length_batches:
         rows = [rows[i] for i in length_grouped_order([len(r["input_ids"]) for r in rows], cfg.batch_size, cfg.seed)]
     trainer = RankTrainer(model=model, args=args, train_dataset=rows,
@@ -266,7 +279,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "data": {"dataset": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
                  "fit": "validation split's fit data (no validation or test item)", "examples": len(examples),
                  "sources": {s: sum(e.source == s for e in examples) for s in ("retriever", "random")},
-                 "explanation_examples": len(explain_rows),
+                 "explanation_examples": len(explain_rows), "shared_prompt_rows": merged,
                  "retriever": retriever},
         "config": dataclasses.asdict(requested) | {"resolved": dataclasses.asdict(cfg)},
         "validation": {"users": len(validator.jobs), "step": best_step, **chosen},
@@ -276,11 +289,13 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"]} for r in history],
         "best_checkpoint": best,
         "beats_zero_shot": bool(chosen.get("ndcg@10", 0.0) > zero_shot.get("eval_ndcg@10", 0.0)),
-        "training": {"examples": len(rows), "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
+        "training": {"examples": len(examples) + len(explain_rows), "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
                      "seconds": round(train_seconds, 1), "example_build_seconds": round(build_seconds, 1),
                      "validation_seconds": round(validator.seconds, 1),
                      "validation_trunk_cache": getattr(scorer, "checked", None),
-                     "examples_per_second": round(steps * cfg.batch_size * cfg.grad_accum
+                     "rows": len(rows), "rows_per_second": round(steps * cfg.batch_size * cfg.grad_accum
+                                                                 / max(1e-9, train_seconds - validator.seconds), 3),
+                     "examples_per_second": round((len(examples) + len(explain_rows)) * cfg.epochs
                                                   / max(1e-9, train_seconds - validator.seconds), 3),
                      "train_loss": round(float(train_out.training_loss), 4), "bf16": bf16,
                      "total_seconds": round(time.perf_counter() - t0, 1)},
@@ -316,7 +331,7 @@ tags: [llmrec, lora, recommendation]
   K = {card['candidates']} candidates.
 - Data: {card['data']['dataset']} ({card['data']['fingerprint']}), {card['data']['fit']};
   {card['data']['examples']} examples ({card['data']['sources']}).
-- Training: {t['steps']} steps, {t['seconds']:.0f} s, {t['examples_per_second']:.2f} examples/s, bf16={t['bf16']}.
+- Training: {t['steps']} steps over {t['rows']} rows, {t['seconds']:.0f} s, {t['examples_per_second']:.2f} examples/s, bf16={t['bf16']}.
 - Checkpoint chosen by validation NDCG@10 ({v['users']} users): `{card['best_checkpoint']}`.
 
 | validation | retriever order | zero-shot LLM | this adapter |

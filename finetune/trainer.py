@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
-from llmrec.llm.backends import left_pad, position_logprobs
+from llmrec.llm.backends import hidden_logprobs, left_pad
 
-__all__ = ["RankTrainer", "collate_examples", "encode_rows", "length_grouped_order"]
+__all__ = ["RankTrainer", "collate_examples", "encode_rows", "length_grouped_order", "merge_prompts"]
 
 
 def encode_rows(rows: list[dict[str, Any]], tokenizer) -> list[dict[str, Any]]:
@@ -19,6 +19,30 @@ def encode_rows(rows: list[dict[str, Any]], tokenizer) -> list[dict[str, Any]]:
     "answer": -1, "completion_len"}``; rows with ``input_ids`` are kept.  Encoded rows have known lengths
     (:func:`length_grouped_order`) and are not re-tokenized at every step."""
     return [r if "input_ids" in r else _encode_row(r, tokenizer) for r in rows]
+
+
+def merge_prompts(rows: list[dict[str, Any]], explain_rows: list[dict[str, Any]], tokenizer
+                  ) -> tuple[list[dict[str, Any]], int]:
+    """Training rows with each explanation row folded into the ranking row it continues: an explanation row
+    ``{"prompt", "completion", "example": i}`` whose tokens begin with those of the marks row ``rows[i]`` (the
+    explanation request follows the ranking conversation) replaces it with ``{"input_ids", "positions",
+    "answer", "completion_len"}``: both answers, trained from one pass over the longer prompt, where two rows
+    computed the ranking prompt twice (about a quarter of the default run's tokens).  Explanation rows that do
+    not continue their row token for token stay separate.  Returns the encoded rows and how many were merged."""
+    out = encode_rows(rows, tokenizer)
+    separate, merged = [], 0
+    for row in explain_rows:
+        encoded = _encode_row(row, tokenizer)
+        i = row.get("example")
+        base = out[i] if i is not None else None
+        if (base is not None and base.get("positions") and "completion_len" not in base
+                and encoded["input_ids"][:len(base["input_ids"])] == list(base["input_ids"])):
+            out[i] = {"input_ids": encoded["input_ids"], "positions": list(base["positions"]),
+                      "answer": base["answer"], "completion_len": encoded["completion_len"]}
+            merged += 1
+        else:
+            separate.append(encoded)
+    return out + separate, merged
 
 
 def length_grouped_order(lengths: list[int], batch_size: int, seed: int = 0, group: int = 50) -> list[int]:
@@ -104,16 +128,8 @@ class RankTrainer(Trainer):
                      else torch.zeros_like(answer, dtype=torch.bool))
         marks = (answer >= 0) & has_marks
         rank = (answer >= 0) & ~has_marks
+        explain = lengths > 0  # an explanation row, or a marks row continued by its explanation (merge_prompts)
         losses, out = [], None
-        if marks.any():
-            pos = positions[marks]
-            valid = pos >= 0
-            rows = torch.arange(len(pos), device=pos.device)[:, None].expand_as(pos)[valid]
-            lp = position_logprobs(model, inputs["input_ids"][marks], inputs["attention_mask"][marks], rows,
-                                   pos[valid], self.against)
-            scores = torch.full(pos.shape, float("-inf"), device=lp.device)
-            scores[valid] = lp
-            losses.append(F.cross_entropy(scores, answer[marks], reduction="sum"))
         if rank.any():
             out = model(**{k: v[rank] for k, v in inputs.items()}, logits_to_keep=1)
             logits = out.logits[:, -1, :].float()
@@ -122,22 +138,43 @@ class RankTrainer(Trainer):
                 losses.append(F.cross_entropy(logits[:, labels], answer[rank], reduction="sum"))
             else:
                 losses.append(F.cross_entropy(logits, labels[answer[rank]], reduction="sum"))
-        explain = answer < 0
-        if explain.any():
-            ids, lens = inputs["input_ids"][explain], lengths[explain]
-            t = int(lens.max())
-            out = model(**{k: v[explain] for k, v in inputs.items()}, logits_to_keep=t + 1)
-            logits = out.logits[:, :-1, :].float()  # these positions predict the last t tokens
-            targets = ids[:, -t:].clone()
-            targets[torch.arange(t, device=ids.device)[None, :] < (t - lens)[:, None]] = -100  # prompt, not answer
-            per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                        ignore_index=-100, reduction="none").view(len(ids), t)
-            losses.append((per_token.sum(1) / lens.clamp(min=1)).sum())
+        one = marks | explain  # one pass serves both: only the needed hidden states meet the vocabulary
+        if one.any():
+            ids = inputs["input_ids"][one]
+            out = model(input_ids=ids, attention_mask=inputs["attention_mask"][one], output_hidden_states=True,
+                        logits_to_keep=1)
+            hidden, head = out.hidden_states[-1], model.get_output_embeddings()
+            if marks[one].any():
+                m = marks[one]
+                losses.append(self._marks_loss(head, hidden[m], ids[m], positions[one][m], answer[one][m]))
+            if explain[one].any():
+                e = explain[one]
+                losses.append(_completion_loss(head, hidden[e], ids[e], lengths[one][e]))
         loss = torch.stack(losses).sum() / len(answer)
         return (loss, out) if return_outputs else loss
+
+    def _marks_loss(self, head, hidden, ids, positions, answer):
+        """The summed cross-entropy of each row's answer over its marks' scores (log-odds against
+        ``self.against``, as served)."""
+        valid = positions >= 0
+        rows = torch.arange(len(positions), device=positions.device)[:, None].expand_as(positions)[valid]
+        scores = torch.full(positions.shape, float("-inf"), device=hidden.device)
+        scores[valid] = hidden_logprobs(head, hidden, ids, rows, positions[valid], self.against)
+        return F.cross_entropy(scores, answer, reduction="sum")
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in self.validator.evaluate(self.model).items()}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+
+def _completion_loss(head, hidden, ids, lengths):
+    """The summed per-row mean token cross-entropy of each row's last ``lengths`` tokens (its completion)."""
+    t = int(lengths.max())
+    logits = head(hidden[:, -t - 1:-1]).float()  # these positions predict the last t tokens
+    targets = ids[:, -t:].clone()
+    targets[torch.arange(t, device=ids.device)[None, :] < (t - lengths)[:, None]] = -100  # prompt, not answer
+    per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100,
+                                reduction="none").view(len(ids), t)
+    return (per_token.sum(1) / lengths.clamp(min=1)).sum()

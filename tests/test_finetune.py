@@ -10,7 +10,7 @@ import torch
 from test_llm_ranker import MOVIES, ScriptedBackend
 
 from finetune.data import ExampleConfig, build_examples, prefix
-from finetune.trainer import RankTrainer, collate_examples, encode_rows, length_grouped_order
+from finetune.trainer import RankTrainer, collate_examples, encode_rows, length_grouped_order, merge_prompts
 from finetune.validate import FrozenTrunkCache, candidate_metrics
 from llmrec.artifacts import write_manifest
 from llmrec.data import Catalog, Dataset, Interactions
@@ -186,6 +186,30 @@ def test_length_grouped_batches_pad_less_and_still_cover_every_row_in_random_ord
     assert padded(order) < 0.85 * padded(rng.permutation(400).tolist())
     batch_max = [max(lengths[i] for i in order[s:s + 8]) for s in range(0, 400, 8)]
     assert batch_max != sorted(batch_max, reverse=True)  # long and short batches are interleaved at random
+
+
+def test_an_explanation_continuing_a_ranking_prompt_shares_its_row_and_trains_both_answers(tiny_llm, tmp_path):
+    marks = {"input_ids": [ord(c) for c in "h: a! b! c!"], "positions": [4, 7, 10], "answer": 1}
+    explain = {"prompt": "h: a! b! c!why b?", "completion": "AB", "example": 0}
+    other = {"input_ids": [ord(c) for c in "q: x! y!"], "positions": [4, 7], "answer": 0}
+    rows, merged = merge_prompts([marks, other], [explain], CharTokenizer())
+    assert merged == 1 and len(rows) == 2 and rows[1] == other
+    assert rows[0] == {"input_ids": [ord(c) for c in "h: a! b! c!why b?AB"] + [0], "positions": [4, 7, 10],
+                       "answer": 1, "completion_len": 3}
+    collate = collate_examples(CharTokenizer())
+    with torch.no_grad():
+        trainer = _trainer(tiny_llm, tmp_path, rows, against=ord("?"))
+        shared = trainer.compute_loss(tiny_llm, dict(collate(rows[:1]))).item()
+        apart = encode_rows([marks, explain], CharTokenizer())
+        two = trainer.compute_loss(tiny_llm, dict(collate(apart))).item()
+    assert shared == pytest.approx(2 * two, rel=1e-4)  # the same two losses, summed over one row instead of two
+
+
+def test_an_explanation_that_does_not_continue_its_ranking_prompt_token_for_token_stays_a_row_of_its_own():
+    marks = {"input_ids": [ord(c) for c in "h: a! b! c!"], "positions": [4, 7, 10], "answer": 1}
+    explain = {"prompt": "h: a! b? c!why b?", "completion": "AB", "example": 0}
+    rows, merged = merge_prompts([marks], [explain], CharTokenizer())
+    assert merged == 0 and rows == [marks, encode_rows([explain], CharTokenizer())[0]]
 
 
 @pytest.mark.parametrize("against", [None, ord("?")])

@@ -34,7 +34,7 @@ from llmrec.llm.adapters import Adapter, load_adapter, vllm_lora_rank
 from llmrec.models import resolve_llm
 
 __all__ = ["BackendConfig", "LLMBackend", "TransformersBackend", "VLLMBackend", "chat_prompt", "create_backend",
-           "label_token_ids", "left_pad", "per_prompt", "position_logprobs", "prefix_token_logprobs",
+           "hidden_logprobs", "label_token_ids", "left_pad", "per_prompt", "position_logprobs", "prefix_token_logprobs",
            "vllm_cpu_env"]
 
 log = logging.getLogger(__name__)
@@ -169,12 +169,17 @@ def position_logprobs(model, input_ids, attention_mask, rows, cols, against: int
     """``log p(input_ids[r, c] | input_ids[r, :c])`` for each (r, c) of ``rows``/``cols`` (1-d long tensors), from
     one forward pass that projects only the needed hidden states onto the vocabulary (K positions, not the whole
     prompt); with ``against``, minus that token's log-probability at the same place (a logit difference, which
-    does not saturate).  Differentiable: the LoRA trainer's marks loss uses it too."""
+    does not saturate).  Differentiable (the LoRA trainer's marks loss reads the same way, :func:`hidden_logprobs`)."""
+    out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, logits_to_keep=1)
+    return hidden_logprobs(model.get_output_embeddings(), out.hidden_states[-1], input_ids, rows, cols, against)
+
+
+def hidden_logprobs(head, hidden, input_ids, rows, cols, against: int | None = None):
+    """:func:`position_logprobs` from a forward pass already made: ``hidden`` is its last hidden state (after the
+    final norm; position c - 1 predicts token c) and ``head`` the output embeddings."""
     import torch
 
-    out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, logits_to_keep=1)
-    hidden = out.hidden_states[-1][rows, cols - 1]  # the last hidden state (after the final norm) predicts c
-    logits = model.get_output_embeddings()(hidden).float()
+    logits = head(hidden[rows, cols - 1]).float()
     if against is not None:  # log p(a) - log p(b) = logit(a) - logit(b)
         return logits.gather(1, input_ids[rows, cols][:, None])[:, 0] - logits[:, against]
     return torch.log_softmax(logits, dim=-1).gather(1, input_ids[rows, cols][:, None])[:, 0]
