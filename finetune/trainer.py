@@ -27,7 +27,7 @@ def merge_prompts(rows: list[dict[str, Any]], explain_rows: list[dict[str, Any]]
     ``{"prompt", "completion", "example": i}`` whose tokens begin with those of the marks row ``rows[i]`` (the
     explanation request follows the ranking conversation) replaces it with ``{"input_ids", "positions",
     "answer", "completion_len"}``: both answers, trained from one pass over the longer prompt, where two rows
-    computed the ranking prompt twice (about a quarter of the default run's tokens).  Explanation rows that do
+    computed the ranking prompt twice (about a fifth of the default run's tokens).  Explanation rows that do
     not continue their row token for token stay separate.  Returns the encoded rows and how many were merged."""
     out = encode_rows(rows, tokenizer)
     separate, merged = [], 0
