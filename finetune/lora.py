@@ -268,6 +268,8 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     best_step = int(best.rsplit("-", 1)[1]) if best else steps
     chosen = next((r for r in history if r.get("step") == best_step), history[-1] if history else {})
     chosen = {k.removeprefix("eval_"): v for k, v in chosen.items() if k.startswith("eval_")}
+    n_examples = len(examples) + len(explain_rows)  # answers trained; a shared row carries two
+    rows_per_second = steps * cfg.batch_size * cfg.grad_accum / max(1e-9, train_seconds - validator.seconds)
     card = {
         "name": cfg.name or Path(cfg.output).name,
         "base_model": cfg.model or "smollm2-135m-instruct",
@@ -289,14 +291,12 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"]} for r in history],
         "best_checkpoint": best,
         "beats_zero_shot": bool(chosen.get("ndcg@10", 0.0) > zero_shot.get("eval_ndcg@10", 0.0)),
-        "training": {"examples": len(examples) + len(explain_rows), "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
+        "training": {"examples": n_examples, "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
                      "seconds": round(train_seconds, 1), "example_build_seconds": round(build_seconds, 1),
                      "validation_seconds": round(validator.seconds, 1),
                      "validation_trunk_cache": getattr(scorer, "checked", None),
-                     "rows": len(rows), "rows_per_second": round(steps * cfg.batch_size * cfg.grad_accum
-                                                                 / max(1e-9, train_seconds - validator.seconds), 3),
-                     "examples_per_second": round((len(examples) + len(explain_rows)) * cfg.epochs
-                                                  / max(1e-9, train_seconds - validator.seconds), 3),
+                     "rows": len(rows), "rows_per_second": round(rows_per_second, 3),
+                     "examples_per_second": round(rows_per_second * n_examples / max(1, len(rows)), 3),
                      "train_loss": round(float(train_out.training_loss), 4), "bf16": bf16,
                      "total_seconds": round(time.perf_counter() - t0, 1)},
         "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
@@ -331,7 +331,8 @@ tags: [llmrec, lora, recommendation]
   K = {card['candidates']} candidates.
 - Data: {card['data']['dataset']} ({card['data']['fingerprint']}), {card['data']['fit']};
   {card['data']['examples']} examples ({card['data']['sources']}).
-- Training: {t['steps']} steps over {t['rows']} rows, {t['seconds']:.0f} s, {t['examples_per_second']:.2f} examples/s, bf16={t['bf16']}.
+- Training: {t['steps']} steps over {t['rows']} rows, {t['seconds']:.0f} s, {t['examples_per_second']:.2f} examples/s,
+  bf16={t['bf16']}.
 - Checkpoint chosen by validation NDCG@10 ({v['users']} users): `{card['best_checkpoint']}`.
 
 | validation | retriever order | zero-shot LLM | this adapter |
