@@ -85,6 +85,10 @@ class LoraTrainConfig:
     scoring: Literal["letters", "marks"] = arg("marks", help="the ranker's one-pass read-out the adapter is trained "
                                                              "for: each candidate's mark (a softmax over the K "
                                                              "marks) or the answer letter")
+    details: Literal["titles", "full"] = arg("titles", help="item facts in the ranking prompt the adapter is "
+                                                           "trained for (recorded in its manifest; the ranker "
+                                                           "serving it uses the same): titles, or title, year, "
+                                                           "genres and rating (~3x the tokens, ~3x the time)")
     explain_examples: int = arg(600, help="explanation targets trained alongside the ranking answers (the "
                                           "explanation request after an example's ranking prompt, answered from "
                                           "catalog facts: shared genres, cited history items); 0: none")
@@ -215,7 +219,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     backend = TransformersBackend.from_model(scorer, tokenizer, batch_size=16)
     retriever = resolve_retriever(cfg.retriever, dataset, progress=cfg.progress)
     ranker = LLMRanker(LLMRankerConfig(retriever=retriever, model=cfg.model, candidates=cfg.candidates,
-                                       scoring=cfg.scoring),
+                                       scoring=cfg.scoring, details=cfg.details),
                        backend=backend).fit(val.train)
 
     t = time.perf_counter()
@@ -277,6 +281,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         "base_fingerprint": model_fingerprint(model_path),
         "prompt_version": ranker.prompt.version,
         "scoring": cfg.scoring,
+        "details": cfg.details,
         "candidates": cfg.candidates,
         "data": {"dataset": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
                  "fit": "validation split's fit data (no validation or test item)", "examples": len(examples),
@@ -308,7 +313,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
         atomic_write_text(tmp / "README.md", _card_markdown(card))
         write_manifest(tmp, ADAPTER_KIND, name=card["name"], base_model=card["base_model"],
                        base_fingerprint=card["base_fingerprint"], prompt_version=card["prompt_version"],
-                       scoring=cfg.scoring,
+                       scoring=cfg.scoring, details=cfg.details,
                        candidates=cfg.candidates, rank=cfg.r, validation=card["validation"])
     print(f"validation ndcg@10: zero-shot {card['validation_zero_shot'].get('ndcg@10', float('nan')):.4f}, "
           f"chosen checkpoint {chosen['ndcg@10']:.4f}", file=sys.stderr)

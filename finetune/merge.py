@@ -56,6 +56,7 @@ def merge_adapter(adapter: str, output: str, model: str | None = None) -> dict:
         card = {"adapter": info.path, "adapter_name": info.name, "base_model": info.base_model,
                 "base_fingerprint": info.base_fingerprint,
                 "scoring": info.manifest.get("scoring", "letters"),
+                "details": info.manifest.get("details", "titles"),
                 "prompt_version": info.manifest.get("prompt_version"),
                 "validation": info.manifest.get("validation")}
         atomic_write_text(tmp / "merge.json", json.dumps(card, indent=2, default=str))

@@ -377,6 +377,21 @@ def test_a_corrupt_adapter_is_refused(tmp_path):
         load_adapter(tmp_path, base)
 
 
+def test_a_ranker_serving_an_adapter_writes_the_prompt_it_was_trained_on_and_refuses_another(tmp_path):
+    d = tmp_path / "adapter"
+    d.mkdir()
+    write_manifest(d, ADAPTER_KIND, name="a", scoring="marks", details="full")
+    ranker = LLMRanker(LLMRankerConfig(adapter=str(d)), backend=ScriptedBackend())
+    assert (ranker.config.scoring, ranker.config.details) == ("marks", "full")
+    with pytest.raises(ConfigError, match="trained for details='full' but the ranker is configured with "
+                                          "details='titles'"):
+        LLMRanker(LLMRankerConfig(adapter=str(d), details="titles"),
+                  backend=ScriptedBackend())._check_adapter_fields()
+    write_manifest(d, ADAPTER_KIND, name="older")  # adapters from before the fields: letters, titles
+    older = LLMRanker(LLMRankerConfig(adapter=str(d)), backend=ScriptedBackend())
+    assert (older.config.scoring, older.config.details) == ("letters", "titles")
+
+
 def test_4bit_quantisation_is_refused_clearly_without_cuda(tmp_path):
     from finetune.lora import LoraTrainConfig, _base_model
 

@@ -65,7 +65,7 @@ def test_a_ranker_serving_a_merged_model_takes_its_read_out_and_refuses_another(
     merged = str(root / "merged")
     assert LLMRanker(LLMRankerConfig(model=merged)).config.scoring == "marks"
     with pytest.raises(ConfigError, match="trained for scoring='marks'"):
-        LLMRanker(LLMRankerConfig(model=merged, scoring="letters"))._check_adapter_scoring()
+        LLMRanker(LLMRankerConfig(model=merged, scoring="letters"))._check_adapter_fields()
 
 
 def test_an_adapter_is_not_merged_into_another_base_model(trained, tmp_path):

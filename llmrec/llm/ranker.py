@@ -95,8 +95,9 @@ class LLMRankerConfig(RecommenderConfig):
     llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
     retriever_weight: float = Field(0.0, ge=0, description="weight of the standardised retriever score")
     history_items: int = Field(10, ge=1, description="history items written into the prompt")
-    details: Literal["titles", "full"] = Field("titles", description="item facts in the prompt: titles only "
-                                               "(short, fast) or title, year, genres and rating")
+    details: Literal["titles", "full"] | None = Field(
+        None, description="item facts in the prompt: titles only (short, fast) or title, year, genres and rating; "
+                          "None: the adapter's (from its manifest), else titles")
     prompt: str | None = Field(None, description="prompt template name in prompts/ (None: rank for letters, "
                                                  "rank_marks for marks)")
     shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
@@ -110,8 +111,11 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def __init__(self, config: LLMRankerConfig | None = None, backend: LLMBackend | None = None):
         super().__init__(config)
-        if self.config.scoring is None:
-            self.config = self.config.model_copy(update={"scoring": self._adapter_scoring() or "letters"})
+        trained = self._adapter_fields()
+        update = {k: trained.get(k, default) for k, default in (("scoring", "letters"), ("details", "titles"))
+                  if getattr(self.config, k) is None}
+        if update:
+            self.config = self.config.model_copy(update=update)
         self._backend = backend
         self.prompt = load_prompt(self.config.prompt or _PROMPTS[self.config.scoring])
         self._llm_seconds: list[float] = []  # per user (amortised over a batch)
@@ -144,7 +148,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self.label_ids = label_token_ids(self.backend.tokenizer, self.labels)
         self.mark_id, self.not_mark_id = (label_token_ids(self.backend.tokenizer, [MARK, NOT_MARK])
                                           if self.config.scoring == "marks" else (None, None))
-        self._check_adapter_scoring()
+        self._check_adapter_fields()
         base = RANK_HISTORY_FORMAT if self.config.details == "titles" else RANK_HISTORY_FORMAT_FULL
         self.history_format = HistoryFormat(**{**base.__dict__, "max_items": self.config.history_items})
         self._trained = True
@@ -155,10 +159,11 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         """The fitted dataset's catalog (the items the prompts describe)."""
         return self._catalog
 
-    def _adapter_scoring(self) -> str | None:
-        """The read-out the configured adapter was trained for (older adapters: letters), or without one, the
-        read-out of a merged model (``python -m finetune.merge``) given as the model; None otherwise (no
-        adapter, a name a remote server serves, a plain model)."""
+    def _adapter_fields(self) -> dict[str, str]:
+        """The prompt settings the configured adapter was trained for (``scoring``: older adapters letters;
+        ``details``: older adapters titles), or without one, those of a merged model (``python -m
+        finetune.merge``) given as the model; empty otherwise (no adapter, a name a remote server serves, a
+        plain model)."""
         import json
         from pathlib import Path
 
@@ -168,25 +173,29 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         adapter = self.config.adapter
         if adapter:
             if not Path(adapter).expanduser().is_dir():
-                return None
-            return read_manifest(Path(adapter).expanduser(), ADAPTER_KIND, verify=False).get("scoring", "letters")
+                return {}
+            fields = read_manifest(Path(adapter).expanduser(), ADAPTER_KIND, verify=False)
+            return {"scoring": fields.get("scoring", "letters"), "details": fields.get("details", "titles")}
         manifest = Path(self.config.model or "").expanduser() / MANIFEST
         if self.config.model and manifest.is_file():
             try:
                 fields = json.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
-                return None
-            return fields.get("scoring") if fields.get("kind") == "merged-model" else None
-        return None
+                return {}
+            if fields.get("kind") == "merged-model":
+                return {k: fields[k] for k in ("scoring", "details") if k in fields}
+        return {}
 
-    def _check_adapter_scoring(self) -> None:
-        """An adapter (or merged model) trained for one scoring read-out is refused by a ranker configured for
-        the other."""
-        adapter, trained = self.config.adapter or self.config.model, self._adapter_scoring()
-        if trained is not None and trained != self.config.scoring:
-            raise ConfigError(f"adapter {adapter} was trained for scoring={trained!r} but the ranker is configured "
-                              f"with scoring={self.config.scoring!r}; leave scoring unset or set it to {trained!r} "
-                              f"(python -m eval: --param scoring={trained}; finetune.lora: --scoring {trained})")
+    def _check_adapter_fields(self) -> None:
+        """An adapter (or merged model) trained for one read-out or item text is refused by a ranker configured
+        for the other."""
+        adapter = self.config.adapter or self.config.model
+        for key, trained in self._adapter_fields().items():
+            configured = getattr(self.config, key)
+            if trained != configured:
+                raise ConfigError(f"adapter {adapter} was trained for {key}={trained!r} but the ranker is configured "
+                                  f"with {key}={configured!r}; leave {key} unset or set it to {trained!r} "
+                                  f"(python -m eval: --param {key}={trained}; finetune.lora: --{key} {trained})")
 
     def describe(self) -> dict:
         return {**super().describe(), "prompt_version": self.prompt.version}
