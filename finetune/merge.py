@@ -20,6 +20,7 @@ from pathlib import Path
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import arg, parse_config
 from llmrec.llm.adapters import load_adapter, model_fingerprint
+from llmrec.llm.ranker import ADAPTER_FIELDS
 from llmrec.models import resolve_llm
 
 __all__ = ["MERGED_KIND", "MergeConfig", "main", "merge_adapter"]
@@ -55,8 +56,7 @@ def merge_adapter(adapter: str, output: str, model: str | None = None) -> dict:
         AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
         card = {"adapter": info.path, "adapter_name": info.name, "base_model": info.base_model,
                 "base_fingerprint": info.base_fingerprint,
-                "scoring": info.manifest.get("scoring", "letters"),
-                "details": info.manifest.get("details", "titles"),
+                **{k: info.manifest.get(k, older) for k, older in ADAPTER_FIELDS.items()},
                 "prompt_version": info.manifest.get("prompt_version"),
                 "validation": info.manifest.get("validation")}
         atomic_write_text(tmp / "merge.json", json.dumps(card, indent=2, default=str))

@@ -57,6 +57,8 @@ MARK = " yes"
 NOT_MARK = " no"
 _SLOT = "\x00"  # stands for a mark while the prompt is rendered, then is replaced by the mark's token id
 _PROMPTS = {"letters": "rank", "marks": "rank_marks"}
+#: Prompt settings an adapter's manifest records, with the value adapters from before the field imply.
+ADAPTER_FIELDS = {"scoring": "letters", "details": "titles"}
 
 #: How the ranking prompt writes the history with ``details="titles"`` (the default): the last 10 titles,
 #: newest first, on one line.  Years cost ~6 tokens a title with this tokenizer and prompt length is the
@@ -112,8 +114,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def __init__(self, config: LLMRankerConfig | None = None, backend: LLMBackend | None = None):
         super().__init__(config)
         trained = self._adapter_fields()
-        update = {k: trained.get(k, default) for k, default in (("scoring", "letters"), ("details", "titles"))
-                  if getattr(self.config, k) is None}
+        update = {k: trained.get(k, older) for k, older in ADAPTER_FIELDS.items() if getattr(self.config, k) is None}
         if update:
             self.config = self.config.model_copy(update=update)
         self._backend = backend
@@ -175,7 +176,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             if not Path(adapter).expanduser().is_dir():
                 return {}
             fields = read_manifest(Path(adapter).expanduser(), ADAPTER_KIND, verify=False)
-            return {"scoring": fields.get("scoring", "letters"), "details": fields.get("details", "titles")}
+            return {k: fields.get(k, older) for k, older in ADAPTER_FIELDS.items()}
         manifest = Path(self.config.model or "").expanduser() / MANIFEST
         if self.config.model and manifest.is_file():
             try:
@@ -183,7 +184,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             except (OSError, json.JSONDecodeError):
                 return {}
             if fields.get("kind") == "merged-model":
-                return {k: fields[k] for k in ("scoring", "details") if k in fields}
+                return {k: fields[k] for k in ADAPTER_FIELDS if k in fields}
         return {}
 
     def _check_adapter_fields(self) -> None:
