@@ -20,6 +20,10 @@
 ``--quantize 4bit`` loads the base model in 4 bit with bitsandbytes (QLoRA) and needs CUDA.  ``--smoke`` is
 a tiny configuration that runs end to end in about a minute (used by the tests).
 
+:func:`train_lora` reads as config -> wrap -> train -> save: :class:`~finetune.config.LoraTrainConfig` (its
+groups flattened into the flags), :func:`wrap_model`, :func:`build_data`, :func:`train`, :func:`adapter_card`
+and :func:`save_adapter`.  The library logs (``key=value``); only :func:`main` prints.
+
     python -m finetune.lora --retriever auto --output runs/lora
     python -m eval --recommender llm --retriever auto --adapter runs/lora
 """
@@ -27,105 +31,29 @@ a tiny configuration that runs end to end in about a minute (used by the tests).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from finetune.data import ExampleConfig, Negatives, build_examples, build_explanation_examples
+from finetune.config import AdapterConfig, LoraTrainConfig
+from finetune.data import Example, ExampleConfig, build_examples, build_explanation_examples
 from finetune.validate import FrozenTrunkCache, RankValidator, cpu_has_bf16
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
-from llmrec.configargs import add_config_arguments, arg, config_from_args
-from llmrec.data import load_dataset
+from llmrec.configargs import add_config_arguments, config_from_args, config_values
+from llmrec.data import Dataset, load_dataset
 from llmrec.errors import ConfigError
 from llmrec.llm.adapters import ADAPTER_KIND, model_fingerprint
 from llmrec.models import resolve_llm
 from llmrec.split import leave_last_out
 from llmrec.tables import format_table
 
-__all__ = ["LoraTrainConfig", "main", "train_lora"]
+__all__ = ["LoraTrainConfig", "TrainingData", "TrainingRun", "WrappedModel", "build_data", "main", "save_adapter",
+           "train", "train_lora", "use_bf16", "wrap_model"]
 
 log = logging.getLogger(__name__)
-
-_ALL_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class LoraTrainConfig:
-    output: str = arg(help="directory to write the adapter to")
-    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
-    retriever: str = arg("auto", help="trained retriever directory for the candidates; 'auto': the cached default "
-                                      "one; 'untrained': the text-only retriever")
-    model: str | None = arg(None, help="base LLM (hub id or path; default: the bundled SmolLM2-135M-Instruct)")
-    name: str | None = arg(None, help="the adapter's served name (default: the output directory's name)")
-    # LoRA
-    r: int = arg(16, help="LoRA rank")
-    alpha: int = arg(32, help="LoRA alpha")
-    dropout: float = arg(0.0, help="LoRA dropout (on CPU its random masks cost ~15%% of a step; one epoch over "
-                                   "examples seen once hardly needs it)")
-    target_modules: list[str] = arg(default_factory=lambda: list(_ALL_MODULES),
-                                    help="modules that get LoRA weights (keep lm_head out: vLLM drops it)")
-    layers: int = arg(8, help="LoRA on the last N decoder layers only (0: all); backpropagation stops there, "
-                               "which makes a step ~2x cheaper on CPU")
-    # data
-    per_user: int = arg(10, help="training targets per user (the most recent of the fit history); retriever "
-                                  "examples are kept only when the retriever proposes the target")
-    negatives: Negatives = arg("retriever", help="candidates of an example: the retriever's top K (when it holds "
-                                                 "the target; what the ranker is served), random items, or half "
-                                                 "of each")
-    retriever_order: bool = arg(True, help="retriever examples keep the retriever's candidate order (as served); "
-                                           "--no-retriever-order shuffles them")
-    max_examples: int | None = arg(1600, help="cap on training examples (a seeded sample); the default keeps "
-                                              "training within ~40 min on 2 CPU cores")
-    candidates: int = arg(20, help="K candidates per prompt (as the ranker)")
-    scoring: Literal["letters", "marks"] = arg("marks", help="the ranker's one-pass read-out the adapter is trained "
-                                                             "for: each candidate's mark (a softmax over the K "
-                                                             "marks) or the answer letter")
-    details: Literal["titles", "full"] = arg("titles", help="item facts in the ranking prompt the adapter is "
-                                                           "trained for (recorded in its manifest; the ranker "
-                                                           "serving it uses the same): titles, or title, year, "
-                                                           "genres and rating (~3x the tokens, ~3x the time)")
-    explain_examples: int = arg(600, help="explanation targets trained alongside the ranking answers (the "
-                                          "explanation request after an example's ranking prompt, answered from "
-                                          "catalog facts: shared genres, cited history items); 0: none")
-    shared_prompts: bool = arg(True, help="an explanation example continues its ranking example's prompt: train "
-                                          "both answers from one row, one pass over that prompt (--no-shared-"
-                                          "prompts: two rows)")
-    # training
-    epochs: float = arg(1.0, help="passes over the examples")
-    max_steps: int = arg(-1, help="stop after this many optimizer steps (-1: epochs decide)")
-    batch_size: int = arg(8, help="examples per step")
-    length_batches: bool = arg(True, help="batch examples of similar length together (less padding; ranking and "
-                                          "explanation rows differ by ~2x), batches in random order; with "
-                                          "--epochs > 1 every epoch repeats that order")
-    grad_accum: int = arg(1, help="gradient accumulation steps")
-    lr: float = arg(5e-4, help="peak learning rate (linear decay, warm-up ratio 0.05)")
-    loss: Literal["labels", "vocab"] = arg("labels", help="letters scoring: softmax over the K label tokens or the "
-                                                         "whole vocabulary")
-    eval_steps: int = arg(50, help="validation and checkpoint interval in optimizer steps")
-    val_users: int = arg(200, help="validation users scored at each evaluation (a seeded sample)")
-    trunk_cache: bool = arg(True, help="with --layers N: keep the validation prompts' hidden states below the "
-                                       "trained layers (frozen, so they never change) and run only the trained "
-                                       "layers at later evaluations")
-    precision: Literal["auto", "fp32", "bf16"] = arg("auto", help="auto: bf16 autocast on CUDA or a CPU with bf16 "
-                                                                  "units, fp32 elsewhere")
-    quantize: Literal["none", "4bit"] = arg("none", help="4bit: bitsandbytes QLoRA (needs CUDA)")
-    seed: int = arg(0, help="random seed")
-    resume: bool = arg(False, help="resume from the last checkpoint in <output>.checkpoints")
-    smoke: bool = arg(False, help="a tiny configuration that trains end to end in about a minute (tests)")
-    progress: bool = arg(True, help="show progress bars")
-
-    def resolved(self) -> LoraTrainConfig:
-        """The configuration actually trained (``--smoke`` overrides the sizes)."""
-        if not self.smoke:
-            return self
-        return dataclasses.replace(self, r=4, alpha=8, layers=2, per_user=1, max_examples=24, max_steps=6,
-                                   explain_examples=4,
-                                   batch_size=4, eval_steps=3, val_users=12, candidates=min(self.candidates, 8))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,27 +63,70 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     card = train_lora(cfg)
     print(format_table([[k, v] for k, v in card["validation"].items()], ["validation (chosen checkpoint)", "value"]))
-    print(f"wrote {cfg.output}: {card['training']['examples']} examples, {card['training']['seconds']:.0f} s "
+    print(f"wrote {cfg.save.output}: {card['training']['examples']} examples, {card['training']['seconds']:.0f} s "
           f"({card['training']['examples_per_second']:.2f} examples/s)")
     return 0
 
 
-def _precision(cfg: LoraTrainConfig) -> bool:
-    """Whether to train in bf16 autocast."""
+def train_lora(cfg: LoraTrainConfig) -> dict:
+    """Train, choose the checkpoint by validation NDCG@10 and write the adapter to ``cfg.save.output``; returns
+    the card."""
+    from transformers import set_seed
+
+    requested, cfg = cfg, cfg.resolved()
+    set_seed(cfg.training.seed)
+    t0 = time.perf_counter()
+    dataset = load_dataset(cfg.examples.data)
+    wrapped = wrap_model(cfg, resolve_llm(cfg.adapter.model))
+    data = build_data(cfg, dataset, wrapped)
+    run = train(cfg, wrapped, data)
+    card = adapter_card(requested, cfg, wrapped, data, run, total_seconds=time.perf_counter() - t0)
+    save_adapter(wrapped.model, card, cfg)
+    log.info("validation ndcg@10: zero_shot=%.4f chosen=%.4f step=%s",
+             card["validation_zero_shot"].get("ndcg@10", float("nan")),
+             card["validation"].get("ndcg@10", float("nan")), card["validation"]["step"])
+    log.info("adapter written: output=%s name=%s", cfg.save.output, card["name"])
+    return card
+
+
+# -- wrap: the base model with LoRA weights --------------------------------------------------------------------
+@dataclass
+class WrappedModel:
+    """The peft model being trained, its tokenizer, where the base model lies and whether to train in bf16."""
+
+    model: Any
+    tokenizer: Any
+    path: str
+    bf16: bool
+
+
+def wrap_model(cfg: LoraTrainConfig, model_path: str) -> WrappedModel:
+    """The base model at ``model_path`` (4-bit with ``--quantize 4bit``) with ``cfg.adapter``'s LoRA on it."""
+    from transformers import AutoTokenizer
+
+    bf16 = use_bf16(cfg.training.precision)
+    model = add_lora(load_base_model(model_path, cfg.training.quantize), cfg.adapter)
+    log.info("model: path=%s r=%d layers=%s quantize=%s bf16=%s", model_path, cfg.adapter.r,
+             cfg.adapter.layers or "all", cfg.training.quantize, bf16)
+    return WrappedModel(model, AutoTokenizer.from_pretrained(model_path), model_path, bf16)
+
+
+def use_bf16(precision: str) -> bool:
+    """Whether to train in bf16 autocast.  ``auto``: on CUDA, and on a CPU with bf16 matrix units (AVX512-BF16
+    or AMX, :func:`~finetune.validate.cpu_has_bf16`); elsewhere bf16 is emulated and slower than fp32."""
+    if precision != "auto":
+        return precision == "bf16"
     import torch
 
-    if cfg.precision == "bf16":
-        return True
-    if cfg.precision == "fp32":
-        return False
     return torch.cuda.is_available() or cpu_has_bf16()
 
 
-def _base_model(cfg: LoraTrainConfig, model_path: str):
+def load_base_model(model_path: str, quantize: str = "none"):
+    """The base model in fp32, or (``quantize="4bit"``, CUDA only) in 4 bit prepared for QLoRA."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    if cfg.quantize == "4bit":
+    if quantize == "4bit":
         if not torch.cuda.is_available():
             raise ConfigError("--quantize 4bit (bitsandbytes QLoRA) needs a CUDA GPU and this machine has none; "
                               "train without --quantize (the LoRA is then trained on the full-precision model)")
@@ -169,155 +140,236 @@ def _base_model(cfg: LoraTrainConfig, model_path: str):
     return AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
 
 
-def _lora_model(cfg: LoraTrainConfig, model):
+def add_lora(model, adapter: AdapterConfig):
+    """``model`` with LoRA weights on ``adapter.target_modules`` of its last ``adapter.layers`` layers."""
     from peft import LoraConfig, get_peft_model
 
     n_layers = model.config.num_hidden_layers
-    if not 0 <= cfg.layers <= n_layers:
-        raise ConfigError(f"--layers must be between 0 and {n_layers} (the model's layers), got {cfg.layers}")
-    if "lm_head" in cfg.target_modules:
-        raise ConfigError("--target-modules must not include lm_head: vLLM drops a LoRA delta on it")
-    layers = list(range(n_layers - cfg.layers, n_layers)) if cfg.layers else None
-    lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
-                      layers_to_transform=layers, task_type="CAUSAL_LM", bias="none")
+    if not 0 <= adapter.layers <= n_layers:
+        raise ConfigError(f"--layers must be between 0 and {n_layers} (the model's layers), got {adapter.layers}")
+    layers = list(range(n_layers - adapter.layers, n_layers)) if adapter.layers else None
+    lora = LoraConfig(r=adapter.r, lora_alpha=adapter.alpha, lora_dropout=adapter.dropout,
+                      target_modules=adapter.target_modules, layers_to_transform=layers, task_type="CAUSAL_LM",
+                      bias="none")
     return get_peft_model(model, lora)
 
 
-def train_lora(cfg: LoraTrainConfig) -> dict:
-    """Train, choose the checkpoint by validation NDCG@10 and write the adapter to ``cfg.output``; returns
-    the card."""
-    import torch
-    import transformers
-    from transformers import TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
+def _base_model(cfg: LoraTrainConfig, model_path: str):
+    """:func:`load_base_model` for ``cfg`` (kept for callers that predate it)."""
+    return load_base_model(model_path, cfg.training.quantize)
 
-    from finetune.trainer import (
-        RankTrainer,
-        collate_examples,
-        encode_rows,
-        length_grouped_order,
-        merge_prompts,
-    )
-    from llmrec.llm.backends import TransformersBackend
-    from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
-    from retrieval.train import resolve_retriever
 
-    requested, cfg = cfg, cfg.resolved()
-    set_seed(cfg.seed)
-    t0 = time.perf_counter()
-    dataset = load_dataset(cfg.data)
+def _lora_model(cfg: LoraTrainConfig, model):
+    """:func:`add_lora` for ``cfg`` (kept for callers that predate it: ``bench.train_step``)."""
+    return add_lora(model, cfg.adapter)
+
+
+# -- data: the ranker being trained, its training rows and its validator ---------------------------------------
+@dataclass
+class TrainingData:
+    """What :func:`build_data` prepares."""
+
+    dataset: Dataset
+    ranker: Any  # the LLMRanker trained for: its prompts, candidates and label tokens
+    retriever: str | None  # the retriever directory (None: the untrained text retriever)
+    scorer: Any  # what validation scores with: the model, or a FrozenTrunkCache over it
+    examples: list[Example]  # the ranking examples
+    explain_rows: list[dict]  # the explanation examples
+    rows: list[dict]  # the training rows, in training order
+    shared_prompt_rows: int  # explanation examples that share their ranking example's row
+    validator: RankValidator
+    build_seconds: float  # building the examples
+
+
+def build_data(cfg: LoraTrainConfig, dataset: Dataset, wrapped: WrappedModel) -> TrainingData:
+    """The ranker ``wrapped`` becomes (scoring validation through it), the ranking and explanation examples
+    from the validation split's fit data, the training rows and the validator."""
     val = leave_last_out(dataset, "validation")
-    model_path = resolve_llm(cfg.model)
-    bf16 = _precision(cfg)
-    model = _lora_model(cfg, _base_model(cfg, model_path))
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    scorer = model  # what validation scores with
-    if cfg.trunk_cache and cfg.layers:
-        scorer = FrozenTrunkCache(model, model.config.num_hidden_layers - cfg.layers)
-    backend = TransformersBackend.from_model(scorer, tokenizer, batch_size=16)
-    retriever = resolve_retriever(cfg.retriever, dataset, progress=cfg.progress)
-    ranker = LLMRanker(LLMRankerConfig(retriever=retriever, model=cfg.model, candidates=cfg.candidates,
-                                       scoring=cfg.scoring, details=cfg.details),
-                       backend=backend).fit(val.train)
-
+    ranker, retriever, scorer = _ranker(cfg, dataset, val, wrapped)
+    ex, seed = cfg.examples, cfg.training.seed
     t = time.perf_counter()
-    examples = build_examples(ranker, val, ExampleConfig(per_user=cfg.per_user, negatives=cfg.negatives,
-                                                         retriever_order=cfg.retriever_order,
-                                                         max_examples=cfg.max_examples, seed=cfg.seed),
+    examples = build_examples(ranker, val, ExampleConfig(per_user=ex.per_user, negatives=ex.negatives,
+                                                         retriever_order=ex.retriever_order,
+                                                         max_examples=ex.max_examples, seed=seed),
                               progress=cfg.progress)
-    explain_rows = build_explanation_examples(ranker, val, examples, cfg.explain_examples, seed=cfg.seed)
+    explain_rows = build_explanation_examples(ranker, val, examples, ex.explain_examples, seed=seed)
     build_seconds = time.perf_counter() - t
     if not examples:
         raise ConfigError(f"no training examples: no user has more than {ExampleConfig.min_history} fit "
                           "interactions")
-    validator = RankValidator(ranker, val, users=cfg.val_users, seed=cfg.seed, progress=cfg.progress)
-    log.info("%d ranking and %d explanation training examples (%.0f s), %d validation users, bf16=%s",
-             len(examples), len(explain_rows), build_seconds, len(validator.jobs), bf16)
+    validator = RankValidator(ranker, val, users=cfg.training.val_users, seed=seed, progress=cfg.progress)
+    rows, shared = _training_rows(cfg, examples, explain_rows, wrapped.tokenizer)
+    log.info("examples: ranking=%d explanation=%d rows=%d shared_prompt_rows=%d build_seconds=%.0f "
+             "validation_users=%d", len(examples), len(explain_rows), len(rows), shared, build_seconds,
+             len(validator.jobs))
+    return TrainingData(dataset, ranker, retriever, scorer, examples, explain_rows, rows, shared, validator,
+                        build_seconds)
 
-    checkpoints = Path(f"{cfg.output}.checkpoints")
-    args = TrainingArguments(
-        output_dir=str(checkpoints), per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps, lr_scheduler_type="linear", warmup_steps=0.05, weight_decay=0.0,
-        eval_strategy="steps", eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.eval_steps,
-        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="ndcg@10",
-        greater_is_better=True, eval_on_start=True, logging_steps=max(1, min(10, cfg.eval_steps)),
-        bf16=bf16, use_cpu=not torch.cuda.is_available(), seed=cfg.seed, data_seed=cfg.seed,
-        remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0,
-        train_sampling_strategy="sequential" if cfg.length_batches else "random")
-    if cfg.shared_prompts:
-        rows, merged = merge_prompts([e.row() for e in examples], explain_rows, tokenizer)
+
+def _ranker(cfg: LoraTrainConfig, dataset: Dataset, val, wrapped: WrappedModel):
+    """The ranker the adapter is trained for, scoring with ``wrapped.model``; its retriever and scorer."""
+    from llmrec.llm.backends import TransformersBackend
+    from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+    from retrieval.train import resolve_retriever
+
+    scorer, layers = wrapped.model, cfg.adapter.layers
+    if cfg.training.trunk_cache and layers:
+        scorer = FrozenTrunkCache(wrapped.model, wrapped.model.config.num_hidden_layers - layers)
+    backend = TransformersBackend.from_model(scorer, wrapped.tokenizer, batch_size=16)
+    retriever = resolve_retriever(cfg.examples.retriever, dataset, progress=cfg.progress)
+    ranker = LLMRanker(LLMRankerConfig(retriever=retriever, model=cfg.adapter.model,
+                                       candidates=cfg.examples.candidates, scoring=cfg.adapter.scoring,
+                                       details=cfg.examples.details),
+                       backend=backend).fit(val.train)
+    return ranker, retriever, scorer
+
+
+def _training_rows(cfg: LoraTrainConfig, examples: list[Example], explain_rows: list[dict],
+                   tokenizer) -> tuple[list[dict], int]:
+    """The encoded training rows in training order (length-grouped batches with ``--length-batches``) and how
+    many explanation examples share their ranking example's row."""
+    from finetune.trainer import encode_rows, length_grouped_order, merge_prompts
+
+    if cfg.examples.shared_prompts:
+        rows, shared = merge_prompts([e.row() for e in examples], explain_rows, tokenizer)
     else:
-        rows, merged = encode_rows([e.row() for e in examples] + explain_rows, tokenizer), 0
-    log.info("%d training rows (%d explanation examples share their ranking example's row)", len(rows), merged)
-    if cfg.length_batches:
-        rows = [rows[i] for i in length_grouped_order([len(r["input_ids"]) for r in rows], cfg.batch_size, cfg.seed)]
-    trainer = RankTrainer(model=model, args=args, train_dataset=rows,
-                          eval_dataset=validator.jobs, data_collator=collate_examples(tokenizer),
-                          label_ids=ranker.label_ids[:cfg.candidates], loss=cfg.loss, validator=validator,
-                          against=ranker.not_mark_id)
-    resume = get_last_checkpoint(str(checkpoints)) if cfg.resume and checkpoints.is_dir() else None
-    if cfg.resume and resume is None:
-        log.warning("--resume: no checkpoint in %s, training from the start", checkpoints)
-    t = time.perf_counter()
-    train_out = trainer.train(resume_from_checkpoint=resume)
-    train_seconds = time.perf_counter() - t
+        rows, shared = encode_rows([e.row() for e in examples] + explain_rows, tokenizer), 0
+    if cfg.training.length_batches:
+        order = length_grouped_order([len(r["input_ids"]) for r in rows], cfg.training.batch_size,
+                                     cfg.training.seed)
+        rows = [rows[i] for i in order]
+    return rows, shared
 
-    history = [row for row in trainer.state.log_history if "eval_ndcg@10" in row]
-    zero_shot = next((r for r in history if r.get("step") == 0), {})
-    best = trainer.state.best_model_checkpoint
-    steps = trainer.state.global_step
-    best_step = int(best.rsplit("-", 1)[1]) if best else steps
-    chosen = next((r for r in history if r.get("step") == best_step), history[-1] if history else {})
-    chosen = {k.removeprefix("eval_"): v for k, v in chosen.items() if k.startswith("eval_")}
-    n_examples = len(examples) + len(explain_rows)  # answers trained; a shared row carries two
-    rows_per_second = steps * cfg.batch_size * cfg.grad_accum / max(1e-9, train_seconds - validator.seconds)
-    card = {
-        "name": cfg.name or Path(cfg.output).name,
-        "base_model": cfg.model or "smollm2-135m-instruct",
-        "base_model_path": model_path,
-        "base_fingerprint": model_fingerprint(model_path),
-        "prompt_version": ranker.prompt.version,
-        "scoring": cfg.scoring,
-        "details": cfg.details,
-        "candidates": cfg.candidates,
-        "data": {"dataset": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
-                 "fit": "validation split's fit data (no validation or test item)", "examples": len(examples),
-                 "sources": {s: sum(e.source == s for e in examples) for s in ("retriever", "random")},
-                 "explanation_examples": len(explain_rows), "shared_prompt_rows": merged,
-                 "retriever": retriever},
-        "config": dataclasses.asdict(requested) | {"resolved": dataclasses.asdict(cfg)},
-        "validation": {"users": len(validator.jobs), "step": best_step, **chosen},
-        "validation_zero_shot": {k.removeprefix("eval_"): v for k, v in zero_shot.items()
-                                 if k.startswith("eval_")},
-        "validation_retriever_order": validator.retriever_metrics,
-        "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"]} for r in history],
-        "best_checkpoint": best,
-        "beats_zero_shot": bool(chosen.get("ndcg@10", 0.0) > zero_shot.get("eval_ndcg@10", 0.0)),
-        "training": {"examples": n_examples, "steps": steps, "epochs": round(float(trainer.state.epoch or 0), 3),
-                     "seconds": round(train_seconds, 1), "example_build_seconds": round(build_seconds, 1),
-                     "validation_seconds": round(validator.seconds, 1),
-                     "validation_trunk_cache": getattr(scorer, "checked", None),
-                     "rows": len(rows), "rows_per_second": round(rows_per_second, 3),
-                     "examples_per_second": round(rows_per_second * n_examples / max(1, len(rows)), 3),
-                     "train_loss": round(float(train_out.training_loss), 4), "bf16": bf16,
-                     "total_seconds": round(time.perf_counter() - t0, 1)},
-        "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
-                     "peft": __import__("peft").__version__},
-    }
-    with atomic_directory(cfg.output) as tmp:
+
+# -- train: the transformers Trainer, validating and checkpointing every --eval-steps ------------------------
+@dataclass
+class TrainingRun:
+    """What :func:`train` leaves: the trainer (its state: steps, log history, best checkpoint) and timings."""
+
+    trainer: Any
+    train_loss: float
+    seconds: float
+
+
+def train(cfg: LoraTrainConfig, wrapped: WrappedModel, data: TrainingData) -> TrainingRun:
+    """Train ``wrapped.model`` on ``data.rows``, validating every ``--eval-steps``; the best checkpoint by
+    validation NDCG@10 is loaded at the end.  With ``--resume``, continues from the last checkpoint."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from finetune.trainer import RankTrainer, collate_examples
+
+    checkpoints = Path(f"{cfg.save.output}.checkpoints")
+    trainer = RankTrainer(model=wrapped.model, args=_training_arguments(cfg, checkpoints, wrapped.bf16),
+                          train_dataset=data.rows, eval_dataset=data.validator.jobs,
+                          data_collator=collate_examples(wrapped.tokenizer),
+                          label_ids=data.ranker.label_ids[:cfg.examples.candidates], loss=cfg.adapter.loss,
+                          validator=data.validator, against=data.ranker.not_mark_id)
+    resume = get_last_checkpoint(str(checkpoints)) if cfg.training.resume and checkpoints.is_dir() else None
+    if cfg.training.resume and resume is None:
+        log.warning("resume: no checkpoint, training from the start: checkpoints=%s", checkpoints)
+    log.info("training: rows=%d batch_size=%d grad_accum=%d max_steps=%d epochs=%s resume_from=%s",
+             len(data.rows), cfg.training.batch_size, cfg.training.grad_accum, cfg.training.max_steps,
+             cfg.training.epochs, resume)
+    t = time.perf_counter()
+    out = trainer.train(resume_from_checkpoint=resume)
+    return TrainingRun(trainer, float(out.training_loss), time.perf_counter() - t)
+
+
+def _training_arguments(cfg: LoraTrainConfig, checkpoints: Path, bf16: bool):
+    import torch
+    from transformers import TrainingArguments
+
+    t = cfg.training
+    return TrainingArguments(
+        output_dir=str(checkpoints), per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum, learning_rate=t.lr, num_train_epochs=t.epochs,
+        max_steps=t.max_steps, lr_scheduler_type="linear", warmup_steps=0.05, weight_decay=0.0,
+        eval_strategy="steps", eval_steps=t.eval_steps, save_strategy="steps", save_steps=t.eval_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="ndcg@10",
+        greater_is_better=True, eval_on_start=True, logging_steps=max(1, min(10, t.eval_steps)),
+        bf16=bf16, use_cpu=not torch.cuda.is_available(), seed=t.seed, data_seed=t.seed,
+        remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0,
+        train_sampling_strategy="sequential" if t.length_batches else "random")
+
+
+# -- save: the adapter directory, its card and manifest --------------------------------------------------------
+def save_adapter(model, card: dict, cfg: LoraTrainConfig) -> Path:
+    """Write the peft adapter, ``card.json``, ``README.md`` and the manifest to ``cfg.save.output``, atomically."""
+    with atomic_directory(cfg.save.output) as tmp:
         model.save_pretrained(tmp)
         atomic_write_text(tmp / "card.json", json.dumps(card, indent=2, default=str))
         atomic_write_text(tmp / "README.md", _card_markdown(card))
         write_manifest(tmp, ADAPTER_KIND, name=card["name"], base_model=card["base_model"],
                        base_fingerprint=card["base_fingerprint"], prompt_version=card["prompt_version"],
-                       scoring=cfg.scoring, details=cfg.details,
-                       candidates=cfg.candidates, rank=cfg.r, validation=card["validation"])
-    print(f"validation ndcg@10: zero-shot {card['validation_zero_shot'].get('ndcg@10', float('nan')):.4f}, "
-          f"chosen checkpoint {chosen['ndcg@10']:.4f}", file=sys.stderr)
-    return card
+                       scoring=cfg.adapter.scoring, details=cfg.examples.details,
+                       candidates=cfg.examples.candidates, rank=cfg.adapter.r, validation=card["validation"])
+    return Path(cfg.save.output)
+
+
+def adapter_card(requested: LoraTrainConfig, cfg: LoraTrainConfig, wrapped: WrappedModel, data: TrainingData,
+                 run: TrainingRun, *, total_seconds: float) -> dict:
+    """The adapter's card: base model, data, configuration (as given and as trained), validation, training."""
+    import peft
+    import torch
+    import transformers
+
+    history, zero_shot, best_step, chosen = _validation(run.trainer.state)
+    examples = data.examples
+    return {
+        "name": cfg.save.name or Path(cfg.save.output).name,
+        "base_model": cfg.adapter.model or "smollm2-135m-instruct",
+        "base_model_path": wrapped.path,
+        "base_fingerprint": model_fingerprint(wrapped.path),
+        "prompt_version": data.ranker.prompt.version,
+        "scoring": cfg.adapter.scoring,
+        "details": cfg.examples.details,
+        "candidates": cfg.examples.candidates,
+        "data": {"dataset": data.dataset.name, "fingerprint": data.dataset.interactions.fingerprint(),
+                 "fit": "validation split's fit data (no validation or test item)", "examples": len(examples),
+                 "sources": {s: sum(e.source == s for e in examples) for s in ("retriever", "random")},
+                 "explanation_examples": len(data.explain_rows), "shared_prompt_rows": data.shared_prompt_rows,
+                 "retriever": data.retriever},
+        "config": config_values(requested) | {"resolved": config_values(cfg)},
+        "validation": {"users": len(data.validator.jobs), "step": best_step, **chosen},
+        "validation_zero_shot": zero_shot,
+        "validation_retriever_order": data.validator.retriever_metrics,
+        "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"]} for r in history],
+        "best_checkpoint": run.trainer.state.best_model_checkpoint,
+        "beats_zero_shot": bool(chosen.get("ndcg@10", 0.0) > zero_shot.get("ndcg@10", 0.0)),
+        "training": _training_summary(cfg, wrapped, data, run, total_seconds),
+        "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
+                     "peft": peft.__version__},
+    }
+
+
+def _validation(state) -> tuple[list[dict], dict, int, dict]:
+    """From the trainer's state: the evaluations logged, the zero-shot metrics (step 0), the chosen checkpoint's
+    step and its metrics."""
+    history = [row for row in state.log_history if "eval_ndcg@10" in row]
+    zero_shot = next((r for r in history if r.get("step") == 0), {})
+    best = state.best_model_checkpoint
+    best_step = int(best.rsplit("-", 1)[1]) if best else state.global_step
+    chosen = next((r for r in history if r.get("step") == best_step), history[-1] if history else {})
+
+    def metrics(row: dict) -> dict:
+        return {k.removeprefix("eval_"): v for k, v in row.items() if k.startswith("eval_")}
+
+    return history, metrics(zero_shot), best_step, metrics(chosen)
+
+
+def _training_summary(cfg: LoraTrainConfig, wrapped: WrappedModel, data: TrainingData, run: TrainingRun,
+                      total_seconds: float) -> dict:
+    state, t = run.trainer.state, cfg.training
+    n_examples = len(data.examples) + len(data.explain_rows)  # answers trained; a shared row carries two
+    rows_per_second = state.global_step * t.batch_size * t.grad_accum / max(1e-9, run.seconds
+                                                                              - data.validator.seconds)
+    return {"examples": n_examples, "steps": state.global_step, "epochs": round(float(state.epoch or 0), 3),
+            "seconds": round(run.seconds, 1), "example_build_seconds": round(data.build_seconds, 1),
+            "validation_seconds": round(data.validator.seconds, 1),
+            "validation_trunk_cache": getattr(data.scorer, "checked", None),
+            "rows": len(data.rows), "rows_per_second": round(rows_per_second, 3),
+            "examples_per_second": round(rows_per_second * n_examples / max(1, len(data.rows)), 3),
+            "train_loss": round(run.train_loss, 4), "bf16": wrapped.bf16, "total_seconds": round(total_seconds, 1)}
 
 
 def _card_markdown(card: dict) -> str:
