@@ -22,11 +22,13 @@ import numpy as np
 
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
+from llmrec.evaluation.metrics import ndcg_at
 from llmrec.history import histories
 from llmrec.llm.backends import (
-    BackendConfig,
     TransformersBackend,
+    TransformersConfig,
     VLLMBackend,
+    VLLMConfig,
     engine_options,
     label_token_ids,
 )
@@ -53,7 +55,7 @@ class BenchConfig:
 
 def ndcg10_within(order_items: np.ndarray, target: int) -> float:
     hit = np.flatnonzero(order_items == target)
-    return float(1.0 / np.log2(hit[0] + 2)) if len(hit) and hit[0] < 10 else 0.0
+    return float(ndcg_at(hit[:1], 10)[0]) if len(hit) else 0.0
 
 
 def timed(fn, *args):
@@ -74,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     users = sorted(targets)[:cfg.users]
 
     fresh = sorted(targets)[cfg.users:2 * cfg.users]  # (c) needs prompts the engine has not seen
-    vllm = VLLMBackend(BackendConfig(prefix_caching=True, block_size=cfg.block_size))
+    vllm = VLLMBackend(VLLMConfig(prefix_caching=True, block_size=cfg.block_size))
     ranker = LLMRanker(LLMRankerConfig(retriever=cfg.retriever, candidates=cfg.candidates), backend=vllm)
     ranker.fit(test.train)
-    cands = {u: ranker.candidate_list(hs[u]).items for u in users + fresh}
+    cands = {u: ranker.recall(hs[u]).items for u in users + fresh}
     prompts = {u: ranker.prompts(hs[u], cands[u])[0][0] for u in users}
     tokens = np.mean([len(vllm.tokenizer.encode(prompts[u])) for u in users])
     rows = []
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # (b) vLLM vs transformers on one batch of the same prompts; the vLLM engine without prefix caching,
     # so prompts seen in (a) are computed again rather than served from the cache
-    off_engine = VLLMBackend(BackendConfig(prefix_caching=False, block_size=cfg.block_size))
+    off_engine = VLLMBackend(VLLMConfig(prefix_caching=False, block_size=cfg.block_size))
     ids = labels_for(off_engine, cfg.candidates)
     off_engine.label_logprobs([perm_prompts[u][0] for u in fresh[-4:]], ids)  # warm up
     off = [timed(off_engine.label_logprobs, perm_prompts[u], ids)[1] for u in fresh]
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     off_engine.close()
     del off_engine
     gc.collect()
-    hf = TransformersBackend(BackendConfig(kind="transformers", batch_size=cfg.hf_batch))
+    hf = TransformersBackend(TransformersConfig(batch_size=cfg.hf_batch))
     h_out, h_t = timed(hf.label_logprobs, batch, labels_for(hf, cfg.candidates))
     agree = float(np.mean(np.argmax(v_out, 1) == np.argmax(h_out, 1)))
     rows.append(format_table([

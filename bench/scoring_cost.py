@@ -20,7 +20,7 @@ import numpy as np
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.history import histories
-from llmrec.llm.backends import BackendConfig, VLLMBackend, engine_options
+from llmrec.llm.backends import VLLMBackend, VLLMConfig, engine_options
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.split import leave_last_out
 from llmrec.tables import format_table
@@ -44,14 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(CostConfig, parser.parse_args(argv))
     logging.basicConfig(level=logging.WARNING)
     test = leave_last_out(load_dataset(cfg.data), "test")
-    engine = VLLMBackend(BackendConfig(enforce_eager=cfg.enforce_eager, block_size=cfg.block_size,
+    engine = VLLMBackend(VLLMConfig(enforce_eager=cfg.enforce_eager, block_size=cfg.block_size,
                                        max_num_batched_tokens=cfg.max_num_batched_tokens))
     ranker = LLMRanker(LLMRankerConfig(retriever=cfg.retriever, details=cfg.details), backend=engine).fit(test.train)
     hs = list(histories(test.train.interactions).values())
-    ranker.llm_scores_many([(h, ranker.candidate_list(h).items) for h in hs[-8:]])  # warm-up, other users
+    ranker.llm_scores_many([ranker.request(h) for h in hs[-8:]])  # warm-up, other users
     rows = []
     for b in range(cfg.batches):
-        jobs = [(h, ranker.candidate_list(h).items) for h in hs[b * cfg.batch:(b + 1) * cfg.batch]]
+        jobs = [ranker.request(h) for h in hs[b * cfg.batch:(b + 1) * cfg.batch]]
         tokens = np.mean([len(engine.tokenizer.encode(ranker.prompts(h, c)[0][0])) for h, c in jobs])
         t0 = time.perf_counter()
         ranker.llm_scores_many(jobs)

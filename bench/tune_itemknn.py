@@ -11,8 +11,8 @@ import argparse
 import itertools
 import logging
 
-from eval.runner import evaluate_recommender
 from llmrec.data import load_dataset
+from llmrec.evaluation.runner import evaluate_recommender
 from llmrec.tables import format_table
 
 

@@ -1,19 +1,32 @@
-"""Offline evaluation: the leave-last-out harness, metrics, reports and paired comparison."""
+"""``python -m eval``: the evaluation command line, and the evaluations above the core harness.
 
-from eval.harness import Evaluation, evaluate, rank_of_target
-from eval.metrics import mrr, ndcg_at, recall_at, summarize
-from eval.report import Report, compare_reports
-from eval.runner import evaluate_recommender
+The harness, metrics and reports live in :mod:`llmrec.evaluation` (re-exported here); this package adds the
+command line (:mod:`eval.cli`), the explanation-faithfulness evaluation, fusion-weight and sampling-temperature
+selection on the validation split.
+"""
+
+from llmrec.evaluation import (
+    Evaluation,
+    Report,
+    compare_reports,
+    evaluate,
+    evaluate_recommender,
+    mrr,
+    ndcg_at,
+    rank_of_target,
+    recall_at,
+    summarize,
+)
 
 __all__ = [
-           "Evaluation",
-           "Report",
-           "compare_reports",
-           "evaluate",
-           "evaluate_recommender",
-           "mrr",
-           "ndcg_at",
-           "rank_of_target",
-           "recall_at",
-           "summarize",
+    "Evaluation",
+    "Report",
+    "compare_reports",
+    "evaluate",
+    "evaluate_recommender",
+    "mrr",
+    "ndcg_at",
+    "rank_of_target",
+    "recall_at",
+    "summarize",
 ]

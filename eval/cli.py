@@ -13,25 +13,24 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import retrieval.retriever  # noqa: F401  (registers the "dense" recommender)
-from eval.report import Report, compare_reports
-from eval.runner import evaluate_recommender
+from llmrec.cli import configure_logging
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.errors import LLMRecError
-from llmrec.llm.ranker import LLMRanker  # registers the "llm" recommender
+from llmrec.evaluation.report import Report, compare_reports
+from llmrec.evaluation.runner import evaluate_recommender
+from llmrec.llm.ranker import LLMRanker
+from llmrec.params import parse_params
 from llmrec.recommenders import create_recommender, registered_recommenders
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 
-__all__ = ["EvalConfig", "main", "metrics_table"]
+__all__ = ["EvalConfig", "main", "metrics_table", "parse_params"]
 
 
 @dataclass(frozen=True)
@@ -71,19 +70,7 @@ class EvalConfig:
     resamples: int = arg(10_000, help="bootstrap resamples for --compare")
     seed: int = arg(0, help="bootstrap seed for --compare")
     progress: bool = arg(True, help="show a progress bar")
-
-
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise LLMRecError(f"--param takes key=value, got {pair!r}")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
+    verbose: bool = arg(False, help="keep INFO logging (vLLM's included); default: warnings only")
 
 
 def metrics_table(reports: list[Report], labels: list[str] | None = None) -> str:
@@ -196,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog=f"recommenders: {', '.join(registered_recommenders())}")
     add_config_arguments(parser, EvalConfig)
     config = config_from_args(EvalConfig, parser.parse_args(argv))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    configure_logging(config.verbose)
     try:
         if config.compare:
             a, b = (Report.load(p) for p in config.compare)

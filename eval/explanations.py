@@ -30,9 +30,10 @@ from llmrec.explain.claims import check_explanation
 from llmrec.explain.explainer import Explainer, ExplainerConfig, Explanation
 from llmrec.history import History, histories
 from llmrec.llm.memo import MemoBackend
-from llmrec.split import SplitName, leave_last_out, target_items
+from llmrec.request import Request
+from llmrec.split import SplitName, leave_last_out, seeded_sample, target_items
 
-__all__ = ["EXPLANATION_REPORT_KIND", "ExplanationRun", "evaluate_explanations", "held_out_users", "seeded_sample",
+__all__ = ["EXPLANATION_REPORT_KIND", "ExplanationRun", "evaluate_explanations", "held_out_users",
            "summarize", "top1_jobs", "write_explanation_report"]
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,14 @@ class ExplanationRun:
     summary: dict
 
 
-def deletion_drops(ranker, jobs: list[tuple[History, int, np.ndarray, tuple[int, ...]]], seed: int = 0
+def deletion_drops(ranker, jobs: list[tuple[Request, tuple[int, ...]]], seed: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Per job (history, item, candidates, cited items): the item's LLM-score drop when the cited items are
+    """Per job (a request about an item, the cited items): the item's LLM-score drop when the cited items are
     removed from the shown history, and when as many random other shown items are removed.  Jobs whose shown
     history has too few uncited items are skipped."""
     prompts, rows = [], []
-    for h, item, cands, cited in jobs:
+    for request, cited in jobs:
+        h, item, cands = request.history, request.need_item(), request.need_candidates()
         shown = ranker.shown_history(h)
         cited = [c for c in cited if c in set(shown.items.tolist())]
         others = [int(i) for i in shown.items if int(i) not in cited]
@@ -63,7 +65,7 @@ def deletion_drops(ranker, jobs: list[tuple[History, int, np.ndarray, tuple[int,
         rand = set(rng.choice(others, len(cited), replace=False).tolist())
         pos = int(np.flatnonzero(cands == item)[0])
         rows.append(pos)
-        prompts += [(shown, cands), (shown.without(cited), cands), (shown.without(rand), cands)]
+        prompts += [Request(shown, cands), Request(shown.without(cited), cands), Request(shown.without(rand), cands)]
     if not rows:
         return np.zeros(0), np.zeros(0)
     scores = ranker.llm_scores_many(prompts)
@@ -71,14 +73,6 @@ def deletion_drops(ranker, jobs: list[tuple[History, int, np.ndarray, tuple[int,
     cited_s = np.array([scores[3 * n + 1][p] for n, p in enumerate(rows)])
     rand_s = np.array([scores[3 * n + 2][p] for n, p in enumerate(rows)])
     return full - cited_s, full - rand_s
-
-
-def seeded_sample(ids: list[int], n: int, seed: int = 0) -> list[int]:
-    """A seeded sample of ``n`` of ``ids`` (sorted), or all of them when ``n`` is 0 or not smaller: the same
-    ``n`` and seed give the same users, so a sampled run and a sample of a full run agree."""
-    if not n or n >= len(ids):
-        return list(ids)
-    return sorted(np.random.default_rng(seed).choice(ids, n, replace=False).tolist())
 
 
 def held_out_users(dataset: Dataset, ranker, split: SplitName, users: int = 0, seed: int = 0
@@ -92,15 +86,15 @@ def held_out_users(dataset: Dataset, ranker, split: SplitName, users: int = 0, s
     return hs, seeded_sample(ids, users, seed)
 
 
-def top1_jobs(ranker, batch: list[History]) -> list[tuple[History, int, np.ndarray]]:
-    """(history, top-1 item, candidates in prompt order) of each user the LLM ranked (degraded ones skipped),
-    the batch ranked in one engine call."""
+def top1_jobs(ranker, batch: list[History]) -> list[Request]:
+    """The request of each user the LLM ranked (degraded ones skipped) about its top-1 item, candidates in
+    prompt order; the batch ranked in one engine call."""
     ranker.prepare(batch)
     jobs = []
     for h in batch:
         ranked = ranker.rank(h)
         if len(ranked) and not ranked.meta.get("degraded"):
-            jobs.append((h, int(ranked.items[0]), ranker.candidate_list(h).items))
+            jobs.append(ranked.meta["request"].about(int(ranked.items[0])))
     return jobs
 
 
@@ -133,8 +127,8 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
         out = explainer.explain_many(jobs)
         t3 = time.perf_counter()
         if deleting:
-            c, r = deletion_drops(ranker, [(h, i, cands, e.raw_cited_items or e.cited_items)
-                                           for (h, i, cands), e in zip(jobs, out) if h.user in deleting], seed)
+            c, r = deletion_drops(ranker, [(q, e.raw_cited_items or e.cited_items)
+                                           for q, e in zip(jobs, out) if q.user in deleting], seed)
             cited_drops.append(c)
             random_drops.append(r)
         deletion_s += time.perf_counter() - t3

@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
+from llmrec.evaluation.report import paired_bootstrap
 from llmrec.explain import ExplanationCheck
 
 __all__ = ["deletion_effect", "faithfulness_metrics"]
@@ -88,11 +88,6 @@ def deletion_effect(cited_drops: np.ndarray | Sequence[float], random_drops: np.
     if len(diff) == 0:
         return {"mean_diff": nan, "ci_low": nan, "ci_high": nan, "mean_cited": nan, "mean_random": nan,
                 "n": 0.0, "excludes_0": 0.0}
-    if len(diff) == 1 or np.all(diff == diff[0]):  # no variation: the interval is the point
-        lo = hi = float(diff[0])
-    else:
-        ci = stats.bootstrap((diff,), np.mean, n_resamples=n_boot, confidence_level=confidence,
-                             method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
-        lo, hi = float(ci.low), float(ci.high)
+    lo, hi = paired_bootstrap(diff, n_resamples=n_boot, confidence=confidence, random_state=seed)
     return {"mean_diff": float(diff.mean()), "ci_low": lo, "ci_high": hi, "mean_cited": float(cited.mean()),
             "mean_random": float(rand.mean()), "n": float(len(diff)), "excludes_0": float(lo > 0 or hi < 0)}

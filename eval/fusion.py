@@ -12,27 +12,24 @@ is printed (and written with ``--output``); pass it to the ranker as ``--param r
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-
-from eval.harness import evaluate
-from eval.metrics import summarize
 from llmrec.artifacts import atomic_write_text
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
+from llmrec.evaluation.harness import evaluate
+from llmrec.evaluation.metrics import summarize
 from llmrec.llm.backends import LLMBackend
 from llmrec.llm.memo import MemoBackend
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
-from llmrec.split import HoldoutSplit, leave_last_out
+from llmrec.split import leave_last_out, sample_users
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 
-__all__ = ["FusionConfig", "main", "sample_users", "select_fusion_weight"]
+__all__ = ["FusionConfig", "main", "select_fusion_weight"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,14 +45,6 @@ class FusionConfig:
     seed: int = arg(0, help="seed of the user sample")
     output: str | None = arg(None, help="write the table and the choice here as JSON")
     progress: bool = arg(True, help="show progress bars")
-
-
-def sample_users(held: HoldoutSplit, users: int, seed: int = 0) -> HoldoutSplit:
-    """``held`` restricted to a seeded sample of ``users`` of its users (all of them for 0 or more)."""
-    if not users or users >= held.n_users:
-        return held
-    rows = np.sort(np.random.default_rng(seed).choice(held.n_users, users, replace=False))
-    return dataclasses.replace(held, targets=held.targets.iloc[rows].reset_index(drop=True))
 
 
 def select_fusion_weight(ranker_config: LLMRankerConfig, held, weights: list[float], backend: LLMBackend,
@@ -75,7 +64,7 @@ def select_fusion_weight(ranker_config: LLMRankerConfig, held, weights: list[flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eval.cli import parse_params
+    from llmrec.params import parse_params
 
     parser = argparse.ArgumentParser(prog="python -m eval.fusion", description=__doc__.split("\n")[0])
     add_config_arguments(parser, FusionConfig)

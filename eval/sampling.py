@@ -24,7 +24,6 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
-from eval.cli import parse_params
 from eval.explanations import held_out_users, summarize, top1_jobs
 from llmrec.artifacts import atomic_write_text
 from llmrec.configargs import add_config_arguments, arg, config_from_args
@@ -32,6 +31,7 @@ from llmrec.data import load_dataset
 from llmrec.errors import LLMRecError
 from llmrec.explain import Explainer, ExplainerConfig
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+from llmrec.params import parse_params
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from llmrec.history import History, histories
 from llmrec.llm.ranker import LLMRanker
+from llmrec.request import Request
 from llmrec.split import HoldoutSplit
 
 __all__ = ["Example", "ExampleConfig", "build_examples", "build_explanation_examples", "citable_by_genre", "explanation_answer", "prefix"]
@@ -151,7 +152,7 @@ def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, 
     items sharing the most genres with it, earliest in ``citable`` first among ties; the target's genres they
     share (all of its genres when none is shared); a reason naming those genres and, when true, the decade they
     share and the target's other genres (``pick`` seeds the wording)."""
-    from llmrec.explain.explainer import genre_words
+    from llmrec.explain.words import genre_words
 
     rng = np.random.default_rng(pick)
     genres = catalog.genres(target)
@@ -205,6 +206,6 @@ def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Examp
                                     max_chars=explainer.config.reason_chars)
         if not citable:
             answer.pop("because")
-        rows.append({"prompt": explainer.prompt_text(before, e.target, e.candidates, citable),
+        rows.append({"prompt": explainer.prompt_text(Request(before, e.candidates, e.target), citable),
                      "completion": json.dumps(answer), "example": int(k)})
     return rows

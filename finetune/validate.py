@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from llmrec.evaluation.metrics import mrr, ndcg_at, recall_at
 from llmrec.history import histories
 from llmrec.llm.ranker import LLMRanker
-from llmrec.split import HoldoutSplit, target_items
+from llmrec.split import HoldoutSplit, seeded_sample, target_items
 
 __all__ = ["FrozenTrunkCache", "RankValidator", "candidate_metrics", "cpu_has_bf16"]
 
@@ -31,13 +32,11 @@ def cpu_has_bf16() -> bool:
 
 def candidate_metrics(ranked: list[np.ndarray], targets: list[int]) -> dict[str, float]:
     """NDCG@5/@10, HR@1 and MRR of each user's target within their ranked candidates (0 when absent)."""
-    ranks = np.array([int(np.flatnonzero(r == t)[0]) if t in r else 10**9 for r, t in zip(ranked, targets)])
-    gain = np.where(ranks < 10**9, 1.0 / np.log2(np.minimum(ranks, 10**8) + 2), 0.0)
-    return {"ndcg@5": float(np.mean(np.where(ranks < 5, gain, 0.0))),
-            "ndcg@10": float(np.mean(np.where(ranks < 10, gain, 0.0))),
-            "hr@1": float(np.mean(ranks == 0)),
-            "mrr": float(np.mean(np.where(ranks < 10**9, 1.0 / (ranks + 1), 0.0))),
-            "in_candidates": float(np.mean(ranks < 10**9))}
+    absent = np.iinfo(np.int64).max // 2
+    ranks = np.array([int(np.flatnonzero(r == t)[0]) if t in r else absent for r, t in zip(ranked, targets)])
+    return {"ndcg@5": float(ndcg_at(ranks, 5).mean()), "ndcg@10": float(ndcg_at(ranks, 10).mean()),
+            "hr@1": float(recall_at(ranks, 1).mean()), "mrr": float(np.where(ranks < absent, mrr(ranks), 0.0).mean()),
+            "in_candidates": float(np.mean(ranks < absent))}
 
 
 class RankValidator:
@@ -48,12 +47,10 @@ class RankValidator:
         self.ranker = ranker
         targets = target_items(split)
         hs = histories(split.train.interactions)
-        ids = sorted(u for u in targets if u in hs)
-        if users and users < len(ids):
-            ids = sorted(np.random.default_rng(seed).choice(ids, users, replace=False).tolist())
-        self.jobs = [(hs[u], ranker.candidate_list(hs[u]).items) for u in ids]
+        ids = seeded_sample(sorted(u for u in targets if u in hs), users, seed)
+        self.requests = [ranker.request(hs[u]) for u in ids]
         self.targets = [targets[u] for u in ids]
-        self.retriever_metrics = candidate_metrics([c for _, c in self.jobs], self.targets)
+        self.retriever_metrics = candidate_metrics([r.candidates for r in self.requests], self.targets)
         self.seconds = 0.0  # spent in evaluate()
 
     def evaluate(self, model) -> dict[str, float]:
@@ -61,11 +58,11 @@ class RankValidator:
         t0, training = time.perf_counter(), model.training
         model.eval()
         try:
-            scores = self.ranker.llm_scores_many(self.jobs)
+            scores = self.ranker.llm_scores_many(self.requests)
         finally:
             model.train(training)
             self.seconds += time.perf_counter() - t0
-        ranked = [c[np.lexsort((c, -s))] for (_, c), s in zip(self.jobs, scores)]
+        ranked = [r.candidates[np.lexsort((r.candidates, -s))] for r, s in zip(self.requests, scores)]
         return candidate_metrics(ranked, self.targets)
 
 

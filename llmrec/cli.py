@@ -1,33 +1,54 @@
-"""The ``llmrec`` command: an LLM-as-recommender on your interaction data.
+"""The ``llmrec`` command (also ``python -m llmrec``): an LLM-as-recommender on your interaction data.
 
     llmrec                         # main job: evaluate the recommenders on MovieLens-100K, print the table
     llmrec evaluate [--split S]    # the same, explicitly
-    llmrec recommend --user 42     # top-k titles with scores for one user
+    llmrec recommend --user 42     # top-k titles with scores (and explanations) for one user
     llmrec history --user 42       # the user's history as the LLM and retriever read it
     llmrec models                  # resolve (and on first use convert) the default LLM and embedder
     llmrec serve-llm [--lora N=DIR]  # an OpenAI-compatible vLLM server for the remote LLM backend
+
+``--verbose`` anywhere keeps vLLM's and llmrec's INFO logging; by default only warnings are logged.
+
+The commands of this module are the core's; the packages above it add theirs (``evaluate`` comes from
+``eval``) through the ``llmrec.commands`` entry-point group, so this module imports no layer above it.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from importlib import metadata
+from typing import Any, Literal
 
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
-from llmrec.errors import LLMRecError
+from llmrec.errors import ConfigError, LLMRecError
 from llmrec.history import HistoryFormat, histories, render_history
 from llmrec.llm.serve import ServerConfig
+from llmrec.params import parse_params
+from llmrec.pipeline import check_k
 from llmrec.tables import format_table
 
-__all__ = ["main"]
+__all__ = ["COMMAND_ENTRY_POINTS", "Command", "DataArgs", "commands", "configure_logging", "main"]
 
-MAIN_JOB_RECOMMENDERS = ("popularity", "itemknn", "dense", "llm")
-#: recommenders that read the retriever (``--retriever``)
-RETRIEVER_RECOMMENDERS = ("dense", "llm")
+#: The entry-point group through which installed packages add ``llmrec`` commands (name = "module:COMMAND").
+COMMAND_ENTRY_POINTS = "llmrec.commands"
+#: The command ``llmrec`` runs when given no command (the main job).
+MAIN_JOB = "evaluate"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``llmrec`` command: its config class (flags are generated from it; None: no flags), what runs it
+    (the parsed config -> exit status), and its one-line help."""
+
+    config: type | None
+    run: Callable[[Any], int]
+    help: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,21 +60,9 @@ class DataArgs:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluateArgs(DataArgs):
-    split: Literal["test", "validation"] = arg("test", help="held-out split")
-    recommenders: list[str] = arg(default_factory=lambda: list(MAIN_JOB_RECOMMENDERS),
-                                  help="recommenders to evaluate")
-    retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
-                                      "default one (trained on first use, a few minutes)")
-    adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora)")
-    output_dir: str | None = arg(None, help="write one JSON report per recommender here")
-    progress: bool = arg(True, help="show progress bars")
-
-
-@dataclass(frozen=True, kw_only=True)
 class RecommendArgs(DataArgs):
     user: int = arg(help="user id")
-    k: int = arg(10, help="how many items to recommend")
+    k: int = arg(10, help="how many items to recommend (a positive integer)")
     recommender: str = arg("llm", help="recommender (default: the two-stage retriever + LLM ranker)")
     retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
                                       "default one (trained on first use, a few minutes)")
@@ -64,43 +73,20 @@ class RecommendArgs(DataArgs):
     adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora); with --backend "
                                          "remote the server must serve it (llmrec serve-llm --lora NAME=DIR)")
     explain: int = arg(3, help="llm: explain the top N recommendations (0: none)")
-    param: list[str] = arg(default_factory=list, help="recommender config values as key=value (JSON values)")
+    param: list[str] = arg(default_factory=list, repeat=True,
+                           help="recommender config values as key=value (JSON values; engine.X=V for an LLM "
+                                "engine setting); repeatable")
+
+    def __post_init__(self):
+        check_k(self.k)
+        if self.explain < 0:
+            raise ConfigError(f"--explain must be 0 or more, got {self.explain}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class HistoryArgs(DataArgs):
     user: int = arg(help="user id")
     max_items: int = arg(10, help="most recent items shown")
-
-
-def _evaluate(args: EvaluateArgs) -> int:
-    from pathlib import Path
-
-    from eval.cli import metrics_table
-    from eval.runner import evaluate_recommender
-
-    dataset = load_dataset(args.data, args.items, download=args.download)
-    reports = []
-    for name in args.recommenders:
-        params = _retriever_params(name, args.retriever, dataset, args.progress)
-        if name == "llm" and args.adapter:
-            params["adapter"] = args.adapter
-        report = evaluate_recommender(dataset, name, args.split, params=params, progress=args.progress)
-        if args.output_dir:
-            report.save(Path(args.output_dir) / f"{name}.{args.split}.json")
-        reports.append(report)
-    print(f"{dataset.name}: {len(dataset.interactions):,} interactions, {len(dataset.catalog):,} items, "
-          f"leave-last-out {args.split} split")
-    print(metrics_table(reports))
-    return 0
-
-
-def _retriever_params(name: str, retriever: str, dataset, progress: bool) -> dict:
-    if name not in RETRIEVER_RECOMMENDERS:
-        return {}
-    from retrieval.train import resolve_retriever
-
-    return {"retriever": resolve_retriever(retriever, dataset, progress=progress)}
 
 
 def _user_history(args: RecommendArgs | HistoryArgs):
@@ -113,35 +99,31 @@ def _user_history(args: RecommendArgs | HistoryArgs):
 
 
 def _recommend(args: RecommendArgs) -> int:
-    from eval.cli import parse_params
+    from llmrec.pipeline import Pipeline, Recommendations
     from llmrec.recommenders import create_recommender
 
     if args.adapter and args.recommender != "llm":
         raise LLMRecError(f"--adapter is for the llm recommender, not {args.recommender!r}")
     dataset, history = _user_history(args)
-    params = {**_retriever_params(args.recommender, args.retriever, dataset, progress=True),
-              **parse_params(args.param)}
+    params = parse_params(args.param)
     if args.recommender == "llm":
-        params.update(backend=args.backend, url=args.url, **({"adapter": args.adapter} if args.adapter else {}))
-    rec = create_recommender(args.recommender, params).fit(dataset)
-    try:
-        recs = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
-        if args.recommender == "llm" and args.explain and not recs.meta.get("degraded"):
-            from llmrec.explain import Explainer
-
-            recs = Explainer(rec).explain(history, recs, k=args.explain)
-    finally:
-        if hasattr(rec, "close"):
-            rec.close()
-    rows = [[i + 1, dataset.catalog.display_title(int(item)), float(score)]
-            for i, (item, score) in enumerate(zip(recs.items, recs.scores))]
+        with Pipeline(dataset, retriever=args.retriever, adapter=args.adapter, backend=args.backend, url=args.url,
+                      explain=args.explain, ranker=params) as pipeline:
+            recs = pipeline.recommend(history, k=args.k)
+    else:
+        if args.recommender == "dense":
+            params.setdefault("retriever", args.retriever)
+        rec = create_recommender(args.recommender, params).fit(dataset)
+        recs = Recommendations.from_list(history.user, rec.recommend(history, dataset.catalog.item_ids, n=args.k),
+                                         dataset.catalog)
+    rows = [[i + 1, title, float(score)] for i, (title, score) in enumerate(zip(recs.titles, recs.scores))]
     print(f"top {args.k} for user {args.user} ({args.recommender}):")
     print(format_table(rows, ["#", "title", "score"]))
-    for e in recs.meta.get("explanations", []):
+    for e in recs.explanations:
         flag = " [verified facts: the LLM's explanation failed a check]" if e.replaced else ""
         print(f"* {dataset.catalog.short_title(e.item)}: {e.text}{flag}")
-    if recs.meta.get("degraded"):
-        print(f"degraded: true (the LLM was unavailable; retriever order shown): {recs.meta['reason']}")
+    if recs.degraded:
+        print(f"degraded: true (the LLM was unavailable; retriever order shown): {recs.reason}")
     return 0
 
 
@@ -162,33 +144,59 @@ def _models(_: object) -> int:
 def _serve_llm(config: ServerConfig) -> int:
     from llmrec.llm.serve import serve
 
-    return serve(config)
+    return serve(config, announce=lambda line: print(line, file=sys.stderr, flush=True))
 
 
-COMMANDS = {
-    "evaluate": (EvaluateArgs, _evaluate, "evaluate recommenders on held-out interactions (the main job)"),
-    "recommend": (RecommendArgs, _recommend, "recommend items for one user"),
-    "history": (HistoryArgs, _history, "show a user's history as text"),
-    "models": (None, _models, "resolve the default LLM and embedder (converting the LLM on first use)"),
-    "serve-llm": (ServerConfig, _serve_llm, "run an OpenAI-compatible vLLM server for the remote LLM backend"),
+CORE_COMMANDS = {
+    "recommend": Command(RecommendArgs, _recommend, "recommend items for one user"),
+    "history": Command(HistoryArgs, _history, "show a user's history as text"),
+    "models": Command(None, _models, "resolve the default LLM and embedder (converting the LLM on first use)"),
+    "serve-llm": Command(ServerConfig, _serve_llm, "run an OpenAI-compatible vLLM server for the remote LLM backend"),
 }
 
 
+def commands() -> dict[str, Command]:
+    """Every ``llmrec`` command: the core's and those the installed packages add (entry points)."""
+    found: dict[str, Command] = {}
+    for ep in metadata.entry_points(group=COMMAND_ENTRY_POINTS):
+        command = ep.load()
+        if not isinstance(command, Command):
+            raise ConfigError(f"entry point {COMMAND_ENTRY_POINTS}:{ep.name} ({ep.value}) is not an llmrec Command")
+        found[ep.name] = command
+    clash = sorted(set(found) & set(CORE_COMMANDS))
+    if clash:
+        raise ConfigError(f"commands {clash} are defined twice (core and entry points)")
+    return {**found, **CORE_COMMANDS}
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Warnings only (vLLM's engine processes included), or INFO with ``--verbose``; before vLLM loads."""
+    os.environ["VLLM_LOGGING_LEVEL"] = "INFO" if verbose else os.environ.get("VLLM_LOGGING_LEVEL", "WARNING")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s %(message)s")
+    if not verbose:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    table = commands()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
-        argv = ["evaluate", *argv]  # the main job
-    parser = argparse.ArgumentParser(prog="llmrec", description=__doc__.split("\n")[0] or "llmrec")
+        argv = [MAIN_JOB, *argv]  # the main job
+    parser = argparse.ArgumentParser(prog="llmrec", description=__doc__.split("\n")[0],
+                                     epilog="--verbose (anywhere): keep INFO logging (vLLM's included)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (cls, _, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        if cls is not None:
-            add_config_arguments(p, cls)
+    for name, command in table.items():
+        p = sub.add_parser(name, help=command.help, description=command.help)
+        if command.config is not None:
+            add_config_arguments(p, command.config)
     ns = parser.parse_args(argv)
-    cls, run, _ = COMMANDS[ns.command]
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    command = table[ns.command]
+    configure_logging(verbose)
     try:
-        return run(config_from_args(cls, ns) if cls is not None else ns)
+        return command.run(config_from_args(command.config, ns) if command.config is not None else ns)
     except LLMRecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

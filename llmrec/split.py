@@ -9,7 +9,9 @@ splits evaluate the same users and every evaluated user has a non-empty history.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,7 +21,8 @@ import pandas as pd
 from llmrec.data import Dataset, Interactions
 from llmrec.errors import ConfigError
 
-__all__ = ["MIN_INTERACTIONS", "HoldoutSplit", "SplitName", "leave_last_out"]
+__all__ = ["MIN_INTERACTIONS", "HoldoutSplit", "SplitName", "leave_last_out", "sample_users", "seeded_sample",
+           "target_items"]
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +68,22 @@ def target_items(split: HoldoutSplit) -> dict[int, int]:
     """``{user: held-out item}``."""
     return dict(zip(split.targets["user"].to_numpy(np.int64).tolist(),
                     split.targets["item"].to_numpy(np.int64).tolist()))
+
+
+def seeded_sample(ids: Sequence[int], n: int, seed: int = 0) -> list[int]:
+    """A seeded sample of ``n`` of ``ids`` (sorted), or all of them when ``n`` is 0 or not smaller: the same
+    ``ids``, ``n`` and seed give the same sample, so a sampled run and a sample of a full run agree.  The one
+    user sampler of the project (evaluations, fusion and temperature selection, training validation)."""
+    ids = list(ids)
+    if not n or n >= len(ids):
+        return ids
+    rows = np.random.default_rng(seed).choice(len(ids), n, replace=False)
+    return sorted(ids[int(r)] for r in rows)
+
+
+def sample_users(held: HoldoutSplit, users: int, seed: int = 0) -> HoldoutSplit:
+    """``held`` restricted to a seeded sample of ``users`` of its held-out rows (all of them for 0 or more)."""
+    rows = seeded_sample(range(held.n_users), users, seed)
+    if len(rows) == held.n_users:
+        return held
+    return dataclasses.replace(held, targets=held.targets.iloc[rows].reset_index(drop=True))

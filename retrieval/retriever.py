@@ -22,22 +22,22 @@ from llmrec.artifacts import read_manifest
 from llmrec.data import Dataset
 from llmrec.history import History
 from llmrec.items import ItemList, top_n
-from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
+from llmrec.recommenders.base import Recommender, RecommenderConfig
 from llmrec.recommenders.popularity import Popularity
 from retrieval.collab import CollabConfig, CollabEnsemble, pad_window
 from retrieval.encoder import TextEncoder
+from retrieval.store import RETRIEVER_KIND, find_cached
 from retrieval.text import item_texts, query_text
 
 __all__ = ["RETRIEVER_KIND", "DenseConfig", "DenseRetriever"]
 
 log = logging.getLogger(__name__)
 
-RETRIEVER_KIND = "retriever"
-
 
 class DenseConfig(RecommenderConfig):
-    retriever: str | None = Field(None, description="trained retriever directory (python -m retrieval.train); "
-                                                    "None: the untrained text encoder alone")
+    retriever: str | None = Field(None, description="trained retriever directory (python -m retrieval.train), "
+                                                    "'auto' for the cached default one (trained on first use), "
+                                                    "None or 'untrained': the untrained text encoder alone")
     encoder: str | None = Field(None, description="sentence-transformers model when no retriever is given")
     text_weight: float | None = Field(None, ge=0, description="weight of the text channel (None: the "
                                                               "artifact's validation-chosen value, or 1)")
@@ -54,9 +54,10 @@ class DenseRetriever(Recommender[DenseConfig]):
         self._catalog = data.catalog
         self._collab: CollabEnsemble | None = None
         text_model, weight = cfg.encoder, 1.0
-        if cfg.retriever:
-            manifest = read_manifest(cfg.retriever, RETRIEVER_KIND)
-            root = Path(cfg.retriever)
+        directory = self._directory(data)
+        if directory:
+            manifest = read_manifest(directory, RETRIEVER_KIND)
+            root = Path(directory)
             text_model = str(root / manifest["text"]) if manifest.get("text") else manifest["encoder"]
             weight = manifest["text_weight"]
             self._collab_items = np.load(root / "items.npy")
@@ -81,6 +82,22 @@ class DenseRetriever(Recommender[DenseConfig]):
         self._query_cache: dict[str, np.ndarray] = {}
         self._trained = True
         return self
+
+    def _directory(self, data: Dataset) -> str | None:
+        """The trained retriever to load: the configured directory, or for ``"auto"`` the cached default one
+        for ``data`` (trained now, on ``data`` as the whole log, when there is none)."""
+        spec = self.config.retriever
+        if spec in (None, "untrained"):
+            return None
+        if spec != "auto":
+            return spec
+        cached = find_cached(data)
+        if cached is None:
+            from retrieval.train import ensure_retriever
+
+            cached = ensure_retriever(data)
+        self.resolved = str(cached)
+        return self.resolved
 
     @staticmethod
     def _collab_file(manifest: dict, data: Dataset) -> str:
@@ -149,4 +166,3 @@ class DenseRetriever(Recommender[DenseConfig]):
         return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
 
 
-register_recommender("dense", DenseRetriever)

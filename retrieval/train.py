@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +26,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eval.harness import evaluate
-from eval.metrics import summarize
-from llmrec.artifacts import atomic_directory, atomic_write_text, cache_dir, read_manifest, write_manifest
+from llmrec.artifacts import atomic_directory, atomic_write_text, read_manifest, write_manifest
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import Dataset, load_dataset
 from llmrec.errors import ArtifactError
+from llmrec.evaluation import evaluate, summarize
 from llmrec.history import histories
 from llmrec.models import resolve_embedder
+from llmrec.recommenders import create_recommender
 from llmrec.split import leave_last_out
 from llmrec.tables import format_table
 from retrieval.collab import CollabConfig, train_collab
-from retrieval.retriever import RETRIEVER_KIND, DenseConfig, DenseRetriever
+from retrieval.store import RETRIEVER_KIND, default_path
 from retrieval.text_train import RecallEvaluator, TextTrainConfig, fine_tune_text_encoder
 
 __all__ = ["TrainConfig", "ensure_retriever", "main", "resolve_retriever", "train_retriever"]
@@ -76,9 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m retrieval.train", description=__doc__.split("\n")[0])
     add_config_arguments(parser, TrainConfig)
     cfg = config_from_args(TrainConfig, parser.parse_args(argv))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    train_retriever(cfg, load_dataset(cfg.data, cfg.items))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    card = train_retriever(cfg, load_dataset(cfg.data, cfg.items))
+    print_card(card, cfg.output)
     return 0
+
+
+def print_card(card: dict, output: str) -> None:
+    """The training run's tables: text-weight selection on validation, and the time of each stage."""
+    text = card.get("text_training")
+    if text:
+        print(f"text encoder: validation recall@20 {text['validation_before']['recall@20']:.4f} -> "
+              f"{text['validation_after']['recall@20']:.4f} ({text['steps']} steps)")
+    print(format_table(card["weights_tried"], ["text weight", "val recall@20", "val recall@50", "val ndcg@10"]))
+    print(format_table([[k, f"{v:.0f}"] for k, v in card["seconds"].items()], ["stage", "seconds"]))
+    print(f"chose text weight {card['text_weight']}; wrote {output} in {card['seconds']['total']:.0f} s")
 
 
 def ensure_retriever(dataset: Dataset, *, progress: bool = True) -> Path:
@@ -87,7 +98,7 @@ def ensure_retriever(dataset: Dataset, *, progress: bool = True) -> Path:
     It lives in the cache (``<cache>/retrievers/<data fingerprint>``) and is trained with the default
     configuration on first use (a few minutes on 2 cores); a corrupt or mismatched one is retrained.
     """
-    path = cache_dir() / "retrievers" / dataset.interactions.fingerprint()
+    path = default_path(dataset)
     try:
         manifest = read_manifest(path, RETRIEVER_KIND)
         if manifest.get("dataset") == dataset.interactions.fingerprint():
@@ -95,8 +106,7 @@ def ensure_retriever(dataset: Dataset, *, progress: bool = True) -> Path:
     except ArtifactError as err:
         if path.exists():
             log.warning("retraining the cached retriever at %s: %s", path, err)
-    print(f"training the default retriever for {dataset.name} into {path} (first use; a few minutes)",
-          file=sys.stderr)
+    log.warning("training the default retriever for %s into %s (first use; a few minutes)", dataset.name, path)
     train_retriever(TrainConfig(output=str(path), progress=progress), dataset)
     return path
 
@@ -145,7 +155,7 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset) -> dict:
 
         t = time.perf_counter()
         rows, best = [], None
-        retriever = DenseRetriever(DenseConfig(retriever=str(tmp))).fit(val.train)
+        retriever = create_recommender("dense", {"retriever": str(tmp)}).fit(val.train)
         for w in cfg.text_weights:
             retriever.set_text_weight(w)
             m = summarize(evaluate(retriever, val, progress=cfg.progress).ranks["rank"].to_numpy(),
@@ -168,13 +178,8 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset) -> dict:
                 "seconds": {k: round(v, 1) for k, v in times.items()}}
         atomic_write_text(tmp / "card.json", json.dumps(card, indent=2))
         write_manifest(tmp, RETRIEVER_KIND, **fields)
-    if text:
-        print(f"text encoder: validation recall@20 {text['validation_before']['recall@20']:.4f} -> "
-              f"{text['validation_after']['recall@20']:.4f} ({text['steps']} steps)")
-    print(format_table(rows, ["text weight", "val recall@20", "val recall@50", "val ndcg@10"]))
-    print(format_table([[k, f"{v:.0f}"] for k, v in times.items()], ["stage", "seconds"]))
-    print(f"chose text weight {best[0]}; wrote {cfg.output} in {times['total']:.0f} s")
-    return card
+    log.info("retriever_trained output=%s text_weight=%s seconds=%.0f", cfg.output, best[0], times["total"])
+    return {**card, "text_weight": best[0]}
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_llm_ranker import LetterTokenizer
 
-from eval.explanations import deletion_drops, evaluate_explanations, seeded_sample
+from eval.explanations import deletion_drops, evaluate_explanations
 from finetune.data import citable_by_genre, explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.explain.claims import check_explanation
@@ -24,6 +24,8 @@ from llmrec.history import History, histories
 from llmrec.items import ItemList
 from llmrec.llm.memo import MemoBackend
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+from llmrec.request import Request
+from llmrec.split import seeded_sample
 
 MOVIES = [("Toy Story", 1995, "Animation|Children's|Comedy"), ("Finding Nemo", 2003, "Animation|Children's"),
           ("Halloween", 1978, "Horror"), ("Scream", 1996, "Horror|Thriller"), ("Alien", 1979, "Horror|Sci-Fi"),
@@ -78,7 +80,7 @@ CANDS = np.array([ALIEN, FARGO, SCREAM, 6])
 def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(movies):
     ex = explainer(movies, answer_json(["Heat"], ["Crime", "Thriller"], "both are crime films from the nineties"))
     h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    [e] = ex.explain_many([Request(h, CANDS, FARGO)])
     assert e.text == ("Because you watched Heat: Fargo (1996) is a crime and thriller film; "
                       "both are crime films from the nineties.")
     assert (e.cited_items, e.genres, e.replaced, e.problems) == ((HEAT,), ("Crime", "Thriller"), False, ())
@@ -88,11 +90,11 @@ def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(
 def test_sampled_explanations_are_seeded_per_user_and_item(movies):
     greedy = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), temperature=0.0)
     h = histories(movies.interactions)[1]
-    greedy.explain_many([(h, FARGO, CANDS)])
+    greedy.explain_many([Request(h, CANDS, FARGO)])
     assert greedy.ranker.backend.sampling[0] == 0.0
     assert ExplainerConfig().temperature == 0.5  # the default, chosen on validation
     sampled = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), temperature=0.8)
-    sampled.explain_many([(h, FARGO, CANDS), (h, ALIEN, CANDS)])
+    sampled.explain_many([Request(h, CANDS, FARGO), Request(h, CANDS, ALIEN)])
     temperature, seeds = sampled.ranker.backend.sampling
     assert temperature == 0.8 and seeds == [sampled.seed_of(1, FARGO), sampled.seed_of(1, ALIEN)]
     assert len(set(seeds)) == 2 and sampled.seed_of(1, FARGO) == explainer(movies, None, temperature=0.8).seed_of(1, FARGO)
@@ -114,18 +116,18 @@ def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_
     assert not pattern.match("from the seventies")  # not Fargo's decade
     free = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), cite="shown", reason="free")
     assert re.match(free.schema(h, FARGO)["properties"]["reason"]["pattern"], "a scary horror film")
-    ex.explain_many([(h, FARGO, CANDS)])
+    ex.explain_many([Request(h, CANDS, FARGO)])
     assert ex.ranker.backend.schemas == [schema]  # one schema per request, passed to the backend
 
 
 def test_only_history_items_the_ranking_rests_on_may_be_cited(movies):
     ex = explainer(movies, answer_json(["Heat"], ["Crime"], "crime"))  # cite="influential", the default
     h = histories(movies.interactions)[1]
-    [influence] = ex.influence([(h, FARGO, CANDS)])
+    [influence] = ex.influence([Request(h, CANDS, FARGO)])
     assert set(influence) == set(ex.shown_items(h))
     assert influence[HEAT] > 1.0 and all(abs(d) < 1e-9 for i, d in influence.items() if i != HEAT)
     assert ex.citable(h, influence) == [HEAT]  # the others do not move Fargo's score
-    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    [e] = ex.explain_many([Request(h, CANDS, FARGO)])
     assert ex.ranker.backend.schemas[-1]["properties"]["because"]["items"]["enum"] == ["Heat"]
     assert e.cited_items == (HEAT,) and e.extra["citable"] == [HEAT] and not e.replaced
 
@@ -135,11 +137,11 @@ def test_the_request_lists_the_citable_movies_with_their_catalog_facts(movies):
     ex = explainer(movies, lambda p: prompts.append(p) or json.dumps({"because": ["Heat"], "genres": ["Crime"],
                                                                      "reason": "tense"}))
     h = histories(movies.interactions)[1]
-    ex.explain_many([(h, FARGO, CANDS)])
+    ex.explain_many([Request(h, CANDS, FARGO)])
     question = prompts[-1].rsplit("Why Fargo", 1)[1]
     assert "rests on: Heat (1995; Action, Crime, Thriller)." in question and "one or two of those movies" in question
     assert "Toy Story" not in question  # citable: Heat only
-    none = ex.prompt_text(h, ALIEN, CANDS, citable=[])
+    none = ex.prompt_text(Request(h, CANDS, ALIEN), citable=[])
     assert '"because"' not in none.rsplit("Why Alien", 1)[1]  # nothing to cite: no citation asked for
 
 
@@ -149,7 +151,7 @@ def test_the_items_of_one_list_share_their_influence_prompts(movies):
     calls = []
     score = ex.ranker.llm_scores_many
     ex.ranker.llm_scores_many = lambda jobs: calls.append(len(jobs)) or score(jobs)
-    fargo, alien = ex.influence([(h, FARGO, CANDS), (h, ALIEN, CANDS)])
+    fargo, alien = ex.influence([Request(h, CANDS, FARGO), Request(h, CANDS, ALIEN)])
     assert calls == [1 + len(ex.shown_items(h))]  # the full prompt and one per shown item, once for both
     assert fargo[HEAT] > 1.0 and alien[HEAT] < 0  # Heat lifts Fargo, so it takes from Alien
 
@@ -157,14 +159,14 @@ def test_the_items_of_one_list_share_their_influence_prompts(movies):
 def test_an_answer_citing_a_watched_but_uninfluential_item_is_refused(movies):
     ex = explainer(movies, answer_json(["Toy Story"], ["Crime"], "tense"))  # watched, but irrelevant to Fargo
     h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    [e] = ex.explain_many([Request(h, CANDS, FARGO)])
     assert e.replaced and e.problems == ("unusable answer",) and e.cited_items == (HEAT,)
 
 
 def test_with_no_influential_item_the_schema_cites_nothing(movies):
     ex = explainer(movies, answer_json([], ["Horror"], "horror from the seventies"))
     h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([(h, ALIEN, CANDS)])  # no history item moves Alien's score
+    [e] = ex.explain_many([Request(h, CANDS, ALIEN)])  # no history item moves Alien's score
     assert "because" not in ex.ranker.backend.schemas[-1]["properties"]
     assert e.cited_items == () and e.text.startswith("Alien (1979) is a horror film")
 
@@ -173,7 +175,7 @@ def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies)
     ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
     h = histories(movies.interactions)[1]
     rank_prompt = ex.ranker.prompt_text(h, CANDS)
-    explain_prompt = ex.prompt_text(h, FARGO, CANDS)
+    explain_prompt = ex.prompt_text(Request(h, CANDS, FARGO))
     assert explain_prompt.startswith(rank_prompt + "B\n")  # Fargo is candidate B
     assert "Fargo" in explain_prompt[len(rank_prompt):]
 
@@ -186,7 +188,7 @@ def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies)
 def test_an_unusable_answer_is_replaced_by_a_verified_fact_sentence(movies, answer, why):
     ex = explainer(movies, answer)
     h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([(h, FARGO, CANDS)])
+    [e] = ex.explain_many([Request(h, CANDS, FARGO)])
     assert e.replaced and e.problems, why
     assert e.text == "Fargo (1996) is a crime, drama and thriller film, like Heat (crime and thriller) in your history."
     assert e.cited_items == (HEAT,)
@@ -194,14 +196,14 @@ def test_an_unusable_answer_is_replaced_by_a_verified_fact_sentence(movies, answ
 
 def test_a_free_reason_that_invents_a_genre_fails_verification_and_is_flagged(movies):
     ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"), reason="free")
-    [e] = ex.explain_many([(histories(movies.interactions)[1], FARGO, CANDS)])
+    [e] = ex.explain_many([Request(histories(movies.interactions)[1], CANDS, FARGO)])
     assert e.replaced and e.problems == ("claims genres the movies do not have",)
     assert "horror" in e.raw_text and "horror" not in e.text
 
 
 def test_a_grounded_reason_cannot_name_a_genre_the_item_lacks(movies):
     ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"))  # reason="grounded"
-    [e] = ex.explain_many([(histories(movies.interactions)[1], FARGO, CANDS)])
+    [e] = ex.explain_many([Request(histories(movies.interactions)[1], CANDS, FARGO)])
     assert e.replaced and e.problems == ("unusable answer",)  # outside the schema: what vLLM cannot produce
 
 
@@ -219,7 +221,7 @@ def test_explain_attaches_structured_explanations_to_the_ranked_list(movies):
     ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
     h = histories(movies.interactions)[1]
     ranked = ItemList(np.array([FARGO, ALIEN]), np.array([1.0, 0.5]))
-    out = ex.explain(h, ranked, k=1, candidates=CANDS)
+    out = ex.explain(ranked, k=1, request=Request(h, CANDS))
     assert [e.item for e in out.meta["explanations"]] == [FARGO]
     assert out.meta["explanations"][0].to_dict()["cited_items"] == (HEAT,)
 
@@ -227,7 +229,7 @@ def test_explain_attaches_structured_explanations_to_the_ranked_list(movies):
 def test_the_deletion_test_sees_that_the_ranker_relies_on_the_cited_item(movies):
     ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
     h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
-    cited, rand = deletion_drops(ex.ranker, [(h, FARGO, CANDS, (HEAT,))])
+    cited, rand = deletion_drops(ex.ranker, [(Request(h, CANDS, FARGO), (HEAT,))])
     assert cited[0] > 0.5 and rand[0] == pytest.approx(0.0)
 
 
@@ -262,8 +264,8 @@ def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
     backend.label_logprobs = lambda prompts, ids, adapter=None: seen.extend(prompts) or read(prompts, ids)
     ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=MemoBackend(backend)).fit(movies)
     h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
-    ranker.llm_scores(h, CANDS)  # the ranking pass
-    deletion_drops(ranker, [(h, FARGO, CANDS, (HEAT,))])
+    ranker.llm_scores(Request(h, CANDS))  # the ranking pass
+    deletion_drops(ranker, [(Request(h, CANDS, FARGO), (HEAT,))])
     assert len(seen) == len(set(seen)) == 3  # the ranking prompt, then without Heat and without one random item
     assert ranker.backend.hits == 1
 

@@ -380,6 +380,7 @@ def test_a_corrupt_adapter_is_refused(tmp_path):
 def test_a_ranker_serving_an_adapter_writes_the_prompt_it_was_trained_on_and_refuses_another(tmp_path):
     d = tmp_path / "adapter"
     d.mkdir()
+    (d / "adapter_config.json").write_text('{"r": 8}')
     write_manifest(d, ADAPTER_KIND, name="a", scoring="marks", details="full")
     ranker = LLMRanker(LLMRankerConfig(adapter=str(d)), backend=ScriptedBackend())
     assert (ranker.config.scoring, ranker.config.details) == ("marks", "full")
@@ -430,16 +431,16 @@ def test_smoke_training_writes_a_verified_adapter_with_a_card(smoke_adapter):
 
 @pytest.mark.e2e
 def test_the_adapter_changes_the_scores_and_vllm_serves_it_like_peft(smoke_adapter, ml100k):
-    from llmrec.llm.backends import BackendConfig, TransformersBackend, VLLMBackend
+    from llmrec.llm.backends import TransformersBackend, TransformersConfig, VLLMBackend, VLLMConfig
 
     hs = [histories(ml100k.interactions)[u] for u in (1, 2)]
     base = LLMRanker(LLMRankerConfig(candidates=8, retriever=None),
-                     backend=TransformersBackend(BackendConfig(kind="transformers"))).fit(ml100k)
-    jobs = [(h, base.candidate_list(h).items) for h in hs]
+                     backend=TransformersBackend(TransformersConfig())).fit(ml100k)
+    jobs = [base.request(h) for h in hs]
     prompts = [base.prompts(h, c)[0][0] for h, c in jobs]
     ids = base.label_ids[:8]
-    peft = TransformersBackend(BackendConfig(kind="transformers", adapters=(str(smoke_adapter),)))
-    vllm = VLLMBackend(BackendConfig(adapters=(str(smoke_adapter),)))
+    peft = TransformersBackend(TransformersConfig(adapters=(str(smoke_adapter),)))
+    vllm = VLLMBackend(VLLMConfig(adapters=(str(smoke_adapter),)))
     plain = base.backend.label_logprobs(prompts, ids)
     tuned_peft = peft.label_logprobs(prompts, ids, adapter=str(smoke_adapter))
     try:
@@ -455,16 +456,16 @@ def test_the_adapter_changes_the_scores_and_vllm_serves_it_like_peft(smoke_adapt
 
 @pytest.mark.e2e
 def test_vllm_serves_a_marks_adapter_like_peft(smoke_adapter, ml100k):
-    from llmrec.llm.backends import BackendConfig, TransformersBackend, VLLMBackend
+    from llmrec.llm.backends import TransformersBackend, TransformersConfig, VLLMBackend, VLLMConfig
 
     hs = [histories(ml100k.interactions)[u] for u in (1, 2)]
-    peft = TransformersBackend(BackendConfig(kind="transformers", adapters=(str(smoke_adapter),)))
+    peft = TransformersBackend(TransformersConfig(adapters=(str(smoke_adapter),)))
     ranker = LLMRanker(LLMRankerConfig(candidates=8, scoring="marks"), backend=peft).fit(ml100k)
-    encoded = [ranker.encode(h, ranker.candidate_list(h).items) for h in hs]
+    encoded = [ranker.encode(h, ranker.recall(h).items) for h in hs]
     prompts, positions = [e[0] for e in encoded], [e[1] for e in encoded]
     tuned_peft = np.array(peft.token_logprobs(prompts, positions, adapter="smoke"))
     plain = np.array(peft.token_logprobs(prompts, positions))
-    vllm = VLLMBackend(BackendConfig(adapters=(str(smoke_adapter),)))
+    vllm = VLLMBackend(VLLMConfig(adapters=(str(smoke_adapter),)))
     try:
         tuned_vllm = np.array(vllm.token_logprobs(prompts, positions, adapter="smoke"))
     finally:

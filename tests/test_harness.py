@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from eval.harness import evaluate, rank_of_target
-from eval.runner import evaluate_recommender
 from llmrec.errors import ConfigError, RecommenderOutputError
+from llmrec.evaluation.harness import evaluate, rank_of_target
+from llmrec.evaluation.runner import evaluate_recommender
 from llmrec.recommenders import Recommender, RecommenderConfig, create_recommender
 from llmrec.split import leave_last_out
 
@@ -106,7 +106,7 @@ def test_itemknn_beats_popularity_on_the_validation_split(ml100k):
 
 
 def test_the_sampled_protocol_ranks_the_target_among_n_random_unseen_items(tiny):
-    from eval.harness import sampled_candidates
+    from llmrec.evaluation.harness import sampled_candidates
     from llmrec.history import histories
 
     split = leave_last_out(tiny, "test")
@@ -122,8 +122,8 @@ def test_the_sampled_protocol_ranks_the_target_among_n_random_unseen_items(tiny)
 
 
 def test_reports_of_different_protocols_are_not_compared(tiny):
-    from eval.report import compare_reports
     from llmrec.errors import ArtifactError
+    from llmrec.evaluation.report import compare_reports
 
     full = evaluate_recommender(tiny, Fixed({}), "test", progress=False)
     sampled = evaluate_recommender(tiny, Fixed({}), "test", progress=False, sampled=2)

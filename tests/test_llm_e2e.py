@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from llmrec.history import histories
-from llmrec.llm.backends import BackendConfig, TransformersBackend
+from llmrec.llm.backends import TransformersBackend, TransformersConfig
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,7 @@ def ranked(ml100k):
     ranker.prepare(hs)
     lists = [ranker.rank(h) for h in hs]
     reference = LLMRanker(LLMRankerConfig(candidates=20),
-                          backend=TransformersBackend(BackendConfig(kind="transformers"))).fit(ml100k)
+                          backend=TransformersBackend(TransformersConfig())).fit(ml100k)
     yield ranker, reference, hs, lists
     ranker.backend.close()  # a dropped engine keeps its worker busy
 
@@ -49,7 +49,7 @@ def test_marks_scoring_through_vllm_matches_the_transformers_one_pass_reference(
     ranker, reference, hs, _ = ranked
     marks = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=ranker.backend).fit(ml100k)
     ref = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=reference.backend).fit(ml100k)
-    jobs = [(h, marks.candidate_list(h).items) for h in hs]
+    jobs = [marks.request(h) for h in hs]
     for ours, theirs in zip(marks.llm_scores_many(jobs), ref.llm_scores_many(jobs)):
         assert ours.shape == (20,) and np.isclose(np.logaddexp.reduce(ours), 0.0, atol=1e-4)
         assert np.abs(ours - theirs).max() < 0.1
@@ -59,7 +59,7 @@ def test_an_items_own_mark_evidence_through_vllm_matches_the_reference(ranked, m
     ranker, reference, hs, _ = ranked
     marks = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=ranker.backend).fit(ml100k)
     ref = LLMRanker(LLMRankerConfig(candidates=20, scoring="marks"), backend=reference.backend).fit(ml100k)
-    jobs = [(h, marks.candidate_list(h).items, int(marks.candidate_list(h).items[n])) for n, h in enumerate(hs)]
+    jobs = [marks.request(h).about(int(marks.recall(h).items[n])) for n, h in enumerate(hs)]
     ours, theirs = marks.item_scores_many(jobs), ref.item_scores_many(jobs)
     assert ours.shape == (3,) and np.isfinite(ours).all() and np.abs(ours - theirs).max() < 0.1
 
@@ -71,7 +71,7 @@ def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(
     ranker, _, hs, lists = ranked
     explainer = Explainer(ranker, ExplainerConfig(temperature=temperature))
     for h, out in zip(hs, lists):
-        explained = explainer.explain(h, out, k=2).meta["explanations"]  # sampled: still within the schema
+        explained = explainer.explain(out, k=2).meta["explanations"]  # sampled: still within the schema
         assert [e.item for e in explained] == out.items[:2].tolist()
         for e in explained:
             assert e.raw_text, f"vLLM's structured output gave an unusable answer: {e.raw_answer!r}"

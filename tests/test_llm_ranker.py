@@ -13,6 +13,7 @@ from llmrec.items import ItemList
 from llmrec.llm.backends import label_token_ids
 from llmrec.llm.ranker import MARK, NOT_MARK, LLMRanker, LLMRankerConfig
 from llmrec.prompts import load_prompt
+from llmrec.request import Request
 
 MOVIES = ["Toy Story", "Finding Nemo", "Halloween", "Scream", "Alien", "The Shining", "Heat", "Fargo"]
 
@@ -91,7 +92,7 @@ def test_every_candidate_is_scored_from_one_forward_pass(movies):
 def test_marks_score_each_candidate_at_the_mark_ending_its_own_line_in_one_call(movies):
     r = ranker(movies, scoring="marks")
     h = histories(movies.interactions)[1]
-    cands = r.candidate_list(h).items
+    cands = r.recall(h).items
     ids, positions = r.encode(h, cands)
     assert len(positions) == 5 and all(ids[j] == MARK_ID for j in positions)
     lines = [r.backend.tokenizer.decode(ids[:j]).rsplit("\n", 1)[-1] for j in positions]
@@ -112,26 +113,27 @@ def test_an_items_own_evidence_is_its_marks_log_odds_read_from_the_prompt_up_to_
     read = r.backend.token_logprobs
     r.backend.token_logprobs = lambda prompts, positions, **kw: calls.append((prompts, positions)) or read(
         prompts, positions, **kw)
-    assert r.item_scores_many([(h, cands, fargo), (h, cands, other)]).tolist() == [3 + 4 - 10, -10]  # unnormalised
+    assert r.item_scores_many([Request(h, cands, fargo), Request(h, cands, other)]).tolist() == [3 + 4 - 10, -10]  # unnormalised
     [(prompts, positions)] = calls  # one call, one mark per prompt, each prompt ending at the item's mark
     ids, marks = r.encode(h, cands)
     assert prompts == [ids[: marks[0] + 1], ids[: marks[3] + 1]] and positions == [[marks[0]], [marks[3]]]
     with pytest.raises(ValueError, match="not among the candidates"):
-        r.item_scores_many([(h, cands, 1)])
+        r.item_scores_many([Request(h, cands, 1)])
 
 
 def test_with_letters_an_items_evidence_is_its_label_score_and_one_list_is_scored_once(movies):
     r = ranker(movies)
     h = histories(movies.interactions)[1]
     cands = np.array([8, 4, 5, 6, 7])
-    scores = r.item_scores_many([(h, cands, 8), (h, cands, 6)])
-    assert r.backend.calls == 1 and np.allclose(scores, r.llm_scores_many([(h, cands)])[0][[0, 3]])
+    scores = r.item_scores_many([Request(h, cands, 8), Request(h, cands, 6)])
+    assert r.backend.calls == 1 and np.allclose(scores, r.llm_scores_many([Request(h, cands)])[0][[0, 3]])
 
 
 def test_an_adapter_trained_for_the_other_read_out_is_refused(movies, tmp_path):
     from llmrec.artifacts import write_manifest
     from llmrec.llm.adapters import ADAPTER_KIND
 
+    (tmp_path / "adapter_config.json").write_text('{"r": 8}')
     write_manifest(tmp_path, ADAPTER_KIND, name="a", scoring="letters")
     with pytest.raises(ConfigError, match="trained for scoring='letters'.*--scoring letters"):
         ranker(movies, scoring="marks", adapter=str(tmp_path))
@@ -143,10 +145,10 @@ def test_cyclic_shifts_cancel_position_bias(movies, monkeypatch):
     h = histories(movies.interactions)[1]
     fixed = ItemList(np.array([4, 5, 6, 7, 8]), np.array([5.0, 4, 3, 2, 1]))  # Fargo (8) last
     one_order = ranker(movies, permutations=1)
-    monkeypatch.setattr(one_order, "candidate_list", lambda history, request=None: fixed)
+    monkeypatch.setattr(one_order, "recall", lambda history, text=None: fixed)
     assert one_order.rank(h).items[0] == 4  # label A wins with a single order
     all_orders = ranker(movies, permutations=5)
-    monkeypatch.setattr(all_orders, "candidate_list", lambda history, request=None: fixed)
+    monkeypatch.setattr(all_orders, "recall", lambda history, text=None: fixed)
     assert all_orders.rank(h).items[0] == 8  # Fargo, once every candidate has held label A
     assert all_orders.backend.calls == 1  # the 5 orders go to the backend as one batch
 
@@ -154,7 +156,7 @@ def test_cyclic_shifts_cancel_position_bias(movies, monkeypatch):
 def test_the_retriever_weight_fuses_the_retriever_order(movies):
     h = histories(movies.interactions)[1]
     fused = ranker(movies, permutations=5, llm_weight=0.0, retriever_weight=1.0)
-    assert fused.rank(h).items.tolist() == fused.candidate_list(h).items.tolist()
+    assert fused.rank(h).items.tolist() == fused.recall(h).items.tolist()
 
 
 def test_full_ranking_puts_the_reranked_candidates_above_all_other_items(movies):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from eval.metrics import metric_functions, mrr, ndcg_at, recall_at, summarize
+from llmrec.evaluation.metrics import metric_functions, mrr, ndcg_at, recall_at, summarize
 
 
 @pytest.mark.parametrize("rank, k, expected", [

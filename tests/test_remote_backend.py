@@ -26,7 +26,13 @@ from llmrec.configargs import add_config_arguments, config_from_args
 from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import histories
 from llmrec.llm import remote, serve
-from llmrec.llm.backends import BackendConfig, create_backend, structured_outputs, vllm_cpu_env
+from llmrec.llm.backends import (
+    RemoteConfig,
+    TransformersConfig,
+    create_backend,
+    structured_outputs,
+    vllm_cpu_env,
+)
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.llm.remote import RemoteBackend
 from llmrec.llm.serve import ServerConfig, local_server, server_command
@@ -118,7 +124,7 @@ def model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def backend(url: str, model_dir: str, **config) -> RemoteBackend:
     config = {"timeout": 5.0, "retries": 0, "backoff": 0.0, **config}
-    return RemoteBackend(BackendConfig(kind="remote", url=url, model=model_dir, **config))
+    return RemoteBackend(RemoteConfig(url=url, model=model_dir, **config))
 
 
 def free_port() -> int:
@@ -260,7 +266,7 @@ def test_a_malformed_model_list_fails_at_construction(fake: FakeVLLM, model_dir:
 
 def test_a_remote_config_without_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="remote LLM backend needs the server's url"):
-        create_backend(BackendConfig(kind="remote"))
+        create_backend(RemoteConfig())
 
 
 # --- serve-llm --------------------------------------------------------------------------------------------
@@ -323,7 +329,7 @@ def test_a_real_server_scores_like_the_transformers_backend_and_fails_cleanly_on
 
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
     with local_server(ServerConfig(port=0, enforce_eager=True), startup_timeout=240) as url:  # eager: quicker start
-        b = RemoteBackend(BackendConfig(kind="remote", url=url, timeout=60, retries=1, backoff=0.1))
+        b = RemoteBackend(RemoteConfig(url=url, timeout=60, retries=1, backoff=0.1))
         ids = label_token_ids(b.tokenizer, list("ABCD"))
         prompts = [chat_prompt(b.tokenizer, [{"role": "user", "content": c}]) for c in (
             "Which is a fruit? A. car B. apple C. house D. shoe. Answer with the letter.",
@@ -334,7 +340,7 @@ def test_a_real_server_scores_like_the_transformers_backend_and_fails_cleanly_on
         ranker = LLMRanker(LLMRankerConfig(candidates=2), backend=b).fit(tiny)
         users = histories(tiny.interactions)
         assert not ranker.rank(users[1]).meta.get("degraded")
-    reference = TransformersBackend(BackendConfig(kind="transformers")).label_logprobs(prompts, ids)
+    reference = TransformersBackend(TransformersConfig()).label_logprobs(prompts, ids)
     np.testing.assert_allclose(served, reference, atol=0.05)
 
     start = time.monotonic()

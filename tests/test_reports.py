@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from eval.cli import main as eval_main
-from eval.report import Report, compare_reports
 from llmrec.errors import ArtifactError
+from llmrec.evaluation.report import Report, compare_reports
 
 
 def _report(name, ranks, fingerprint="abc"):

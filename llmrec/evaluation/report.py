@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from eval.metrics import DEFAULT_CUTOFFS, metric_functions, summarize
 from llmrec.artifacts import atomic_write_text, sha256_file
 from llmrec.errors import ArtifactError
+from llmrec.evaluation.metrics import DEFAULT_CUTOFFS, metric_functions, summarize
 
-__all__ = ["FORMAT", "Report", "compare_reports"]
+__all__ = ["FORMAT", "Report", "compare_reports", "paired_bootstrap"]
 
 FORMAT = "llmrec.report/1"
 
@@ -105,6 +105,21 @@ class Report:
                    created=doc.get("created", ""))
 
 
+def paired_bootstrap(diff: np.ndarray, *, n_resamples: int = 10_000, confidence: float = 0.95,
+                     random_state: np.random.Generator | int | None = 0) -> tuple[float, float]:
+    """The percentile-bootstrap confidence interval of the mean of paired differences ``diff`` (resampling
+    the pairs); with no variation, the point itself.  The one bootstrap of the project."""
+    diff = np.asarray(diff, dtype=np.float64)
+    if len(diff) == 0:
+        raise ValueError("no paired differences to bootstrap")
+    if np.all(diff == diff[0]):
+        return float(diff[0]), float(diff[0])
+    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    ci = stats.bootstrap((diff,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
+                         method="percentile", random_state=rng).confidence_interval
+    return float(ci.low), float(ci.high)
+
+
 def compare_reports(a: Report, b: Report, *, n_resamples: int = 10_000, confidence: float = 0.95,
                     seed: int = 0) -> pd.DataFrame:
     """Paired bootstrap confidence intervals of ``b - a`` for every metric, over the users both rank.
@@ -129,12 +144,7 @@ def compare_reports(a: Report, b: Report, *, n_resamples: int = 10_000, confiden
     for name, fn in fns.items():
         va, vb = fn(ra), fn(rb)
         diff = vb - va
-        if np.all(diff == diff[0]):  # no variation: the interval is the point
-            lo = hi = float(diff[0])
-        else:
-            ci = stats.bootstrap((diff,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
-                                 method="percentile", random_state=rng).confidence_interval
-            lo, hi = float(ci.low), float(ci.high)
+        lo, hi = paired_bootstrap(diff, n_resamples=n_resamples, confidence=confidence, random_state=rng)
         rows.append({"metric": name, "a": va.mean(), "b": vb.mean(), "diff": diff.mean(),
                      "ci_low": lo, "ci_high": hi, "excludes_0": bool(lo > 0 or hi < 0)})
     out = pd.DataFrame(rows)

@@ -6,10 +6,10 @@ import logging
 import time
 from typing import Any
 
-from eval.harness import NonFinitePolicy, evaluate
-from eval.metrics import DEFAULT_CUTOFFS
-from eval.report import Report
 from llmrec.data import Dataset
+from llmrec.evaluation.harness import NonFinitePolicy, evaluate
+from llmrec.evaluation.metrics import DEFAULT_CUTOFFS
+from llmrec.evaluation.report import Report
 from llmrec.recommenders import Recommender, create_recommender
 from llmrec.split import SplitName, leave_last_out
 

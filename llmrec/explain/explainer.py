@@ -38,11 +38,12 @@ from typing import Literal
 
 import numpy as np
 
-from llmrec.explain.words import reason_pattern
+from llmrec.explain.words import genre_words, reason_pattern
 from llmrec.history import History
 from llmrec.items import ItemList
 from llmrec.llm.backends import chat_prompt
 from llmrec.prompts import load_prompt
+from llmrec.request import Request
 
 __all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "fact_sentence", "render_explanation"]
 
@@ -93,11 +94,6 @@ class Explanation:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def genre_words(genres: tuple[str, ...] | list[str]) -> str:
-    words = [g.lower().replace("film-noir", "film noir") for g in genres]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _article(word: str) -> str:
@@ -183,20 +179,20 @@ class Explainer:
                 out.append(int(i))
         return out
 
-    def influence(self, jobs: list[tuple[History, int, np.ndarray]]) -> list[dict[int, float]]:
-        """Per job (history, item, candidates in prompt order): each shown history item's influence on the
+    def influence(self, requests: list[Request]) -> list[dict[int, float]]:
+        """Per request (about one item, candidates in prompt order): each shown history item's influence on the
         item's LLM evidence (:meth:`~llmrec.llm.ranker.LLMRanker.item_scores_many`) — how much it drops when
         that one item is removed from the ranking prompt — from one batched scoring call."""
-        prompts: dict[tuple, tuple[History, np.ndarray, int]] = {}
+        prompts: dict[tuple, Request] = {}
         spans = []
-        for h, item, cands in jobs:
-            cands = np.asarray(cands, dtype=np.int64)
-            shown, ids = self.ranker.shown_history(h), self.shown_items(h)
-            key = (h.user, len(h), tuple(cands.tolist()), int(item))
+        for r in requests:
+            r.need_item(), r.need_candidates()
+            shown, ids = self.ranker.shown_history(r.history), self.shown_items(r.history)
+            key = (r.user, len(r.history), tuple(r.candidates.tolist()), r.item)
             spans.append((key, ids))
-            prompts.setdefault(key + (None,), (shown, cands, int(item)))
+            prompts.setdefault(key + (None,), r.with_history(shown))
             for i in ids:
-                prompts.setdefault(key + (i,), (shown.without([i]), cands, int(item)))
+                prompts.setdefault(key + (i,), r.with_history(shown.without([i])))
         scores = dict(zip(prompts, self.ranker.item_scores_many(list(prompts.values())))) if prompts else {}
         return [{i: float(scores[key + (None,)] - scores[key + (i,)]) for i in ids} for key, ids in spans]
 
@@ -235,18 +231,15 @@ class Explainer:
             return reason_pattern(self.catalog, item)
         return f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"
 
-    def prompt_text(self, history: History, item: int, candidates: np.ndarray, citable: list[int] | None = None
-                    ) -> str:
-        """The ranking conversation for ``candidates``, answered with ``item`` (its label, or with marks its
-        title), then the question.  With ``citable`` (the influential items), the question lists them with their
-        catalog facts as the movies an answer may cite (none: it asks for no citation); without, an answer may
-        cite any movie of the shown history."""
-        candidates = np.asarray(candidates, dtype=np.int64)
-        if item not in candidates:
-            raise ValueError(f"item {item} is not among the candidates it is explained against")
+    def prompt_text(self, request: Request, citable: list[int] | None = None) -> str:
+        """The ranking conversation for the request's candidates, answered with its item (the item's label, or
+        with marks its title), then the question.  With ``citable`` (the influential items), the question lists
+        them with their catalog facts as the movies an answer may cite (none: it asks for no citation); without,
+        an answer may cite any movie of the shown history."""
+        item, candidates = request.need_item(), request.need_candidates()
         answer = self.ranker.answer_text(item, candidates)
         cite = "history" if citable is None else "listed" if citable else "none"
-        messages = self.ranker.messages(history, candidates) + [{"role": "assistant", "content": answer}]
+        messages = self.ranker.messages(request.history, candidates) + [{"role": "assistant", "content": answer}]
         messages += self.prompt.messages(item=self.facts(item), title=self.catalog.short_title(item), cite=cite,
                                          sources=[self.facts(i) for i in citable or []])
         return chat_prompt(self.ranker.backend.tokenizer, messages)
@@ -274,27 +267,28 @@ class Explainer:
         cited = list(dict.fromkeys(by_title[t] for t in because))[: self.config.max_cited]
         return cited, list(dict.fromkeys(genres)), reason.strip()
 
-    def explain_many(self, jobs: list[tuple[History, int, np.ndarray]],
+    def explain_many(self, requests: list[Request],
                      influence: list[dict[int, float]] | None = None) -> list[Explanation]:
-        """Explanations of ``(history, item, candidates in prompt order)``, all in one backend call
-        (``influence``: the jobs' :meth:`influence`, when already computed)."""
+        """Explanations of each request's item against its candidates in prompt order, all in one backend call
+        (``influence``: the requests' :meth:`influence`, when already computed)."""
         from llmrec.explain.claims import check_explanation
 
-        if not jobs:
+        if not requests:
             return []
         t0 = time.perf_counter()
         if self.config.cite != "influential":
-            influence = [None] * len(jobs)
+            influence = [None] * len(requests)
         elif influence is None:
-            influence = self.influence(jobs)
-        citable = [self.citable(h, inf) for (h, _, _), inf in zip(jobs, influence)]
-        prompts = [self.prompt_text(h, i, c, None if inf is None else cite)
-                   for (h, i, c), cite, inf in zip(jobs, citable, influence)]
-        schemas = [self.schema(h, i, c) for (h, i, _), c in zip(jobs, citable)]
-        answers = self._generate(prompts, schemas, [self.seed_of(h.user, i) for h, i, _ in jobs])
-        per = (time.perf_counter() - t0) / len(jobs)
+            influence = self.influence(requests)
+        citable = [self.citable(r.history, inf) for r, inf in zip(requests, influence)]
+        prompts = [self.prompt_text(r, None if inf is None else cite)
+                   for r, cite, inf in zip(requests, citable, influence)]
+        schemas = [self.schema(r.history, r.need_item(), c) for r, c in zip(requests, citable)]
+        answers = self._generate(prompts, schemas, [self.seed_of(r.user, r.item) for r in requests])
+        per = (time.perf_counter() - t0) / len(requests)
         out = []
-        for (h, item, _), answer, cite, inf in zip(jobs, answers, citable, influence):
+        for r, answer, cite, inf in zip(requests, answers, citable, influence):
+            h, item = r.history, r.item
             extra = {} if inf is None else {"influence": inf, "citable": cite}
             parsed = self.parse(h, item, answer, cite)
             if parsed is None:
@@ -318,20 +312,17 @@ class Explainer:
         return int(np.random.SeedSequence([self.config.seed, int(user), int(item)]).generate_state(1)[0])
 
     def _generate(self, prompts: list[str], schemas: list[dict], seeds: list[int]) -> list[str]:
-        return self.ranker.backend.generate(prompts, self.config.max_tokens, adapter=self.ranker.config.adapter,
+        return self.ranker.backend.generate(prompts, self.config.max_tokens, adapter=self.ranker.adapter,
                                             json_schema=schemas, temperature=self.config.temperature, seeds=seeds)
 
-    def explain(self, history: History, ranked: ItemList, k: int = 1, candidates: np.ndarray | None = None
-                ) -> ItemList:
+    def explain(self, ranked: ItemList, k: int = 1, request: Request | None = None) -> ItemList:
         """``ranked`` with ``meta["explanations"]``: one :class:`Explanation` for each of its top ``k`` items.
 
-        ``candidates`` is the order the ranking prompt showed them in (default: the ranker's candidate list for
-        this history, so the request continues the very prompt that ranked them and reuses its cache)."""
-        top = [int(i) for i in ranked.items[:k]]
-        if candidates is None:
-            candidates = self.ranker.candidate_list(history).items
-            if not np.isin(top, candidates).all():
-                candidates = ranked.items
-        cands = np.asarray(candidates, dtype=np.int64)
-        explanations = self.explain_many([(history, i, cands) for i in top])
+        Each continues the very prompt that ranked them (and reuses its cache): the request the ranker put in
+        ``ranked.meta["request"]`` (its candidates in prompt order), or ``request`` when given."""
+        request = request if request is not None else ranked.meta.get("request")
+        if request is None or request.candidates is None:
+            raise ValueError("explain needs the ranked list's request (LLMRanker.rank puts it in meta['request'])")
+        top = [int(i) for i in ranked.items[:k] if int(i) in request.candidates]
+        explanations = self.explain_many([request.about(i) for i in top])
         return ItemList(ranked.items, ranked.scores, {**ranked.meta, "explanations": explanations})

@@ -6,7 +6,7 @@ default) the JSON schema's ``reason`` pattern only admits
 
 * connective words (:data:`CONNECTIVES`: "both", "same", "feel", "close", "favourites"...), none of which —
   alone or next to another — reads as a genre or a year claim (a test checks every pair);
-* the recommended item's own genres, as :func:`llmrec.explain.explainer.genre_words` writes them ("sci-fi",
+* the recommended item's own genres, as :func:`genre_words` writes them ("sci-fi",
   "film noir", "children's");
 * its decade in words ("the nineties"),
 
@@ -20,7 +20,7 @@ import re
 
 from llmrec.explain._text import _DECADE_WORDS
 
-__all__ = ["CONNECTIVES", "DECADES", "decade_words", "item_words", "reason_pattern", "reason_words"]
+__all__ = ["CONNECTIVES", "DECADES", "decade_words", "genre_words", "item_words", "reason_pattern", "reason_words"]
 
 #: Connective words of a grounded reason: the training targets' phrasings (finetune.data) and a few more.
 CONNECTIVES = frozenset([
@@ -40,6 +40,12 @@ _MAX_WORDS = 14
 _PLAIN = re.compile(r"[a-z][a-z '-]*")
 
 
+def genre_words(genres: tuple[str, ...] | list[str]) -> str:
+    """Genres as a sentence writes them: ``"action, sci-fi and film noir"``."""
+    words = [g.lower().replace("film-noir", "film noir") for g in genres]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def decade_words(year: int | None) -> str | None:
     """``"the nineties"`` for 1995; None for an unknown year or a decade without a word here."""
     word = DECADES.get((year or 0) // 10 * 10)
@@ -48,8 +54,6 @@ def decade_words(year: int | None) -> str | None:
 
 def item_words(catalog, item: int) -> list[str]:
     """The item's genres and decade as a reason may write them."""
-    from llmrec.explain.explainer import genre_words
-
     words = [genre_words([g]) for g in catalog.genres(item)]
     decade = decade_words(catalog.year(item))
     return words + ([decade] if decade else [])

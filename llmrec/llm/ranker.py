@@ -33,20 +33,24 @@ from __future__ import annotations
 import logging
 import string
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from llmrec.data import Dataset
 from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import History, HistoryFormat, render_history
 from llmrec.items import ItemList
-from llmrec.llm.backends import BackendConfig, LLMBackend, chat_prompt, create_backend, label_token_ids
+from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, trained_fields
+from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids
+from llmrec.llm.config import BackendKind, backend_config, backend_fields
 from llmrec.prompts import Prompt, load_prompt
-from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
+from llmrec.recommenders.base import Recommender, RecommenderConfig, Retriever, create_recommender
+from llmrec.request import Request
 
-__all__ = ["LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker", "LLMRankerConfig"]
+__all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker",
+           "LLMRankerConfig"]
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +61,6 @@ MARK = " yes"
 NOT_MARK = " no"
 _SLOT = "\x00"  # stands for a mark while the prompt is rendered, then is replaced by the mark's token id
 _PROMPTS = {"letters": "rank", "marks": "rank_marks"}
-#: Prompt settings an adapter's manifest records, with the value adapters from before the field imply.
-ADAPTER_FIELDS = {"scoring": "letters", "details": "titles"}
 
 #: How the ranking prompt writes the history with ``details="titles"`` (the default): the last 10 titles,
 #: newest first, on one line.  Years cost ~6 tokens a title with this tokenizer and prompt length is the
@@ -78,16 +80,18 @@ def _position(candidates: np.ndarray, item: int) -> int:
 
 
 class LLMRankerConfig(RecommenderConfig):
-    retriever: str | None = Field(None, description="trained retriever directory; None: untrained text retriever")
-    backend: Literal["vllm", "transformers", "remote"] = Field(
+    retriever: str | None = Field(None, description="trained retriever directory, or 'auto' for the cached default "
+                                                    "one; None: untrained text retriever")
+    backend: BackendKind = Field(
         "vllm", description="LLM backend: the in-process vLLM engine, transformers (reference), or a remote "
-                            "OpenAI-compatible vLLM server at url")
-    url: str | None = Field(None, description="remote backend: the server's API root, e.g. http://127.0.0.1:8000/v1")
-    timeout: float = Field(60.0, gt=0, description="remote backend: seconds per request")
-    retries: int = Field(3, ge=0, description="remote backend: retries (exponential backoff) before degrading")
+                            "OpenAI-compatible vLLM server at engine.url")
     model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
     adapter: str | None = Field(None, description="LoRA adapter directory from `python -m finetune.lora` (remote "
-                                                  "backend: the server must serve it, `llmrec serve-llm --lora`)")
+                                                  "backend: or the name the server serves it under)")
+    engine: dict[str, Any] = Field(default_factory=dict, description=(
+        "the backend's construction settings (llmrec.llm.config: e.g. enforce_eager, block_size, kv_cache_gib, "
+        "dtype for vllm; url, timeout, retries for remote; batch_size for transformers); a setting given at the "
+        "top level (--param enforce_eager=true) is taken as one of these"))
     scoring: Literal["letters", "marks"] | None = Field(
         None, description="how the K candidates are scored in one pass: letters (the next-token log-probability "
                           "of each candidate's label) or marks (the log-probability of the mark ending each "
@@ -104,20 +108,47 @@ class LLMRankerConfig(RecommenderConfig):
                                                  "rank_marks for marks)")
     shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
                                                         "instead of the retriever's order")
-    dtype: str = Field("auto", description="LLM dtype (auto: float32 on CPU, bfloat16 on CUDA)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_settings(cls, values: Any) -> Any:
+        """Settings of the chosen backend given at the top level go into ``engine``."""
+        if not isinstance(values, dict):
+            return values
+        kind = values.get("backend", "vllm")
+        own = set(cls.model_fields)
+        moved = {k: v for k, v in values.items() if k not in own and k in backend_fields(str(kind))}
+        if not moved:
+            return values
+        rest = {k: v for k, v in values.items() if k not in moved}
+        return {**rest, "engine": {**dict(values.get("engine") or {}), **moved}}
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_known(cls, engine: dict[str, Any], info) -> dict[str, Any]:
+        if set(engine) & {"model", "adapters"}:
+            raise ValueError("set the model and the adapter with the ranker's own model and adapter fields")
+        backend_config(info.data.get("backend", "vllm"), **engine)  # an unknown or bad setting is named now
+        return engine
 
 
 class LLMRanker(Recommender[LLMRankerConfig]):
     name = "llm"
     config_class = LLMRankerConfig
 
-    def __init__(self, config: LLMRankerConfig | None = None, backend: LLMBackend | None = None):
+    def __init__(self, config: LLMRankerConfig | None = None, backend: LLMBackend | None = None,
+                 retriever: Retriever | None = None):
+        """``backend`` and ``retriever`` may be given as objects (a started backend, a retriever, fitted or
+        not); by default the backend starts on first use from ``config`` and the retriever is the registered
+        ``dense`` recommender for ``config.retriever``."""
         super().__init__(config)
+        self.adapter: Adapter | None = resolve_adapter(self.config.adapter) if self.config.adapter else None
         trained = self._adapter_fields()
         update = {k: trained.get(k, older) for k, older in ADAPTER_FIELDS.items() if getattr(self.config, k) is None}
         if update:
             self.config = self.config.model_copy(update=update)
         self._backend = backend
+        self.retriever = retriever
         self.prompt = load_prompt(self.config.prompt or _PROMPTS[self.config.scoring])
         self._llm_seconds: list[float] = []  # per user (amortised over a batch)
         self._prepared: dict[tuple, ItemList] = {}
@@ -128,10 +159,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         """Started on first use (engine start is the slow part)."""
         if self._backend is None:
             cfg = self.config
-            adapters = (cfg.adapter,) if cfg.adapter else ()
-            self._backend = create_backend(BackendConfig(kind=cfg.backend, model=cfg.model, dtype=cfg.dtype,
-                                                         url=cfg.url, timeout=cfg.timeout, retries=cfg.retries,
-                                                         adapters=adapters))
+            self._backend = create_backend(backend_config(
+                cfg.backend, model=cfg.model, adapters=(self.adapter,) if self.adapter else (), **cfg.engine))
         return self._backend
 
     def close(self) -> None:
@@ -141,10 +170,11 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             close()
 
     def fit(self, data: Dataset) -> LLMRanker:
-        from retrieval.retriever import DenseConfig, DenseRetriever
-
         self._catalog = data.catalog
-        self.retriever = DenseRetriever(DenseConfig(retriever=self.config.retriever)).fit(data)
+        if self.retriever is None:
+            self.retriever = create_recommender("dense", {"retriever": self.config.retriever})
+        if not self.retriever.is_trained():
+            self.retriever.fit(data)
         self.labels = list(LABELS[:self.config.candidates])
         self.label_ids = label_token_ids(self.backend.tokenizer, self.labels)
         self.mark_id, self.not_mark_id = (label_token_ids(self.backend.tokenizer, [MARK, NOT_MARK])
@@ -163,29 +193,10 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def _adapter_fields(self) -> dict[str, str]:
         """The prompt settings the configured adapter was trained for (``scoring``: older adapters letters;
         ``details``: older adapters titles), or without one, those of a merged model (``python -m
-        finetune.merge``) given as the model; empty otherwise (no adapter, a name a remote server serves, a
-        plain model)."""
-        import json
-        from pathlib import Path
-
-        from llmrec.artifacts import MANIFEST, read_manifest
-        from llmrec.llm.adapters import ADAPTER_KIND
-
-        adapter = self.config.adapter
-        if adapter:
-            if not Path(adapter).expanduser().is_dir():
-                return {}
-            fields = read_manifest(Path(adapter).expanduser(), ADAPTER_KIND, verify=False)
-            return {k: fields.get(k, older) for k, older in ADAPTER_FIELDS.items()}
-        manifest = Path(self.config.model or "").expanduser() / MANIFEST
-        if self.config.model and manifest.is_file():
-            try:
-                fields = json.loads(manifest.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                return {}
-            if fields.get("kind") == "merged-model":
-                return {k: fields[k] for k in ADAPTER_FIELDS if k in fields}
-        return {}
+        finetune.merge``) given as the model; empty otherwise (a name a remote server serves, a plain model)."""
+        if self.adapter is not None:
+            return self.adapter.trained_fields()
+        return trained_fields(self.config.model)
 
     def _check_adapter_fields(self) -> None:
         """An adapter (or merged model) trained for one read-out or item text is refused by a ranker configured
@@ -270,28 +281,32 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         return f"{title} ({', '.join(genres)})" if genres else title
 
     # -- scoring -----------------------------------------------------------------------------------------
-    def candidate_list(self, history: History, request: str | None = None) -> ItemList:
+    def recall(self, history: History, text: str | None = None) -> ItemList:
         """The retriever's top K (in retriever order, or shuffled when configured)."""
-        cands = self.retriever.candidates(history, k=self.config.candidates, request=request)
+        cands = self.retriever.candidates(history, k=self.config.candidates, request=text)
         if self.config.shuffle_candidates and len(cands):
             perm = np.random.default_rng(history.user).permutation(len(cands))
             return ItemList(cands.items[perm], cands.scores[perm], cands.meta)
         return cands
 
-    def llm_scores(self, history: History, candidates: np.ndarray) -> np.ndarray:
-        """Mean over the P orders of each candidate's label log-probability (renormalised over the labels)."""
-        return self.llm_scores_many([(history, candidates)])[0]
+    def request(self, history: History, text: str | None = None) -> Request:
+        """A request for this history with recall's candidates filled in, in the order the prompt shows them."""
+        return Request(history, self.recall(history, text).items, text=text)
 
-    def llm_scores_many(self, jobs: list[tuple[History, np.ndarray]]) -> list[np.ndarray]:
-        """All users' prompts (P each) in one backend call; results per user."""
+    def llm_scores(self, request: Request) -> np.ndarray:
+        """Mean over the P orders of each candidate's label log-probability (renormalised over the labels)."""
+        return self.llm_scores_many([request])[0]
+
+    def llm_scores_many(self, requests: list[Request]) -> list[np.ndarray]:
+        """All requests' prompts (P each) in one backend call; each request's candidate scores."""
         t0 = time.perf_counter()
-        k = len(jobs[0][1])
-        if any(len(c) != k for _, c in jobs):  # label sets differ: one call per candidate count
+        k = len(requests[0].need_candidates())
+        if any(len(r.need_candidates()) != k for r in requests):  # label sets differ: one call per count
             out = []
-            for job in jobs:
-                out += self.llm_scores_many([job])
+            for r in requests:
+                out += self.llm_scores_many([r])
             return out
-        per_user = [[(h, order) for order in self.orders(c)] for h, c in jobs]
+        per_user = [[(r.history, order) for order in self.orders(r.candidates)] for r in requests]
         flat = [p for prompts in per_user for p in prompts]
         lp = self._logprobs(flat, k) if flat else np.zeros((0, k))
         if lp.shape != (len(flat), k) or not np.isfinite(lp).any(axis=1).all():
@@ -299,111 +314,122 @@ class LLMRanker(Recommender[LLMRankerConfig]):
                                  f"expected {(len(flat), k)})", cause="malformed response")
         lp = lp - np.logaddexp.reduce(lp, axis=1, keepdims=True)
         out, row = [], 0
-        for (_, candidates), prompts in zip(jobs, per_user):
+        for r, prompts in zip(requests, per_user):
             total = np.zeros(k)
-            pos = {int(item): j for j, item in enumerate(candidates)}
+            pos = {int(item): j for j, item in enumerate(r.candidates)}
             for _, order in prompts:
                 for label_pos, item in enumerate(order):
                     total[pos[int(item)]] += lp[row, label_pos]
                 row += 1
             out.append(total / len(prompts))
-        per = (time.perf_counter() - t0) / max(1, len(jobs))
-        self._llm_seconds += [per] * len(jobs)
+        per = (time.perf_counter() - t0) / max(1, len(requests))
+        self._llm_seconds += [per] * len(requests)
         return out
 
-    def item_scores_many(self, jobs: list[tuple[History, np.ndarray, int]]) -> np.ndarray:
-        """Per job (history, candidates, item): the LLM's evidence for ``item`` alone, averaged over the P orders.
+    def item_scores_many(self, requests: list[Request]) -> np.ndarray:
+        """Per request (about one of its candidates): the LLM's evidence for that item alone, averaged over
+        the P orders.
 
         With marks, the log-odds of the item's own mark, read from the prompt up to it: one request instead of
         K, and the candidates after it cannot change it (the model reads left to right).  Not normalised over
         the K candidates, so differences between prompts that differ in the history measure how much the
         history supports this item.  With letters, one pass reads every label anyway: the item's
         :meth:`llm_scores_many` score."""
-        if not jobs:
+        if not requests:
             return np.zeros(0)
         if self.config.scoring == "letters":  # the items of one list share their prompt
-            keys = [(h.user, tuple(h.items.tolist()), tuple(np.asarray(c).tolist())) for h, c, _ in jobs]
-            unique = {key: (h, np.asarray(c)) for key, (h, c, _) in zip(keys, jobs)}
+            keys = [r.about(None).key() for r in requests]
+            unique = {key: r.about(None) for key, r in zip(keys, requests)}
             scores = dict(zip(unique, self.llm_scores_many(list(unique.values()))))
-            return np.array([scores[key][_position(c, item)] for key, (_, c, item) in zip(keys, jobs)])
+            return np.array([scores[key][_position(r.candidates, r.need_item())] for key, r in zip(keys, requests)])
         prompts, positions, owners = [], [], []
-        for n, (h, candidates, item) in enumerate(jobs):
-            for order in self.orders(np.asarray(candidates, dtype=np.int64)):
-                ids, marks = self.encode(h, order)
+        for n, r in enumerate(requests):
+            item = r.need_item()
+            for order in self.orders(r.need_candidates()):
+                ids, marks = self.encode(r.history, order)
                 at = marks[_position(order, item)]
                 prompts.append(ids[: at + 1])
                 positions.append([at])
                 owners.append(n)
-        rows = self.backend.token_logprobs(prompts, positions, adapter=self.config.adapter, against=self.not_mark_id)
+        rows = self.backend.token_logprobs(prompts, positions, adapter=self.adapter, against=self.not_mark_id)
         if len(rows) != len(prompts) or any(len(r) != 1 or not np.isfinite(r[0]) for r in rows):
             raise LLMUnavailable(f"the LLM returned no usable mark log-odds ({len(rows)} rows for {len(prompts)} "
                                  "prompts)", cause="malformed response")
-        total = np.zeros(len(jobs))
+        total = np.zeros(len(requests))
         np.add.at(total, owners, [float(r[0]) for r in rows])
-        return total / np.bincount(owners, minlength=len(jobs))
+        return total / np.bincount(owners, minlength=len(requests))
 
     def _logprobs(self, prompts: list[tuple[History, np.ndarray]], k: int) -> np.ndarray:
         """(len(prompts), k) log-probabilities of the k candidates' labels (letters) or marks, in prompt order."""
-        adapter = self.config.adapter
         if self.config.scoring == "letters":
             texts = [self.prompt_text(h, order) for h, order in prompts]
-            return self.backend.label_logprobs(texts, self.label_ids[:k], adapter=adapter)
+            return self.backend.label_logprobs(texts, self.label_ids[:k], adapter=self.adapter)
         encoded = [self.encode(h, order) for h, order in prompts]
         rows = self.backend.token_logprobs([ids for ids, _ in encoded], [pos for _, pos in encoded],
-                                           adapter=adapter, against=self.not_mark_id)
+                                           adapter=self.adapter, against=self.not_mark_id)
         if len(rows) != len(prompts) or any(len(r) != k for r in rows):
             raise LLMUnavailable(f"the LLM returned mark log-probabilities of the wrong shape ({len(rows)} rows, "
                                  f"expected {len(prompts)} of {k})", cause="malformed response")
         return np.array([np.asarray(r, dtype=np.float64) for r in rows]).reshape(len(prompts), k)
 
     @staticmethod
-    def _key(history: History, request: str | None) -> tuple:
-        return history.user, len(history), int(history.items[-1]) if len(history) else -1, request
+    def _key(history: History, text: str | None) -> tuple:
+        return history.user, len(history), int(history.items[-1]) if len(history) else -1, text
 
     def prepare(self, histories: list[History]) -> None:
         """Rank these users' candidates now, in one batched engine call; :meth:`rank` then reuses them."""
         self._prepared.clear()
         self.retriever.prepare(histories)
-        jobs = [(h, self.candidate_list(h)) for h in histories]
-        jobs = [(h, c) for h, c in jobs if len(c)]
-        if not jobs:
+        recalled = [(h, self.recall(h)) for h in histories]
+        recalled = [(h, c) for h, c in recalled if len(c)]
+        if not recalled:
             return
+        requests = [Request(h, c.items) for h, c in recalled]
         try:
-            scores = self.llm_scores_many([(h, c.items) for h, c in jobs])
+            scores = self.llm_scores_many(requests)
         except LLMUnavailable as err:
-            for h, c in jobs:
-                self._prepared[self._key(h, None)] = self._degraded(c, err)
+            for (h, c), r in zip(recalled, requests):
+                self._prepared[self._key(h, None)] = self._degraded(c, r, err)
             return
-        for (h, c), llm in zip(jobs, scores):
-            self._prepared[self._key(h, None)] = self._fuse(c, llm)
+        for (h, c), r, llm in zip(recalled, requests, scores):
+            self._prepared[self._key(h, None)] = self._fuse(c, r, llm)
 
-    def rank(self, history: History, request: str | None = None) -> ItemList:
-        """The K candidates reranked by the fused score, best first."""
-        prepared = self._prepared.pop(self._key(history, request), None)
-        if prepared is not None:
+    def rank(self, request: Request | History) -> ItemList:
+        """The K candidates reranked by the fused score, best first; ``meta["request"]`` is the request with its
+        candidates in the order the prompt showed them (what an explanation continues)."""
+        if isinstance(request, History):
+            request = Request(request)
+        history, text = request.history, request.text
+        prepared = self._prepared.pop(self._key(history, text), None)
+        if prepared is not None and request.candidates is None:
             return prepared
-        cands = self.candidate_list(history, request)
+        cands = self.recall(history, text) if request.candidates is None else self._retriever_list(request)
         if len(cands) == 0:
             return cands
+        request = Request(history, cands.items, text=text)
         try:
-            return self._fuse(cands, self.llm_scores(history, cands.items))
+            return self._fuse(cands, request, self.llm_scores(request))
         except LLMUnavailable as err:
-            return self._degraded(cands, err)
+            return self._degraded(cands, request, err)
 
-    def _degraded(self, cands: ItemList, err: LLMUnavailable) -> ItemList:
+    def _retriever_list(self, request: Request) -> ItemList:
+        items = request.need_candidates()
+        return ItemList(items, self.retriever.score(request.history, items), {})
+
+    def _degraded(self, cands: ItemList, request: Request, err: LLMUnavailable) -> ItemList:
         """The retriever's order, marked ``degraded`` with the reason (and logged: never silent)."""
         self._degraded_users += 1
         log.warning("LLM unavailable, serving the retriever's order (degraded): %s", err)
         ranked = cands.ranked()
         return ItemList(ranked.items, ranked.scores, {**cands.meta, "stage": "retriever", "degraded": True,
-                                                       "reason": str(err)})
+                                                       "reason": str(err), "request": request})
 
-    def _fuse(self, cands: ItemList, llm: np.ndarray) -> ItemList:
+    def _fuse(self, cands: ItemList, request: Request, llm: np.ndarray) -> ItemList:
         r = cands.scores
         z = (r - r.mean()) / (r.std() + 1e-9)
         fused = self.config.llm_weight * llm + self.config.retriever_weight * z
         order = np.lexsort((cands.items, -fused))
-        return ItemList(cands.items[order], fused[order], {**cands.meta, "stage": "llm",
+        return ItemList(cands.items[order], fused[order], {**cands.meta, "stage": "llm", "request": request,
                                                            "prompt_version": self.prompt.version})
 
     def recommend(self, history: History, items: np.ndarray, n: int = 10, exclude_seen: bool = True) -> ItemList:
@@ -427,11 +453,12 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             order = (np.random.default_rng(h.user).permutation(len(i)) if self.config.shuffle_candidates
                      else np.lexsort((i, -r)))
             lists.append(ItemList(i[order], r[order], {}))
+        requests = [Request(h, c.items) for h, c in zip(histories, lists)]
         try:
-            llm = self.llm_scores_many([(h, c.items) for h, c in zip(histories, lists)])
-            fused = [self._fuse(c, s) for c, s in zip(lists, llm)]
+            llm = self.llm_scores_many(requests)
+            fused = [self._fuse(c, q, s) for c, q, s in zip(lists, requests, llm)]
         except LLMUnavailable as err:
-            fused = [self._degraded(c, err) for c in lists]
+            fused = [self._degraded(c, q, err) for c, q in zip(lists, requests)]
         out = []
         for i, f in zip(items, fused):
             by_item = dict(zip(f.items.tolist(), f.scores.tolist()))
@@ -450,6 +477,3 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         if has.any():
             out[has] = (base.max() + 1.0) + (lift[has] - lift[has].min())
         return out
-
-
-register_recommender("llm", LLMRanker)

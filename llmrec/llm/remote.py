@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
 from llmrec.errors import ConfigError, LLMUnavailable
-from llmrec.llm.adapters import load_adapter
-from llmrec.llm.backends import BackendConfig, per_prompt, structured_outputs
+from llmrec.llm.adapters import Adapter, AdapterSet, resolve_adapter
+from llmrec.llm.base import AdapterRef, per_prompt, prefix_token_logprobs, structured_outputs
+from llmrec.llm.config import RemoteConfig
 from llmrec.models import resolve_llm
 
 __all__ = ["RemoteBackend", "api_root"]
@@ -48,13 +48,10 @@ class RemoteBackend:
     :class:`LLMUnavailable`; the request's model is ``config.served_model`` or the first one listed.
     """
 
-    def __init__(self, config: BackendConfig):
+    def __init__(self, config: RemoteConfig):
         if not config.url:
-            raise ConfigError("the remote LLM backend needs the server's url, e.g. http://127.0.0.1:8000/v1")
-        if config.retries < 0 or config.timeout <= 0 or config.request_batch < 1:
-            raise ConfigError(f"remote backend: need retries >= 0, timeout > 0 and request_batch >= 1; got "
-                              f"retries={config.retries}, timeout={config.timeout}, "
-                              f"request_batch={config.request_batch}")
+            raise ConfigError("the remote LLM backend needs the server's url, e.g. http://127.0.0.1:8000/v1 "
+                              "(start one with `llmrec serve-llm`)")
         self.config = config
         self.url = api_root(config.url)
         self._client = httpx.Client(timeout=config.timeout)
@@ -67,28 +64,36 @@ class RemoteBackend:
             raise ConfigError(f"the LLM server at {self.url} serves {self.models}, not {config.served_model!r}")
         self.model_path = resolve_llm(config.model)
         self.tokenizer = _load_tokenizer(self.model_path)
-        self._adapter_names = {p: self._adapter_name(p) for p in config.adapters}
+        self.adapters = AdapterSet(config.adapters, self.model_path, need_path=False)
+        for a in self.adapters:
+            self._check_served(a)
 
-    def _adapter_name(self, adapter: str | None) -> str | None:
-        """The served name for ``adapter``: a name the server lists, or an adapter directory (verified against
-        the local base model) whose name the server must list."""
-        if adapter is None or adapter in self.models:
-            return adapter
-        if adapter in getattr(self, "_adapter_names", {}):
-            return self._adapter_names[adapter]
-        if Path(adapter).expanduser().is_dir():
-            name = load_adapter(adapter, self.model_path).name
-            if name in self.models:
-                return name
-            raise ConfigError(f"the LLM server at {self.url} does not serve the LoRA adapter {adapter} (it serves "
-                              f"{self.models}); start it with `llmrec serve-llm --lora {name}={adapter}`")
-        return adapter  # a name the server may have loaded since; it answers 404 otherwise
+    def _check_served(self, adapter: Adapter) -> None:
+        """An adapter directory (verified against the local base model) must be served under its name."""
+        if adapter.path is not None and adapter.name not in self.models:
+            raise ConfigError(f"the LLM server at {self.url} does not serve the LoRA adapter {adapter.path} (it "
+                              f"serves {self.models}); start it with `llmrec serve-llm --lora "
+                              f"{adapter.name}={adapter.path}`")
+
+    def _adapter_name(self, adapter: AdapterRef) -> str | None:
+        """The served name for ``adapter``: a configured one's name, or any other name (which the server may
+        have loaded since; it answers 404 otherwise)."""
+        if adapter is None:
+            return None
+        try:
+            return self.adapters.get(adapter).name
+        except ConfigError:
+            handle = resolve_adapter(adapter)
+            if handle.path is not None:
+                handle.check_base(self.model_path)
+                self._check_served(handle)
+            return handle.name
 
     def close(self) -> None:
         self._client.close()
 
     def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
-                       adapter: str | None = None) -> np.ndarray:
+                       adapter: AdapterRef = None) -> np.ndarray:
         """(len(prompts), len(token_ids)) next-token log-probabilities; a label the server omits is -inf.
 
         ``adapter`` names the model (for example a LoRA adapter the server serves) for these requests.
@@ -114,15 +119,13 @@ class RemoteBackend:
                                           f"{err}): {str(choice)[:300]}") from None
         return out
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: AdapterRef = None,
                        against: int | None = None) -> list[np.ndarray]:
         """``log p(prompt[j] | prompt[:j])`` at each position, from next-token requests for the prefixes (the
-        server's prefix cache shares their common blocks; see :func:`~llmrec.llm.backends.prefix_token_logprobs`)."""
-        from llmrec.llm.backends import prefix_token_logprobs
-
+        server's prefix cache shares their common blocks; see :func:`~llmrec.llm.base.prefix_token_logprobs`)."""
         return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter, against=against)
 
-    def generate(self, prompts: list[str], max_tokens: int, *, adapter: str | None = None,
+    def generate(self, prompts: list[str], max_tokens: int, *, adapter: AdapterRef = None,
                  json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
                  seeds: list[int] | None = None) -> list[str]:
         """Greedy continuations (or sampled at ``temperature``), constrained to ``json_schema`` by the server's
@@ -147,7 +150,7 @@ class RemoteBackend:
                 texts.append(text)
         return texts
 
-    def _completions(self, prompts: list[str] | list[list[int]], adapter: str | None, **params: Any):
+    def _completions(self, prompts: list[str] | list[list[int]], adapter: AdapterRef, **params: Any):
         """(offset, choices ordered by index) per chunk of ``request_batch`` prompts."""
         step = self.config.request_batch
         for start in range(0, len(prompts), step):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +28,8 @@ import httpx
 from llmrec.configargs import arg
 from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.llm.adapters import MANIFEST, VLLM_LORA_RANKS, load_adapter, vllm_lora_rank
-from llmrec.llm.backends import _dtype, engine_options, vllm_cpu_env
+from llmrec.llm.base import resolve_dtype
+from llmrec.llm.vllm_engine import engine_options, vllm_cpu_env
 from llmrec.models import resolve_llm
 
 __all__ = ["ServerConfig", "local_server", "serve", "server_command", "server_url"]
@@ -96,7 +97,7 @@ def server_command(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
     model = resolve_llm(config.model)
     argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
             "--served-model-name", config.served_model_name, "--host", config.host, "--port", str(config.port),
-            "--dtype", _dtype(config.dtype), "--max-model-len", str(config.max_model_len),
+            "--dtype", resolve_dtype(config.dtype), "--max-model-len", str(config.max_model_len),
             "--seed", str(config.seed), "--generation-config", "vllm",
             "--enable-prefix-caching" if config.prefix_caching else "--no-enable-prefix-caching"]
     if opts["enforce_eager"]:
@@ -137,15 +138,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def serve(config: ServerConfig) -> int:
+def serve(config: ServerConfig, announce: Callable[[str], None] = log.info) -> int:
     """Run the server in the foreground until it exits, Ctrl-C or SIGTERM (both stop the server too); the
-    server's exit code, 0 when stopped."""
+    server's exit code, 0 when stopped.  ``announce`` is told the command line and where to reach it (the
+    ``llmrec serve-llm`` command prints them)."""
     config = _with_port(config)
     argv, env = server_command(config)
-    print(f"starting the LLM server: {shlex.join(argv)}", file=sys.stderr, flush=True)
-    print(f"once it logs 'Application startup complete', use it at {server_url(config)} (model "
-          f"{config.served_model_name!r}), e.g. BackendConfig(kind='remote', url='{server_url(config)}'); "
-          "Ctrl-C stops it", file=sys.stderr, flush=True)
+    announce(f"starting the LLM server: {shlex.join(argv)}")
+    announce(f"once it logs 'Application startup complete', use it at {server_url(config)} (model "
+             f"{config.served_model_name!r}), e.g. `llmrec recommend --backend remote --url {server_url(config)}`; "
+             "Ctrl-C stops it")
     # also when started with SIGINT ignored (a background job); SIGTERM must not orphan the server
     handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -3,13 +3,19 @@
 A recommender is built from a typed config, trained with :meth:`Recommender.fit` on a fit-data
 :class:`~llmrec.data.Dataset`, then scores items for a user's :class:`~llmrec.history.History`.
 Higher scores are better; the evaluation harness breaks ties by item id.
+
+The registry is explicit: :func:`register_recommender` adds a class under a name (a duplicate raises), and
+the recommenders of the installed packages are found through the ``llmrec.recommenders`` entry-point group
+(``pyproject.toml``: ``dense`` from ``retrieval``, ``llm`` from ``llmrec.llm.ranker``), loaded when first asked
+for — so no module has to be imported for its side effect, and no layer imports one above it.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from importlib import metadata
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -20,9 +26,12 @@ from llmrec.history import History
 from llmrec.items import ItemList, top_n
 
 __all__ = [
+    "ENTRY_POINTS",
     "Recommender",
     "RecommenderConfig",
+    "Retriever",
     "create_recommender",
+    "recommender_class",
     "register_recommender",
     "registered_recommenders",
 ]
@@ -83,32 +92,71 @@ class Recommender(abc.ABC, Generic[C]):
         return {}
 
 
+@runtime_checkable
+class Retriever(Protocol):
+    """What the LLM ranker needs from the stage before it: a fitted recommender that also recalls a user's
+    top ``k`` candidates (``retrieval.DenseRetriever`` is one)."""
+
+    def is_trained(self) -> bool: ...
+
+    def fit(self, data: Dataset) -> Retriever: ...
+
+    def score(self, history: History, items: np.ndarray) -> np.ndarray: ...
+
+    def prepare(self, histories: list[History]) -> None: ...
+
+    def candidates(self, history: History, k: int, request: str | None = None) -> ItemList: ...
+
+
 @dataclass(frozen=True)
 class _Entry:
     config_class: type[RecommenderConfig]
     cls: type[Recommender]
 
 
+#: The entry-point group through which installed packages register recommenders (name = "module:Class").
+ENTRY_POINTS = "llmrec.recommenders"
+
 _REGISTRY: dict[str, _Entry] = {}
 
 
 def register_recommender(name: str, cls: type[Recommender]) -> type[Recommender]:
     """Register ``cls`` under ``name``; a duplicate name raises."""
-    if name in _REGISTRY:
+    if name in _REGISTRY and _REGISTRY[name].cls is not cls:
         raise ConfigError(f"recommender {name!r} is already registered ({_REGISTRY[name].cls.__name__})")
     _REGISTRY[name] = _Entry(cls.config_class, cls)
     return cls
 
 
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINTS)}
+
+
 def registered_recommenders() -> list[str]:
-    return sorted(_REGISTRY)
+    """Every recommender that can be created by name: registered ones and the installed entry points."""
+    return sorted(set(_REGISTRY) | set(_entry_points()))
+
+
+def _lookup(name: str) -> _Entry:
+    if name not in _REGISTRY:
+        ep = _entry_points().get(name)
+        if ep is None:
+            raise ConfigError(f"unknown recommender {name!r}; known: {', '.join(registered_recommenders())}")
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Recommender)):
+            raise ConfigError(f"entry point {ENTRY_POINTS}:{name} ({ep.value}) is not a Recommender class")
+        register_recommender(name, cls)
+    return _REGISTRY[name]
+
+
+def recommender_class(name: str) -> type[Recommender]:
+    """The class registered under ``name``."""
+    return _lookup(name).cls
 
 
 def create_recommender(name: str, params: dict[str, Any] | None = None) -> Recommender:
     """Build a registered recommender from its name and config values (validated; bad values named)."""
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown recommender {name!r}; known: {', '.join(registered_recommenders())}")
-    entry = _REGISTRY[name]
+    entry = _lookup(name)
     try:
         config = entry.config_class(**(params or {}))
     except ValidationError as err:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from llmrec.data import Dataset
 from llmrec.history import History
-from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
+from llmrec.recommenders.base import Recommender, RecommenderConfig
 
 __all__ = ["ItemKNN", "ItemKNNConfig"]
 
@@ -76,4 +76,3 @@ def _prune(sim: sp.csr_matrix, k: int, floor: float) -> sp.csr_matrix:
     return pruned.tocsr()
 
 
-register_recommender("itemknn", ItemKNN)

@@ -6,7 +6,7 @@ import numpy as np
 
 from llmrec.data import Dataset
 from llmrec.history import History
-from llmrec.recommenders.base import Recommender, RecommenderConfig, register_recommender
+from llmrec.recommenders.base import Recommender, RecommenderConfig
 
 __all__ = ["Popularity", "PopularityConfig"]
 
@@ -31,4 +31,3 @@ class Popularity(Recommender[PopularityConfig]):
         return self._counts[self._catalog.positions(items)]
 
 
-register_recommender("popularity", Popularity)

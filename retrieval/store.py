@@ -1,0 +1,46 @@
+"""Where trained retrievers live: the artifact kind, and the cache of default retrievers.
+
+``python -m retrieval.train --output DIR`` writes a retriever directory of kind :data:`RETRIEVER_KIND`; the
+default one for a dataset (``retriever="auto"``) lives in ``<cache>/retrievers/<data fingerprint>``.  Its
+manifest names the data it was trained on and the fit data of each split it serves (``fits``), so a
+retriever fitted on a split's fit data finds the one trained on the whole log.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from llmrec.artifacts import cache_dir, read_manifest
+from llmrec.data import Dataset
+from llmrec.errors import ArtifactError
+
+__all__ = ["RETRIEVER_KIND", "default_path", "find_cached"]
+
+log = logging.getLogger(__name__)
+
+RETRIEVER_KIND = "retriever"
+
+
+def default_path(dataset: Dataset) -> Path:
+    """Where the default retriever trained on all of ``dataset``'s interactions is cached."""
+    return cache_dir() / "retrievers" / dataset.interactions.fingerprint()
+
+
+def find_cached(data: Dataset) -> Path | None:
+    """A cached default retriever trained on ``data`` or on a log of which ``data`` is a split's fit data;
+    None when there is none (a corrupt one is passed over with a warning)."""
+    fingerprint = data.interactions.fingerprint()
+    root = cache_dir() / "retrievers"
+    candidates = [root / fingerprint] + sorted(p for p in root.glob("*") if p.name != fingerprint)
+    for path in candidates:
+        if not path.is_dir():
+            continue
+        try:
+            manifest = read_manifest(path, RETRIEVER_KIND)
+        except ArtifactError as err:
+            log.warning("cached_retriever_unusable path=%s reason=%s", path, err)
+            continue
+        if manifest.get("dataset") == fingerprint or fingerprint in manifest.get("fits", {}).values():
+            return path
+    return None
