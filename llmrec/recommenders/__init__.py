@@ -3,21 +3,16 @@
 from llmrec.recommenders.base import (
     Recommender,
     RecommenderConfig,
+    Retriever,
+    check_n,
     create_recommender,
+    recommender_class,
     register_recommender,
     registered_recommenders,
 )
 from llmrec.recommenders.itemknn import ItemKNN, ItemKNNConfig
 from llmrec.recommenders.popularity import Popularity, PopularityConfig
 
-__all__ = [
-    "ItemKNN",
-    "ItemKNNConfig",
-    "Popularity",
-    "PopularityConfig",
-    "Recommender",
-    "RecommenderConfig",
-    "create_recommender",
-    "register_recommender",
-    "registered_recommenders",
-]
+__all__ = ["ItemKNN", "ItemKNNConfig", "Popularity", "PopularityConfig", "Recommender", "RecommenderConfig",
+           "Retriever", "check_n", "create_recommender", "recommender_class", "register_recommender",
+           "registered_recommenders"]

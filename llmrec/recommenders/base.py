@@ -6,8 +6,8 @@ Higher scores are better; the evaluation harness breaks ties by item id.
 
 The registry is explicit: :func:`register_recommender` adds a class under a name (a duplicate raises), and
 the recommenders of the installed packages are found through the ``llmrec.recommenders`` entry-point group
-(``pyproject.toml``: ``dense`` from ``retrieval``, ``llm`` from ``llmrec.llm.ranker``), loaded when first asked
-for — so no module has to be imported for its side effect, and no layer imports one above it.
+(``pyproject.toml``: ``dense`` from ``retrieval``, ``llm`` from ``llmrec.llm.ranker``), loaded when first
+asked for — so no module has to be imported for its side effect, and no layer imports one above it.
 """
 
 from __future__ import annotations
@@ -30,11 +30,19 @@ __all__ = [
     "Recommender",
     "RecommenderConfig",
     "Retriever",
+    "check_n",
     "create_recommender",
     "recommender_class",
     "register_recommender",
     "registered_recommenders",
 ]
+
+
+def check_n(n: Any, what: str = "n") -> int:
+    """``n`` as a positive number of items to recommend; anything else is an error naming the value."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ConfigError(f"{what} must be a positive integer (how many items to recommend), got {n!r}")
+    return int(n)
 
 
 class RecommenderConfig(BaseModel):
@@ -67,8 +75,10 @@ class Recommender(abc.ABC, Generic[C]):
     def is_trained(self) -> bool:
         return self._trained
 
-    def recommend(self, history: History, items: np.ndarray, n: int = 10, exclude_seen: bool = True) -> ItemList:
+    def recommend(self, history: History, items: np.ndarray, n: int = 10,
+                  exclude_seen: bool = True) -> ItemList:
         """The top ``n`` of ``items`` for this user as a ranked :class:`ItemList`."""
+        n = check_n(n)
         items = np.asarray(items, dtype=np.int64)
         if exclude_seen:
             items = items[~np.isin(items, history.items)]
@@ -90,6 +100,10 @@ class Recommender(abc.ABC, Generic[C]):
     def stats(self) -> dict[str, Any]:
         """Run statistics worth writing into a report (timings, prompt versions); none by default."""
         return {}
+
+    def close(self) -> None:
+        """Release what the recommender holds outside Python (an LLM engine's processes); nothing by
+        default."""
 
 
 @runtime_checkable

@@ -1,0 +1,37 @@
+"""Every registered recommender passes the library's conformance checks (llmrec.testing.RecommenderTests)."""
+
+from typing import ClassVar
+
+from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
+from llmrec.recommenders import registered_recommenders
+from llmrec.testing import RecommenderTests, ScriptedLLM
+
+
+class TestPopularity(RecommenderTests):
+    name = "popularity"
+
+
+class TestItemKNN(RecommenderTests):
+    name = "itemknn"
+    params: ClassVar[dict] = {"neighbors": 5}
+
+
+class TestDense(RecommenderTests):
+    name = "dense"  # the untrained text encoder: no artifact needed
+
+
+class TestLLM(RecommenderTests):
+    name = "llm"
+    params: ClassVar[dict] = {"candidates": 5}
+
+    def build(self):
+        return LLMRanker(LLMRankerConfig(**self.params), backend=ScriptedLLM())
+
+
+class TestLLMBeyondItsCandidates(TestLLM):
+    n = 8  # more than K: the candidates, then the retriever's order
+
+
+def test_every_registered_recommender_has_a_conformance_test():
+    tested = {cls.name for cls in RecommenderTests.__subclasses__()}
+    assert set(registered_recommenders()) <= tested
