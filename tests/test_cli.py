@@ -67,6 +67,28 @@ def test_repeated_param_flags_add_up_instead_of_the_last_one_winning():
     for cls in (EvalConfig, FusionConfig):
         parser = argparse.ArgumentParser()
         add_config_arguments(parser, cls)
-        cfg = config_from_args(cls, parser.parse_args(["--param", "adapter=a", "--param", "backend=transformers",
-                                                       "c=1"]))
+        argv = ["--param", "adapter=a", "--param", "backend=transformers", "c=1"]
+        cfg = config_from_args(cls, parser.parse_args(argv))
         assert cfg.param == ["adapter=a", "backend=transformers", "c=1"]
+
+
+def test_k_must_be_a_positive_integer(ml100k, capsys):
+    for bad in ("-5", "0"):
+        assert main(["recommend", "--data", ml100k.source["path"], "--user", "42", "--k", bad,
+                     "--recommender", "itemknn"]) == 2
+        err = capsys.readouterr().err
+        assert f"k must be a positive integer (how many items to recommend), got {bad}" in err
+
+
+def test_param_values_are_json_and_dotted_keys_set_nested_settings():
+    import pytest
+
+    from llmrec.errors import ConfigError
+    from llmrec.params import parse_params
+
+    pairs = ["k=3", "backend=transformers", "engine.enforce_eager=true", "engine.block_size=32"]
+    assert parse_params(pairs) == {"k": 3, "backend": "transformers",
+                                   "engine": {"enforce_eager": True, "block_size": 32}}
+    for bad in ("novalue", "=3", "a..b=1"):
+        with pytest.raises(ConfigError, match="key=value"):
+            parse_params([bad])

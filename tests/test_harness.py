@@ -6,6 +6,7 @@ import pytest
 from llmrec.errors import ConfigError, RecommenderOutputError
 from llmrec.evaluation.harness import evaluate, rank_of_target
 from llmrec.evaluation.runner import evaluate_recommender
+from llmrec.history import History, histories
 from llmrec.recommenders import Recommender, RecommenderConfig, create_recommender
 from llmrec.split import leave_last_out
 
@@ -30,7 +31,8 @@ class Fixed(Recommender):
 
 def test_rank_counts_higher_scores_then_ties_with_smaller_ids():
     items = np.array([1, 2, 3, 4, 5])
-    assert rank_of_target(items, np.array([0.5, 0.9, 0.5, 0.5, 0.1]), 3) == (2, False)  # item 2 higher, item 1 tied
+    # item 2 higher, item 1 tied
+    assert rank_of_target(items, np.array([0.5, 0.9, 0.5, 0.5, 0.1]), 3) == (2, False)
     assert rank_of_target(items, np.array([0.5, 0.9, 0.5, 0.5, 0.1]), 1) == (1, False)
     assert rank_of_target(items, np.zeros(5), 5) == (4, False)
 
@@ -39,7 +41,8 @@ def test_nonfinite_scores_rank_below_every_finite_score():
     items = np.array([1, 2, 3, 4])
     scores = np.array([np.nan, -1e9, np.inf, 0.0])
     assert rank_of_target(items, scores, 2) == (1, True)  # only item 4 is finite and higher
-    assert rank_of_target(items, scores, 3) == (3, True)  # after both finite items and NaN item 1 (smaller id)
+    # after both finite items and NaN item 1 (smaller id)
+    assert rank_of_target(items, scores, 3) == (3, True)
 
 
 def test_candidates_exclude_the_users_history_but_keep_the_target(tiny):
@@ -58,13 +61,15 @@ def test_a_better_score_moves_the_target_up(tiny):
 
 def test_nan_scores_are_an_error_naming_recommender_and_user(tiny):
     split = leave_last_out(tiny, "test")
-    with pytest.raises(RecommenderOutputError, match=r"'fixed' returned 1 NaN/infinite score\(s\) for user 1"):
+    with pytest.raises(RecommenderOutputError,
+                       match=r"'fixed' returned 1 NaN/infinite score\(s\) for user 1"):
         evaluate(Fixed({5: float("nan")}).fit(split.train), split, progress=False)
 
 
 def test_with_the_last_policy_a_nan_item_never_outranks_the_target(tiny):
     split = leave_last_out(tiny, "test")
-    result = evaluate(Fixed({5: float("nan"), 4: -5.0}).fit(split.train), split, nonfinite="last", progress=False)
+    result = evaluate(Fixed({5: float("nan"), 4: -5.0}).fit(split.train), split, nonfinite="last",
+                      progress=False)
     ranks = result.ranks.set_index("user")
     assert ranks.loc[1, "rank"] == 1  # item 6 (score 0) is above -5; NaN item 5 is last
     assert result.nonfinite_users == 1  # user 2 has seen item 5, so only user 1 met a NaN
@@ -92,11 +97,12 @@ def test_unknown_recommenders_and_bad_config_values_are_named():
         create_recommender("itemknn", {"neighbors": 0})
 
 
-def test_popularity_ranks_by_fit_data_counts(tiny):
-    rec = create_recommender("popularity").fit(leave_last_out(tiny, "test").train)
-    hist = leave_last_out(tiny, "test")
-    assert rec.score(None, np.array([1, 2, 5, 6])).tolist() == [3.0, 1.0, 1.0, 1.0]
-    assert hist.n_users == 2
+def test_popularity_ranks_by_fit_data_counts_whatever_the_users_history(tiny):
+    fit = leave_last_out(tiny, "test").train  # item 1 is in three users' fit data, 2, 5 and 6 in one each
+    rec = create_recommender("popularity").fit(fit)
+    items = np.array([1, 2, 5, 6])
+    assert rec.score(histories(fit.interactions)[1], items).tolist() == [3.0, 1.0, 1.0, 1.0]
+    assert rec.score(History.empty(99), items).tolist() == [3.0, 1.0, 1.0, 1.0]
 
 
 def test_itemknn_beats_popularity_on_the_validation_split(ml100k):

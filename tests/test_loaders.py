@@ -31,7 +31,8 @@ def test_latin1_titles_are_decoded(ml100k):
     ("Usual Suspects, The (1995)", ("The Usual Suspects", 1995)),
     ("Toy Story (1995)", ("Toy Story", 1995)),
     ("City of Lost Children, The (1995)", ("The City of Lost Children", 1995)),
-    ("Shanghai Triad (Yao a yao yao dao waipo qiao) (1995)", ("Shanghai Triad (Yao a yao yao dao waipo qiao)", 1995)),
+    ("Shanghai Triad (Yao a yao yao dao waipo qiao) (1995)",
+     ("Shanghai Triad (Yao a yao yao dao waipo qiao)", 1995)),
     ("unknown", ("unknown", None)),
 ])
 def test_natural_title_moves_articles_and_splits_the_year(raw, expected):
@@ -65,27 +66,15 @@ def test_a_missing_item_file_is_named(ml_copy):
         load_movielens_100k(ml_copy)
 
 
-def test_a_rating_line_with_the_wrong_column_count_names_file_and_line(ml_copy):
-    _edit_line(ml_copy / "u.data", 7, "1\t2\t3\n")
-    with pytest.raises(DataError, match=r"u\.data, line 7: expected 4 tab-separated fields"):
-        load_movielens_100k(ml_copy)
-
-
-def test_a_rating_line_with_a_bad_value_names_file_and_line(ml_copy):
-    _edit_line(ml_copy / "u.data", 3, "1\tabc\t3\t881250949\n")
-    with pytest.raises(DataError, match=r"u\.data, line 3: bad value"):
-        load_movielens_100k(ml_copy)
-
-
-def test_an_unknown_item_id_in_interactions_names_file_and_line(ml_copy):
-    _edit_line(ml_copy / "u.data", 11, "1\t99999\t3\t881250949\n")
-    with pytest.raises(DataError, match=r"u\.data, line 11: unknown item id 99999"):
-        load_movielens_100k(ml_copy)
-
-
-def test_an_item_line_with_the_wrong_column_count_names_file_and_line(ml_copy):
-    _edit_line(ml_copy / "u.item", 5, "5|Copycat (1995)|01-Jan-1995\n", encoding="latin-1")
-    with pytest.raises(DataError, match=r"u\.item, line 5: expected 24"):
+@pytest.mark.parametrize(("file", "line", "text", "message"), [
+    ("u.data", 7, "1\t2\t3\n", r"u\.data, line 7: expected 4 tab-separated fields"),
+    ("u.data", 3, "1\tabc\t3\t881250949\n", r"u\.data, line 3: bad value"),
+    ("u.data", 11, "1\t99999\t3\t881250949\n", r"u\.data, line 11: unknown item id 99999"),
+    ("u.item", 5, "5|Copycat (1995)|01-Jan-1995\n", r"u\.item, line 5: expected 24"),
+])
+def test_a_malformed_line_is_an_error_naming_file_and_line(ml_copy, file, line, text, message):
+    _edit_line(ml_copy / file, line, text, **({"encoding": "latin-1"} if file == "u.item" else {}))
+    with pytest.raises(DataError, match=message):
         load_movielens_100k(ml_copy)
 
 
@@ -124,24 +113,15 @@ def test_load_dataset_dispatches_on_items(tables):
     assert len(load_dataset(tables[0], tables[1]).catalog) == 2
 
 
-def test_a_table_row_with_extra_fields_is_named(tables):
+@pytest.mark.parametrize(("second_row", "message"), [
+    ("1,20,3,200,9", r"ratings\.csv: wrong column count.*line 3"),  # a row with extra fields
+    ("1,30,3,200", r"ratings\.csv, line 3: unknown item id 30"),
+    ("bob,20,3,200", r"ratings\.csv, line 3: column 'user' has a non-numeric value 'bob'"),
+])
+def test_a_bad_table_row_is_an_error_naming_file_and_line(tables, second_row, message):
     inter, items = tables
-    inter.write_text("user,item,rating,timestamp\n1,10,5,100\n1,20,3,200,9\n")
-    with pytest.raises(DataError, match=r"ratings\.csv: wrong column count.*line 3"):
-        load_table_dataset(inter, items)
-
-
-def test_an_unknown_item_in_a_table_names_file_and_line(tables):
-    inter, items = tables
-    inter.write_text("user,item,rating,timestamp\n1,10,5,100\n1,30,3,200\n")
-    with pytest.raises(DataError, match=r"ratings\.csv, line 3: unknown item id 30"):
-        load_table_dataset(inter, items)
-
-
-def test_a_non_numeric_id_in_a_table_names_file_and_line(tables):
-    inter, items = tables
-    inter.write_text("user,item,rating,timestamp\n1,10,5,100\nbob,20,3,200\n")
-    with pytest.raises(DataError, match=r"ratings\.csv, line 3: column 'user' has a non-numeric value 'bob'"):
+    inter.write_text(f"user,item,rating,timestamp\n1,10,5,100\n{second_row}\n")
+    with pytest.raises(DataError, match=message):
         load_table_dataset(inter, items)
 
 

@@ -1,0 +1,58 @@
+"""The public Python API: the README's example runs as written, and the nouns and verbs it shows exist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import llmrec
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_example() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert blocks, "the README has no python example"
+    return blocks[0]
+
+
+def test_the_public_api_is_a_few_nouns_and_verbs():
+    for name in ("Dataset", "Catalog", "History", "Request", "Recommender", "Pipeline", "Recommendations",
+                 "Report", "load_dataset", "create_recommender", "registered_recommenders", "evaluate"):
+        assert name in llmrec.__all__ and hasattr(llmrec, name)
+
+
+def test_every_registered_recommender_can_be_created_by_name_from_the_api():
+    assert {"popularity", "itemknn", "dense", "llm"} <= set(llmrec.registered_recommenders())
+    for name in llmrec.registered_recommenders():
+        assert llmrec.create_recommender(name).name == name
+
+
+def test_an_unknown_recommender_names_the_known_ones():
+    with pytest.raises(llmrec.ConfigError, match="unknown recommender 'nope'; known: dense, itemknn, llm"):
+        llmrec.create_recommender("nope")
+
+
+@pytest.mark.e2e
+def test_the_readme_python_example_runs_as_written(ml100k, capsys):
+    exec(compile(readme_example(), str(README), "exec"), {"__name__": "readme_example"})  # noqa: S102 (our own README)
+    out = capsys.readouterr().out.splitlines()
+    scores = [line for line in out if re.match(r"^\s*-?\d+\.\d{3}  \S", line)]
+    assert len(scores) == 5  # k=5 recommendations, best first
+    values = [float(s.split()[0]) for s in scores]
+    assert values == sorted(values, reverse=True)
+    explanation = next(line for line in out if "degraded:" in line)
+    assert explanation.endswith("degraded: False") and "Because" in explanation
+    assert 0.0 < float(out[-2]) < 1.0  # popularity's validation NDCG@10
+    assert "'llm'" in out[-1]
+
+
+def test_python_dash_m_llmrec_is_the_llmrec_command():
+    done = subprocess.run([sys.executable, "-m", "llmrec", "--help"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0
+    assert all(c in done.stdout for c in ("evaluate", "recommend", "history", "models", "serve-llm"))
