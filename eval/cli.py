@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from llmrec.cli import configure_logging
+from llmrec.cli import DataArgs, configure_logging
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
 from llmrec.errors import LLMRecError
@@ -33,33 +33,30 @@ from retrieval.train import resolve_retriever
 __all__ = ["EvalConfig", "main", "metrics_table", "parse_params"]
 
 
-@dataclass(frozen=True)
-class EvalConfig:
-    data: str | None = arg(None, help="MovieLens-100K directory, or an interactions CSV/Parquet with --items "
-                                      "(default: $LLMREC_DATA, ../shared/data/ml-100k, or the download cache)")
-    items: str | None = arg(None, help="item table (CSV/Parquet) when --data is an interactions table")
-    download: bool = arg(False, help="download MovieLens-100K from GroupLens when it is not on disk")
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig(DataArgs):
     recommender: str = arg("popularity", help="recommender to evaluate")
     param: list[str] = arg(default_factory=list, repeat=True,
                            help="recommender config values as key=value (JSON values); repeatable")
-    retriever: str | None = arg(None, help="trained retriever directory (python -m retrieval.train), or 'auto' "
-                                           "for the cached default one (trained on first use); "
+    retriever: str | None = arg(None, help="trained retriever directory (python -m retrieval.train), or "
+                                           "'auto' for the cached default one (trained on first use); "
                                            "same as --param retriever=PATH")
     orders: list[Literal["retriever", "shuffled"]] = arg(
         default_factory=lambda: ["retriever", "shuffled"],
-        help="llm recommender: candidate orders shown to the LLM, one evaluation each, beside the retriever's "
-             "own order on the same candidates")
-    adapter: str | None = arg(None, help="llm recommender: LoRA adapter directory (python -m finetune.lora); same as "
-                                         "--param adapter=PATH")
+        help="llm recommender: candidate orders shown to the LLM, one evaluation each, beside the "
+             "retriever's own order on the same candidates")
+    adapter: str | None = arg(None, help="llm recommender: LoRA adapter directory (python -m "
+                                         "finetune.lora); same as --param adapter=PATH")
     sampled: int = arg(0, help="rank the held-out item among itself and N random unseen items (e.g. 19: HR@1 "
                                "among 20) instead of among all unseen items")
     explanations: bool = arg(False, help="evaluate the LLM's explanations of each user's top-1 item instead "
                                          "(faithfulness against the catalog and history, raw and verified, "
                                          "deletion test); zero-shot, and with --adapter beside it")
     users: int = arg(0, help="--explanations: a seeded sample of this many held-out users (0: all)")
-    deletion: bool = arg(True, help="--explanations: run the deletion test (two more scored prompts per user)")
-    deletion_users: int = arg(0, help="--explanations: the deletion test on a seeded sample of this many of the "
-                                      "evaluated users, the ones --users N picks (0: all of them)")
+    deletion: bool = arg(True, help="--explanations: run the deletion test (two more scored prompts "
+                                    "per user)")
+    deletion_users: int = arg(0, help="--explanations: the deletion test on a seeded sample of this many of "
+                                      "the evaluated users, the ones --users N picks (0: all of them)")
     explain_param: list[str] = arg(default_factory=list, repeat=True,
                                    help="--explanations: explainer config values as key=value (e.g. "
                                         "temperature=0.7); repeatable")
@@ -82,7 +79,8 @@ def metrics_table(reports: list[Report], labels: list[str] | None = None) -> str
 
 
 def comparison_table(a: Report, b: Report, table) -> str:
-    rows = [[r.metric, r.a, r.b, r.diff, f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]", "yes" if r.excludes_0 else "no"]
+    rows = [[r.metric, r.a, r.b, r.diff, f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]",
+             "yes" if r.excludes_0 else "no"]
             for r in table.itertuples()]
     head = f"B - A with paired bootstrap 95% CIs over {table.attrs['n_users']} users " \
            f"(A = {a.recommender}, B = {b.recommender}, split {a.split})"
@@ -90,7 +88,8 @@ def comparison_table(a: Report, b: Report, table) -> str:
 
 
 def _runs(config: EvalConfig, params: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """What to evaluate: the recommender; for ``llm``, one run per candidate order plus the retriever's own."""
+    """What to evaluate: the recommender; for ``llm``, one run per candidate order plus the retriever's
+    own."""
     if config.recommender != "llm":
         return {config.recommender: (config.recommender, params)}
     runs = {f"llm ({order} order)": ("llm", {**params, "shuffle_candidates": order == "shuffled"})
@@ -114,7 +113,8 @@ def _print_reports(reports: dict[str, Report]) -> None:
         k = report.extra.get("candidates")
         if k and not report.extra.get("protocol"):
             n, sub = report.subset_metrics(k)
-            print(f"\n{label}: users whose held-out item is among the {k} candidates: {n} of {report.n_users}")
+            print(f"\n{label}: users whose held-out item is among the {k} candidates: {n} of "
+                  f"{report.n_users}")
             if sub:
                 print(format_table([[f"{v:.4f}" for v in sub.values()]], list(sub)))
     base = reports.get("dense (retriever order)")
@@ -126,8 +126,8 @@ def _print_reports(reports: dict[str, Report]) -> None:
 
 def explanation_table(summaries: list[dict]) -> str:
     """Raw and verified faithfulness figures, one column per run."""
-    keys = ["hallucinated_title_rate", "history_grounding_precision", "genre_claim_precision", "year_accuracy",
-            "item_consistency", "distinctness"]
+    keys = ["hallucinated_title_rate", "history_grounding_precision", "genre_claim_precision",
+            "year_accuracy", "item_consistency", "distinctness"]
     rows = []
     for stage in ("raw", "verified"):
         for k in keys:
@@ -150,7 +150,8 @@ def explainer_config(pairs: list[str]):
     params = parse_params(pairs)
     known = {f.name for f in fields(ExplainerConfig)}
     if unknown := sorted(set(params) - known):
-        raise LLMRecError(f"unknown --explain-param {', '.join(unknown)}; the explainer takes {', '.join(sorted(known))}")
+        raise LLMRecError(f"unknown --explain-param {', '.join(unknown)}; the explainer takes "
+                          f"{', '.join(sorted(known))}")
     try:
         return ExplainerConfig(**params)
     except (TypeError, ValueError) as err:
@@ -161,7 +162,8 @@ def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     from eval.explanations import evaluate_explanations, write_explanation_report
 
     llm_params = {k: v for k, v in params.items() if k != "shuffle_candidates"}
-    first = LLMRanker(LLMRanker.config_class(**llm_params))  # with the adapter (if any): its engine serves both
+    # with the adapter (if any): its engine serves both
+    first = LLMRanker(LLMRanker.config_class(**llm_params))
     base = "zero-shot" if not first.config.model else f"model {Path(first.config.model).name}"
     rankers = [(base, LLMRanker(first.config.model_copy(update={"adapter": None}), backend=first.backend))]
     if first.config.adapter:
@@ -187,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if config.compare:
             a, b = (Report.load(p) for p in config.compare)
-            print(comparison_table(a, b, compare_reports(a, b, n_resamples=config.resamples, seed=config.seed)))
+            print(comparison_table(a, b, compare_reports(a, b, n_resamples=config.resamples,
+                                                         seed=config.seed)))
             return 0
         dataset = load_dataset(config.data, config.items, download=config.download)
         params = parse_params(config.param)

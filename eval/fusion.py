@@ -15,8 +15,8 @@ import argparse
 import json
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
+from eval.choice import ChoiceArgs
 from llmrec.artifacts import atomic_write_text
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
@@ -33,23 +33,15 @@ __all__ = ["FusionConfig", "main", "select_fusion_weight"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class FusionConfig:
-    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
-    retriever: str = arg("auto", help="trained retriever directory, or 'auto' for the cached default one")
-    split: Literal["validation", "test"] = arg("validation", help="split to choose on (validation; the test "
-                                                                 "split is for final figures only)")
+class FusionConfig(ChoiceArgs):
     weights: list[float] = arg(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
                                help="retriever weights tried with llm_weight 1")
-    param: list[str] = arg(default_factory=list, repeat=True, help="other ranker config values as key=value; repeatable")
-    users: int = arg(0, help="choose on a seeded sample of this many users (0: every user of the split)")
-    seed: int = arg(0, help="seed of the user sample")
-    output: str | None = arg(None, help="write the table and the choice here as JSON")
-    progress: bool = arg(True, help="show progress bars")
 
 
 def select_fusion_weight(ranker_config: LLMRankerConfig, held, weights: list[float], backend: LLMBackend,
                          *, progress: bool = True) -> tuple[list[list], float]:
-    """Rows (weight, metrics...) for the retriever's order and each weight; the weight with the best NDCG@10."""
+    """Rows (weight, metrics...) for the retriever's order and each weight; the weight with the best
+    NDCG@10."""
     memo = MemoBackend(backend)
     rows, best = [], None
     for llm_w, ret_w in [(0.0, 1.0)] + [(1.0, w) for w in weights]:
@@ -70,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(parser, FusionConfig)
     cfg = config_from_args(FusionConfig, parser.parse_args(argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    dataset = load_dataset(cfg.data)
+    dataset = load_dataset(cfg.data, cfg.items, download=cfg.download)
     held = sample_users(leave_last_out(dataset, cfg.split), cfg.users, cfg.seed)
     ranker_config = LLMRankerConfig(**{**parse_params(cfg.param),
                                        "retriever": resolve_retriever(cfg.retriever, dataset,
@@ -81,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, headers))
     print(f"chosen on {cfg.split} ({held.n_users} users): retriever_weight={best} (llm_weight=1)")
     if cfg.output:
-        atomic_write_text(cfg.output, json.dumps({"split": cfg.split, "users": held.n_users, "rows": rows, "headers": headers,
-                                                  "retriever_weight": best,
+        atomic_write_text(cfg.output, json.dumps({"split": cfg.split, "users": held.n_users, "rows": rows,
+                                                  "headers": headers, "retriever_weight": best,
                                                   "ranker": ranker_config.model_dump(mode="json")}, indent=2))
     return 0
 

@@ -10,7 +10,8 @@ computation; the table gives each temperature's faithfulness figures (raw) and d
 temperature whose distinctness reaches ``--target`` is chosen (the most distinct one when none does).  Pass it
 on as ``--explain-param temperature=T``.
 
-    python -m eval.sampling --retriever runs/retriever --param model=runs/lora-merged --temperatures 0 0.5 0.7 1
+    python -m eval.sampling --retriever runs/retriever --param model=runs/lora-merged \\
+        --temperatures 0 0.5 0.7 1
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Literal
 
 from tqdm.auto import tqdm
 
+from eval.choice import ChoiceArgs
 from eval.explanations import held_out_users, summarize, top1_jobs
 from llmrec.artifacts import atomic_write_text
 from llmrec.configargs import add_config_arguments, arg, config_from_args
@@ -42,18 +43,10 @@ FIGURES = ("hallucinated_title_rate", "history_grounding_precision", "genre_clai
 
 
 @dataclass(frozen=True, kw_only=True)
-class SamplingConfig:
-    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
-    retriever: str = arg("auto", help="trained retriever directory, or 'auto' for the cached default one")
-    split: Literal["validation", "test"] = arg("validation", help="split to choose on (validation; the test "
-                                                                 "split is for final figures only)")
+class SamplingConfig(ChoiceArgs):
     temperatures: list[float] = arg(default_factory=lambda: [0.0, 0.5, 0.7, 1.0], help="temperatures tried")
     target: float = arg(0.9, help="the distinctness the chosen temperature must reach")
-    param: list[str] = arg(default_factory=list, repeat=True, help="ranker config values as key=value; repeatable")
-    users: int = arg(0, help="choose on a seeded sample of this many users (0: every user of the split)")
     seed: int = arg(0, help="seed of the user sample and of the sampled words")
-    output: str | None = arg(None, help="write the table and the choice here as JSON")
-    progress: bool = arg(True, help="show a progress bar")
 
 
 def compare_temperatures(dataset, ranker: LLMRanker, split, temperatures: list[float], *, users: int = 0,
@@ -77,7 +70,8 @@ def compare_temperatures(dataset, ranker: LLMRanker, split, temperatures: list[f
 
 
 def select_temperature(summaries: list[dict], target: float) -> float:
-    """The lowest temperature whose raw distinctness reaches ``target``; the most distinct one when none does."""
+    """The lowest temperature whose raw distinctness reaches ``target``; the most distinct one when none
+    does."""
     if not summaries:
         raise ValueError("no temperatures to choose from")
     reached = [s["temperature"] for s in summaries if s["raw"].get("distinctness", 0.0) >= target]
@@ -100,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if any(t < 0 for t in config.temperatures):
             raise LLMRecError(f"temperatures must be >= 0, got {config.temperatures}")
-        dataset = load_dataset(config.data)
+        dataset = load_dataset(config.data, config.items, download=config.download)
         params = parse_params(config.param)
         params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)
         ranker = LLMRanker(LLMRankerConfig(**params))
-        summaries = compare_temperatures(dataset, ranker, config.split, config.temperatures, users=config.users,
-                                         seed=config.seed, progress=config.progress)
+        summaries = compare_temperatures(dataset, ranker, config.split, config.temperatures,
+                                         users=config.users, seed=config.seed, progress=config.progress)
         ranker.close()
     except LLMRecError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -115,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chosen on {config.split} ({summaries[0]['users']} users): temperature {chosen:g} "
           f"(the lowest with distinctness >= {config.target:g}, else the most distinct)")
     if config.output:
-        atomic_write_text(config.output, json.dumps({"split": config.split, "chosen": chosen, "target": config.target,
-                                                     "summaries": summaries}, indent=2, default=str))
+        atomic_write_text(config.output, json.dumps({"split": config.split, "chosen": chosen,
+                                                     "target": config.target, "summaries": summaries},
+                                                    indent=2, default=str))
         print(f"written to {config.output}")
     return 0
 
