@@ -50,7 +50,8 @@ class BenchConfig:
     permutations: int = arg(4, help="P cyclic shifts for the prefix-caching comparison")
     max_tokens: int = arg(80, help="generation budget for the listwise ranking")
     hf_batch: int = arg(8, help="transformers reference batch size")
-    block_size: int | None = arg(None, help="vLLM KV-cache block size (default: 32 on CPU, vLLM's own on GPU)")
+    block_size: int | None = arg(None, help="vLLM KV-cache block size "
+                                            "(default: 32 on CPU, vLLM's own on GPU)")
 
 
 def ndcg10_within(order_items: np.ndarray, target: int) -> float:
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     prompts = {u: ranker.prompts(hs[u], cands[u])[0][0] for u in users}
     tokens = np.mean([len(vllm.tokenizer.encode(prompts[u])) for u in users])
     rows = []
-    vllm.label_logprobs([ranker.prompts(hs[u], cands[u])[0][0] for u in fresh[-4:]], ranker.label_ids)  # warm up
+    # warm up
+    vllm.label_logprobs([ranker.prompts(hs[u], cands[u])[0][0] for u in fresh[-4:]], ranker.label_ids)
 
     # (a) one pass vs generative listwise, user by user (and one pass batched)
     listwise = load_prompt("rank_list")
@@ -132,14 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     agree = float(np.mean(np.argmax(v_out, 1) == np.argmax(h_out, 1)))
     rows.append(format_table([
         ["vLLM embedded (one batch)", f"{len(batch) / v_t:.2f}", f"{v_t / len(batch):.3f}"],
-        [f"transformers reference (batches of {cfg.hf_batch})", f"{len(batch) / h_t:.2f}", f"{h_t / len(batch):.3f}"],
+        [f"transformers reference (batches of {cfg.hf_batch})", f"{len(batch) / h_t:.2f}",
+         f"{h_t / len(batch):.3f}"],
     ], ["(b) backend", "prompts/s", "s/prompt"]) + f"\nratio vLLM / transformers: {h_t / v_t:.1f}x; "
         f"top label agrees on {agree:.0%} of prompts; max |logprob diff| {np.max(np.abs(v_out - h_out)):.3f}")
     rows.append(format_table([
         ["prefix caching on", f"{np.median(on):.3f}"], ["prefix caching off", f"{np.median(off):.3f}"],
     ], [f"(c) vLLM, {cfg.permutations} cyclic shifts per user", "s/user (median)"]))
     print(f"{len(users)} test users ({len(fresh)} others for (c)), K={cfg.candidates}, mean prompt "
-          f"{tokens:.0f} tokens, block size {engine_options(False, cfg.block_size).get('block_size', 'default')}, "
+          f"{tokens:.0f} tokens, block size "
+          f"{engine_options(False, cfg.block_size).get('block_size', 'default')}, "
           f"retriever={cfg.retriever or 'untrained'}\n")
     print("\n\n".join(rows))
     return 0

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     test = leave_last_out(load_dataset(cfg.data), "test")
     engine = VLLMBackend(VLLMConfig(enforce_eager=cfg.enforce_eager, block_size=cfg.block_size,
                                        max_num_batched_tokens=cfg.max_num_batched_tokens))
-    ranker = LLMRanker(LLMRankerConfig(retriever=cfg.retriever, details=cfg.details), backend=engine).fit(test.train)
+    ranker = LLMRanker(LLMRankerConfig(retriever=cfg.retriever, details=cfg.details),
+                       backend=engine).fit(test.train)
     hs = list(histories(test.train.interactions).values())
     ranker.llm_scores_many([ranker.request(h) for h in hs[-8:]])  # warm-up, other users
     rows = []
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append([b + 1, len(jobs), f"{tokens:.0f}", f"{(time.perf_counter() - t0) / len(jobs):.3f}"])
     opts = engine_options(cfg.enforce_eager, cfg.block_size)
     print(f"engine: {'eager' if opts['enforce_eager'] else 'compiled'}, block size "
-          f"{opts.get('block_size', 'default')}, max_num_batched_tokens {cfg.max_num_batched_tokens or 'default'}")
+          f"{opts.get('block_size', 'default')}, max_num_batched_tokens "
+          f"{cfg.max_num_batched_tokens or 'default'}")
     print(format_table(rows, ["batch", "users", "mean prompt tokens", "s/user"]))
     return 0
 

@@ -65,7 +65,8 @@ def deletion_drops(ranker, jobs: list[tuple[Request, tuple[int, ...]]], seed: in
         rand = set(rng.choice(others, len(cited), replace=False).tolist())
         pos = int(np.flatnonzero(cands == item)[0])
         rows.append(pos)
-        prompts += [Request(shown, cands), Request(shown.without(cited), cands), Request(shown.without(rand), cands)]
+        prompts += [Request(shown, cands), Request(shown.without(cited), cands),
+                    Request(shown.without(rand), cands)]
     if not rows:
         return np.zeros(0), np.zeros(0)
     scores = ranker.llm_scores_many(prompts)
@@ -98,10 +99,10 @@ def top1_jobs(ranker, batch: list[History]) -> list[Request]:
     return jobs
 
 
-def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *, users: int = 0, seed: int = 0,
-                          batch_users: int = 64, deletion: bool = True, deletion_users: int = 0,
-                          label: str = "llm", config: ExplainerConfig | None = None, progress: bool = True
-                          ) -> ExplanationRun:
+def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *, users: int = 0,
+                          seed: int = 0, batch_users: int = 64, deletion: bool = True,
+                          deletion_users: int = 0, label: str = "llm", config: ExplainerConfig | None = None,
+                          progress: bool = True) -> ExplanationRun:
     """Explain the top-1 item of each held-out user of ``split`` (a seeded sample of ``users`` when > 0) with
     ``ranker`` (an unfitted :class:`~llmrec.llm.ranker.LLMRanker`; it is fitted on the split's fit data).
 
@@ -109,7 +110,8 @@ def evaluate_explanations(dataset: Dataset, ranker, split: SplitName = "test", *
     prompt is the ranking prompt, answered from a :class:`~llmrec.llm.memo.MemoBackend`); ``deletion_users``
     > 0 runs it on a seeded sample of that many of the evaluated users — the users ``users=deletion_users``
     would evaluate — while every other figure covers them all."""
-    memo = MemoBackend(ranker.backend)  # the deletion test's full prompts are the ranking prompts: scored once
+    # the deletion test's full prompts are the ranking prompts: scored once
+    memo = MemoBackend(ranker.backend)
     ranker = type(ranker)(ranker.config, backend=memo)
     hs, ids = held_out_users(dataset, ranker, split, users, seed)
     deleting = set(seeded_sample(ids, deletion_users, seed)) if deletion else set()
@@ -175,7 +177,8 @@ def write_explanation_report(path: str, runs: list[ExplanationRun]) -> None:
     """``path/report.json`` (the summaries) and ``path/<label>.jsonl`` (every explanation), with a manifest;
     written atomically."""
     with atomic_directory(path) as tmp:
-        atomic_write_text(tmp / "report.json", json.dumps([run.summary for run in runs], indent=2, default=str))
+        atomic_write_text(tmp / "report.json",
+                          json.dumps([run.summary for run in runs], indent=2, default=str))
         for run in runs:
             tag = "".join(ch if ch.isalnum() else "-" for ch in run.label).strip("-")
             atomic_write_text(tmp / f"{tag}.jsonl", "".join(json.dumps(e.to_dict(), default=str) + "\n"

@@ -10,7 +10,6 @@ its LoRA) and :class:`TrainingConfig` (the optimisation and its checkpoints) —
 from __future__ import annotations
 
 import dataclasses
-import functools
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,13 +19,15 @@ from llmrec.configargs import arg
 from llmrec.errors import ConfigError
 from llmrec.llm.ranker import LABELS
 
-__all__ = ["ALL_MODULES", "AdapterConfig", "ExamplesConfig", "LoraTrainConfig", "SaveConfig", "TrainingConfig"]
+__all__ = ["ALL_MODULES", "AdapterConfig", "ExamplesConfig", "LoraTrainConfig", "SaveConfig",
+           "TrainingConfig"]
 
 ALL_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def _check(cfg: Any, **rules: bool) -> None:
-    """Refuse the first field whose rule fails, and any ``Literal`` field outside its choices, showing the value."""
+    """Refuse the first field whose rule fails, and any ``Literal`` field outside its choices, showing the
+    value."""
     for name, tp in typing.get_type_hints(type(cfg)).items():
         choices = typing.get_args(tp) if typing.get_origin(tp) is Literal else None
         if choices and getattr(cfg, name) not in choices:
@@ -43,8 +44,9 @@ _RULES = {  # what each checked field must be, for the message
     "r": "must be >= 1", "alpha": "must be > 0", "dropout": "must be in [0, 1)",
     "target_modules": "must name at least one module and not lm_head (vLLM drops a LoRA delta on it)",
     "layers": "must be >= 0 (0: all layers)", "epochs": "must be > 0",
-    "max_steps": "must be >= 1, or -1 (epochs decide)", "batch_size": "must be >= 1", "grad_accum": "must be >= 1",
-    "lr": "must be > 0", "eval_steps": "must be >= 1", "val_users": "must be >= 1", "seed": "must be >= 0",
+    "max_steps": "must be >= 1, or -1 (epochs decide)", "batch_size": "must be >= 1",
+    "grad_accum": "must be >= 1", "lr": "must be > 0", "eval_steps": "must be >= 1",
+    "val_users": "must be >= 1", "seed": "must be >= 0",
 }
 
 
@@ -63,32 +65,37 @@ class SaveConfig:
 class ExamplesConfig:
     """The data, the candidates, and what a training example is."""
 
-    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
-    retriever: str = arg("auto", help="trained retriever directory for the candidates; 'auto': the cached default "
-                                      "one; 'untrained': the text-only retriever")
+    data: str | None = arg(
+        None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
+    retriever: str = arg(
+        "auto", help="trained retriever directory for the candidates; 'auto': the cached default one; "
+                     "'untrained': the text-only retriever")
     per_user: int = arg(10, help="training targets per user (the most recent of the fit history); retriever "
                                   "examples are kept only when the retriever proposes the target")
-    negatives: Negatives = arg("retriever", help="candidates of an example: the retriever's top K (when it holds "
-                                                 "the target; what the ranker is served), random items, or half "
-                                                 "of each")
-    retriever_order: bool = arg(True, help="retriever examples keep the retriever's candidate order (as served); "
-                                           "--no-retriever-order shuffles them")
+    negatives: Negatives = arg(
+        "retriever", help="candidates of an example: the retriever's top K (when it holds the target; what "
+                          "the ranker is served), random items, or half of each")
+    retriever_order: bool = arg(
+        True, help="retriever examples keep the retriever's candidate order (as served); "
+                   "--no-retriever-order shuffles them")
     max_examples: int | None = arg(1600, help="cap on training examples (a seeded sample); the default keeps "
                                               "training within ~40 min on 2 CPU cores")
     candidates: int = arg(20, help="K candidates per prompt (as the ranker)")
-    details: Literal["titles", "full"] = arg("titles", help="item facts in the ranking prompt the adapter is "
-                                                           "trained for (recorded in its manifest; the ranker "
-                                                           "serving it uses the same): titles, or title, year, "
-                                                           "genres and rating (~3x the tokens, ~3x the time)")
-    explain_examples: int = arg(600, help="explanation targets trained alongside the ranking answers (the "
-                                          "explanation request after an example's ranking prompt, answered from "
-                                          "catalog facts: shared genres, cited history items); 0: none")
-    shared_prompts: bool = arg(True, help="an explanation example continues its ranking example's prompt: train "
-                                          "both answers from one row, one pass over that prompt (--no-shared-"
-                                          "prompts: two rows)")
+    details: Literal["titles", "full"] = arg(
+        "titles", help="item facts in the ranking prompt the adapter is trained for (recorded in its "
+                       "manifest; the ranker serving it uses the same): titles, or title, year, genres and "
+                       "rating (~3x the tokens, ~3x the time)")
+    explain_examples: int = arg(
+        600, help="explanation targets trained alongside the ranking answers (the explanation request after "
+                  "an example's ranking prompt, answered from catalog facts: shared genres, cited history "
+                  "items); 0: none")
+    shared_prompts: bool = arg(
+        True, help="an explanation example continues its ranking example's prompt: train both answers from "
+                   "one row, one pass over that prompt (--no-shared-prompts: two rows)")
 
     def __post_init__(self) -> None:
-        _check(self, per_user=self.per_user >= 1, max_examples=self.max_examples is None or self.max_examples >= 1,
+        _check(self, per_user=self.per_user >= 1,
+               max_examples=self.max_examples is None or self.max_examples >= 1,
                candidates=1 <= self.candidates <= len(LABELS), explain_examples=self.explain_examples >= 0)
 
 
@@ -96,23 +103,26 @@ class ExamplesConfig:
 class AdapterConfig:
     """The base model, the LoRA put on it, and the read-out and loss it is trained for."""
 
-    model: str | None = arg(None, help="base LLM (hub id or path; default: the bundled SmolLM2-135M-Instruct)")
+    model: str | None = arg(
+        None, help="base LLM (hub id or path; default: the bundled SmolLM2-135M-Instruct)")
     r: int = arg(16, help="LoRA rank")
     alpha: int = arg(32, help="LoRA alpha")
-    dropout: float = arg(0.0, help="LoRA dropout (on CPU its random masks cost ~15%% of a step; one epoch over "
-                                   "examples seen once hardly needs it)")
+    dropout: float = arg(
+        0.0, help="LoRA dropout (on CPU its random masks cost ~15%% of a step; one epoch over examples seen "
+                  "once hardly needs it)")
     target_modules: list[str] = arg(default_factory=lambda: list(ALL_MODULES),
                                     help="modules that get LoRA weights (keep lm_head out: vLLM drops it)")
     layers: int = arg(8, help="LoRA on the last N decoder layers only (0: all); backpropagation stops there, "
                                "which makes a step ~2x cheaper on CPU")
-    scoring: Literal["letters", "marks"] = arg("marks", help="the ranker's one-pass read-out the adapter is trained "
-                                                             "for: each candidate's mark (a softmax over the K "
-                                                             "marks) or the answer letter")
-    loss: Literal["labels", "vocab"] = arg("labels", help="letters scoring: softmax over the K label tokens or the "
-                                                         "whole vocabulary")
+    scoring: Literal["letters", "marks"] = arg(
+        "marks", help="the ranker's one-pass read-out the adapter is trained for: each candidate's mark (a "
+                      "softmax over the K marks) or the answer letter")
+    loss: Literal["labels", "vocab"] = arg(
+        "labels", help="letters scoring: softmax over the K label tokens or the whole vocabulary")
 
     def __post_init__(self) -> None:
-        _check(self, r=self.r >= 1, alpha=self.alpha > 0, dropout=0 <= self.dropout < 1, layers=self.layers >= 0,
+        _check(self, r=self.r >= 1, alpha=self.alpha > 0, dropout=0 <= self.dropout < 1,
+               layers=self.layers >= 0,
                target_modules=bool(self.target_modules) and "lm_head" not in self.target_modules)
 
 
@@ -123,18 +133,19 @@ class TrainingConfig:
     epochs: float = arg(1.0, help="passes over the examples")
     max_steps: int = arg(-1, help="stop after this many optimizer steps (-1: epochs decide)")
     batch_size: int = arg(8, help="examples per step")
-    length_batches: bool = arg(True, help="batch examples of similar length together (less padding; ranking and "
-                                          "explanation rows differ by ~2x), batches in random order; with "
-                                          "--epochs > 1 every epoch repeats that order")
+    length_batches: bool = arg(
+        True, help="batch examples of similar length together (less padding; ranking and explanation rows "
+                   "differ by ~2x), batches in random order; with --epochs > 1 every epoch repeats that "
+                   "order")
     grad_accum: int = arg(1, help="gradient accumulation steps")
     lr: float = arg(5e-4, help="peak learning rate (linear decay, warm-up ratio 0.05)")
     eval_steps: int = arg(50, help="validation and checkpoint interval in optimizer steps")
     val_users: int = arg(200, help="validation users scored at each evaluation (a seeded sample)")
-    trunk_cache: bool = arg(True, help="with --layers N: keep the validation prompts' hidden states below the "
-                                       "trained layers (frozen, so they never change) and run only the trained "
-                                       "layers at later evaluations")
-    precision: Literal["auto", "fp32", "bf16"] = arg("auto", help="auto: bf16 autocast on CUDA or a CPU with bf16 "
-                                                                  "units, fp32 elsewhere")
+    trunk_cache: bool = arg(
+        True, help="with --layers N: keep the validation prompts' hidden states below the trained layers "
+                   "(frozen, so they never change) and run only the trained layers at later evaluations")
+    precision: Literal["auto", "fp32", "bf16"] = arg(
+        "auto", help="auto: bf16 autocast on CUDA or a CPU with bf16 units, fp32 elsewhere")
     quantize: Literal["none", "4bit"] = arg("none", help="4bit: bitsandbytes QLoRA (needs CUDA)")
     seed: int = arg(0, help="random seed")
     resume: bool = arg(False, help="resume from the last checkpoint in <output>.checkpoints")
@@ -145,42 +156,24 @@ class TrainingConfig:
                eval_steps=self.eval_steps >= 1, val_users=self.val_users >= 1, seed=self.seed >= 0)
 
 
-@dataclass(frozen=True, kw_only=True, init=False)
+@dataclass(frozen=True, kw_only=True)
 class LoraTrainConfig:
     """Everything ``python -m finetune.lora`` takes: the groups, and the run-wide ``smoke`` and ``progress``.
 
-    Built from the groups (``LoraTrainConfig(save=SaveConfig(output="runs/lora"), training=TrainingConfig(...))``)
-    or, as on the command line, from their fields by name (``LoraTrainConfig(output="runs/lora", lr=1e-3)``;
-    both may be mixed, a field overriding its group's value, so ``dataclasses.replace(cfg, lr=1e-3)`` works).
-    A group's field may also be read by name (``cfg.lr`` is ``cfg.training.lr``).
+    Built from the groups:
+    ``LoraTrainConfig(save=SaveConfig(output="runs/lora"), training=TrainingConfig(lr=1e-3))``; a field is
+    read and replaced through its group (``cfg.training.lr``,
+    ``dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, lr=1e-3))``).  Only the command
+    line flattens the groups (:func:`llmrec.configargs.config_from_args`).
     """
 
     save: SaveConfig = arg(help="where the adapter is written")
     examples: ExamplesConfig = arg(default_factory=ExamplesConfig, help="training examples and candidates")
     adapter: AdapterConfig = arg(default_factory=AdapterConfig, help="base model and LoRA")
-    training: TrainingConfig = arg(default_factory=TrainingConfig, help="optimisation, validation, checkpoints")
+    training: TrainingConfig = arg(default_factory=TrainingConfig,
+                                   help="optimisation, validation, checkpoints")
     smoke: bool = arg(False, help="a tiny configuration that trains end to end in about a minute (tests)")
     progress: bool = arg(True, help="show progress bars")
-
-    def __init__(self, **values: Any) -> None:
-        groups = _groups()
-        flat = {k: values.pop(k) for k in list(values) if k not in {f.name for f in dataclasses.fields(self)}}
-        for f in dataclasses.fields(self):
-            if f.name not in groups:
-                value = values.get(f.name, f.default)
-            else:
-                own = {k: flat.pop(k) for k in list(flat) if k in _field_names(groups[f.name])}
-                given = values.get(f.name)
-                value = dataclasses.replace(given, **own) if given is not None else groups[f.name](**own)
-            object.__setattr__(self, f.name, value)
-        if flat:
-            raise TypeError(f"LoraTrainConfig got unknown fields {sorted(flat)}")
-
-    def __getattr__(self, name: str) -> Any:  # only called for names that are not attributes
-        for group in _groups() if not name.startswith("_") else ():
-            if name in _field_names(_groups()[group]) and group in self.__dict__:
-                return getattr(self.__dict__[group], name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def resolved(self) -> LoraTrainConfig:
         """The configuration actually trained (``--smoke`` overrides the sizes)."""
@@ -191,17 +184,6 @@ class LoraTrainConfig:
             examples=dataclasses.replace(self.examples, per_user=1, max_examples=24, explain_examples=4,
                                          candidates=min(self.examples.candidates, 8)),
             adapter=dataclasses.replace(self.adapter, r=4, alpha=8, layers=2),
-            training=dataclasses.replace(self.training, max_steps=6, batch_size=4, eval_steps=3, val_users=12))
+            training=dataclasses.replace(self.training, max_steps=6, batch_size=4, eval_steps=3,
+                                         val_users=12))
 
-
-@functools.cache
-def _groups() -> dict[str, type]:
-    """LoraTrainConfig's group fields and their classes."""
-    hints = typing.get_type_hints(LoraTrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(LoraTrainConfig)
-            if dataclasses.is_dataclass(hints[f.name])}
-
-
-@functools.cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))

@@ -15,8 +15,9 @@ The candidates are shuffled (seeded), so the answer's position carries no signal
 ``retriever_order``, retriever candidates keep the retriever's order, as the ranker is served (the position
 then carries the retriever's belief, which the model may learn to use and to overrule) — and the answer is the
 target's index (its label; with ``scoring="marks"`` the prompt is also kept as token ids with the K mark
-positions, and the answer is the mark to make most likely).  Targets are drawn from the fit data of the *validation* split, which holds neither any
-user's validation item nor their test item: no example ever has a held-out item as its answer.
+positions, and the answer is the mark to make most likely).  Targets are drawn from the fit data of the
+*validation* split, which holds neither any user's validation item nor their test item: no example ever has
+a held-out item as its answer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from llmrec.llm.ranker import LLMRanker
 from llmrec.request import Request
 from llmrec.split import HoldoutSplit
 
-__all__ = ["Example", "ExampleConfig", "build_examples", "build_explanation_examples", "citable_by_genre", "explanation_answer", "prefix"]
+__all__ = ["Example", "ExampleConfig", "build_examples", "build_explanation_examples", "citable_by_genre",
+           "explanation_answer", "prefix"]
 
 Negatives = Literal["retriever", "random", "mixed"]
 
@@ -116,7 +118,8 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
             if not (source == "retriever" and cfg.retriever_order):
                 cands = rng.permutation(cands)
             answer = int(np.flatnonzero(cands == target)[0])
-            ids, positions = ranker.encode(before, cands) if ranker.config.scoring == "marks" else (None, None)
+            ids, positions = (ranker.encode(before, cands) if ranker.config.scoring == "marks"
+                              else (None, None))
             out.append(Example(h.user, target, pos, cands, answer, source, ranker.prompt_text(before, cands),
                                ids, positions))
             bar.update(1)
@@ -125,12 +128,13 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
     return out
 
 
-#: Lowercase reasons for explanation targets ({g}: the genres the item shares with the cited movies), varied per
-#: example so an adapter does not learn one sentence for everyone; an era clause ({d}: a decade in words, when
-#: the item and the cited movies share it) and a contrast clause ({e}: the item's other genres) are added when
-#: true and when they fit, so a reason states checkable facts that differ from user to user.
-REASONS = ("both are {g} films", "the same {g} streak as what you watched", "more {g}, as in your recent picks",
-           "{g}, which you keep coming back to", "a {g} choice close to your favourites",
+#: Lowercase reasons for explanation targets ({g}: the genres the item shares with the cited movies), varied
+#: per example so an adapter does not learn one sentence for everyone; an era clause ({d}: a decade in words,
+#: when the item and the cited movies share it) and a contrast clause ({e}: the item's other genres) are added
+#: when true and when they fit, so a reason states checkable facts that differ from user to user.
+REASONS = ("both are {g} films", "the same {g} streak as what you watched",
+           "more {g}, as in your recent picks", "{g}, which you keep coming back to",
+           "a {g} choice close to your favourites",
            "it shares their {g} side", "it has the {g} feel you liked there", "the {g} you seem to enjoy",
            "a {g} pick in the same spirit", "close to them as a {g} film")
 ERAS = ("and both come from the {d}", "from the {d}, like them", "another one from the {d}")
@@ -148,22 +152,25 @@ def _decade(catalog, items: list[int]) -> str | None:
 
 def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, max_chars: int = 80,
                        max_words: int = 14) -> dict:
-    """The explanation a verified, fact-built answer gives for ``target``: the (at most two) ``citable`` history
-    items sharing the most genres with it, earliest in ``citable`` first among ties; the target's genres they
-    share (all of its genres when none is shared); a reason naming those genres and, when true, the decade they
-    share and the target's other genres (``pick`` seeds the wording)."""
+    """The explanation a verified, fact-built answer gives for ``target``: the (at most two) ``citable``
+    history items sharing the most genres with it, earliest in ``citable`` first among ties; the target's
+    genres they share (all of its genres when none is shared); a reason naming those genres and, when true,
+    the decade they share and the target's other genres (``pick`` seeds the wording)."""
     from llmrec.explain.words import genre_words
 
     rng = np.random.default_rng(pick)
     genres = catalog.genres(target)
-    overlap = [(len(set(genres) & set(catalog.genres(i))), -n, i) for n, i in enumerate(citable) if i != target]
+    overlap = [(len(set(genres) & set(catalog.genres(i))), -n, i)
+               for n, i in enumerate(citable) if i != target]
     overlap.sort(reverse=True)
     cited = [i for k, _, i in overlap[:2] if k > 0] or [i for _, _, i in overlap[:1]]
     shared = [g for g in genres if any(g in catalog.genres(i) for i in cited)] or list(genres)
     if not shared:
-        return {"because": [catalog.short_title(i) for i in cited], "genres": [], "reason": "a good match for you"}
+        return {"because": [catalog.short_title(i) for i in cited], "genres": [],
+                "reason": "a good match for you"}
     reason = str(rng.choice(REASONS)).format(g=genre_words(shared))
-    decade, extra = _decade(catalog, [target, *cited]) if cited else None, [g for g in genres if g not in shared]
+    decade, extra = (_decade(catalog, [target, *cited]) if cited else None,
+                     [g for g in genres if g not in shared])
     clauses = ([str(rng.choice(ERAS)).format(d=decade)] if decade else []) + (
         [str(rng.choice(EXTRAS)).format(e=genre_words(extra))] if extra else [])
     for clause in rng.permutation(clauses) if clauses else []:
@@ -184,9 +191,9 @@ def citable_by_genre(catalog, shown: list[int], target: int, pool: int = 3) -> l
 def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Example], n: int, seed: int = 0
                                ) -> list[dict[str, str]]:
     """``n`` explanation targets (a seeded sample of ``examples``): the explanation request continuing the
-    example's ranking prompt, answered with :func:`explanation_answer` as JSON — the same request and format the
-    :class:`~llmrec.explain.Explainer` uses, so one adapter learns both answers.  Each row names the index of
-    the example it continues (``"example"``; see :func:`finetune.trainer.merge_prompts`)."""
+    example's ranking prompt, answered with :func:`explanation_answer` as JSON — the same request and format
+    the :class:`~llmrec.explain.Explainer` uses, so one adapter learns both answers.  Each row names the index
+    of the example it continues (``"example"``; see :func:`finetune.trainer.merge_prompts`)."""
     import json
 
     from llmrec.explain.explainer import Explainer

@@ -50,8 +50,8 @@ from llmrec.models import resolve_llm
 from llmrec.split import leave_last_out
 from llmrec.tables import format_table
 
-__all__ = ["LoraTrainConfig", "TrainingData", "TrainingRun", "WrappedModel", "build_data", "main", "save_adapter",
-           "train", "train_lora", "use_bf16", "wrap_model"]
+__all__ = ["LoraTrainConfig", "TrainingData", "TrainingRun", "WrappedModel", "add_lora", "build_data",
+           "load_base_model", "main", "save_adapter", "train", "train_lora", "use_bf16", "wrap_model"]
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(LoraTrainConfig, parser.parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     card = train_lora(cfg)
-    print(format_table([[k, v] for k, v in card["validation"].items()], ["validation (chosen checkpoint)", "value"]))
-    print(f"wrote {cfg.save.output}: {card['training']['examples']} examples, {card['training']['seconds']:.0f} s "
-          f"({card['training']['examples_per_second']:.2f} examples/s)")
+    print(format_table([[k, v] for k, v in card["validation"].items()],
+                       ["validation (chosen checkpoint)", "value"]))
+    training = card["training"]
+    print(f"wrote {cfg.save.output}: {training['examples']} examples, {training['seconds']:.0f} s "
+          f"({training['examples_per_second']:.2f} examples/s)")
     return 0
 
 
 def train_lora(cfg: LoraTrainConfig) -> dict:
-    """Train, choose the checkpoint by validation NDCG@10 and write the adapter to ``cfg.save.output``; returns
-    the card."""
+    """Train, choose the checkpoint by validation NDCG@10 and write the adapter to ``cfg.save.output``;
+    returns the card."""
     from transformers import set_seed
 
     requested, cfg = cfg, cfg.resolved()
@@ -89,7 +91,7 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
     return card
 
 
-# -- wrap: the base model with LoRA weights --------------------------------------------------------------------
+# -- wrap: the base model with LoRA weights ------------------------------------------------------------------
 @dataclass
 class WrappedModel:
     """The peft model being trained, its tokenizer, where the base model lies and whether to train in bf16."""
@@ -128,8 +130,9 @@ def load_base_model(model_path: str, quantize: str = "none"):
 
     if quantize == "4bit":
         if not torch.cuda.is_available():
-            raise ConfigError("--quantize 4bit (bitsandbytes QLoRA) needs a CUDA GPU and this machine has none; "
-                              "train without --quantize (the LoRA is then trained on the full-precision model)")
+            raise ConfigError("--quantize 4bit (bitsandbytes QLoRA) needs a CUDA GPU and this machine has "
+                              "none; train without --quantize (the LoRA is then trained on the "
+                              "full-precision model)")
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
 
@@ -146,25 +149,16 @@ def add_lora(model, adapter: AdapterConfig):
 
     n_layers = model.config.num_hidden_layers
     if not 0 <= adapter.layers <= n_layers:
-        raise ConfigError(f"--layers must be between 0 and {n_layers} (the model's layers), got {adapter.layers}")
+        raise ConfigError(f"--layers must be between 0 and {n_layers} (the model's layers), "
+                          f"got {adapter.layers}")
     layers = list(range(n_layers - adapter.layers, n_layers)) if adapter.layers else None
     lora = LoraConfig(r=adapter.r, lora_alpha=adapter.alpha, lora_dropout=adapter.dropout,
-                      target_modules=adapter.target_modules, layers_to_transform=layers, task_type="CAUSAL_LM",
-                      bias="none")
+                      target_modules=adapter.target_modules, layers_to_transform=layers,
+                      task_type="CAUSAL_LM", bias="none")
     return get_peft_model(model, lora)
 
 
-def _base_model(cfg: LoraTrainConfig, model_path: str):
-    """:func:`load_base_model` for ``cfg`` (kept for callers that predate it)."""
-    return load_base_model(model_path, cfg.training.quantize)
-
-
-def _lora_model(cfg: LoraTrainConfig, model):
-    """:func:`add_lora` for ``cfg`` (kept for callers that predate it: ``bench.train_step``)."""
-    return add_lora(model, cfg.adapter)
-
-
-# -- data: the ranker being trained, its training rows and its validator ---------------------------------------
+# -- data: the ranker being trained, its training rows and its validator -------------------------------------
 @dataclass
 class TrainingData:
     """What :func:`build_data` prepares."""
@@ -292,9 +286,10 @@ def _training_arguments(cfg: LoraTrainConfig, checkpoints: Path, bf16: bool):
         train_sampling_strategy="sequential" if t.length_batches else "random")
 
 
-# -- save: the adapter directory, its card and manifest --------------------------------------------------------
+# -- save: the adapter directory, its card and manifest ------------------------------------------------------
 def save_adapter(model, card: dict, cfg: LoraTrainConfig) -> Path:
-    """Write the peft adapter, ``card.json``, ``README.md`` and the manifest to ``cfg.save.output``, atomically."""
+    """Write the peft adapter, ``card.json``, ``README.md`` and the manifest to ``cfg.save.output``,
+    atomically."""
     with atomic_directory(cfg.save.output) as tmp:
         model.save_pretrained(tmp)
         atomic_write_text(tmp / "card.json", json.dumps(card, indent=2, default=str))
@@ -327,8 +322,8 @@ def adapter_card(requested: LoraTrainConfig, cfg: LoraTrainConfig, wrapped: Wrap
         "data": {"dataset": data.dataset.name, "fingerprint": data.dataset.interactions.fingerprint(),
                  "fit": "validation split's fit data (no validation or test item)", "examples": len(examples),
                  "sources": {s: sum(e.source == s for e in examples) for s in ("retriever", "random")},
-                 "explanation_examples": len(data.explain_rows), "shared_prompt_rows": data.shared_prompt_rows,
-                 "retriever": data.retriever},
+                 "explanation_examples": len(data.explain_rows),
+                 "shared_prompt_rows": data.shared_prompt_rows, "retriever": data.retriever},
         "config": config_values(requested) | {"resolved": config_values(cfg)},
         "validation": {"users": len(data.validator.jobs), "step": best_step, **chosen},
         "validation_zero_shot": zero_shot,
@@ -343,8 +338,8 @@ def adapter_card(requested: LoraTrainConfig, cfg: LoraTrainConfig, wrapped: Wrap
 
 
 def _validation(state) -> tuple[list[dict], dict, int, dict]:
-    """From the trainer's state: the evaluations logged, the zero-shot metrics (step 0), the chosen checkpoint's
-    step and its metrics."""
+    """From the trainer's state: the evaluations logged, the zero-shot metrics (step 0), the chosen
+    checkpoint's step and its metrics."""
     history = [row for row in state.log_history if "eval_ndcg@10" in row]
     zero_shot = next((r for r in history if r.get("step") == 0), {})
     best = state.best_model_checkpoint
@@ -369,12 +364,13 @@ def _training_summary(cfg: LoraTrainConfig, wrapped: WrappedModel, data: Trainin
             "validation_trunk_cache": getattr(data.scorer, "checked", None),
             "rows": len(data.rows), "rows_per_second": round(rows_per_second, 3),
             "examples_per_second": round(rows_per_second * n_examples / max(1, len(data.rows)), 3),
-            "train_loss": round(run.train_loss, 4), "bf16": wrapped.bf16, "total_seconds": round(total_seconds, 1)}
+            "train_loss": round(run.train_loss, 4), "bf16": wrapped.bf16,
+            "total_seconds": round(total_seconds, 1)}
 
 
 def _card_markdown(card: dict) -> str:
     v, z, t = card["validation"], card["validation_zero_shot"], card["training"]
-    r = card["validation_retriever_order"]
+    r, prompt, speed = card["validation_retriever_order"], card["prompt_version"], t["examples_per_second"]
     rows = "\n".join(f"| {k} | {r.get(k, float('nan')):.4f} | {z.get(k, float('nan')):.4f} | {v[k]:.4f} |"
                      for k in ("ndcg@5", "ndcg@10", "hr@1", "mrr") if k in v)
     return f"""---
@@ -384,11 +380,11 @@ tags: [llmrec, lora, recommendation]
 ---
 # {card['name']}: LoRA adapter for the llmrec ranker
 
-- Base model: `{card['base_model']}` (fingerprint `{card['base_fingerprint']}`), prompt `{card['prompt_version']}`,
+- Base model: `{card['base_model']}` (fingerprint `{card['base_fingerprint']}`), prompt `{prompt}`,
   K = {card['candidates']} candidates.
 - Data: {card['data']['dataset']} ({card['data']['fingerprint']}), {card['data']['fit']};
   {card['data']['examples']} examples ({card['data']['sources']}).
-- Training: {t['steps']} steps over {t['rows']} rows, {t['seconds']:.0f} s, {t['examples_per_second']:.2f} examples/s,
+- Training: {t['steps']} steps over {t['rows']} rows, {t['seconds']:.0f} s, {speed:.2f} examples/s,
   bf16={t['bf16']}.
 - Checkpoint chosen by validation NDCG@10 ({v['users']} users): `{card['best_checkpoint']}`.
 

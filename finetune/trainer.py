@@ -14,10 +14,10 @@ __all__ = ["RankTrainer", "collate_examples", "encode_rows", "length_grouped_ord
 
 
 def encode_rows(rows: list[dict[str, Any]], tokenizer) -> list[dict[str, Any]]:
-    """Rows as token ids, as :func:`collate_examples` would encode them: a ``{"prompt", "answer"}`` row becomes
-    ``{"input_ids", "answer"}``, an explanation row ``{"prompt", "completion"}`` becomes ``{"input_ids",
-    "answer": -1, "completion_len"}``; rows with ``input_ids`` are kept.  Encoded rows have known lengths
-    (:func:`length_grouped_order`) and are not re-tokenized at every step."""
+    """Rows as token ids, as :func:`collate_examples` would encode them: a ``{"prompt", "answer"}`` row
+    becomes ``{"input_ids", "answer"}``, an explanation row ``{"prompt", "completion"}`` becomes
+    ``{"input_ids", "answer": -1, "completion_len"}``; rows with ``input_ids`` are kept.  Encoded rows have
+    known lengths (:func:`length_grouped_order`) and are not re-tokenized at every step."""
     return [r if "input_ids" in r else _encode_row(r, tokenizer) for r in rows]
 
 
@@ -28,7 +28,8 @@ def merge_prompts(rows: list[dict[str, Any]], explain_rows: list[dict[str, Any]]
     explanation request follows the ranking conversation) replaces it with ``{"input_ids", "positions",
     "answer", "completion_len"}``: both answers, trained from one pass over the longer prompt, where two rows
     computed the ranking prompt twice (about a fifth of the default run's tokens).  Explanation rows that do
-    not continue their row token for token stay separate.  Returns the encoded rows and how many were merged."""
+    not continue their row token for token stay separate.  Returns the encoded rows and how many were
+    merged."""
     out = encode_rows(rows, tokenizer)
     separate, merged = [], 0
     for row in explain_rows:
@@ -48,8 +49,8 @@ def merge_prompts(rows: list[dict[str, Any]], explain_rows: list[dict[str, Any]]
 def length_grouped_order(lengths: list[int], batch_size: int, seed: int = 0, group: int = 50) -> list[int]:
     """An epoch's order of rows that puts rows of similar length into the same batch, so a batch pads little:
     a seeded permutation is cut into groups of ``group`` batches, each group is sorted by length and cut into
-    batches, and then all the batches are shuffled.  Which rows share a batch stays random within a length band,
-    and long and short batches alternate at random through the epoch (unlike the transformers
+    batches, and then all the batches are shuffled.  Which rows share a batch stays random within a length
+    band, and long and short batches alternate at random through the epoch (unlike the transformers
     ``group_by_length`` sampler, which walks each group from its longest batch to its shortest)."""
     import numpy as np
 
@@ -64,13 +65,13 @@ def length_grouped_order(lengths: list[int], batch_size: int, seed: int = 0, gro
 
 
 def collate_examples(tokenizer):
-    """A collator turning rows into left-padded ids.  A ranking row carries the answer's index: ``{"prompt",
-    "answer"}`` (letters: the answer is the next token) or ``{"input_ids", "positions", "answer"}`` (marks: the
-    prompt's ids and its K mark positions, shifted here by the row's padding; -1 pads a shorter list).  An
-    explanation row ``{"prompt", "completion"}`` is the prompt followed by the completion and EOS, with
-    ``answer = -1`` and ``completion_len`` its number of tokens (or, encoded by :func:`encode_rows`, ``{"input_ids",
-    "answer": -1, "completion_len"}``).  Prompts are chat-templated already, so no
-    special tokens are added."""
+    """A collator turning rows into left-padded ids.  A ranking row carries the answer's index:
+    ``{"prompt", "answer"}`` (letters: the answer is the next token) or ``{"input_ids", "positions",
+    "answer"}`` (marks: the prompt's ids and its K mark positions, shifted here by the row's padding; -1 pads
+    a shorter list).  An explanation row ``{"prompt", "completion"}`` is the prompt followed by the
+    completion and EOS, with ``answer = -1`` and ``completion_len`` its number of tokens (or, encoded by
+    :func:`encode_rows`, ``{"input_ids", "answer": -1, "completion_len"}``).  Prompts are chat-templated
+    already, so no special tokens are added."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
 
@@ -104,13 +105,13 @@ def _encode_row(row: dict[str, Any], tokenizer) -> dict[str, Any]:
 
 
 class RankTrainer(Trainer):
-    """Loss: for letters ranking rows, the cross-entropy of the answer label at the last prompt position (only
-    that position's logits are computed), over the K label tokens (``loss="labels"``) or the whole vocabulary;
-    for marks ranking rows, the cross-entropy of the answer over the K marks' log-odds against
-    ``against`` (the scores the ranker serves; only the K hidden states are projected onto the vocabulary); for explanation rows, the
-    token cross-entropy of the completion only.  The batch loss is the mean over rows.
-    ``evaluate`` is the validator's ranking metrics (``eval_ndcg@10`` etc.), which the Trainer uses to keep the
-    best checkpoint."""
+    """Loss: for letters ranking rows, the cross-entropy of the answer label at the last prompt position
+    (only that position's logits are computed), over the K label tokens (``loss="labels"``) or the whole
+    vocabulary; for marks ranking rows, the cross-entropy of the answer over the K marks' log-odds against
+    ``against`` (the scores the ranker serves; only the K hidden states are projected onto the vocabulary);
+    for explanation rows, the token cross-entropy of the completion only.  The batch loss is the mean over
+    rows.  ``evaluate`` is the validator's ranking metrics (``eval_ndcg@10`` etc.), which the Trainer uses to
+    keep the best checkpoint."""
 
     def __init__(self, *args, label_ids: list[int], loss: Literal["labels", "vocab"], validator,
                  against: int | None = None, **kwargs):
@@ -118,7 +119,8 @@ class RankTrainer(Trainer):
         self.against = against  # marks: the token each mark is scored against (the ranker's not_mark_id)
         self.label_ids = torch.tensor(label_ids, dtype=torch.long)
         self.rank_loss, self.validator = loss, validator
-        self.loss_is_scaled_for_ga = False  # a mean over the batch: the Trainer divides by the accumulation steps
+        # a mean over the batch: the Trainer divides by the accumulation steps
+        self.loss_is_scaled_for_ga = False
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         answer = inputs.pop("answer")
@@ -128,7 +130,8 @@ class RankTrainer(Trainer):
                      else torch.zeros_like(answer, dtype=torch.bool))
         marks = (answer >= 0) & has_marks
         rank = (answer >= 0) & ~has_marks
-        explain = lengths > 0  # an explanation row, or a marks row continued by its explanation (merge_prompts)
+        # an explanation row, or a marks row continued by its explanation (merge_prompts)
+        explain = lengths > 0
         losses, out = [], None
         if rank.any():
             out = model(**{k: v[rank] for k, v in inputs.items()}, logits_to_keep=1)
@@ -141,8 +144,8 @@ class RankTrainer(Trainer):
         one = marks | explain  # one pass serves both: only the needed hidden states meet the vocabulary
         if one.any():
             ids = inputs["input_ids"][one]
-            out = model(input_ids=ids, attention_mask=inputs["attention_mask"][one], output_hidden_states=True,
-                        logits_to_keep=1)
+            out = model(input_ids=ids, attention_mask=inputs["attention_mask"][one],
+                        output_hidden_states=True, logits_to_keep=1)
             hidden, head = out.hidden_states[-1], model.get_output_embeddings()
             if marks[one].any():
                 m = marks[one]
@@ -162,7 +165,8 @@ class RankTrainer(Trainer):
         scores[valid] = hidden_logprobs(head, hidden, ids, rows, positions[valid], self.against)
         return F.cross_entropy(scores, answer, reduction="sum")
 
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+    def evaluate(self, eval_dataset=None, ignore_keys=None,
+                 metric_key_prefix: str = "eval") -> dict[str, float]:
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in self.validator.evaluate(self.model).items()}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)

@@ -35,7 +35,8 @@ def candidate_metrics(ranked: list[np.ndarray], targets: list[int]) -> dict[str,
     absent = np.iinfo(np.int64).max // 2
     ranks = np.array([int(np.flatnonzero(r == t)[0]) if t in r else absent for r, t in zip(ranked, targets)])
     return {"ndcg@5": float(ndcg_at(ranks, 5).mean()), "ndcg@10": float(ndcg_at(ranks, 10).mean()),
-            "hr@1": float(recall_at(ranks, 1).mean()), "mrr": float(np.where(ranks < absent, mrr(ranks), 0.0).mean()),
+            "hr@1": float(recall_at(ranks, 1).mean()),
+            "mrr": float(np.where(ranks < absent, mrr(ranks), 0.0).mean()),
             "in_candidates": float(np.mean(ranks < absent))}
 
 
@@ -43,7 +44,8 @@ class RankValidator:
     """A seeded sample of validation users with their retriever candidates (retriever order), computed once;
     :meth:`evaluate` scores them with a model through ``ranker``'s prompts and reports candidate metrics."""
 
-    def __init__(self, ranker: LLMRanker, split: HoldoutSplit, *, users: int, seed: int = 0, progress: bool = False):
+    def __init__(self, ranker: LLMRanker, split: HoldoutSplit, *, users: int, seed: int = 0,
+                 progress: bool = False):
         self.ranker = ranker
         targets = target_items(split)
         hs = histories(split.train.interactions)
@@ -67,16 +69,16 @@ class RankValidator:
 
 
 class FrozenTrunkCache:
-    """A causal LM being LoRA-trained on its last layers only, as a model whose forward passes reuse the frozen
-    first layers' work: the hidden states entering layer ``first`` (no trained weight comes before it, so they
-    never change during training) are kept per batch (its token ids and mask), and a batch seen before runs only
-    layers ``first`` and up.  Validation scores the same batches at every evaluation, so every evaluation after
-    the first costs about (layers - ``first``) / layers of a full pass.
+    """A causal LM being LoRA-trained on its last layers only, as a model whose forward passes reuse the
+    frozen first layers' work: the hidden states entering layer ``first`` (no trained weight comes before it,
+    so they never change during training) are kept per batch (its token ids and mask), and a batch seen
+    before runs only layers ``first`` and up.  Validation scores the same batches at every evaluation, so
+    every evaluation after the first costs about (layers - ``first``) / layers of a full pass.
 
-    The shortcut feeds the kept states to the decoder stack (``inputs_embeds``) with the stack cut to its trained
-    layers.  Its first use is checked against a full pass; if they differ (a model that transforms
-    ``inputs_embeds``, say) the cache turns itself off and every call is a full pass.  Everything else (``generate``,
-    ``train``, ``get_output_embeddings`` ...) is the wrapped model's."""
+    The shortcut feeds the kept states to the decoder stack (``inputs_embeds``) with the stack cut to its
+    trained layers.  Its first use is checked against a full pass; if they differ (a model that transforms
+    ``inputs_embeds``, say) the cache turns itself off and every call is a full pass.  Everything else
+    (``generate``, ``train``, ``get_output_embeddings`` ...) is the wrapped model's."""
 
     def __init__(self, model, first: int, *, atol: float = 1e-4):
         self.model, self.first, self.atol = model, int(first), atol
@@ -94,7 +96,8 @@ class FrozenTrunkCache:
         return getattr(self.model, name)
 
     def __call__(self, input_ids=None, attention_mask=None, **kwargs):
-        if self.checked is False or input_ids is None or attention_mask is None or kwargs.get("past_key_values"):
+        if (self.checked is False or input_ids is None or attention_mask is None
+                or kwargs.get("past_key_values")):
             return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         key = hashlib.sha1(repr(tuple(input_ids.shape)).encode() + input_ids.cpu().numpy().tobytes()
                            + attention_mask.cpu().numpy().tobytes()).digest()

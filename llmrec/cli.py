@@ -54,7 +54,8 @@ class Command:
 @dataclass(frozen=True, kw_only=True)
 class DataArgs:
     data: str | None = arg(None, help="MovieLens-100K directory, or interactions table with --items "
-                                      "(default: $LLMREC_DATA, ../shared/data/ml-100k, or the download cache)")
+                                      "(default: $LLMREC_DATA, ../shared/data/ml-100k, or the download "
+                                      "cache)")
     items: str | None = arg(None, help="item table (CSV/Parquet) when --data is an interactions table")
     download: bool = arg(False, help="download MovieLens-100K from GroupLens when it is not on disk")
 
@@ -70,8 +71,9 @@ class RecommendArgs(DataArgs):
                                                                          "or a remote server at --url")
     url: str | None = arg(None, help="llm with --backend remote: the server's API root "
                                      "(llmrec serve-llm prints it)")
-    adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora); with --backend "
-                                         "remote the server must serve it (llmrec serve-llm --lora NAME=DIR)")
+    adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora); with "
+                                         "--backend remote the server must serve it (llmrec serve-llm --lora "
+                                         "NAME=DIR)")
     explain: int = arg(3, help="llm: explain the top N recommendations (0: none)")
     param: list[str] = arg(default_factory=list, repeat=True,
                            help="recommender config values as key=value (JSON values; engine.X=V for an LLM "
@@ -107,15 +109,15 @@ def _recommend(args: RecommendArgs) -> int:
     dataset, history = _user_history(args)
     params = parse_params(args.param)
     if args.recommender == "llm":
-        with Pipeline(dataset, retriever=args.retriever, adapter=args.adapter, backend=args.backend, url=args.url,
-                      explain=args.explain, ranker=params) as pipeline:
+        with Pipeline(dataset, retriever=args.retriever, adapter=args.adapter, backend=args.backend,
+                      url=args.url, explain=args.explain, ranker=params) as pipeline:
             recs = pipeline.recommend(history, k=args.k)
     else:
         if args.recommender == "dense":
             params.setdefault("retriever", args.retriever)
         rec = create_recommender(args.recommender, params).fit(dataset)
-        recs = Recommendations.from_list(history.user, rec.recommend(history, dataset.catalog.item_ids, n=args.k),
-                                         dataset.catalog)
+        ranked = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
+        recs = Recommendations.from_list(history.user, ranked, dataset.catalog)
     rows = [[i + 1, title, float(score)] for i, (title, score) in enumerate(zip(recs.titles, recs.scores))]
     print(f"top {args.k} for user {args.user} ({args.recommender}):")
     print(format_table(rows, ["#", "title", "score"]))
@@ -150,8 +152,10 @@ def _serve_llm(config: ServerConfig) -> int:
 CORE_COMMANDS = {
     "recommend": Command(RecommendArgs, _recommend, "recommend items for one user"),
     "history": Command(HistoryArgs, _history, "show a user's history as text"),
-    "models": Command(None, _models, "resolve the default LLM and embedder (converting the LLM on first use)"),
-    "serve-llm": Command(ServerConfig, _serve_llm, "run an OpenAI-compatible vLLM server for the remote LLM backend"),
+    "models": Command(None, _models,
+                      "resolve the default LLM and embedder (converting the LLM on first use)"),
+    "serve-llm": Command(ServerConfig, _serve_llm,
+                         "run an OpenAI-compatible vLLM server for the remote LLM backend"),
 }
 
 
@@ -161,7 +165,8 @@ def commands() -> dict[str, Command]:
     for ep in metadata.entry_points(group=COMMAND_ENTRY_POINTS):
         command = ep.load()
         if not isinstance(command, Command):
-            raise ConfigError(f"entry point {COMMAND_ENTRY_POINTS}:{ep.name} ({ep.value}) is not an llmrec Command")
+            raise ConfigError(f"entry point {COMMAND_ENTRY_POINTS}:{ep.name} ({ep.value}) is not an llmrec "
+                              "Command")
         found[ep.name] = command
     clash = sorted(set(found) & set(CORE_COMMANDS))
     if clash:

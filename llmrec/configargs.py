@@ -60,7 +60,8 @@ def _default(f: dataclasses.Field, defaults: Any = None) -> Any:
 
 
 def _flag_owners(cls: type, skip: tuple[str, ...]) -> dict[str, str]:
-    """Each flag's field name -> the field defining it (``TrainingConfig.lr``); refuses a name defined twice."""
+    """Each flag's field name -> the field defining it (``TrainingConfig.lr``); refuses a name defined
+    twice."""
     owners: dict[str, str] = {}
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -126,7 +127,8 @@ def _add_arguments(parser: argparse.ArgumentParser, container: Any, cls: type, s
 
 
 def config_from_args(cls: type[T], ns: argparse.Namespace) -> T:
-    """The ``cls`` the parsed flags describe, its groups rebuilt (a group's flags left out keep its default)."""
+    """The ``cls`` the parsed flags describe, its groups rebuilt (a group's flags left out keep its
+    default)."""
     return _from_args(cls, vars(ns), None)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ArtifactError", "ConfigError", "DataError", "LLMRecError", "LLMUnavailable", "RecommenderOutputError"]
+__all__ = ["ArtifactError", "ConfigError", "DataError", "LLMRecError", "LLMUnavailable",
+           "RecommenderOutputError"]
 
 
 class LLMRecError(Exception):

@@ -1,7 +1,8 @@
 """``key=value`` parameters from the command line (``--param``) as config values.
 
 Values are JSON where they parse as JSON (``3``, ``true``, ``[1, 2]``, ``{"a": 1}``), else strings; a dotted
-key sets a field of a nested config (``engine.enforce_eager=true`` -> ``{"engine": {"enforce_eager": true}}``).
+key sets a field of a nested config
+(``engine.enforce_eager=true`` -> ``{"engine": {"enforce_eager": true}}``).
 """
 
 from __future__ import annotations

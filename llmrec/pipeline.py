@@ -24,6 +24,7 @@ from llmrec.explain import Explainer, Explanation
 from llmrec.history import History, histories
 from llmrec.items import ItemList
 from llmrec.recommenders import create_recommender
+from llmrec.recommenders.base import check_n
 
 __all__ = ["Pipeline", "Recommendations", "check_k"]
 
@@ -32,9 +33,7 @@ log = logging.getLogger(__name__)
 
 def check_k(k: Any) -> int:
     """``k`` as a positive number of items; anything else is an error naming the value."""
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ConfigError(f"k must be a positive integer (how many items to recommend), got {k!r}")
-    return int(k)
+    return check_n(k, "k")
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,8 @@ class Pipeline:
     """Retriever + LLM ranker (+ explanations), fitted on ``data``.
 
     ``retriever``: a trained retriever directory, ``"auto"`` (the cached default one, trained on first use)
-    or None (the untrained text retriever); ``adapter``: a LoRA adapter directory (``python -m finetune.lora``);
+    or None (the untrained text retriever); ``adapter``: a LoRA adapter directory (``python -m
+    finetune.lora``);
     ``backend``/``url``: the LLM backend (``"remote"`` with a server's URL); ``explain``: how many of the top
     items to explain; ``ranker``: any other :class:`~llmrec.llm.ranker.LLMRankerConfig` values (``engine``
     settings included).
@@ -90,7 +90,8 @@ class Pipeline:
     def history(self, user: int) -> History:
         """The user's history in the fitted data; an unknown user is an error naming the valid range."""
         if user not in self._histories:
-            raise LLMRecError(f"unknown user {user}; users range {min(self._histories)}..{max(self._histories)}")
+            users = self._histories
+            raise LLMRecError(f"unknown user {user}; users range {min(users)}..{max(users)}")
         return self._histories[user]
 
     def recommend(self, user: int | History, k: int = 10) -> Recommendations:

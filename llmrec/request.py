@@ -23,7 +23,8 @@ class Request:
     """One user's request as it travels through the stages."""
 
     history: History
-    candidates: np.ndarray | None = None  # the items the ranking prompt shows, in prompt order (recall's output)
+    # the items the ranking prompt shows, in prompt order (recall's output)
+    candidates: np.ndarray | None = None
     item: int | None = None  # the item a score or an explanation is about (one of the candidates)
     text: str | None = None  # what the user asked, quoted as data (never instructions)
 

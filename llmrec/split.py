@@ -82,7 +82,8 @@ def seeded_sample(ids: Sequence[int], n: int, seed: int = 0) -> list[int]:
 
 
 def sample_users(held: HoldoutSplit, users: int, seed: int = 0) -> HoldoutSplit:
-    """``held`` restricted to a seeded sample of ``users`` of its held-out rows (all of them for 0 or more)."""
+    """``held`` restricted to a seeded sample of ``users`` of its held-out rows (all of them for 0 or
+    more)."""
     rows = seeded_sample(range(held.n_users), users, seed)
     if len(rows) == held.n_users:
         return held

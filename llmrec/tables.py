@@ -17,10 +17,12 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, digit
 
     text = [[cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in text)) if text else len(h) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(r[i], (int, float)) for r in rows) if rows else False for i in range(len(headers))]
+    numeric = [all(isinstance(r[i], (int, float)) for r in rows) if rows else False
+               for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric)).rstrip()
 
     out = [line(headers), line(["-" * w for w in widths])]
     out.extend(line(r) for r in text)

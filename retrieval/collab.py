@@ -152,6 +152,6 @@ def train_sequence_model(sequences: list[np.ndarray], n_items: int, config: Coll
                 bar.update()
                 if bar.n % 100 == 0:
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    log.info("collab_trained seed=%d examples=%d epochs=%d final_loss=%.3f", config.seed, len(x), config.epochs,
-             loss.item())
+    log.info("collab_trained seed=%d examples=%d epochs=%d final_loss=%.3f", config.seed, len(x),
+             config.epochs, loss.item())
     return model.eval()

@@ -38,7 +38,8 @@ ARTIFACT_KIND, FORMAT_VERSION = "item-index", 1
 _INDEX_FILE, _SLOTS_FILE, _ALIVE_FILE = "index.faiss", "slot_ids.npy", "alive.npy"
 _FAISS_TYPES = {"flat": "IndexIDMap2", "hnsw": "IndexHNSWFlat", "ivf": "IndexIVFFlat"}
 _TOMBSTONE_WARNING = 0.2
-_REBUILD = "the item index cannot be used: rebuild it with ItemIndex.build() from the current encoder's vectors"
+_REBUILD = ("the item index cannot be used: rebuild it with ItemIndex.build() from the current encoder's "
+            "vectors")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +48,8 @@ class IndexConfig:
 
     kind: Literal["auto", "flat", "hnsw", "ivf"] = arg(
         "auto", help="flat (exact), hnsw or ivf (approximate); auto: flat up to exact_max_items, hnsw above")
-    exact_max_items: int = arg(100_000, help="auto uses exact flat inner-product search up to this many items")
+    exact_max_items: int = arg(
+        100_000, help="auto uses exact flat inner-product search up to this many items")
     m: int = arg(32, help="HNSW links per node: more = better recall, more memory, slower build")
     ef_construction: int = arg(80, help="HNSW candidate-list size while building")
     ef_search: int = arg(64, help="HNSW candidate-list size while searching (recall/speed trade-off)")
@@ -61,7 +63,8 @@ class IndexConfig:
         for name in ("exact_max_items", "m", "ef_construction", "ef_search", "nprobe", "nlist"):
             value = getattr(self, name)
             if (value is not None or name != "nlist") and (
-                    isinstance(value, bool) or not isinstance(value, int) or value < (name != "exact_max_items")):
+                    isinstance(value, bool) or not isinstance(value, int)
+                    or value < (name != "exact_max_items")):
                 raise ConfigError(f"IndexConfig.{name} must be a positive integer, got {value!r}")
         if self.use_gpu not in (None, True, False):
             raise ConfigError(f"IndexConfig.use_gpu must be None, True or False, got {self.use_gpu!r}")
@@ -162,9 +165,12 @@ class ItemIndex:
         if kind not in _FAISS_TYPES or type(index).__name__ != _FAISS_TYPES[kind]:
             raise bad(f"index_kind={kind!r} in the manifest but the FAISS file holds {type(index).__name__}")
         if index.d != dim or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise bad(f"dim={dim} in the manifest but the FAISS index has d={index.d}, metric {index.metric_type}")
-        if (slot_ids.dtype, alive.dtype, slot_ids.ndim) != (np.int64, bool, 1) or slot_ids.shape != alive.shape:
-            raise bad(f"bad id mapping: {slot_ids.dtype}{slot_ids.shape} ids, {alive.dtype}{alive.shape} flags")
+            raise bad(f"dim={dim} in the manifest but the FAISS index has d={index.d}, "
+                      f"metric {index.metric_type}")
+        if ((slot_ids.dtype, alive.dtype, slot_ids.ndim) != (np.int64, bool, 1)
+                or slot_ids.shape != alive.shape):
+            raise bad(f"bad id mapping: {slot_ids.dtype}{slot_ids.shape} ids, "
+                      f"{alive.dtype}{alive.shape} flags")
         ntotal = len(slot_ids) if kind == "hnsw" else n_items
         if int(alive.sum()) != n_items or index.ntotal != ntotal:
             raise bad(f"n_items={n_items} in the manifest but the id mapping holds {int(alive.sum())} live "

@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 
 class DenseConfig(RecommenderConfig):
-    retriever: str | None = Field(None, description="trained retriever directory (python -m retrieval.train), "
-                                                    "'auto' for the cached default one (trained on first use), "
-                                                    "None or 'untrained': the untrained text encoder alone")
+    retriever: str | None = Field(None, description="trained retriever directory (python -m "
+                                                    "retrieval.train), 'auto' for the cached default one "
+                                                    "(trained on first use), None or 'untrained': the "
+                                                    "untrained text encoder alone")
     encoder: str | None = Field(None, description="sentence-transformers model when no retriever is given")
     text_weight: float | None = Field(None, ge=0, description="weight of the text channel (None: the "
                                                               "artifact's validation-chosen value, or 1)")
@@ -107,8 +108,9 @@ class DenseRetriever(Recommender[DenseConfig]):
         if fingerprint == fits["validation"] or "final" not in fits:
             return "collab-validation.pt"
         if fingerprint != fits["final"]:
-            log.info("retriever_data_differs: fitting on interactions the collaborative channel was not trained "
-                     "on (%s); they are read as history, the item vectors are the trained ones", fingerprint)
+            log.info("retriever_data_differs: fitting on interactions the collaborative channel was not "
+                     "trained on (%s); they are read as history, the item vectors are the trained ones",
+                     fingerprint)
         return "collab-final.pt"
 
     def set_text_weight(self, weight: float) -> None:

@@ -51,7 +51,8 @@ def _prefix(history: History, t: int) -> History:
     return History(history.user, history.items[:t], history.ratings[:t], history.timestamps[:t])
 
 
-def training_pairs(histories: dict[int, History], catalog: Catalog, n: int, seed: int) -> list[dict[str, str]]:
+def training_pairs(histories: dict[int, History], catalog: Catalog, n: int,
+                   seed: int) -> list[dict[str, str]]:
     """``n`` (anchor, positive) pairs sampled uniformly from all positions t >= 1 of all histories."""
     positions = [(u, t) for u, h in histories.items() for t in range(1, len(h))]
     if not positions:
@@ -154,5 +155,6 @@ def fine_tune_text_encoder(base: str, histories: dict[int, History], catalog: Ca
     evals = [{k: v for k, v in e.items() if k.startswith("eval_") or k in ("step", "epoch")}
              for e in trainer.state.log_history if any(k.startswith("eval_") for k in e)]
     return {"examples": len(data), "steps": trainer.state.global_step, "validation_before": before,
-            "validation_after": after, "evaluations": evals, "best_checkpoint": trainer.state.best_model_checkpoint,
+            "validation_after": after, "evaluations": evals,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
             "seconds": round(time.perf_counter() - t0, 1)}

@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     output: str = arg(help="directory to write the trained retriever to")
-    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
+    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or "
+                                      "../shared/data/ml-100k)")
     items: str | None = arg(None, help="item table when --data is an interactions table")
     encoder: str | None = arg(None, help="sentence-transformers model for the text channel (default: MiniLM)")
     dim: int = arg(64, help="collaborative embedding size")
@@ -58,15 +59,16 @@ class TrainConfig:
     dropout: float = arg(0.3, help="collaborative channel dropout on history embeddings")
     members: int = arg(4, help="collaborative models ensembled (one seed each)")
     refit: bool = arg(True, help="refit the collaborative channel on the test split's fit data")
-    text_examples: int = arg(0, help="text-encoder fine-tuning pairs (0: keep the untrained encoder; it has not "
-                                     "beaten the untrained one on validation yet, see the README)")
+    text_examples: int = arg(0, help="text-encoder fine-tuning pairs (0: keep the untrained encoder; it "
+                                     "has not beaten the untrained one on validation yet, see the README)")
     text_batch_size: int = arg(32, help="text-encoder fine-tuning batch size (in-batch negatives)")
     text_lr: float = arg(5e-5, help="text-encoder learning rate")
     text_epochs: int = arg(1, help="text-encoder epochs")
     hard_negatives: int = arg(1, help="mined hard negatives per text pair")
     eval_steps: int = arg(25, help="text-encoder validation/checkpoint interval in steps")
     text_weights: list[float] = arg(default_factory=lambda: [0.0, 1.0, 2.0, 4.0, 8.0],
-                                    help="text-channel weights tried; the best by validation recall@20 is kept")
+                                    help="text-channel weights tried; "
+                                         "the best by validation recall@20 is kept")
     seed: int = arg(0, help="random seed")
     progress: bool = arg(True, help="show progress bars")
 
@@ -87,7 +89,8 @@ def print_card(card: dict, output: str) -> None:
     if text:
         print(f"text encoder: validation recall@20 {text['validation_before']['recall@20']:.4f} -> "
               f"{text['validation_after']['recall@20']:.4f} ({text['steps']} steps)")
-    print(format_table(card["weights_tried"], ["text weight", "val recall@20", "val recall@50", "val ndcg@10"]))
+    print(format_table(card["weights_tried"],
+                       ["text weight", "val recall@20", "val recall@50", "val ndcg@10"]))
     print(format_table([[k, f"{v:.0f}"] for k, v in card["seconds"].items()], ["stage", "seconds"]))
     print(f"chose text weight {card['text_weight']}; wrote {output} in {card['seconds']['total']:.0f} s")
 
@@ -106,7 +109,8 @@ def ensure_retriever(dataset: Dataset, *, progress: bool = True) -> Path:
     except ArtifactError as err:
         if path.exists():
             log.warning("retraining the cached retriever at %s: %s", path, err)
-    log.warning("training the default retriever for %s into %s (first use; a few minutes)", dataset.name, path)
+    log.warning("training the default retriever for %s into %s (first use; a few minutes)", dataset.name,
+                path)
     train_retriever(TrainConfig(output=str(path), progress=progress), dataset)
     return path
 
@@ -128,8 +132,8 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset) -> dict:
     val, test = leave_last_out(dataset, "validation"), leave_last_out(dataset, "test")
     val_histories = histories(val.train.interactions)
     encoder = resolve_embedder(cfg.encoder)
-    collab_cfg = CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr, dropout=cfg.dropout,
-                              members=cfg.members, seed=cfg.seed)
+    collab_cfg = CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr,
+                              dropout=cfg.dropout, members=cfg.members, seed=cfg.seed)
     text_cfg = TextTrainConfig(examples=cfg.text_examples, batch_size=cfg.text_batch_size, lr=cfg.text_lr,
                                epochs=cfg.text_epochs, hard_negatives=cfg.hard_negatives,
                                eval_steps=cfg.eval_steps, seed=cfg.seed)
@@ -145,7 +149,8 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset) -> dict:
             times["text encoder"] = time.perf_counter() - t
         t = time.perf_counter()
         sequences = [catalog.positions(h.items) for h in val_histories.values()]
-        train_collab(sequences, len(catalog), collab_cfg, progress=cfg.progress).save(tmp / "collab-validation.pt")
+        train_collab(sequences, len(catalog), collab_cfg,
+                     progress=cfg.progress).save(tmp / "collab-validation.pt")
         times["collab (validation fit)"] = time.perf_counter() - t
         np.save(tmp / "items.npy", catalog.item_ids)
         fits = {"validation": val.train.interactions.fingerprint()}
@@ -169,7 +174,8 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset) -> dict:
         if cfg.refit:
             t = time.perf_counter()
             sequences = [catalog.positions(h.items) for h in histories(test.train.interactions).values()]
-            train_collab(sequences, len(catalog), collab_cfg, progress=cfg.progress).save(tmp / "collab-final.pt")
+            train_collab(sequences, len(catalog), collab_cfg,
+                         progress=cfg.progress).save(tmp / "collab-final.pt")
             fits["final"] = test.train.interactions.fingerprint()
             times["collab (test fit)"] = time.perf_counter() - t
         times["total"] = time.perf_counter() - t0

@@ -28,9 +28,9 @@ from llmrec.request import Request
 from llmrec.split import seeded_sample
 
 MOVIES = [("Toy Story", 1995, "Animation|Children's|Comedy"), ("Finding Nemo", 2003, "Animation|Children's"),
-          ("Halloween", 1978, "Horror"), ("Scream", 1996, "Horror|Thriller"), ("Alien", 1979, "Horror|Sci-Fi"),
-          ("The Shining", 1980, "Horror"), ("Heat", 1995, "Action|Crime|Thriller"),
-          ("Fargo", 1996, "Crime|Drama|Thriller")]
+          ("Halloween", 1978, "Horror"), ("Scream", 1996, "Horror|Thriller"),
+          ("Alien", 1979, "Horror|Sci-Fi"), ("The Shining", 1980, "Horror"),
+          ("Heat", 1995, "Action|Crime|Thriller"), ("Fargo", 1996, "Crime|Drama|Thriller")]
 FARGO, HEAT, ALIEN, SCREAM = 8, 7, 5, 4
 
 
@@ -78,7 +78,8 @@ CANDS = np.array([ALIEN, FARGO, SCREAM, 6])
 
 
 def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime", "Thriller"], "both are crime films from the nineties"))
+    ex = explainer(movies, answer_json(["Heat"], ["Crime", "Thriller"],
+                                       "both are crime films from the nineties"))
     h = histories(movies.interactions)[1]
     [e] = ex.explain_many([Request(h, CANDS, FARGO)])
     assert e.text == ("Because you watched Heat: Fargo (1996) is a crime and thriller film; "
@@ -97,7 +98,8 @@ def test_sampled_explanations_are_seeded_per_user_and_item(movies):
     sampled.explain_many([Request(h, CANDS, FARGO), Request(h, CANDS, ALIEN)])
     temperature, seeds = sampled.ranker.backend.sampling
     assert temperature == 0.8 and seeds == [sampled.seed_of(1, FARGO), sampled.seed_of(1, ALIEN)]
-    assert len(set(seeds)) == 2 and sampled.seed_of(1, FARGO) == explainer(movies, None, temperature=0.8).seed_of(1, FARGO)
+    assert (len(set(seeds)) == 2
+            and sampled.seed_of(1, FARGO) == explainer(movies, None, temperature=0.8).seed_of(1, FARGO))
     assert explainer(movies, None, seed=1).seed_of(1, FARGO) != sampled.seed_of(1, FARGO)
     with pytest.raises(ValueError, match="temperature"):
         ExplainerConfig(temperature=-1)
@@ -107,7 +109,8 @@ def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_
     ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), cite="shown")
     h = histories(movies.interactions)[1]
     schema = ex.schema(h, FARGO)
-    assert schema["properties"]["because"]["items"]["enum"] == ["Finding Nemo", "Heat", "Toy Story", "Halloween"]
+    assert (schema["properties"]["because"]["items"]["enum"]
+            == ["Finding Nemo", "Heat", "Toy Story", "Halloween"])
     assert schema["properties"]["genres"]["items"]["enum"] == ["Crime", "Drama", "Thriller"]
     pattern = re.compile(schema["properties"]["reason"]["pattern"])
     assert pattern.match("both are crime and thriller films, from the nineties")
@@ -134,12 +137,13 @@ def test_only_history_items_the_ranking_rests_on_may_be_cited(movies):
 
 def test_the_request_lists_the_citable_movies_with_their_catalog_facts(movies):
     prompts = []
-    ex = explainer(movies, lambda p: prompts.append(p) or json.dumps({"because": ["Heat"], "genres": ["Crime"],
-                                                                     "reason": "tense"}))
+    ex = explainer(movies, lambda p: prompts.append(p) or json.dumps(
+        {"because": ["Heat"], "genres": ["Crime"], "reason": "tense"}))
     h = histories(movies.interactions)[1]
     ex.explain_many([Request(h, CANDS, FARGO)])
     question = prompts[-1].rsplit("Why Fargo", 1)[1]
-    assert "rests on: Heat (1995; Action, Crime, Thriller)." in question and "one or two of those movies" in question
+    assert ("rests on: Heat (1995; Action, Crime, Thriller)." in question
+            and "one or two of those movies" in question)
     assert "Toy Story" not in question  # citable: Heat only
     none = ex.prompt_text(Request(h, CANDS, ALIEN), citable=[])
     assert '"because"' not in none.rsplit("Why Alien", 1)[1]  # nothing to cite: no citation asked for
@@ -183,14 +187,16 @@ def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies)
 @pytest.mark.parametrize("answer, why", [
     (answer_json(["Alien"], ["Crime"], "scary"), "cites a title the user never watched"),
     (answer_json(["Heat"], ["Horror"], "scary"), "claims a genre Fargo does not have"),
-    (lambda prompt: "Fargo is great because of The Matrix", "not JSON (a backend without constrained decoding)"),
+    (lambda prompt: "Fargo is great because of The Matrix",
+     "not JSON (a backend without constrained decoding)"),
 ])
 def test_an_unusable_answer_is_replaced_by_a_verified_fact_sentence(movies, answer, why):
     ex = explainer(movies, answer)
     h = histories(movies.interactions)[1]
     [e] = ex.explain_many([Request(h, CANDS, FARGO)])
     assert e.replaced and e.problems, why
-    assert e.text == "Fargo (1996) is a crime, drama and thriller film, like Heat (crime and thriller) in your history."
+    assert e.text == ("Fargo (1996) is a crime, drama and thriller film, like Heat (crime and thriller) "
+                      "in your history.")
     assert e.cited_items == (HEAT,)
 
 
@@ -248,14 +254,17 @@ def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
 
 def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_evaluate(movies):
     def run(**kw):
-        ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend(answer_json(["Heat"], ["Crime"], "")))
+        ranker = LLMRanker(LLMRankerConfig(candidates=4),
+                           backend=ScriptedBackend(answer_json(["Heat"], ["Crime"], "")))
         return evaluate_explanations(movies, ranker, "test", progress=False, **kw)
 
     full, without, small = run(deletion_users=2), run(deletion=False), run(users=2)
-    assert full.summary["explained"] == 4 and full.summary["deletion_users"] == 2 and full.summary["memo_hits"] > 0
+    assert (full.summary["explained"] == 4 and full.summary["deletion_users"] == 2
+            and full.summary["memo_hits"] > 0)
     assert full.summary["deletion"] == small.summary["deletion"]  # the same two users, the same drops
     assert small.summary["deletion"]["n"] == 2 and without.summary["deletion"] == {"n": 0}
-    assert seeded_sample([5, 7, 9], 0) == [5, 7, 9] and seeded_sample([5, 7, 9], 2) == seeded_sample([5, 7, 9], 2)
+    assert (seeded_sample([5, 7, 9], 0) == [5, 7, 9]
+            and seeded_sample([5, 7, 9], 2) == seeded_sample([5, 7, 9], 2))
 
 
 def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
@@ -266,7 +275,8 @@ def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
     h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
     ranker.llm_scores(Request(h, CANDS))  # the ranking pass
     deletion_drops(ranker, [(Request(h, CANDS, FARGO), (HEAT,))])
-    assert len(seen) == len(set(seen)) == 3  # the ranking prompt, then without Heat and without one random item
+    # the ranking prompt, then without Heat and without one random item
+    assert len(seen) == len(set(seen)) == 3
     assert ranker.backend.hits == 1
 
 
@@ -279,8 +289,10 @@ def test_fact_built_training_targets_are_answers_the_explainer_accepts_and_verif
         assert ex.parse(h, item, json.dumps(answer)) is not None, answer
         cited, genres, reason = ex.parse(h, item, json.dumps(answer))
         text = render_explanation(movies.catalog, item, cited, genres, reason)
-        assert check_problems(check_explanation(text, item, h.items.tolist(), movies.catalog, ex.extractor)) == ()
-    assert explanation_answer(movies.catalog, shown, FARGO)["because"] == ["Heat"]  # shares crime and thriller
+        assert check_problems(check_explanation(text, item, h.items.tolist(), movies.catalog,
+                                                ex.extractor)) == ()
+    # shares crime and thriller
+    assert explanation_answer(movies.catalog, shown, FARGO)["because"] == ["Heat"]
 
 
 def test_fact_built_targets_state_a_shared_decade_only_when_it_is_true(movies):
@@ -298,7 +310,8 @@ def test_training_citations_stand_in_for_influence_by_shared_genres(movies):
     shown = [2, HEAT, 1, 3]  # newest first
     assert citable_by_genre(movies.catalog, shown, FARGO) == [HEAT]  # the only one sharing a genre
     assert citable_by_genre(movies.catalog, shown, 6) == [3]  # The Shining: Halloween, a horror film
-    assert citable_by_genre(movies.catalog, [SCREAM, 3, HEAT], ALIEN, pool=1) == [SCREAM]  # newest of the ties
+    # newest of the ties
+    assert citable_by_genre(movies.catalog, [SCREAM, 3, HEAT], ALIEN, pool=1) == [SCREAM]
 
 
 def test_no_connective_word_alone_or_beside_another_makes_a_genre_or_year_claim():
@@ -323,7 +336,8 @@ def test_explainer_settings_come_from_explain_param_and_bad_ones_are_named():
     from eval.cli import explainer_config
     from llmrec.errors import LLMRecError
 
-    assert explainer_config(["temperature=0.7", "cite=shown"]) == ExplainerConfig(temperature=0.7, cite="shown")
+    assert (explainer_config(["temperature=0.7", "cite=shown"])
+            == ExplainerConfig(temperature=0.7, cite="shown"))
     with pytest.raises(LLMRecError, match="unknown --explain-param temprature"):
         explainer_config(["temprature=0.7"])
     with pytest.raises(LLMRecError, match="temperature must be in"):

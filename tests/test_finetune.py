@@ -29,7 +29,8 @@ def movies() -> Dataset:
     catalog = Catalog(pd.DataFrame({"item": range(1, 9), "title": MOVIES, "year": [1995] * 8,
                                     "genres": ["Drama"] * 8}).set_index("item"))
     rows = [(u, i, 4.0, 10 * k) for u in range(1, 7)
-            for k, i in enumerate([i for i in np.random.default_rng(u).permutation(range(1, 9)) if i != u + 1])]
+            for k, i in enumerate([i for i in np.random.default_rng(u).permutation(range(1, 9))
+                                   if i != u + 1])]
     return Dataset(Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])), catalog)
 
 
@@ -40,7 +41,8 @@ def examples(movies: Dataset, **cfg) -> list:
 
 
 def test_no_validation_or_test_item_is_ever_a_training_target(movies):
-    held = {(u, i) for split in ("validation", "test") for u, i in target_items(leave_last_out(movies, split)).items()}
+    held = {(u, i) for split in ("validation", "test")
+            for u, i in target_items(leave_last_out(movies, split)).items()}
     exs = examples(movies)
     assert len(exs) == 6 * 4  # 7 interactions - 2 held out - 1 needed as history, per user
     assert not {(e.user, e.target) for e in exs} & held
@@ -96,7 +98,7 @@ def test_candidate_metrics_score_the_target_within_the_ranked_candidates():
     assert m["in_candidates"] == pytest.approx(2 / 3)
 
 
-# -- the trainer on a tiny randomly initialised llama ---------------------------------------------------------
+# -- the trainer on a tiny randomly initialised llama --------------------------------------------------------
 class CharTokenizer:
     """Byte-level: every character is one token."""
 
@@ -116,8 +118,9 @@ def tiny_llm():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))
+    return LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64,
+                                        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                        max_position_embeddings=64))
 
 
 def _trainer(model, tmp_path, rows, loss="labels", steps=1, lr=1e-2, against=None):
@@ -126,8 +129,9 @@ def _trainer(model, tmp_path, rows, loss="labels", steps=1, lr=1e-2, against=Non
     args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=len(rows), max_steps=steps,
                              learning_rate=lr, report_to=[], use_cpu=True, save_strategy="no",
                              remove_unused_columns=False, disable_tqdm=True, logging_steps=1)
-    return RankTrainer(model=model, args=args, train_dataset=rows, data_collator=collate_examples(CharTokenizer()),
-                       label_ids=[ord(c) for c in "ABC"], loss=loss, validator=None, against=against)
+    return RankTrainer(model=model, args=args, train_dataset=rows,
+                       data_collator=collate_examples(CharTokenizer()), label_ids=[ord(c) for c in "ABC"],
+                       loss=loss, validator=None, against=against)
 
 
 def test_the_loss_is_the_answer_label_cross_entropy_at_the_last_position(tiny_llm, tmp_path):
@@ -138,8 +142,8 @@ def test_the_loss_is_the_answer_label_cross_entropy_at_the_last_position(tiny_ll
         loss = trainer.compute_loss(tiny_llm, dict(batch))
         logits = tiny_llm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, -1]
     label_logits = logits[:, [ord("A"), ord("B"), ord("C")]]
-    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(label_logits, batch["answer"]).item(),
-                                        rel=1e-5)
+    expected = torch.nn.functional.cross_entropy(label_logits, batch["answer"]).item()
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
     with torch.no_grad():
         vocab = _trainer(tiny_llm, tmp_path, rows, loss="vocab").compute_loss(tiny_llm, dict(batch))
     assert vocab.item() == pytest.approx(torch.nn.functional.cross_entropy(
@@ -167,7 +171,8 @@ def test_encoded_rows_collate_exactly_like_text_rows():
     rows = [{"prompt": "q: A B C?", "answer": 1}, {"prompt": "xy: A B C?", "completion": "AB"},
             {"input_ids": [ord(c) for c in "h: a! b!"], "positions": [4, 7], "answer": 0}]
     encoded = encode_rows(rows, CharTokenizer())
-    assert encoded[1] == {"input_ids": [ord(c) for c in "xy: A B C?AB"] + [0], "answer": -1, "completion_len": 3}
+    assert encoded[1] == {"input_ids": [ord(c) for c in "xy: A B C?AB"] + [0], "answer": -1,
+                          "completion_len": 3}
     assert encoded[2] is rows[2]
     a, b = collate_examples(CharTokenizer())(rows), collate_examples(CharTokenizer())(encoded)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -188,7 +193,8 @@ def test_length_grouped_batches_pad_less_and_still_cover_every_row_in_random_ord
     assert batch_max != sorted(batch_max, reverse=True)  # long and short batches are interleaved at random
 
 
-def test_an_explanation_continuing_a_ranking_prompt_shares_its_row_and_trains_both_answers(tiny_llm, tmp_path):
+def test_an_explanation_continuing_a_ranking_prompt_shares_its_row_and_trains_both_answers(
+        tiny_llm, tmp_path):
     marks = {"input_ids": [ord(c) for c in "h: a! b! c!"], "positions": [4, 7, 10], "answer": 1}
     explain = {"prompt": "h: a! b! c!why b?", "completion": "AB", "example": 0}
     other = {"input_ids": [ord(c) for c in "q: x! y!"], "positions": [4, 7], "answer": 0}
@@ -202,7 +208,8 @@ def test_an_explanation_continuing_a_ranking_prompt_shares_its_row_and_trains_bo
         shared = trainer.compute_loss(tiny_llm, dict(collate(rows[:1]))).item()
         apart = encode_rows([marks, explain], CharTokenizer())
         two = trainer.compute_loss(tiny_llm, dict(collate(apart))).item()
-    assert shared == pytest.approx(2 * two, rel=1e-4)  # the same two losses, summed over one row instead of two
+    # the same two losses, summed over one row instead of two
+    assert shared == pytest.approx(2 * two, rel=1e-4)
 
 
 def test_an_explanation_that_does_not_continue_its_ranking_prompt_token_for_token_stays_a_row_of_its_own():
@@ -228,13 +235,14 @@ def test_marks_rows_are_trained_on_the_softmax_over_their_marks_scores(tiny_llm,
             lp = torch.log_softmax(tiny_llm(input_ids=ids).logits[0], -1)  # position j - 1 predicts token j
             scores = torch.stack([lp[j - 1, ids[0, j]] - (lp[j - 1, against] if against else 0)
                                   for j in row["positions"]])
-            expected.append(torch.nn.functional.cross_entropy(scores[None], torch.tensor([row["answer"]])).item())
+            expected.append(torch.nn.functional.cross_entropy(scores[None],
+                                                              torch.tensor([row["answer"]])).item())
     assert loss == pytest.approx(sum(expected) / 2, rel=1e-4)
 
 
 def test_marks_log_odds_do_not_saturate_when_every_mark_becomes_certain(tiny_llm):
-    """If the model puts ~all mass on the mark token everywhere, log-probabilities tie at ~0 (a flat, gradient-
-    less listwise loss) while log-odds against another token still order the candidates."""
+    """If the model puts ~all mass on the mark token everywhere, log-probabilities tie at ~0 (a flat,
+    gradient-less listwise loss) while log-odds against another token still order the candidates."""
     from llmrec.llm.backends import position_logprobs
 
     head = tiny_llm.get_output_embeddings()
@@ -323,8 +331,9 @@ def test_a_shortcut_that_does_not_reproduce_the_full_pass_turns_itself_off(tiny_
 def test_lora_training_learns_the_answers(tiny_llm, tmp_path):
     from peft import LoraConfig, get_peft_model
 
-    model = get_peft_model(tiny_llm, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj",
-                                                                                   "up_proj", "down_proj"],
+    model = get_peft_model(tiny_llm, LoraConfig(r=8, lora_alpha=16,
+                                                target_modules=["q_proj", "v_proj", "o_proj", "up_proj",
+                                                                "down_proj"],
                                                 task_type="CAUSAL_LM"))
     rows = [{"prompt": f"A B C? {w}", "answer": a} for w, a in [("cat", 0), ("dog", 1), ("eel", 2)]]
     batch = collate_examples(CharTokenizer())(rows)
@@ -394,23 +403,25 @@ def test_a_ranker_serving_an_adapter_writes_the_prompt_it_was_trained_on_and_ref
 
 
 def test_4bit_quantisation_is_refused_clearly_without_cuda(tmp_path):
-    from finetune.lora import LoraTrainConfig, _base_model
+    from finetune.config import SaveConfig, TrainingConfig
+    from finetune.lora import LoraTrainConfig, load_base_model
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
+    cfg = LoraTrainConfig(save=SaveConfig(output=str(tmp_path)), training=TrainingConfig(quantize="4bit"))
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-        _base_model(LoraTrainConfig(output=str(tmp_path), quantize="4bit"), "unused")
+        load_base_model("unused", cfg.training.quantize)
 
 
-# -- end to end: --smoke on MovieLens-100K with SmolLM2, then served by vLLM -----------------------------------
+# -- end to end: --smoke on MovieLens-100K with SmolLM2, then served by vLLM ---------------------------------
 @pytest.fixture(scope="module")
 def smoke_adapter(ml100k, tmp_path_factory):
     from finetune.lora import main
     from llmrec.data import default_data_path
 
     out = tmp_path_factory.mktemp("lora") / "smoke"
-    assert main(["--smoke", "--retriever", "untrained", "--data", str(default_data_path()), "--output", str(out),
-                 "--no-progress"]) == 0
+    assert main(["--smoke", "--retriever", "untrained", "--data", str(default_data_path()),
+                 "--output", str(out), "--no-progress"]) == 0
     return out
 
 
@@ -424,9 +435,11 @@ def test_smoke_training_writes_a_verified_adapter_with_a_card(smoke_adapter):
     assert card["training"]["steps"] == 6 and card["training"]["examples"] == 24 + 4  # ranking + explanation
     assert card["data"]["explanation_examples"] == 4
     assert {"ndcg@10", "hr@1"} <= set(card["validation"]) and "ndcg@10" in card["validation_zero_shot"]
-    assert card["prompt_version"].startswith("rank_marks@") and card["scoring"] == "marks" and "base_model:" in (smoke_adapter / "README.md").read_text()
+    assert card["prompt_version"].startswith("rank_marks@") and card["scoring"] == "marks"
+    assert "base_model:" in (smoke_adapter / "README.md").read_text()
     checkpoints = smoke_adapter.with_name("smoke.checkpoints")
-    assert (checkpoints / "checkpoint-6" / "trainer_state.json").is_file()  # kept beside the adapter for --resume
+    # kept beside the adapter for --resume
+    assert (checkpoints / "checkpoint-6" / "trainer_state.json").is_file()
 
 
 @pytest.mark.e2e

@@ -20,7 +20,7 @@ from llmrec.configargs import add_config_arguments, arg, config_from_args, confi
 from llmrec.errors import ConfigError
 
 
-# -- nested dataclasses in llmrec.configargs --------------------------------------------------------------------
+# -- nested dataclasses in llmrec.configargs -----------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Optim:
     lr: float = arg(0.1, help="learning rate")
@@ -43,7 +43,8 @@ class Job:
 
 @dataclass(frozen=True, kw_only=True)
 class Tuned:
-    optim: Optim = arg(default_factory=lambda: Optim(lr=0.5, kind="sgd"), help="a group with its own defaults")
+    optim: Optim = arg(default_factory=lambda: Optim(lr=0.5, kind="sgd"),
+                       help="a group with its own defaults")
     steps: int = arg(3, help="steps")
 
 
@@ -113,22 +114,23 @@ def test_flat_classes_parse_as_before():
 def test_config_values_flatten_the_groups_and_copy_the_values():
     cfg = Job(out=Out(path="o", tags=["a"]), verbose=True)
     values = config_values(cfg)
-    assert values == {"path": "o", "tags": ["a"], "lr": 0.1, "betas": (0.9, 0.99), "kind": "adam", "verbose": True}
+    assert values == {"path": "o", "tags": ["a"], "lr": 0.1, "betas": (0.9, 0.99), "kind": "adam",
+                      "verbose": True}
     values["tags"].append("b")
     assert cfg.out.tags == ["a"]
 
 
-# -- python -m finetune.lora's flags: the same names and defaults as before the groups -------------------------
+# -- python -m finetune.lora's flags: the same names and defaults as before the groups -----------------------
 FLAGS = {  # flag -> default (None: required)
     "--output": None, "--data": None, "--retriever": "auto", "--model": None, "--name": None,
     "--r": 16, "--alpha": 32, "--dropout": 0.0,
     "--target-modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-    "--layers": 8, "--per-user": 10, "--negatives": "retriever", "--retriever-order": True, "--max-examples": 1600,
-    "--candidates": 20, "--scoring": "marks", "--details": "titles", "--explain-examples": 600,
-    "--shared-prompts": True, "--epochs": 1.0, "--max-steps": -1, "--batch-size": 8, "--length-batches": True,
-    "--grad-accum": 1, "--lr": 5e-4, "--loss": "labels", "--eval-steps": 50, "--val-users": 200,
-    "--trunk-cache": True, "--precision": "auto", "--quantize": "none", "--seed": 0, "--resume": False,
-    "--smoke": False, "--progress": True,
+    "--layers": 8, "--per-user": 10, "--negatives": "retriever", "--retriever-order": True,
+    "--max-examples": 1600, "--candidates": 20, "--scoring": "marks", "--details": "titles",
+    "--explain-examples": 600, "--shared-prompts": True, "--epochs": 1.0, "--max-steps": -1,
+    "--batch-size": 8, "--length-batches": True, "--grad-accum": 1, "--lr": 5e-4, "--loss": "labels",
+    "--eval-steps": 50, "--val-users": 200, "--trunk-cache": True, "--precision": "auto",
+    "--quantize": "none", "--seed": 0, "--resume": False, "--smoke": False, "--progress": True,
 }
 
 
@@ -148,50 +150,65 @@ def test_the_lora_flags_keep_their_names_and_defaults():
 
 def test_argv_to_config_round_trips_every_value():
     argv = ["--output", "runs/x", "--name", "n", "--data", "d", "--retriever", "untrained", "--model", "m",
-            "--r", "8", "--alpha", "4", "--dropout", "0.1", "--target-modules", "q_proj", "v_proj", "--layers", "0",
-            "--per-user", "3", "--negatives", "mixed", "--no-retriever-order", "--max-examples", "7",
-            "--candidates", "5", "--scoring", "letters", "--details", "full", "--explain-examples", "0",
-            "--no-shared-prompts", "--epochs", "2", "--max-steps", "9", "--batch-size", "2", "--no-length-batches",
-            "--grad-accum", "3", "--lr", "0.01", "--loss", "vocab", "--eval-steps", "4", "--val-users", "6",
-            "--no-trunk-cache", "--precision", "fp32", "--quantize", "4bit", "--seed", "11", "--resume", "--smoke",
+            "--r", "8", "--alpha", "4", "--dropout", "0.1", "--target-modules", "q_proj", "v_proj",
+            "--layers", "0", "--per-user", "3", "--negatives", "mixed", "--no-retriever-order",
+            "--max-examples", "7", "--candidates", "5", "--scoring", "letters", "--details", "full",
+            "--explain-examples", "0", "--no-shared-prompts", "--epochs", "2", "--max-steps", "9",
+            "--batch-size", "2", "--no-length-batches", "--grad-accum", "3", "--lr", "0.01",
+            "--loss", "vocab", "--eval-steps", "4", "--val-users", "6", "--no-trunk-cache",
+            "--precision", "fp32", "--quantize", "4bit", "--seed", "11", "--resume", "--smoke",
             "--no-progress"]
     cfg = config_from_args(LoraTrainConfig, _lora_parser().parse_args(argv))
     expected = {"output": "runs/x", "name": "n", "data": "d", "retriever": "untrained", "model": "m", "r": 8,
-                "alpha": 4, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"], "layers": 0, "per_user": 3,
-                "negatives": "mixed", "retriever_order": False, "max_examples": 7, "candidates": 5,
-                "scoring": "letters", "details": "full", "explain_examples": 0, "shared_prompts": False,
-                "epochs": 2.0, "max_steps": 9, "batch_size": 2, "length_batches": False, "grad_accum": 3,
-                "lr": 0.01, "loss": "vocab", "eval_steps": 4, "val_users": 6, "trunk_cache": False,
-                "precision": "fp32", "quantize": "4bit", "seed": 11, "resume": True, "smoke": True,
-                "progress": False}
+                "alpha": 4, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"], "layers": 0,
+                "per_user": 3, "negatives": "mixed", "retriever_order": False, "max_examples": 7,
+                "candidates": 5, "scoring": "letters", "details": "full", "explain_examples": 0,
+                "shared_prompts": False, "epochs": 2.0, "max_steps": 9, "batch_size": 2,
+                "length_batches": False, "grad_accum": 3, "lr": 0.01, "loss": "vocab", "eval_steps": 4,
+                "val_users": 6, "trunk_cache": False, "precision": "fp32", "quantize": "4bit", "seed": 11,
+                "resume": True, "smoke": True, "progress": False}
     assert config_values(cfg) == expected
     assert set(expected) == {f[2:].replace("-", "_") for f in FLAGS}  # every flag was given
-    assert LoraTrainConfig(**config_values(cfg)) == cfg  # and the values rebuild the same config
-    assert (cfg.save.output, cfg.examples.details, cfg.adapter.r, cfg.training.lr) == ("runs/x", "full", 8, 0.01)
+    # and the values rebuild the same config
+    assert config_from_args(LoraTrainConfig, argparse.Namespace(**config_values(cfg))) == cfg
+    assert (cfg.save.output, cfg.examples.details, cfg.adapter.r,
+            cfg.training.lr) == ("runs/x", "full", 8, 0.01)
     assert config_from_args(LoraTrainConfig, _lora_parser().parse_args(["--output", "o"])) == \
-        LoraTrainConfig(output="o")
+        LoraTrainConfig(save=SaveConfig(output="o"))
 
 
-def test_the_groups_compose_and_fields_may_be_given_and_read_flat():
-    cfg = LoraTrainConfig(save=SaveConfig(output="o"), training=TrainingConfig(lr=0.1), batch_size=2, r=4)
+def test_the_groups_compose_and_their_fields_are_given_and_read_through_the_groups_only():
+    cfg = LoraTrainConfig(save=SaveConfig(output="o"), training=TrainingConfig(lr=0.1, batch_size=2),
+                          adapter=AdapterConfig(r=4))
     assert cfg.training == TrainingConfig(lr=0.1, batch_size=2) and cfg.adapter == AdapterConfig(r=4)
-    assert cfg.examples == ExamplesConfig() and (cfg.lr, cfg.r, cfg.output) == (0.1, 4, "o")
-    assert dataclasses.replace(cfg, batch_size=5).training == TrainingConfig(lr=0.1, batch_size=5)
-    with pytest.raises(TypeError, match="unknown fields"):
-        LoraTrainConfig(output="o", learning_rate=1.0)
-    with pytest.raises(AttributeError):
-        _ = cfg.learning_rate
+    assert cfg.examples == ExamplesConfig()
+    assert (cfg.training.lr, cfg.adapter.r, cfg.save.output) == (0.1, 4, "o")
+    replaced = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, batch_size=5))
+    assert replaced.training == TrainingConfig(lr=0.1, batch_size=5) and replaced.adapter == cfg.adapter
+    assert [f.name for f in dataclasses.fields(LoraTrainConfig)] == [
+        "save", "examples", "adapter", "training", "smoke", "progress"]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'output'"):
+        LoraTrainConfig(output="o")  # a group's field is no field of LoraTrainConfig
+    with pytest.raises(TypeError, match="unexpected keyword argument 'learning_rate'"):
+        LoraTrainConfig(save=SaveConfig(output="o"), learning_rate=1.0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'batch_size'"):
+        dataclasses.replace(cfg, batch_size=5)
+    for name in ("lr", "output", "r", "learning_rate"):
+        with pytest.raises(AttributeError):
+            getattr(cfg, name)
 
 
 def test_smoke_resolves_to_the_tiny_sizes_in_each_group():
-    cfg = LoraTrainConfig(output="o", smoke=True).resolved()
+    cfg = LoraTrainConfig(save=SaveConfig(output="o"), smoke=True).resolved()
     assert (cfg.adapter.r, cfg.adapter.alpha, cfg.adapter.layers) == (4, 8, 2)
     assert (cfg.examples.per_user, cfg.examples.max_examples, cfg.examples.explain_examples,
             cfg.examples.candidates) == (1, 24, 4, 8)
     assert (cfg.training.max_steps, cfg.training.batch_size, cfg.training.eval_steps,
             cfg.training.val_users) == (6, 4, 3, 12)
-    assert LoraTrainConfig(output="o").resolved() == LoraTrainConfig(output="o")
-    assert LoraTrainConfig(output="o", smoke=True, candidates=5).resolved().examples.candidates == 5
+    plain = LoraTrainConfig(save=SaveConfig(output="o"))
+    assert plain.resolved() == LoraTrainConfig(save=SaveConfig(output="o"))
+    fewer = LoraTrainConfig(save=SaveConfig(output="o"), examples=ExamplesConfig(candidates=5), smoke=True)
+    assert fewer.resolved().examples.candidates == 5
 
 
 @pytest.mark.parametrize(("cls", "values", "message"), [
@@ -199,24 +216,26 @@ def test_smoke_resolves_to_the_tiny_sizes_in_each_group():
     (ExamplesConfig, {"per_user": 0}, "--per-user: must be >= 1, got 0"),
     (ExamplesConfig, {"candidates": 27}, "--candidates: must be between 1 and 26, got 27"),
     (ExamplesConfig, {"max_examples": 0}, "--max-examples: must be >= 1 (or None: all), got 0"),
-    (ExamplesConfig, {"negatives": "hard"}, "--negatives must be one of ['retriever', 'random', 'mixed'], got 'hard'"),
+    (ExamplesConfig, {"negatives": "hard"},
+     "--negatives must be one of ['retriever', 'random', 'mixed'], got 'hard'"),
     (AdapterConfig, {"r": 0}, "--r: must be >= 1, got 0"),
     (AdapterConfig, {"dropout": 1.0}, "--dropout: must be in [0, 1), got 1.0"),
     (AdapterConfig, {"target_modules": ["q_proj", "lm_head"]}, "not lm_head"),
     (AdapterConfig, {"layers": -1}, "--layers: must be >= 0 (0: all layers), got -1"),
     (TrainingConfig, {"max_steps": 0}, "--max-steps: must be >= 1, or -1 (epochs decide), got 0"),
     (TrainingConfig, {"lr": -1e-3}, "--lr: must be > 0, got -0.001"),
-    (TrainingConfig, {"precision": "fp16"}, "--precision must be one of ['auto', 'fp32', 'bf16'], got 'fp16'"),
+    (TrainingConfig, {"precision": "fp16"},
+     "--precision must be one of ['auto', 'fp32', 'bf16'], got 'fp16'"),
 ])
 def test_a_bad_value_is_refused_naming_its_flag_and_showing_the_value(cls, values, message):
     with pytest.raises(ConfigError) as err:
         cls(**values)
     assert message in str(err.value)
-    with pytest.raises(ConfigError):  # the same through LoraTrainConfig's flat fields
-        LoraTrainConfig(**({"output": "o"} | values))
+    with pytest.raises(ConfigError):  # the same when LoraTrainConfig is built from the (flat) flags' values
+        config_from_args(LoraTrainConfig, argparse.Namespace(**({"output": "o"} | values)))
 
 
-# -- the pipeline's pieces ------------------------------------------------------------------------------------
+# -- the pipeline's pieces -----------------------------------------------------------------------------------
 def test_precision_auto_is_bf16_only_where_it_pays(monkeypatch):
     import torch
 
@@ -233,11 +252,13 @@ def test_the_chosen_checkpoint_and_the_zero_shot_metrics_come_from_the_trainer_s
     from finetune.lora import _validation
 
     log = [{"step": 0, "eval_ndcg@10": 0.1, "eval_hr@1": 0.0}, {"step": 2, "loss": 1.0},
-           {"step": 3, "eval_ndcg@10": 0.3, "eval_hr@1": 0.2}, {"step": 6, "eval_ndcg@10": 0.2, "eval_hr@1": 0.1}]
+           {"step": 3, "eval_ndcg@10": 0.3, "eval_hr@1": 0.2},
+           {"step": 6, "eval_ndcg@10": 0.2, "eval_hr@1": 0.1}]
     state = SimpleNamespace(log_history=log, best_model_checkpoint="x/checkpoint-3", global_step=6)
     history, zero_shot, step, chosen = _validation(state)
     assert [r["step"] for r in history] == [0, 3, 6]
-    assert zero_shot == {"ndcg@10": 0.1, "hr@1": 0.0} and step == 3 and chosen == {"ndcg@10": 0.3, "hr@1": 0.2}
+    assert zero_shot == {"ndcg@10": 0.1, "hr@1": 0.0} and step == 3
+    assert chosen == {"ndcg@10": 0.3, "hr@1": 0.2}
     state.best_model_checkpoint = None
     assert _validation(state)[2:] == (6, {"ndcg@10": 0.2, "hr@1": 0.1})
 
@@ -251,7 +272,8 @@ def test_save_adapter_writes_the_adapter_card_and_manifest(tmp_path):
         def save_pretrained(self, path):
             (Path(path) / "adapter_model.safetensors").write_bytes(b"weights")
 
-    cfg = LoraTrainConfig(output=str(tmp_path / "lora"), r=4, details="full", candidates=8)
+    cfg = LoraTrainConfig(save=SaveConfig(output=str(tmp_path / "lora")), adapter=AdapterConfig(r=4),
+                          examples=ExamplesConfig(details="full", candidates=8))
     card = {"name": "lora", "base_model": "base", "base_fingerprint": "fp", "prompt_version": "rank_marks@1",
             "candidates": 8, "best_checkpoint": "c/checkpoint-3",
             "validation": {"users": 12, "step": 3, "ndcg@10": 0.25, "hr@1": 0.1},

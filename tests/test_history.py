@@ -34,7 +34,8 @@ def test_fields_can_be_switched_off_and_order_reversed(tiny):
 
 def test_recency_is_written_in_days_weeks_and_months(tiny):
     day = 86400
-    h = History(9, np.array([1, 2, 3, 4]), np.array([5.0, 4, 3, 2]), np.array([0, 100 * day, 130 * day, 133 * day]))
+    h = History(9, np.array([1, 2, 3, 4]), np.array([5.0, 4, 3, 2]),
+                np.array([0, 100 * day, 130 * day, 133 * day]))
     lines = render_history(h, tiny.catalog, HistoryFormat(show_genres=False, show_rating=False)).splitlines()
     assert [line.split(" | ")[1] for line in lines] == [
         "4 months before the latest", "5 weeks before the latest", "3 days before the latest", "latest"]
@@ -57,5 +58,6 @@ def test_without_years_a_title_shared_by_two_items_keeps_its_year():
     catalog = Catalog(pd.DataFrame({"item": [1, 2, 3], "title": ["That Darn Cat!", "That Darn Cat!", "Fargo"],
                                     "year": [1965, 1997, 1996], "genres": ["Comedy"] * 3}).set_index("item"))
     h = History(1, np.array([1, 2, 3]), np.array([5.0, 4, 3]), np.array([0, 1, 2]))
-    fmt = HistoryFormat(show_year=False, show_genres=False, show_rating=False, show_recency=False, style="compact")
+    fmt = HistoryFormat(show_year=False, show_genres=False, show_rating=False, show_recency=False,
+                        style="compact")
     assert render_history(h, catalog, fmt) == "That Darn Cat! (1965); That Darn Cat! (1997); Fargo"

@@ -138,7 +138,8 @@ def test_misuse_is_a_clear_error(action, message):
 @pytest.mark.parametrize(("vectors", "ids", "message"), [
     (np.ones((3, DIM)), np.array([1, 2, 2]), "duplicate item ids: \\[2\\]"),
     (np.ones((3, DIM)), np.array([1, 2]), "of 3 ids, one per vector"),
-    (np.where(np.arange(3)[:, None] == 1, np.nan, np.ones((3, DIM))), np.array([7, 8, 9]), "item ids \\[8\\]"),
+    (np.where(np.arange(3)[:, None] == 1, np.nan, np.ones((3, DIM))), np.array([7, 8, 9]),
+     "item ids \\[8\\]"),
     (np.zeros((2, DIM)), np.array([1, 2]), "all zero"),
     (np.ones((3, DIM)), np.array([1.5, 2, 3]), "must be integers"),
 ])
@@ -169,7 +170,8 @@ def test_save_load_round_trip_gives_identical_results(kind, tmp_path):
     index, vectors, ids = build(kind)
     index.remove(ids[:10])  # tombstones and id mapping survive too
     index.save(tmp_path / "index")
-    loaded = ItemIndex.load(tmp_path / "index", expect_encoder_hash="hash-a", expect_encoder_id="test-encoder")
+    loaded = ItemIndex.load(tmp_path / "index", expect_encoder_hash="hash-a",
+                            expect_encoder_id="test-encoder")
     assert (loaded.kind, loaded.dim, len(loaded), loaded.encoder_id) == (kind, DIM, 290, "test-encoder")
     np.testing.assert_array_equal(loaded.item_ids, index.item_ids)
     for a, b in zip(index.search(vectors[:30], 10), loaded.search(vectors[:30], 10)):

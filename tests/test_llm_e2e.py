@@ -34,7 +34,8 @@ def test_all_twenty_candidates_are_scored_in_one_pass_as_a_distribution(ranked):
         assert set(out.items) == set(ranker.retriever.candidates(h, k=20).items)
         assert np.isfinite(out.scores).all() and np.isclose(np.logaddexp.reduce(out.scores), 0.0, atol=1e-4)
     stats = ranker.stats()
-    assert stats["llm_users"] == 3 and stats["degraded_users"] == 0 and stats["prompt_version"].startswith("rank@")
+    assert (stats["llm_users"] == 3 and stats["degraded_users"] == 0
+            and stats["prompt_version"].startswith("rank@"))
 
 
 def test_vllm_and_the_transformers_reference_give_the_same_scores(ranked):
@@ -75,7 +76,8 @@ def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(
         assert [e.item for e in explained] == out.items[:2].tolist()
         for e in explained:
             assert e.raw_text, f"vLLM's structured output gave an unusable answer: {e.raw_answer!r}"
-            assert e.raw_answer == json.dumps(json.loads(e.raw_answer))  # no whitespace json.dumps would not write
+            # no whitespace json.dumps would not write
+            assert e.raw_answer == json.dumps(json.loads(e.raw_answer))
             assert set(e.raw_cited_items) <= set(ranker.shown_history(h).items.tolist())
             assert set(e.cited_items) <= set(h.items.tolist())
             assert set(e.genres) <= set(ml100k.catalog.genres(e.item))

@@ -32,7 +32,8 @@ class LetterTokenizer:
         if text == NOT_MARK:
             return [NOT_MARK_ID]
         pieces = text.split(MARK)
-        return [t for n, piece in enumerate(pieces) for t in ([MARK_ID] if n else []) + [ord(c) for c in piece]]
+        return [t for n, piece in enumerate(pieces)
+                for t in ([MARK_ID] if n else []) + [ord(c) for c in piece]]
 
     def decode(self, ids):
         return "".join({MARK_ID: MARK, NOT_MARK_ID: NOT_MARK}.get(t) or chr(t) for t in ids)
@@ -50,7 +51,8 @@ class ScriptedBackend:
         rows = []
         for p in prompts:
             labels = dict(re.findall(r"^([A-Z])\. (.+)$", p, flags=re.MULTILINE))
-            logits = np.array([(3.0 if labels[chr(t)].startswith("Fargo") else 0.0) + (4.0 if chr(t) == "A" else 0)
+            logits = np.array([(3.0 if labels[chr(t)].startswith("Fargo") else 0.0)
+                               + (4.0 if chr(t) == "A" else 0)
                                for t in token_ids])
             rows.append(logits - np.logaddexp.reduce(logits))
         return np.array(rows)
@@ -64,7 +66,8 @@ class ScriptedBackend:
         for ids, pos in zip(prompts, positions):
             assert all(ids[j] == MARK_ID for j in pos)
             lines = [self.tokenizer.decode(ids[:j]).split("\n")[-2:] for j in pos]  # (line before, own line)
-            rows.append(np.array([(3.0 if line.startswith("Fargo") else 0.0) + (4.0 if before == "Candidates:" else 0)
+            rows.append(np.array([(3.0 if line.startswith("Fargo") else 0.0)
+                                  + (4.0 if before == "Candidates:" else 0)
                                   - 10 for before, line in lines]))
         return rows
 
@@ -113,7 +116,8 @@ def test_an_items_own_evidence_is_its_marks_log_odds_read_from_the_prompt_up_to_
     read = r.backend.token_logprobs
     r.backend.token_logprobs = lambda prompts, positions, **kw: calls.append((prompts, positions)) or read(
         prompts, positions, **kw)
-    assert r.item_scores_many([Request(h, cands, fargo), Request(h, cands, other)]).tolist() == [3 + 4 - 10, -10]  # unnormalised
+    assert (r.item_scores_many([Request(h, cands, fargo), Request(h, cands, other)]).tolist()
+            == [3 + 4 - 10, -10])  # unnormalised
     [(prompts, positions)] = calls  # one call, one mark per prompt, each prompt ending at the item's mark
     ids, marks = r.encode(h, cands)
     assert prompts == [ids[: marks[0] + 1], ids[: marks[3] + 1]] and positions == [[marks[0]], [marks[3]]]
@@ -233,7 +237,8 @@ def test_when_the_llm_fails_a_request_gets_the_retriever_order_marked_degraded(m
     with caplog.at_level("WARNING"):
         out = r.rank(h)
     assert out.meta["degraded"] is True and out.meta["reason"]
-    assert out.items.tolist() == r.retriever.candidates(h, k=5).items.tolist()  # retriever order, not shuffled
+    # retriever order, not shuffled
+    assert out.items.tolist() == r.retriever.candidates(h, k=5).items.tolist()
     assert "degraded" in caplog.text and r.stats()["degraded_users"] == 1
 
 
@@ -254,7 +259,8 @@ def test_the_fusion_weight_is_chosen_on_a_split_with_each_prompt_scored_once(mov
     rows, best = select_fusion_weight(LLMRankerConfig(candidates=5, scoring=scoring), held, [0.0, 1.0, 8.0],
                                       backend, progress=False)
     assert [r[0] for r in rows] == ["retriever order", 0.0, 1.0, 8.0]
-    assert best in (0.0, 1.0, 8.0) and rows[[r[0] for r in rows].index(best)][2] == max(r[2] for r in rows[1:])
+    assert (best in (0.0, 1.0, 8.0)
+            and rows[[r[0] for r in rows].index(best)][2] == max(r[2] for r in rows[1:]))
     assert backend.calls == 1  # one batch of LLM calls; the other weights reuse the memo
 
 

@@ -72,5 +72,6 @@ def test_an_adapter_is_not_merged_into_another_base_model(trained, tmp_path):
     _, _, adapter, _ = trained
     _tiny_model(tmp_path / "other", seed=1)
     with pytest.raises(ArtifactError, match="was trained on base model"):
-        main(["--adapter", str(adapter), "--output", str(tmp_path / "out"), "--model", str(tmp_path / "other")])
+        main(["--adapter", str(adapter), "--output", str(tmp_path / "out"),
+              "--model", str(tmp_path / "other")])
     assert not (tmp_path / "out").exists()

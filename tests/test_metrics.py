@@ -10,14 +10,15 @@ from llmrec.evaluation.metrics import metric_functions, mrr, ndcg_at, recall_at,
 
 
 @pytest.mark.parametrize("rank, k, expected", [
-    (0, 10, 1.0), (1, 10, 1 / math.log2(3)), (9, 10, 1 / math.log2(11)), (10, 10, 0.0), (4, 5, 1 / math.log2(6)),
-    (5, 5, 0.0),
+    (0, 10, 1.0), (1, 10, 1 / math.log2(3)), (9, 10, 1 / math.log2(11)), (10, 10, 0.0),
+    (4, 5, 1 / math.log2(6)), (5, 5, 0.0),
 ])
 def test_ndcg_is_one_over_log2_rank_plus_two_inside_the_cutoff(rank, k, expected):
     assert ndcg_at(np.array([rank]), k)[0] == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("rank, k, expected", [(0, 5, 1.0), (4, 5, 1.0), (5, 5, 0.0), (19, 20, 1.0), (20, 20, 0.0)])
+@pytest.mark.parametrize("rank, k, expected", [(0, 5, 1.0), (4, 5, 1.0), (5, 5, 0.0), (19, 20, 1.0),
+                                               (20, 20, 0.0)])
 def test_recall_is_a_hit_inside_the_cutoff(rank, k, expected):
     assert recall_at(np.array([rank]), k)[0] == expected
 
@@ -47,6 +48,8 @@ def test_metrics_agree_with_trec_eval():
     ref = evaluator.evaluate(run)
     ours = summarize(ranks)
     for k in (5, 10, 20):
-        assert ours[f"ndcg@{k}"] == pytest.approx(np.mean([v[f"ndcg_cut_{k}"] for v in ref.values()]), abs=1e-12)
-        assert ours[f"recall@{k}"] == pytest.approx(np.mean([v[f"recall_{k}"] for v in ref.values()]), abs=1e-12)
+        assert ours[f"ndcg@{k}"] == pytest.approx(np.mean([v[f"ndcg_cut_{k}"] for v in ref.values()]),
+                                                  abs=1e-12)
+        assert ours[f"recall@{k}"] == pytest.approx(np.mean([v[f"recall_{k}"] for v in ref.values()]),
+                                                    abs=1e-12)
     assert ours["mrr"] == pytest.approx(np.mean([v["recip_rank"] for v in ref.values()]), abs=1e-12)

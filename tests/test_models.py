@@ -129,7 +129,8 @@ def test_local_directories_and_hub_ids_pass_through(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     assert resolve_llm("./hf") == str((tmp_path / "hf").resolve())
     assert resolve_llm("org/model") == "org/model"
-    assert resolve_embedder("sentence-transformers/all-MiniLM-L6-v2") == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (resolve_embedder("sentence-transformers/all-MiniLM-L6-v2")
+            == "sentence-transformers/all-MiniLM-L6-v2")
 
 
 @pytest.mark.parametrize("name", ["/no/such/model", "./missing", "../missing", "~/no-such-llmrec-model"])

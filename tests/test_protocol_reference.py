@@ -2,7 +2,8 @@
 
 The reference below reads ``u.data`` itself and shares no code with llmrec: per user, order by
 (timestamp, item id); hold out the last; count popularity over the rest; rank all items the user has not
-interacted with by count, ties by item id; NDCG@K = 1/log2(rank+2) if rank < K, Recall@K = hit, MRR = 1/(rank+1).
+interacted with by count, ties by item id; NDCG@K = 1/log2(rank+2) if rank < K, Recall@K = hit,
+MRR = 1/(rank+1).
 """
 
 import json

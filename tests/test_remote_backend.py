@@ -41,8 +41,8 @@ from llmrec.llm.serve import ServerConfig, local_server, server_command
 class FakeVLLM(ThreadingHTTPServer):
     """Answers /v1/models and /v1/completions like vLLM 0.32.
 
-    The log-probability of token id ``t`` is ``-t / 100``; ids in ``omit`` are left out of the answer and ids in
-    ``neg_inf`` come back as vLLM writes -inf (-9999.0).  ``faults`` is consumed one per request: an int is
+    The log-probability of token id ``t`` is ``-t / 100``; ids in ``omit`` are left out of the answer and ids
+    in ``neg_inf`` come back as vLLM writes -inf (-9999.0).  ``faults`` is consumed one per request: an int is
     that HTTP status, "sleep" answers after 1 s, any other str is sent as the body.  Request bodies are kept
     in ``requests``.
     """
@@ -85,7 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif isinstance(fault, str) and fault != "sleep":
             status, payload = 200, fault
         elif self.path == "/v1/models":
-            status, payload = 200, json.dumps({"object": "list", "data": [{"id": m} for m in self.server.models]})
+            status, payload = 200, json.dumps({"object": "list",
+                                               "data": [{"id": m} for m in self.server.models]})
         else:
             status, payload = 200, json.dumps(self.server.completion(body or {}))
         data = payload.encode()
@@ -140,8 +141,8 @@ def test_label_logprobs_come_back_in_the_order_of_the_requested_ids(fake: FakeVL
     b = backend(fake.url, model_dir)
     scores = b.label_logprobs(["p0", "p1"], [50, 49, 7777, 52])
     np.testing.assert_array_equal(scores, [[-0.50, -0.49, -np.inf, -np.inf]] * 2)
-    assert fake.requests[-1] == {"model": "llmrec", "prompt": ["p0", "p1"], "temperature": 0.0, "max_tokens": 1,
-                                 "logprobs": 4, "logprob_token_ids": [50, 49, 7777, 52],
+    assert fake.requests[-1] == {"model": "llmrec", "prompt": ["p0", "p1"], "temperature": 0.0,
+                                 "max_tokens": 1, "logprobs": 4, "logprob_token_ids": [50, 49, 7777, 52],
                                  "return_tokens_as_token_ids": True}
 
 
@@ -156,7 +157,8 @@ def test_token_logprobs_score_each_position_after_its_prefix_longest_prefixes_fi
                                                                                    ([[5]], [6])]
 
 
-def test_prompts_go_in_chunks_of_request_batch_and_rows_keep_prompt_order(fake: FakeVLLM, model_dir: str) -> None:
+def test_prompts_go_in_chunks_of_request_batch_and_rows_keep_prompt_order(
+        fake: FakeVLLM, model_dir: str) -> None:
     b = backend(fake.url, model_dir, request_batch=2)
     assert b.generate(["a", "b", "c", "d", "e"], max_tokens=3) == [f"echo {p}" for p in "abcde"]
     assert [r["prompt"] for r in fake.requests] == [["a", "b"], ["c", "d"], ["e"]]
@@ -171,8 +173,8 @@ def test_a_json_schema_goes_to_the_servers_structured_outputs_one_request_per_sc
     sent = fake.requests[-1]["structured_outputs"]
     assert sent == structured_outputs(one) and "grammar" in sent and fake.requests[-1]["prompt"] == ["a", "b"]
     assert b.generate(["a", "b"], max_tokens=5, json_schema=[one, two]) == ["echo a", "echo b"]
-    assert [(r["prompt"], r["structured_outputs"]) for r in fake.requests[-2:]] == [(["a"], structured_outputs(one)),
-                                                                                   (["b"], structured_outputs(two))]
+    assert ([(r["prompt"], r["structured_outputs"]) for r in fake.requests[-2:]]
+            == [(["a"], structured_outputs(one)), (["b"], structured_outputs(two))])
 
 
 def test_sampled_continuations_send_the_temperature_but_no_seeds(fake: FakeVLLM, model_dir: str) -> None:
@@ -251,7 +253,8 @@ def test_a_server_that_does_not_answer_in_time_is_a_timeout(fake: FakeVLLM, mode
     ('{"choices": [{"index": 0, "logprobs": {"top_logprobs": [{"A": -0.1}]}}]}', "'A' is not token_id:<id>"),
     ('{"choices": [{"logprobs": {"top_logprobs": [{}]}}]}', "choices without an index"),
 ])
-def test_a_malformed_answer_is_reported_not_retried(fake: FakeVLLM, model_dir: str, body: str, message: str) -> None:
+def test_a_malformed_answer_is_reported_not_retried(fake: FakeVLLM, model_dir: str, body: str,
+                                                    message: str) -> None:
     b = backend(fake.url, model_dir, retries=3, backoff=5.0)
     fake.faults = [body]
     with pytest.raises(LLMUnavailable, match=rf"LLM server at {fake.url}: .*{message}"):
@@ -311,10 +314,13 @@ def test_cpu_env_defaults_keep_what_the_environment_already_sets() -> None:
     assert vllm_cpu_env(1.0, {"VLLM_CPU_KVCACHE_SPACE": "4", "VLLM_CPU_OMP_THREADS_BIND": "0"}) == {}
 
 
-def test_local_server_that_dies_at_start_up_quotes_its_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_local_server_that_dies_at_start_up_quotes_its_log(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
     script = "import sys; print('loading weights'); print('RuntimeError: out of memory'); sys.exit(3)"
-    monkeypatch.setattr(serve, "server_command", lambda config: ([sys.executable, "-c", script], dict(os.environ)))
-    with (pytest.raises(LLMUnavailable, match=r"(?s)exited with code 3 during start-up.*RuntimeError: out of memory"),
+    monkeypatch.setattr(serve, "server_command",
+                        lambda config: ([sys.executable, "-c", script], dict(os.environ)))
+    with (pytest.raises(LLMUnavailable,
+                        match=r"(?s)exited with code 3 during start-up.*RuntimeError: out of memory"),
           local_server(startup_timeout=30, log_path=tmp_path / "server.log")):
         pass
 
@@ -328,12 +334,14 @@ def test_a_real_server_scores_like_the_transformers_backend_and_fails_cleanly_on
     from llmrec.llm.backends import TransformersBackend, chat_prompt, label_token_ids
 
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
-    with local_server(ServerConfig(port=0, enforce_eager=True), startup_timeout=240) as url:  # eager: quicker start
+    # eager: quicker start
+    with local_server(ServerConfig(port=0, enforce_eager=True), startup_timeout=240) as url:
         b = RemoteBackend(RemoteConfig(url=url, timeout=60, retries=1, backoff=0.1))
         ids = label_token_ids(b.tokenizer, list("ABCD"))
         prompts = [chat_prompt(b.tokenizer, [{"role": "user", "content": c}]) for c in (
             "Which is a fruit? A. car B. apple C. house D. shoe. Answer with the letter.",
-            "Which film is a horror film? A. Toy Story B. Heat C. Halloween D. Fargo. Answer with the letter.",
+            ("Which film is a horror film? A. Toy Story B. Heat C. Halloween D. Fargo. "
+             "Answer with the letter."),
             "Pick one letter: A, B, C or D.")]
         served = b.label_logprobs(prompts, ids)
         assert len(b.generate(prompts[:1], max_tokens=4)[0]) > 0

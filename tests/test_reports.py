@@ -63,7 +63,8 @@ def test_reports_on_different_data_are_not_compared():
 def test_the_cli_compares_two_saved_reports(tmp_path, capsys):
     _report("a", [30] * 50 + [1] * 50).save(tmp_path / "a.json")
     _report("b", [0] * 50 + [1] * 50).save(tmp_path / "b.json")
-    assert eval_main(["--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--resamples", "500"]) == 0
+    assert eval_main(["--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                      "--resamples", "500"]) == 0
     out = capsys.readouterr().out
     assert "paired bootstrap 95% CIs over 100 users" in out and "ndcg@10" in out
 

@@ -22,7 +22,8 @@ def movies() -> Dataset:
     catalog = Catalog(pd.DataFrame({"item": list(TITLES), "title": [t for t, _ in TITLES.values()],
                                     "year": [1995, 2003, 1978, 1996, 1979, 1980, None],
                                     "genres": [g for _, g in TITLES.values()]}).set_index("item"))
-    rows = [(u, i, 4.0, 10 * k) for u in range(1, 9) for k, i in enumerate([1, 2, 3, 4, 5] if u % 2 else [3, 4, 5])]
+    rows = [(u, i, 4.0, 10 * k) for u in range(1, 9)
+            for k, i in enumerate([1, 2, 3, 4, 5] if u % 2 else [3, 4, 5])]
     return Dataset(Interactions(pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])), catalog)
 
 
@@ -52,7 +53,8 @@ def untrained(movies):
 
 
 def test_a_cold_user_is_served_from_the_request_text(untrained):
-    recs = untrained.candidates(History.empty(99), k=2, request="a horror film in a haunted hotel, like The Shining")
+    recs = untrained.candidates(History.empty(99), k=2,
+                                request="a horror film in a haunted hotel, like The Shining")
     assert recs.items[0] == 6 and recs.meta["cold"]
 
 
@@ -88,7 +90,8 @@ def test_prepared_queries_are_encoded_in_one_batch_and_rank_as_one_at_a_time(tra
     trained._query_cache.clear()
     calls = []
     encode = trained.encoder.encode
-    monkeypatch.setattr(trained.encoder, "encode", lambda texts, **kw: calls.append(len(texts)) or encode(texts, **kw))
+    monkeypatch.setattr(trained.encoder, "encode",
+                        lambda texts, **kw: calls.append(len(texts)) or encode(texts, **kw))
     trained.prepare(hs)
     batched = [trained.candidates(h, k=3) for h in hs]
     assert calls == [2]  # the two distinct histories, once, and nothing encoded one at a time afterwards
@@ -111,7 +114,8 @@ def test_a_corrupt_retriever_directory_is_refused(trained, movies, tmp_path):
 def test_the_ensemble_score_is_the_mean_of_its_members_scores(movies):
     cat = movies.catalog
     seqs = [cat.positions(h.items) for h in histories(movies.interactions).values()]
-    ensemble = train_collab(seqs, len(cat), CollabConfig(dim=4, window=3, epochs=1, members=3), progress=False)
+    ensemble = train_collab(seqs, len(cat), CollabConfig(dim=4, window=3, epochs=1, members=3),
+                            progress=False)
     x = torch.tensor([[0, 1, 2], [3, 4, 5]])
     fused = ensemble.query(x) @ ensemble.item_vectors().T
     with torch.no_grad():

@@ -23,11 +23,13 @@ def tables(tmp_path_factory):
     """Twelve users walking through a 12-movie catalog in genre-coherent orders."""
     root = tmp_path_factory.mktemp("tables")
     items = pd.DataFrame({"item": range(1, 13), "title": [f"Film number {i}" for i in range(1, 13)],
-                          "year": [1980 + i for i in range(1, 13)], "genres": [GENRES[i % 4] for i in range(1, 13)]})
+                          "year": [1980 + i for i in range(1, 13)],
+                          "genres": [GENRES[i % 4] for i in range(1, 13)]})
     rng = np.random.default_rng(0)
     rows = [(u, int(i), 4.0, 100 * k) for u in range(1, 13)
             for k, i in enumerate(rng.permutation(np.arange(1, 13))[:6])]
-    pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"]).to_csv(root / "ratings.csv", index=False)
+    pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"]).to_csv(
+        root / "ratings.csv", index=False)
     items.to_csv(root / "items.csv", index=False)
     return root / "ratings.csv", root / "items.csv"
 
@@ -39,7 +41,8 @@ def test_training_pairs_are_each_history_prefix_and_the_item_that_followed(table
     expected = [(query_text(History(1, h.items[:t], h.ratings[:t], h.timestamps[:t]), data.catalog),
                  item_text(data.catalog, int(h.items[t]))) for t in (1, 2)]
     assert sorted((p["anchor"], p["positive"]) for p in pairs) == sorted(expected)
-    assert expected[1][0].startswith("Watched: " + data.catalog.display_title(int(h.items[1])))  # newest first
+    # newest first
+    assert expected[1][0].startswith("Watched: " + data.catalog.display_title(int(h.items[1])))
 
 
 def test_train_writes_a_retriever_that_keeps_validation_items_out_of_validation(tables, tmp_path):

@@ -1,4 +1,5 @@
-"""Constrained answers: JSON of the schema, written the way the adapter learned it (``json.dumps``), nothing else."""
+"""Constrained answers: JSON of the schema, written the way the adapter learned it (``json.dumps``),
+nothing else."""
 
 from __future__ import annotations
 

@@ -39,7 +39,8 @@ def natural_title(raw: str) -> tuple[str, int | None]:
         year = int(m.group("year"))
         raw = raw[: m.start()]
     raw = raw.strip()
-    # An article may also stand before a parenthesised alternative title: "City of Lost Children, The (Cité ...)".
+    # An article may also stand before a parenthesised alternative title:
+    # "City of Lost Children, The (Cité ...)".
     head, sep, tail = raw.partition(" (")
     a = _ARTICLE_SUFFIX.match(head)
     if a:
@@ -81,7 +82,8 @@ def load_movielens_100k(path: str | os.PathLike | None = None, *, download: bool
         frame = interactions.frame
         unknown = ~frame["item"].isin(catalog.frame.index)
         line = int(unknown.to_numpy().nonzero()[0][0]) + 1
-        raise DataError(f"unknown item id {int(frame['item'][line - 1])} (not in u.item)", udata, line) from err
+        raise DataError(f"unknown item id {int(frame['item'][line - 1])} (not in u.item)", udata,
+                        line) from err
 
 
 def _read_ratings(path: Path) -> Interactions:

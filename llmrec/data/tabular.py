@@ -36,7 +36,8 @@ def load_table_dataset(interactions: str | os.PathLike, items: str | os.PathLike
     """
     ipath, cpath = Path(interactions), Path(items)
     inter = _read(ipath)
-    _require(inter, ipath, [columns.user, columns.item] + [c for c in (columns.rating, columns.timestamp) if c])
+    _require(inter, ipath,
+             [columns.user, columns.item] + [c for c in (columns.rating, columns.timestamp) if c])
     frame = pd.DataFrame({
         "user": _integers(inter, columns.user, ipath),
         "item": _integers(inter, columns.item, ipath),
@@ -102,7 +103,8 @@ def _numbers(frame: pd.DataFrame, col: str, path: Path, allow_missing: bool = Fa
     bad = values.isna() & (frame[col].notna() | (not allow_missing))
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise DataError(f"column {col!r} has a non-numeric value {frame[col].iloc[row]!r}", path, _line(path, row))
+        raise DataError(f"column {col!r} has a non-numeric value {frame[col].iloc[row]!r}", path,
+                        _line(path, row))
     return values
 
 
@@ -111,5 +113,6 @@ def _integers(frame: pd.DataFrame, col: str, path: Path, allow_missing: bool = F
     frac = values.notna() & (values != values.round())
     if frac.any():
         row = int(frac.to_numpy().nonzero()[0][0])
-        raise DataError(f"column {col!r} needs integers, got {frame[col].iloc[row]!r}", path, _line(path, row))
+        raise DataError(f"column {col!r} needs integers, got {frame[col].iloc[row]!r}", path,
+                        _line(path, row))
     return values.astype("Int64") if allow_missing else values.astype("int64")

@@ -58,8 +58,10 @@ def rank_of_target(items: np.ndarray, scores: np.ndarray, target: int) -> tuple[
     return int(higher + tied), not bool(finite.all())
 
 
-def sampled_candidates(all_items: np.ndarray, history: History, target: int, n: int, seed: int = 0) -> np.ndarray:
-    """The target and ``n`` random items the user has not interacted with, in a random order (seeded by user)."""
+def sampled_candidates(all_items: np.ndarray, history: History, target: int, n: int,
+                       seed: int = 0) -> np.ndarray:
+    """The target and ``n`` random items the user has not interacted with, in a random order (seeded by
+    user)."""
     rng = np.random.default_rng([seed, history.user])
     pool = all_items[~np.isin(all_items, history.items) & (all_items != target)]
     if len(pool) < n:
@@ -88,7 +90,8 @@ def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFin
         if sampled:
             if i % batch_users == 0:  # the next users' candidates, scored as one batch
                 chunk = [(hist.get(int(u), History.empty(int(u))), int(t))
-                         for u, t in zip(users[i:i + batch_users], targets["item"].to_numpy()[i:i + batch_users])]
+                         for u, t in zip(users[i:i + batch_users],
+                                         targets["item"].to_numpy()[i:i + batch_users])]
                 cands = [sampled_candidates(all_items, h, t, sampled, seed) for h, t in chunk]
                 batch = dict(zip(range(i, i + len(chunk)),
                                  zip(cands, recommender.score_many([h for h, _ in chunk], cands))))
@@ -96,7 +99,8 @@ def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFin
             scores = np.asarray(scores, dtype=np.float64)
         else:
             if i % batch_users == 0:  # let the recommender batch the next users' work
-                recommender.prepare([hist.get(int(u), History.empty(int(u))) for u in users[i:i + batch_users]])
+                recommender.prepare([hist.get(int(u), History.empty(int(u)))
+                                     for u in users[i:i + batch_users]])
             seen = np.isin(all_items, history.items) & (all_items != target)
             candidates = all_items[~seen]
             scores = np.asarray(recommender.score(history, candidates), dtype=np.float64)
@@ -109,8 +113,8 @@ def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFin
             if nonfinite == "error":
                 n_bad = int(np.count_nonzero(~np.isfinite(scores)))
                 raise RecommenderOutputError(
-                    f"recommender {recommender.name!r} returned {n_bad} NaN/infinite score(s) for user {user}; "
-                    "fix the recommender or pass --nonfinite last to rank such items last")
+                    f"recommender {recommender.name!r} returned {n_bad} NaN/infinite score(s) for user "
+                    f"{user}; fix the recommender or pass --nonfinite last to rank such items last")
             bad_users += 1
         rows.append((user, target, rank, len(candidates)))
     if bad_users:

@@ -49,8 +49,9 @@ class Report:
         return summarize(self.ranks["rank"].to_numpy(), self.cutoffs, self.recall_cutoffs)
 
     def subset_metrics(self, below_rank: int) -> tuple[int, dict[str, float]]:
-        """(users, metrics) over the users whose held-out item ranked above ``below_rank`` (0-based rank < it):
-        for a two-stage recommender with K candidates, the users whose item is among the candidates."""
+        """(users, metrics) over the users whose held-out item ranked above ``below_rank`` (0-based
+        rank < it): for a two-stage recommender with K candidates, the users whose item is among the
+        candidates."""
         ranks = self.ranks["rank"].to_numpy()
         ranks = ranks[ranks < below_rank]
         return len(ranks), (summarize(ranks, self.cutoffs) if len(ranks) else {})
@@ -114,7 +115,8 @@ def paired_bootstrap(diff: np.ndarray, *, n_resamples: int = 10_000, confidence:
         raise ValueError("no paired differences to bootstrap")
     if np.all(diff == diff[0]):
         return float(diff[0]), float(diff[0])
-    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    rng = (random_state if isinstance(random_state, np.random.Generator)
+           else np.random.default_rng(random_state))
     ci = stats.bootstrap((diff,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
                          method="percentile", random_state=rng).confidence_interval
     return float(ci.low), float(ci.high)
@@ -132,7 +134,8 @@ def compare_reports(a: Report, b: Report, *, n_resamples: int = 10_000, confiden
         raise ArtifactError("the reports were computed on different data (dataset fingerprints differ)")
     protocols = [r.extra.get("protocol", "full ranking") for r in (a, b)]
     if protocols[0] != protocols[1]:
-        raise ArtifactError(f"cannot compare reports of different protocols: {protocols[0]!r} vs {protocols[1]!r}")
+        raise ArtifactError(f"cannot compare reports of different protocols: {protocols[0]!r} vs "
+                            f"{protocols[1]!r}")
     joined = a.ranks.merge(b.ranks, on=["user", "item"], suffixes=("_a", "_b"))
     if len(joined) == 0:
         raise ArtifactError("the reports share no (user, held-out item) pairs")

@@ -20,16 +20,23 @@ log = logging.getLogger(__name__)
 
 def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split: SplitName = "test", *,
                          params: dict[str, Any] | None = None, nonfinite: NonFinitePolicy = "error",
-                         recall_cutoffs: tuple[int, ...] = (), progress: bool = True, sampled: int = 0) -> Report:
+                         recall_cutoffs: tuple[int, ...] = (), progress: bool = True,
+                         sampled: int = 0) -> Report:
     """Fit ``recommender`` on the split's fit data, rank every held-out item (among all unseen items, or
     with ``sampled`` among itself and that many random unseen ones), return the report."""
-    rec = create_recommender(recommender, params) if isinstance(recommender, str) else recommender
+    owned = isinstance(recommender, str)  # built here: closed here (an LLM engine's processes stop)
+    rec = create_recommender(recommender, params) if owned else recommender
     held = leave_last_out(dataset, split)
     t0 = time.perf_counter()
-    rec.fit(held.train)
-    fit_s = time.perf_counter() - t0
-    result = evaluate(rec, held, nonfinite=nonfinite, progress=progress, sampled=sampled)
-    eval_s = time.perf_counter() - t0 - fit_s
+    try:
+        rec.fit(held.train)
+        fit_s = time.perf_counter() - t0
+        result = evaluate(rec, held, nonfinite=nonfinite, progress=progress, sampled=sampled)
+        eval_s = time.perf_counter() - t0 - fit_s
+        stats = rec.stats()
+    finally:
+        if owned:
+            rec.close()
     log.info("recommender=%s split=%s users=%d fit_s=%.2f eval_s=%.2f", rec.name, split, held.n_users,
              fit_s, eval_s)
     return Report(
@@ -44,5 +51,5 @@ def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split
         extra={"fit_seconds": round(fit_s, 3), "eval_seconds": round(eval_s, 3),
                "nonfinite_users": result.nonfinite_users, "nonfinite_policy": nonfinite,
                **({"protocol": f"sampled: held-out item + {sampled} random unseen items"} if sampled else {}),
-               **rec.stats()},
+               **stats},
     )

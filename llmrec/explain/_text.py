@@ -41,15 +41,16 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["CLAUSE_BREAK", "CONNECTIVES", "NOT_TITLE_WORDS", "POSTFIX", "RUN_GAP", "WORD", "YEAR_AFTER", "Tok",
-           "cap_run", "find_cues", "find_genres", "find_years", "fold", "paren_end", "sentence_keys",
+__all__ = ["CLAUSE_BREAK", "CONNECTIVES", "NOT_TITLE_WORDS", "POSTFIX", "RUN_GAP", "WORD", "YEAR_AFTER",
+           "Tok", "cap_run", "find_cues", "find_genres", "find_years", "fold", "paren_end", "sentence_keys",
            "split_title_aliases", "title_like", "token_after", "tokenize"]
 
 #: Lower-case words allowed inside a capitalised title run ("Return of the Jedi").
 CONNECTIVES = frozenset({"of", "the", "and", "a", "an", "in", "to", "on"})
 #: Capitalised words that do not make a title on their own (pronouns, genre and film words).
 NOT_TITLE_WORDS = frozenset({
-    "i", "you", "we", "they", "he", "she", "it", "this", "that", "these", "those", "his", "her", "their", "its",
+    "i", "you", "we", "they", "he", "she", "it", "this", "that", "these", "those",
+    "his", "her", "their", "its",
     "my", "your", "our", "both", "all", "some", "many", "most", "every", "each", "any", "one", "another",
     "other", "such", "what", "which", "who", "movie", "movies", "film", "films", "cinema", "classic",
     "classics", "genre", "genres", "story", "stories", "hollywood", "action", "adventure", "adventures",
@@ -109,8 +110,8 @@ _CUES = re.compile(
     r"\b(?:(?P<hist>(?:if|since|because|as|given that) you (?:really |also |both )?like|re-?watched|watched"
     r"|liked|loved|enjoyed|adored|appreciated|saw|seen|viewed|rated|favou?rites?|fans? of"
     r"|(?:love|fondness|enjoyment|appreciation|interest|passion|affinity|taste) (?:for|of|in))"
-    r"|(?P<comp>such as|similar to|reminiscent of|in the (?:vein|spirit|style|tradition) of|along the lines of"
-    r"|compared to|comparable to|akin to|like))\b", re.IGNORECASE)
+    r"|(?P<comp>such as|similar to|reminiscent of|in the (?:vein|spirit|style|tradition) of"
+    r"|along the lines of|compared to|comparable to|akin to|like))\b", re.IGNORECASE)
 _YOU = frozenset({"you", "your", "youve", "youd", "youre", "yours"})
 _LIKE_VERB = frozenset({"i", "you", "we", "they", "would", "will", "may", "might", "could", "should", "to",
                         "also", "really", "youd", "youll", "definitely", "probably", "likely", "surely"})
@@ -120,7 +121,8 @@ CLAUSE_BREAK = re.compile(r"[.;:!?\n—–,]|\b(?:you(?:['’]ll|['’]d| will| 
 #: Text between a title and a later history cue that still refers back to it ("..., which you loved").
 POSTFIX = re.compile(r"\s*,?\s*(?:(?:which|that|(?:both|all|each) of which)\s+)?(?:you(?:['’]ve| have| had)?"
                      r"|(?:were|are|was|is)(?:\s+(?:among|some of|one of))?\s+your)(?:\s+(?:really|both|all"
-                     r"|also|clearly|recently|already|previously|especially|highly|truly))*\s*", re.IGNORECASE)
+                     r"|also|clearly|recently|already|previously|especially|highly|truly))*\s*",
+                     re.IGNORECASE)
 
 
 def find_cues(text: str) -> list[tuple[int, int, str, bool]]:

@@ -69,7 +69,8 @@ __all__ = ["ClaimExtractor", "ExplanationCheck", "GenreMention", "TitleMention",
 _I = re.IGNORECASE
 _ARTICLES = frozenset({"the", "a", "an"})
 _YEAR_SUFFIX = re.compile(r"\s*\(\s*(?:18|19|20)\d\d\s*\)\s*$")
-_TRAILING_ARTICLE = re.compile(r"^(?P<body>.*?),\s*(?P<art>the|an?|les|la|le|l['’]|il|el|das|der|die)\s*$", _I)
+_TRAILING_ARTICLE = re.compile(r"^(?P<body>.*?),\s*"
+                               r"(?P<art>the|an?|les|la|le|l['’]|il|el|das|der|die)\s*$", _I)
 _ARTICLE_AFTER = re.compile(r",\s*(?:the|an?)\b(?=\s*(?:[,.;:!?()\n]|$))", _I)  # "Usual Suspects, The"
 _SEPARATOR = re.compile(r"[\"'”’*_]*\s*(?:,\s*(?:(?:and|or)\s+)?|\s(?:and|or|&)\s+|/\s*)[\"“'‘*_]*", _I)
 _PLACE = re.compile(r"\b(?:set|takes place|based|located|lives?|living|born|life) in\s+$", _I)
@@ -133,7 +134,8 @@ class GenreMention:
 
 @dataclass(frozen=True)
 class YearMention:
-    """A release-year claim; with ``decade`` true, ``year`` is the decade's first year (1990 for "the 90s")."""
+    """A release-year claim; with ``decade`` true, ``year`` is the decade's first year
+    (1990 for "the 90s")."""
 
     text: str
     start: int
@@ -415,7 +417,8 @@ def check_explanation(text: str, item: int, history_items: Iterable[int], catalo
         history_claims=len(claimed),
         history_claims_true=sum(bool(set(t.items) & history) for t in claimed),
         genre_claims=genres, genre_claims_true=sum(g in true_genres for g in genres),
-        year_claims=years, year_claims_true=sum(any(y.matches(catalog.year(i)) for i in known) for y in years),
+        year_claims=years,
+        year_claims_true=sum(any(y.matches(catalog.year(i)) for i in known) for y in years),
         about_item=any(item in t.items for t in titles) or not others,
         cited_items=cited,
         sentences=sentence_keys(text, [(t.start, paren_end(text, t.end)) for t in titles],

@@ -13,14 +13,15 @@ answer is JSON constrained by a schema built per request (vLLM structured output
   log-odds of the item's own mark, which reads the prompt only up to the item: one request per removal,
   where its normalised score would need all K marks.  When no shown item lowers the score, the
   explanation cites nothing.  The request lists the citable items with their catalog facts (year, genres),
-  so the reason can say what the item shares with them.  This costs one extra scoring request per shown history item;
-  ``cite="shown"`` skips it and lets the LLM cite any shown item;
+  so the reason can say what the item shares with them.  This costs one extra scoring request per shown
+  history item; ``cite="shown"`` skips it and lets the LLM cite any shown item;
 * ``genres``: genres of the recommended item (an enum of its catalog genres);
 * ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year); with
   ``reason="grounded"`` (the default) only connective words and the item's own genres and decade
   (:mod:`llmrec.explain.words`), so every genre or year claim it can make is true of the item.
 
-The answer becomes one sentence, ``Because you watched <because>: <title> (<year>) is a <genres> film; <reason>.``
+The answer becomes one sentence,
+``Because you watched <because>: <title> (<year>) is a <genres> film; <reason>.``
 The structured fields are kept (:class:`Explanation`: the cited history items and genres), the text is
 checked against the catalog and the user's history (:func:`llmrec.explain.claims.check_explanation`), and
 with ``verify`` on an explanation that fails any check — or an answer that is not valid JSON of the schema,
@@ -45,7 +46,8 @@ from llmrec.llm.backends import chat_prompt
 from llmrec.prompts import load_prompt
 from llmrec.request import Request
 
-__all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "fact_sentence", "render_explanation"]
+__all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "fact_sentence",
+           "render_explanation"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class ExplainerConfig:
     cite: Literal["influential", "shown"] = "influential"  # history items an answer may cite (module doc)
     cite_pool: int = 3  # with "influential": at most this many of the most influential shown items
     reason: Literal["grounded", "free"] = "grounded"  # words a reason may use (llmrec.explain.words)
-    temperature: float = 0.5  # 0: greedy; > 0: sampled within the schema (chosen on validation: eval.sampling)
+    # 0: greedy; > 0: sampled within the schema (chosen on validation: eval.sampling)
+    temperature: float = 0.5
     # request seeds per (seed, user, item) where the backend takes them (transformers; vLLM on CUDA)
     seed: int = 0
 
@@ -136,7 +139,8 @@ def fact_sentence(catalog, item: int, history: History, among: list[int] | None 
     if best is None:
         return f"{what}.", (), genres
     shared = [g for g in genres if g in catalog.genres(best)]
-    return f"{what}, like {catalog.short_title(best)} ({genre_words(shared)}) in your history.", (best,), genres
+    return (f"{what}, like {catalog.short_title(best)} ({genre_words(shared)}) in your history.", (best,),
+            genres)
 
 
 def check_problems(check) -> tuple[str, ...]:
@@ -180,9 +184,9 @@ class Explainer:
         return out
 
     def influence(self, requests: list[Request]) -> list[dict[int, float]]:
-        """Per request (about one item, candidates in prompt order): each shown history item's influence on the
-        item's LLM evidence (:meth:`~llmrec.llm.ranker.LLMRanker.item_scores_many`) — how much it drops when
-        that one item is removed from the ranking prompt — from one batched scoring call."""
+        """Per request (about one item, candidates in prompt order): each shown history item's influence on
+        the item's LLM evidence (:meth:`~llmrec.llm.ranker.LLMRanker.item_scores_many`) — how much it drops
+        when that one item is removed from the ranking prompt — from one batched scoring call."""
         prompts: dict[tuple, Request] = {}
         spans = []
         for r in requests:
@@ -232,16 +236,17 @@ class Explainer:
         return f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"
 
     def prompt_text(self, request: Request, citable: list[int] | None = None) -> str:
-        """The ranking conversation for the request's candidates, answered with its item (the item's label, or
-        with marks its title), then the question.  With ``citable`` (the influential items), the question lists
-        them with their catalog facts as the movies an answer may cite (none: it asks for no citation); without,
-        an answer may cite any movie of the shown history."""
+        """The ranking conversation for the request's candidates, answered with its item (the item's label,
+        or with marks its title), then the question.  With ``citable`` (the influential items), the question
+        lists them with their catalog facts as the movies an answer may cite (none: it asks for no citation);
+        without, an answer may cite any movie of the shown history."""
         item, candidates = request.need_item(), request.need_candidates()
         answer = self.ranker.answer_text(item, candidates)
         cite = "history" if citable is None else "listed" if citable else "none"
-        messages = self.ranker.messages(request.history, candidates) + [{"role": "assistant", "content": answer}]
-        messages += self.prompt.messages(item=self.facts(item), title=self.catalog.short_title(item), cite=cite,
-                                         sources=[self.facts(i) for i in citable or []])
+        messages = (self.ranker.messages(request.history, candidates)
+                    + [{"role": "assistant", "content": answer}])
+        messages += self.prompt.messages(item=self.facts(item), title=self.catalog.short_title(item),
+                                         cite=cite, sources=[self.facts(i) for i in citable or []])
         return chat_prompt(self.ranker.backend.tokenizer, messages)
 
     # -- answers -----------------------------------------------------------------------------------------
@@ -299,12 +304,13 @@ class Explainer:
                 problems = check_problems(check_explanation(raw, item, h.items.tolist(), self.catalog,
                                                             self.extractor))
             if problems and self.config.verify:
-                text, fact_cited, fact_genres = fact_sentence(self.catalog, item, h, None if inf is None else cite)
-                out.append(Explanation(h.user, item, text, fact_cited, fact_genres, "", tuple(cited), raw, answer,
-                                       tuple(problems), True, per, extra))
+                text, fact_cited, fact_genres = fact_sentence(self.catalog, item, h,
+                                                              None if inf is None else cite)
+                out.append(Explanation(h.user, item, text, fact_cited, fact_genres, "", tuple(cited), raw,
+                                       answer, tuple(problems), True, per, extra))
             else:
-                out.append(Explanation(h.user, item, raw, tuple(cited), tuple(genres), reason, tuple(cited), raw,
-                                       answer, tuple(problems), False, per, extra))
+                out.append(Explanation(h.user, item, raw, tuple(cited), tuple(genres), reason, tuple(cited),
+                                       raw, answer, tuple(problems), False, per, extra))
         return out
 
     def seed_of(self, user: int, item: int) -> int:
@@ -313,7 +319,8 @@ class Explainer:
 
     def _generate(self, prompts: list[str], schemas: list[dict], seeds: list[int]) -> list[str]:
         return self.ranker.backend.generate(prompts, self.config.max_tokens, adapter=self.ranker.adapter,
-                                            json_schema=schemas, temperature=self.config.temperature, seeds=seeds)
+                                            json_schema=schemas, temperature=self.config.temperature,
+                                            seeds=seeds)
 
     def explain(self, ranked: ItemList, k: int = 1, request: Request | None = None) -> ItemList:
         """``ranked`` with ``meta["explanations"]``: one :class:`Explanation` for each of its top ``k`` items.
@@ -322,7 +329,8 @@ class Explainer:
         ``ranked.meta["request"]`` (its candidates in prompt order), or ``request`` when given."""
         request = request if request is not None else ranked.meta.get("request")
         if request is None or request.candidates is None:
-            raise ValueError("explain needs the ranked list's request (LLMRanker.rank puts it in meta['request'])")
+            raise ValueError("explain needs the ranked list's request "
+                             "(LLMRanker.rank puts it in meta['request'])")
         top = [int(i) for i in ranked.items[:k] if int(i) in request.candidates]
         explanations = self.explain_many([request.about(i) for i in top])
         return ItemList(ranked.items, ranked.scores, {**ranked.meta, "explanations": explanations})

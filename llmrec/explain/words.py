@@ -20,7 +20,8 @@ import re
 
 from llmrec.explain._text import _DECADE_WORDS
 
-__all__ = ["CONNECTIVES", "DECADES", "decade_words", "genre_words", "item_words", "reason_pattern", "reason_words"]
+__all__ = ["CONNECTIVES", "DECADES", "decade_words", "genre_words", "item_words", "reason_pattern",
+           "reason_words"]
 
 #: Connective words of a grounded reason: the training targets' phrasings (finetune.data) and a few more.
 CONNECTIVES = frozenset([

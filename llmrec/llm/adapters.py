@@ -24,8 +24,8 @@ from pathlib import Path
 from llmrec.artifacts import MANIFEST, read_manifest, sha256_file
 from llmrec.errors import ArtifactError, ConfigError
 
-__all__ = ["ADAPTER_FIELDS", "ADAPTER_KIND", "MANIFEST", "VLLM_LORA_RANKS", "Adapter", "AdapterSet", "load_adapter",
-           "model_fingerprint", "resolve_adapter", "trained_fields", "vllm_lora_rank"]
+__all__ = ["ADAPTER_FIELDS", "ADAPTER_KIND", "MANIFEST", "VLLM_LORA_RANKS", "Adapter", "AdapterSet",
+           "load_adapter", "model_fingerprint", "resolve_adapter", "trained_fields", "vllm_lora_rank"]
 
 ADAPTER_KIND = "lora-adapter"
 #: Prompt settings an adapter's manifest records, with the value adapters from before the field imply.
@@ -69,7 +69,8 @@ def model_fingerprint(model: str) -> str:
 
 @dataclass(frozen=True)
 class Adapter:
-    """A LoRA adapter resolved once: a verified directory, or (``path`` None) a name a remote server serves."""
+    """A LoRA adapter resolved once: a verified directory, or (``path`` None) a name a remote server
+    serves."""
 
     path: str | None  # absolute directory; None: only the server knows the adapter
     name: str  # the name it is served and requested under
@@ -90,7 +91,8 @@ class Adapter:
                 "serve it with the model it was trained on, or train an adapter for this one")
 
     def trained_fields(self) -> dict[str, str]:
-        """The prompt settings it was trained for (older adapters: letters, titles); none for a served name."""
+        """The prompt settings it was trained for (older adapters: letters, titles); none for a served
+        name."""
         if self.path is None:
             return {}
         return {k: self.manifest.get(k, older) for k, older in ADAPTER_FIELDS.items()}
@@ -118,8 +120,8 @@ def load_adapter(path: str | Path, base_model: str | None = None) -> Adapter:
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ArtifactError(f"{directory}/adapter_config.json has no usable rank 'r': {err}") from None
     adapter = Adapter(path=str(directory), name=_safe_name(manifest.get("name") or directory.name), rank=rank,
-                      base_model=str(manifest.get("base_model")), base_fingerprint=str(manifest.get("base_fingerprint")),
-                      manifest=manifest)
+                      base_model=str(manifest.get("base_model")),
+                      base_fingerprint=str(manifest.get("base_fingerprint")), manifest=manifest)
     if base_model is not None:
         adapter.check_base(base_model)
     return adapter
@@ -166,7 +168,8 @@ class AdapterSet:
                 a.check_base(base_model)
         names = [a.name for a in self.adapters]
         if len(set(names)) != len(names):
-            raise ConfigError(f"LoRA adapter names must be distinct, got {names} (from {list(map(str, specs))})")
+            raise ConfigError(f"LoRA adapter names must be distinct, got {names} "
+                              f"(from {list(map(str, specs))})")
         self._index = {a.name: i for i, a in enumerate(self.adapters)}
         self._index.update({str(s): i for i, s in enumerate(specs) if not isinstance(s, Adapter)})
 

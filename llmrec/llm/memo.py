@@ -2,8 +2,9 @@
 
 Evaluations ask the same questions more than once: the fusion-weight grid ranks the same prompts under every
 weight, and the explanation eval's deletion test scores the ranking prompt again beside its two ablations.
-:class:`MemoBackend` remembers each prompt's label (or mark) log-probabilities and asks the wrapped backend only
-for the ones it has not seen; generation passes straight through.  ``clear()`` bounds its memory in long runs.
+:class:`MemoBackend` remembers each prompt's label (or mark) log-probabilities and asks the wrapped
+backend only for the ones it has not seen; generation passes straight through.  ``clear()`` bounds its
+memory in long runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class MemoBackend:
     def __init__(self, inner: LLMBackend):
         self.inner, self.tokenizer = inner, inner.tokenizer
         self.config = getattr(inner, "config", None)
-        self.memo: dict[tuple, np.ndarray] = {}  # (prompt, token ids or positions, adapter) -> log-probabilities
+        # (prompt, token ids or positions, adapter) -> log-probabilities
+        self.memo: dict[tuple, np.ndarray] = {}
         self.hits = 0  # prompts answered from the memo
 
     def label_logprobs(self, prompts: list[str], token_ids: list[int], *, adapter: str | None = None
@@ -36,8 +38,8 @@ class MemoBackend:
             self.memo.update(zip(missing, rows))
         return np.stack([self.memo[k] for k in keys]) if keys else np.zeros((0, len(ids)))
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: str | None = None,
-                       against: int | None = None) -> list[np.ndarray]:
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *,
+                       adapter: str | None = None, against: int | None = None) -> list[np.ndarray]:
         keys = [(tuple(p), tuple(j), adapter, against) for p, j in zip(prompts, positions)]
         missing = list(dict.fromkeys(k for k in keys if k not in self.memo))
         self.hits += len(keys) - len(missing)

@@ -46,11 +46,11 @@ from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, traine
 from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids
 from llmrec.llm.config import BackendKind, backend_config, backend_fields
 from llmrec.prompts import Prompt, load_prompt
-from llmrec.recommenders.base import Recommender, RecommenderConfig, Retriever, create_recommender
+from llmrec.recommenders.base import Recommender, RecommenderConfig, Retriever, check_n, create_recommender
 from llmrec.request import Request
 
-__all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL", "LLMRanker",
-           "LLMRankerConfig"]
+__all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL",
+           "LLMRanker", "LLMRankerConfig"]
 
 log = logging.getLogger(__name__)
 
@@ -80,30 +80,31 @@ def _position(candidates: np.ndarray, item: int) -> int:
 
 
 class LLMRankerConfig(RecommenderConfig):
-    retriever: str | None = Field(None, description="trained retriever directory, or 'auto' for the cached default "
-                                                    "one; None: untrained text retriever")
+    retriever: str | None = Field(None, description="trained retriever directory, or 'auto' for the cached "
+                                                    "default one; None: untrained text retriever")
     backend: BackendKind = Field(
         "vllm", description="LLM backend: the in-process vLLM engine, transformers (reference), or a remote "
                             "OpenAI-compatible vLLM server at engine.url")
     model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
-    adapter: str | None = Field(None, description="LoRA adapter directory from `python -m finetune.lora` (remote "
-                                                  "backend: or the name the server serves it under)")
+    adapter: str | None = Field(None, description="LoRA adapter directory from `python -m finetune.lora` "
+                                                  "(remote backend: or the name the server serves it under)")
     engine: dict[str, Any] = Field(default_factory=dict, description=(
-        "the backend's construction settings (llmrec.llm.config: e.g. enforce_eager, block_size, kv_cache_gib, "
-        "dtype for vllm; url, timeout, retries for remote; batch_size for transformers); a setting given at the "
-        "top level (--param enforce_eager=true) is taken as one of these"))
+        "the backend's construction settings (llmrec.llm.config: e.g. enforce_eager, block_size, "
+        "kv_cache_gib, dtype for vllm; url, timeout, retries for remote; batch_size for transformers); "
+        "a setting given at the top level (--param enforce_eager=true) is taken as one of these"))
     scoring: Literal["letters", "marks"] | None = Field(
-        None, description="how the K candidates are scored in one pass: letters (the next-token log-probability "
-                          "of each candidate's label) or marks (the log-probability of the mark ending each "
-                          "candidate's line); None: the adapter's (from its manifest), else letters")
+        None, description="how the K candidates are scored in one pass: letters (the next-token "
+                          "log-probability of each candidate's label) or marks (the log-probability of the "
+                          "mark ending each candidate's line); None: the adapter's (from its manifest), "
+                          "else letters")
     candidates: int = Field(20, ge=1, le=len(LABELS), description="K: retriever candidates the LLM reranks")
     permutations: int = Field(1, ge=1, description="P cyclic shifts of the candidate order averaged")
     llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
     retriever_weight: float = Field(0.0, ge=0, description="weight of the standardised retriever score")
     history_items: int = Field(10, ge=1, description="history items written into the prompt")
     details: Literal["titles", "full"] | None = Field(
-        None, description="item facts in the prompt: titles only (short, fast) or title, year, genres and rating; "
-                          "None: the adapter's (from its manifest), else titles")
+        None, description="item facts in the prompt: titles only (short, fast) or title, year, genres and "
+                          "rating; None: the adapter's (from its manifest), else titles")
     prompt: str | None = Field(None, description="prompt template name in prompts/ (None: rank for letters, "
                                                  "rank_marks for marks)")
     shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
@@ -144,7 +145,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         super().__init__(config)
         self.adapter: Adapter | None = resolve_adapter(self.config.adapter) if self.config.adapter else None
         trained = self._adapter_fields()
-        update = {k: trained.get(k, older) for k, older in ADAPTER_FIELDS.items() if getattr(self.config, k) is None}
+        update = {k: trained.get(k, older) for k, older in ADAPTER_FIELDS.items()
+                  if getattr(self.config, k) is None}
         if update:
             self.config = self.config.model_copy(update=update)
         self._backend = backend
@@ -193,21 +195,23 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def _adapter_fields(self) -> dict[str, str]:
         """The prompt settings the configured adapter was trained for (``scoring``: older adapters letters;
         ``details``: older adapters titles), or without one, those of a merged model (``python -m
-        finetune.merge``) given as the model; empty otherwise (a name a remote server serves, a plain model)."""
+        finetune.merge``) given as the model; empty otherwise (a name a remote server serves, a plain
+        model)."""
         if self.adapter is not None:
             return self.adapter.trained_fields()
         return trained_fields(self.config.model)
 
     def _check_adapter_fields(self) -> None:
-        """An adapter (or merged model) trained for one read-out or item text is refused by a ranker configured
-        for the other."""
+        """An adapter (or merged model) trained for one read-out or item text is refused by a ranker
+        configured for the other."""
         adapter = self.config.adapter or self.config.model
         for key, trained in self._adapter_fields().items():
             configured = getattr(self.config, key)
             if trained != configured:
-                raise ConfigError(f"adapter {adapter} was trained for {key}={trained!r} but the ranker is configured "
-                                  f"with {key}={configured!r}; leave {key} unset or set it to {trained!r} "
-                                  f"(python -m eval: --param {key}={trained}; finetune.lora: --{key} {trained})")
+                raise ConfigError(f"adapter {adapter} was trained for {key}={trained!r} but the ranker is "
+                                  f"configured with {key}={configured!r}; leave {key} unset or set it to "
+                                  f"{trained!r} (python -m eval: --param {key}={trained}; finetune.lora: "
+                                  f"--{key} {trained})")
 
     def describe(self) -> dict:
         return {**super().describe(), "prompt_version": self.prompt.version}
@@ -243,8 +247,9 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         exactly one token wherever it stands)."""
         pieces = self.prompt_text(history, candidates, mark=_SLOT).split(_SLOT)
         if len(pieces) != len(candidates) + 1:
-            raise ConfigError(f"prompt {self.prompt.version} must write {{{{ mark }}}} once per candidate for "
-                              f"scoring='marks' (found {len(pieces) - 1} for {len(candidates)} candidates)")
+            raise ConfigError(f"prompt {self.prompt.version} must write {{{{ mark }}}} once per candidate "
+                              f"for scoring='marks' (found {len(pieces) - 1} for {len(candidates)} "
+                              "candidates)")
         tokenizer = self.backend.tokenizer
         ids: list[int] = []
         positions: list[int] = []
@@ -258,16 +263,19 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def messages(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None, *,
                  mark: str = MARK) -> list[dict[str, str]]:
         """The chat messages of :meth:`prompt_text` (an explanation request continues this conversation)."""
-        cands = [{"label": label, "text": self._item_text(int(i))} for label, i in zip(self.labels, candidates)]
+        cands = [{"label": label, "text": self._item_text(int(i))}
+                 for label, i in zip(self.labels, candidates)]
         return (prompt or self.prompt).messages(
             history=render_history(history, self._catalog, self.history_format), candidates=cands, mark=mark)
 
     def answer_text(self, item: int, candidates: np.ndarray) -> str:
-        """The assistant's answer naming ``item`` after the ranking prompt (its label; with marks, its title)."""
+        """The assistant's answer naming ``item`` after the ranking prompt (its label; with marks, its
+        title)."""
         pos = np.flatnonzero(np.asarray(candidates) == item)
         if len(pos) == 0:
             raise ValueError(f"item {item} is not among the candidates")
-        return self.labels[int(pos[0])] if self.config.scoring == "letters" else self._catalog.short_title(item)
+        return (self.labels[int(pos[0])] if self.config.scoring == "letters"
+                else self._catalog.short_title(item))
 
     def shown_history(self, history: History) -> History:
         """The part of ``history`` the ranking prompt shows (the most recent ``history_items``)."""
@@ -290,7 +298,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         return cands
 
     def request(self, history: History, text: str | None = None) -> Request:
-        """A request for this history with recall's candidates filled in, in the order the prompt shows them."""
+        """A request for this history with recall's candidates filled in, in the order the prompt shows
+        them."""
         return Request(history, self.recall(history, text).items, text=text)
 
     def llm_scores(self, request: Request) -> np.ndarray:
@@ -341,7 +350,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             keys = [r.about(None).key() for r in requests]
             unique = {key: r.about(None) for key, r in zip(keys, requests)}
             scores = dict(zip(unique, self.llm_scores_many(list(unique.values()))))
-            return np.array([scores[key][_position(r.candidates, r.need_item())] for key, r in zip(keys, requests)])
+            return np.array([scores[key][_position(r.candidates, r.need_item())]
+                             for key, r in zip(keys, requests)])
         prompts, positions, owners = [], [], []
         for n, r in enumerate(requests):
             item = r.need_item()
@@ -353,14 +363,15 @@ class LLMRanker(Recommender[LLMRankerConfig]):
                 owners.append(n)
         rows = self.backend.token_logprobs(prompts, positions, adapter=self.adapter, against=self.not_mark_id)
         if len(rows) != len(prompts) or any(len(r) != 1 or not np.isfinite(r[0]) for r in rows):
-            raise LLMUnavailable(f"the LLM returned no usable mark log-odds ({len(rows)} rows for {len(prompts)} "
-                                 "prompts)", cause="malformed response")
+            raise LLMUnavailable(f"the LLM returned no usable mark log-odds ({len(rows)} rows for "
+                                 f"{len(prompts)} prompts)", cause="malformed response")
         total = np.zeros(len(requests))
         np.add.at(total, owners, [float(r[0]) for r in rows])
         return total / np.bincount(owners, minlength=len(requests))
 
     def _logprobs(self, prompts: list[tuple[History, np.ndarray]], k: int) -> np.ndarray:
-        """(len(prompts), k) log-probabilities of the k candidates' labels (letters) or marks, in prompt order."""
+        """(len(prompts), k) log-probabilities of the k candidates' labels (letters) or marks, in prompt
+        order."""
         if self.config.scoring == "letters":
             texts = [self.prompt_text(h, order) for h, order in prompts]
             return self.backend.label_logprobs(texts, self.label_ids[:k], adapter=self.adapter)
@@ -368,8 +379,9 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         rows = self.backend.token_logprobs([ids for ids, _ in encoded], [pos for _, pos in encoded],
                                            adapter=self.adapter, against=self.not_mark_id)
         if len(rows) != len(prompts) or any(len(r) != k for r in rows):
-            raise LLMUnavailable(f"the LLM returned mark log-probabilities of the wrong shape ({len(rows)} rows, "
-                                 f"expected {len(prompts)} of {k})", cause="malformed response")
+            raise LLMUnavailable(f"the LLM returned mark log-probabilities of the wrong shape "
+                                 f"({len(rows)} rows, expected {len(prompts)} of {k})",
+                                 cause="malformed response")
         return np.array([np.asarray(r, dtype=np.float64) for r in rows]).reshape(len(prompts), k)
 
     @staticmethod
@@ -395,8 +407,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             self._prepared[self._key(h, None)] = self._fuse(c, r, llm)
 
     def rank(self, request: Request | History) -> ItemList:
-        """The K candidates reranked by the fused score, best first; ``meta["request"]`` is the request with its
-        candidates in the order the prompt showed them (what an explanation continues)."""
+        """The K candidates reranked by the fused score, best first; ``meta["request"]`` is the request
+        with its candidates in the order the prompt showed them (what an explanation continues)."""
         if isinstance(request, History):
             request = Request(request)
         history, text = request.history, request.text
@@ -432,12 +444,16 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         return ItemList(cands.items[order], fused[order], {**cands.meta, "stage": "llm", "request": request,
                                                            "prompt_version": self.prompt.version})
 
-    def recommend(self, history: History, items: np.ndarray, n: int = 10, exclude_seen: bool = True) -> ItemList:
-        """The top ``n`` of the reranked candidates (with their ``meta``, e.g. ``degraded``) when ``n`` <= K."""
+    def recommend(self, history: History, items: np.ndarray, n: int = 10,
+                  exclude_seen: bool = True) -> ItemList:
+        """The top ``n`` of the reranked candidates (with their ``meta``, e.g. ``degraded``)
+        when ``n`` <= K."""
+        n = check_n(n)
         if n > self.config.candidates or not exclude_seen:
             return super().recommend(history, items, n, exclude_seen)
         ranked = self.rank(history)
-        keep = np.isin(ranked.items, np.asarray(items, dtype=np.int64)) & ~np.isin(ranked.items, history.items)
+        keep = (np.isin(ranked.items, np.asarray(items, dtype=np.int64))
+                & ~np.isin(ranked.items, history.items))
         return ItemList(ranked.items[keep][:n], ranked.scores[keep][:n], ranked.meta)
 
     def score_many(self, histories: list[History], items: list[np.ndarray]) -> list[np.ndarray]:

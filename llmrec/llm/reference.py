@@ -42,7 +42,8 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=getattr(torch, resolve_dtype(config.dtype)))
+        model = AutoModelForCausalLM.from_pretrained(self.model_path,
+                                                     dtype=getattr(torch, resolve_dtype(config.dtype)))
         self.adapters = AdapterSet(config.adapters, self.model_path)
         if self.adapters:
             from peft import PeftModel
@@ -93,7 +94,8 @@ class TransformersBackend:
                 ids, mask, _ = left_pad(batch, self.tokenizer.pad_token_id)
                 yield which, {"input_ids": ids, "attention_mask": mask}
             else:
-                yield which, self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+                yield which, self.tokenizer(batch, return_tensors="pt", padding=True,
+                                            add_special_tokens=False)
 
     def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
                        adapter: AdapterRef = None) -> np.ndarray:
@@ -106,8 +108,8 @@ class TransformersBackend:
                 out[which] = torch.log_softmax(logits, dim=-1)[:, token_ids].numpy()
         return out
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: AdapterRef = None,
-                       against: int | None = None) -> list[np.ndarray]:
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *,
+                       adapter: AdapterRef = None, against: int | None = None) -> list[np.ndarray]:
         import torch
 
         check_positions(prompts, positions)
@@ -140,16 +142,19 @@ class TransformersBackend:
                 for prompt, seed in zip(prompts, seeds):
                     torch.manual_seed(0 if seed is None else seed)
                     _, enc = next(self._batches([prompt]))
-                    out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=True, temperature=temperature,
-                                              top_k=0, top_p=1.0, pad_token_id=self.tokenizer.pad_token_id)
-                    texts += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                    out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=True,
+                                              temperature=temperature, top_k=0, top_p=1.0,
+                                              pad_token_id=self.tokenizer.pad_token_id)
+                    texts += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
+                                                         skip_special_tokens=True)
             return texts
         texts = [""] * len(prompts)
         with torch.no_grad(), self._adapter_context(adapter):
             for which, enc in self._batches(prompts):
                 out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
                                           pad_token_id=self.tokenizer.pad_token_id)
-                decoded = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                decoded = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:],
+                                                      skip_special_tokens=True)
                 for n, text in zip(which, decoded):
                     texts[n] = text
         return texts

@@ -61,7 +61,8 @@ class RemoteBackend:
         elif config.served_model in self.models:
             self.served_model = config.served_model
         else:
-            raise ConfigError(f"the LLM server at {self.url} serves {self.models}, not {config.served_model!r}")
+            raise ConfigError(f"the LLM server at {self.url} serves {self.models}, not "
+                              f"{config.served_model!r}")
         self.model_path = resolve_llm(config.model)
         self.tokenizer = _load_tokenizer(self.model_path)
         self.adapters = AdapterSet(config.adapters, self.model_path, need_path=False)
@@ -71,9 +72,9 @@ class RemoteBackend:
     def _check_served(self, adapter: Adapter) -> None:
         """An adapter directory (verified against the local base model) must be served under its name."""
         if adapter.path is not None and adapter.name not in self.models:
-            raise ConfigError(f"the LLM server at {self.url} does not serve the LoRA adapter {adapter.path} (it "
-                              f"serves {self.models}); start it with `llmrec serve-llm --lora "
-                              f"{adapter.name}={adapter.path}`")
+            raise ConfigError(f"the LLM server at {self.url} does not serve the LoRA adapter "
+                              f"{adapter.path} (it serves {self.models}); start it with "
+                              f"`llmrec serve-llm --lora {adapter.name}={adapter.path}`")
 
     def _adapter_name(self, adapter: AdapterRef) -> str | None:
         """The served name for ``adapter``: a configured one's name, or any other name (which the server may
@@ -119,23 +120,26 @@ class RemoteBackend:
                                           f"{err}): {str(choice)[:300]}") from None
         return out
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: AdapterRef = None,
-                       against: int | None = None) -> list[np.ndarray]:
-        """``log p(prompt[j] | prompt[:j])`` at each position, from next-token requests for the prefixes (the
-        server's prefix cache shares their common blocks; see :func:`~llmrec.llm.base.prefix_token_logprobs`)."""
-        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter, against=against)
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *,
+                       adapter: AdapterRef = None, against: int | None = None) -> list[np.ndarray]:
+        """``log p(prompt[j] | prompt[:j])`` at each position, from next-token requests for the prefixes
+        (the server's prefix cache shares their common blocks; see
+        :func:`~llmrec.llm.base.prefix_token_logprobs`)."""
+        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter,
+                                     against=against)
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: AdapterRef = None,
                  json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
                  seeds: list[int] | None = None) -> list[str]:
-        """Greedy continuations (or sampled at ``temperature``), constrained to ``json_schema`` by the server's
-        structured outputs; a schema per prompt takes one request each.  ``seeds`` are checked but not sent: a
-        seeded request kills a vLLM CPU server's engine when its prefill is chunked, so the words follow the
-        server's seed."""
+        """Greedy continuations (or sampled at ``temperature``), constrained to ``json_schema`` by the
+        server's structured outputs; a schema per prompt takes one request each.  ``seeds`` are checked but
+        not sent: a seeded request kills a vLLM CPU server's engine when its prefill is chunked, so the words
+        follow the server's seed."""
         schemas, _ = per_prompt(prompts, json_schema, seeds)
         if len(prompts) > 1 and isinstance(json_schema, list):
-            return [t for p, s in zip(prompts, schemas) for t in self.generate([p], max_tokens, adapter=adapter,
-                                                                               json_schema=s, temperature=temperature)]
+            return [t for p, s in zip(prompts, schemas)
+                    for t in self.generate([p], max_tokens, adapter=adapter, json_schema=s,
+                                           temperature=temperature)]
         json_schema = schemas[0] if schemas else None
         texts: list[str] = []
         extra: dict[str, Any] = ({"structured_outputs": structured_outputs(json_schema)}
@@ -155,8 +159,8 @@ class RemoteBackend:
         step = self.config.request_batch
         for start in range(0, len(prompts), step):
             chunk = prompts[start:start + step]
-            body = {"model": self._adapter_name(adapter) or self.served_model, "prompt": chunk, "temperature": 0.0,
-                    **params}
+            body = {"model": self._adapter_name(adapter) or self.served_model, "prompt": chunk,
+                    "temperature": 0.0, **params}
             data = self._request("POST", "/completions", body)
             choices = data.get("choices") if isinstance(data, dict) else None
             if not isinstance(choices, list) or len(choices) != len(chunk):

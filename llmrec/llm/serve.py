@@ -54,7 +54,8 @@ class ServerConfig:
                                "requests pick it with model=NAME")
     max_lora_rank: int | None = arg(None, help="largest LoRA rank (default: the adapters' largest, rounded "
                                                f"up to one of {VLLM_LORA_RANKS})")
-    enforce_eager: bool = arg(False, help="no CUDA graphs / torch.compile (faster start, ~20%% slower prompts on CPU)")
+    enforce_eager: bool = arg(False, help="no CUDA graphs / torch.compile (faster start, ~20%% slower "
+                                          "prompts on CPU)")
     block_size: int | None = arg(None, help="KV-cache block size; prefixes are cached in whole blocks "
                                             "(default: 32 on CPU, vLLM's own on GPU)")
     prefix_caching: bool = arg(True, help="reuse the KV cache of shared prompt prefixes")
@@ -96,7 +97,8 @@ def server_command(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
     opts = engine_options(config.enforce_eager, config.block_size)
     model = resolve_llm(config.model)
     argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
-            "--served-model-name", config.served_model_name, "--host", config.host, "--port", str(config.port),
+            "--served-model-name", config.served_model_name, "--host", config.host,
+            "--port", str(config.port),
             "--dtype", resolve_dtype(config.dtype), "--max-model-len", str(config.max_model_len),
             "--seed", str(config.seed), "--generation-config", "vllm",
             "--enable-prefix-caching" if config.prefix_caching else "--no-enable-prefix-caching"]
@@ -113,8 +115,8 @@ def server_command(config: ServerConfig) -> tuple[list[str], dict[str, str]]:
 
 
 def _stop(proc: subprocess.Popen, *, group: bool, grace: float = 30.0) -> None:
-    """Stop ``proc``, or its whole process group when ``group``: SIGINT (as Ctrl-C), then SIGTERM, then SIGKILL.
-    A further Ctrl-C while waiting escalates at once."""
+    """Stop ``proc``, or its whole process group when ``group``: SIGINT (as Ctrl-C), then SIGTERM, then
+    SIGKILL.  A further Ctrl-C while waiting escalates at once."""
     def send(sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
             if group:
@@ -146,8 +148,8 @@ def serve(config: ServerConfig, announce: Callable[[str], None] = log.info) -> i
     argv, env = server_command(config)
     announce(f"starting the LLM server: {shlex.join(argv)}")
     announce(f"once it logs 'Application startup complete', use it at {server_url(config)} (model "
-             f"{config.served_model_name!r}), e.g. `llmrec recommend --backend remote --url {server_url(config)}`; "
-             "Ctrl-C stops it")
+             f"{config.served_model_name!r}), e.g. `llmrec recommend --backend remote --url "
+             f"{server_url(config)}`; Ctrl-C stops it")
     # also when started with SIGINT ignored (a background job); SIGTERM must not orphan the server
     handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -184,7 +186,8 @@ def _tail(path: Path, lines: int = 30) -> str:
 @contextlib.contextmanager
 def local_server(config: ServerConfig = ServerConfig(port=0), *, startup_timeout: float = 300.0,
                  log_path: str | Path | None = None) -> Iterator[str]:
-    """Start the server as a subprocess, wait until ``/v1/models`` answers, yield its API root, stop it at exit.
+    """Start the server as a subprocess, wait until ``/v1/models`` answers, yield its API root, stop it
+    at exit.
 
     Port 0 picks a free port.  The server's output goes to ``log_path`` (default: a temporary file, deleted
     after a clean run); if the server exits or does not answer within ``startup_timeout`` seconds,

@@ -24,8 +24,8 @@ __all__ = ["CPU_BLOCK_SIZE", "VLLMBackend", "engine_options", "quiet_vllm", "vll
 log = logging.getLogger(__name__)
 
 
-#: KV-cache block size on CPU: vLLM's CPU default is 128 tokens and only whole blocks are prefix-cached, so the
-#: ranking prompt's shared opening (instruction, ~50 tokens) was never reused; 32 is the smallest the CPU
+#: KV-cache block size on CPU: vLLM's CPU default is 128 tokens and only whole blocks are prefix-cached, so
+#: the ranking prompt's shared opening (instruction, ~50 tokens) was never reused; 32 is the smallest the CPU
 #: attention backend accepts.  Measured on 2 cores, batches of 64 users: 0.58-0.61 s/user at 128 (eager),
 #: 0.50-0.56 at 32 (eager), 0.42 at 32 compiled.
 CPU_BLOCK_SIZE = 32
@@ -86,9 +86,11 @@ class VLLMBackend:
         if self.adapters:
             rank = vllm_lora_rank(config.max_lora_rank or max(a.rank for a in self.adapters))
             lora = {"enable_lora": True, "max_loras": len(self.adapters), "max_lora_rank": rank}
-        extra = {"max_num_batched_tokens": config.max_num_batched_tokens} if config.max_num_batched_tokens else {}
-        self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype), max_model_len=config.max_model_len,
-                       enable_prefix_caching=config.prefix_caching, seed=config.seed,
+        extra = ({"max_num_batched_tokens": config.max_num_batched_tokens}
+                 if config.max_num_batched_tokens else {})
+        self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype),
+                       max_model_len=config.max_model_len, enable_prefix_caching=config.prefix_caching,
+                       seed=config.seed,
                        **engine_options(config.enforce_eager, config.block_size), **extra, **lora)
         self.tokenizer = self.llm.get_tokenizer()
         import torch
@@ -118,7 +120,8 @@ class VLLMBackend:
 
         params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=len(token_ids),
                                 logprob_token_ids=list(token_ids))
-        inputs = [p if isinstance(p, str) else TokensPrompt(prompt_token_ids=list(map(int, p))) for p in prompts]
+        inputs = [p if isinstance(p, str) else TokensPrompt(prompt_token_ids=list(map(int, p)))
+                  for p in prompts]
         outputs = self.llm.generate(inputs, params, use_tqdm=False, lora_request=self._lora_request(adapter))
         out = np.full((len(prompts), len(token_ids)), -np.inf)
         for row, o in enumerate(outputs):
@@ -128,9 +131,10 @@ class VLLMBackend:
                     out[row, col] = step[tid].logprob
         return out
 
-    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *, adapter: AdapterRef = None,
-                       against: int | None = None) -> list[np.ndarray]:
-        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter, against=against)
+    def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *,
+                       adapter: AdapterRef = None, against: int | None = None) -> list[np.ndarray]:
+        return prefix_token_logprobs(self.label_logprobs, prompts, positions, adapter=adapter,
+                                     against=against)
 
     def generate(self, prompts: list[str], max_tokens: int, *, adapter: AdapterRef = None,
                  json_schema: dict | list[dict] | None = None, temperature: float = 0.0,
@@ -147,8 +151,8 @@ class VLLMBackend:
         if temperature > 0 and any(s is not None for s in seeds) and not self.request_seeds:
             if not self._warned_seeds:
                 self._warned_seeds = True
-                log.warning("per-request seeds are ignored by vLLM on CPU: sampled words follow the engine's seed "
-                            "(the same requests in the same order give the same words)")
+                log.warning("per-request seeds are ignored by vLLM on CPU: sampled words follow the engine's "
+                            "seed (the same requests in the same order give the same words)")
             seeds = [None] * len(prompts)
         params = [params_for(schema, seed) for schema, seed in zip(schemas, seeds)]
         outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request(adapter))
