@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: attention backend accepts.  Measured on 2 cores, batches of 64 users: 0.58-0.61 s/user at 128 (eager),
 #: 0.50-0.56 at 32 (eager), 0.42 at 32 compiled.
 CPU_BLOCK_SIZE = 32
+#: Seconds the engine's processes get to exit on their own when the backend is closed.
+SHUTDOWN_SECONDS = 60.0
 
 
 def engine_options(enforce_eager: bool, block_size: int | None) -> dict:
@@ -100,9 +102,11 @@ class VLLMBackend:
         self.request_seeds, self._warned_seeds = torch.cuda.is_available(), False
 
     def close(self) -> None:
-        """Stop the engine's processes now (a dropped engine may otherwise keep its worker spinning)."""
+        """Stop the engine's processes now (a dropped engine may otherwise keep its worker spinning), giving
+        them :data:`SHUTDOWN_SECONDS` to exit on their own: vLLM's default of 5 s is shorter than a CPU worker
+        takes, and the processes it then kills leave shared memory behind."""
         with contextlib.suppress(Exception):
-            self.llm.llm_engine.engine_core.shutdown()
+            self.llm.llm_engine.engine_core.shutdown(timeout=SHUTDOWN_SECONDS)
 
     def _lora_request(self, adapter: AdapterRef):
         if adapter is None:
