@@ -195,7 +195,7 @@ def build_data(cfg: LoraTrainConfig, dataset: Dataset, wrapped: WrappedModel) ->
     rows, shared = _training_rows(cfg, examples, explain_rows, wrapped.tokenizer)
     log.info("examples: ranking=%d explanation=%d rows=%d shared_prompt_rows=%d build_seconds=%.0f "
              "validation_users=%d", len(examples), len(explain_rows), len(rows), shared, build_seconds,
-             len(validator.jobs))
+             len(validator.requests))
     return TrainingData(dataset, ranker, retriever, scorer, examples, explain_rows, rows, shared, validator,
                         build_seconds)
 
@@ -254,7 +254,7 @@ def train(cfg: LoraTrainConfig, wrapped: WrappedModel, data: TrainingData) -> Tr
 
     checkpoints = Path(f"{cfg.save.output}.checkpoints")
     trainer = RankTrainer(model=wrapped.model, args=_training_arguments(cfg, checkpoints, wrapped.bf16),
-                          train_dataset=data.rows, eval_dataset=data.validator.jobs,
+                          train_dataset=data.rows, eval_dataset=data.validator.requests,
                           data_collator=collate_examples(wrapped.tokenizer),
                           label_ids=data.ranker.label_ids[:cfg.examples.candidates], loss=cfg.adapter.loss,
                           validator=data.validator, against=data.ranker.not_mark_id)
@@ -325,7 +325,7 @@ def adapter_card(requested: LoraTrainConfig, cfg: LoraTrainConfig, wrapped: Wrap
                  "explanation_examples": len(data.explain_rows),
                  "shared_prompt_rows": data.shared_prompt_rows, "retriever": data.retriever},
         "config": config_values(requested) | {"resolved": config_values(cfg)},
-        "validation": {"users": len(data.validator.jobs), "step": best_step, **chosen},
+        "validation": {"users": len(data.validator.requests), "step": best_step, **chosen},
         "validation_zero_shot": zero_shot,
         "validation_retriever_order": data.validator.retriever_metrics,
         "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"]} for r in history],

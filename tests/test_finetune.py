@@ -450,7 +450,7 @@ def test_the_adapter_changes_the_scores_and_vllm_serves_it_like_peft(smoke_adapt
     base = LLMRanker(LLMRankerConfig(candidates=8, retriever=None),
                      backend=TransformersBackend(TransformersConfig())).fit(ml100k)
     jobs = [base.request(h) for h in hs]
-    prompts = [base.prompts(h, c)[0][0] for h, c in jobs]
+    prompts = [base.prompts(r.history, r.candidates)[0][0] for r in jobs]
     ids = base.label_ids[:8]
     peft = TransformersBackend(TransformersConfig(adapters=(str(smoke_adapter),)))
     vllm = VLLMBackend(VLLMConfig(adapters=(str(smoke_adapter),)))
