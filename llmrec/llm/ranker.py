@@ -31,12 +31,9 @@ is fitted is an error, since nothing has been served yet.
 from __future__ import annotations
 
 import logging
-import string
 import time
-from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
 
 from llmrec.data import Dataset
 from llmrec.errors import ConfigError, LLMUnavailable
@@ -44,9 +41,17 @@ from llmrec.history import History, HistoryFormat, render_history
 from llmrec.items import ItemList
 from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, trained_fields
 from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids
-from llmrec.llm.config import BackendKind, backend_config, backend_fields
+from llmrec.llm.config import backend_config
+from llmrec.llm.rank_config import (
+    LABELS,
+    MARK,
+    NOT_MARK,
+    RANK_HISTORY_FORMAT,
+    RANK_HISTORY_FORMAT_FULL,
+    LLMRankerConfig,
+)
 from llmrec.prompts import Prompt, load_prompt
-from llmrec.recommenders.base import Recommender, RecommenderConfig, Retriever, check_n, create_recommender
+from llmrec.recommenders.base import Recommender, Retriever, check_n, create_recommender
 from llmrec.request import Request
 
 __all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL",
@@ -54,22 +59,8 @@ __all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT"
 
 log = logging.getLogger(__name__)
 
-LABELS = string.ascii_uppercase  # single tokens for common tokenizers; checked at start-up
-#: The mark ending each candidate line with ``scoring="marks"`` (one token; checked at start-up).
-MARK = " yes"
-#: The token a mark is scored against (``scoring="marks"``: the score is log p(MARK) - log p(NOT_MARK)).
-NOT_MARK = " no"
 _SLOT = "\x00"  # stands for a mark while the prompt is rendered, then is replaced by the mark's token id
 _PROMPTS = {"letters": "rank", "marks": "rank_marks"}
-
-#: How the ranking prompt writes the history with ``details="titles"`` (the default): the last 10 titles,
-#: newest first, on one line.  Years cost ~6 tokens a title with this tokenizer and prompt length is the
-#: cost of CPU scoring, so they are left out.
-RANK_HISTORY_FORMAT = HistoryFormat(max_items=10, order="newest_first", style="compact", show_year=False,
-                                    show_genres=False, show_rating=False, show_recency=False)
-#: ``details="full"``: one line per item with year, genres and rating (about 3x the tokens).
-RANK_HISTORY_FORMAT_FULL = HistoryFormat(max_items=10, order="newest_first", style="lines", show_rating=True,
-                                         show_recency=False)
 
 
 def _position(candidates: np.ndarray, item: int) -> int:
@@ -77,60 +68,6 @@ def _position(candidates: np.ndarray, item: int) -> int:
     if len(where) == 0:
         raise ValueError(f"item {item} is not among the candidates")
     return int(where[0])
-
-
-class LLMRankerConfig(RecommenderConfig):
-    retriever: str | None = Field(None, description="trained retriever directory, or 'auto' for the cached "
-                                                    "default one; None: untrained text retriever")
-    backend: BackendKind = Field(
-        "vllm", description="LLM backend: the in-process vLLM engine, transformers (reference), or a remote "
-                            "OpenAI-compatible vLLM server at engine.url")
-    model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
-    adapter: str | None = Field(None, description="LoRA adapter directory from `python -m finetune.lora` "
-                                                  "(remote backend: or the name the server serves it under)")
-    engine: dict[str, Any] = Field(default_factory=dict, description=(
-        "the backend's construction settings (llmrec.llm.config: e.g. enforce_eager, block_size, "
-        "kv_cache_gib, dtype for vllm; url, timeout, retries for remote; batch_size for transformers); "
-        "a setting given at the top level (--param enforce_eager=true) is taken as one of these"))
-    scoring: Literal["letters", "marks"] | None = Field(
-        None, description="how the K candidates are scored in one pass: letters (the next-token "
-                          "log-probability of each candidate's label) or marks (the log-probability of the "
-                          "mark ending each candidate's line); None: the adapter's (from its manifest), "
-                          "else letters")
-    candidates: int = Field(20, ge=1, le=len(LABELS), description="K: retriever candidates the LLM reranks")
-    permutations: int = Field(1, ge=1, description="P cyclic shifts of the candidate order averaged")
-    llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
-    retriever_weight: float = Field(0.0, ge=0, description="weight of the standardised retriever score")
-    history_items: int = Field(10, ge=1, description="history items written into the prompt")
-    details: Literal["titles", "full"] | None = Field(
-        None, description="item facts in the prompt: titles only (short, fast) or title, year, genres and "
-                          "rating; None: the adapter's (from its manifest), else titles")
-    prompt: str | None = Field(None, description="prompt template name in prompts/ (None: rank for letters, "
-                                                 "rank_marks for marks)")
-    shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
-                                                        "instead of the retriever's order")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _engine_settings(cls, values: Any) -> Any:
-        """Settings of the chosen backend given at the top level go into ``engine``."""
-        if not isinstance(values, dict):
-            return values
-        kind = values.get("backend", "vllm")
-        own = set(cls.model_fields)
-        moved = {k: v for k, v in values.items() if k not in own and k in backend_fields(str(kind))}
-        if not moved:
-            return values
-        rest = {k: v for k, v in values.items() if k not in moved}
-        return {**rest, "engine": {**dict(values.get("engine") or {}), **moved}}
-
-    @field_validator("engine")
-    @classmethod
-    def _engine_known(cls, engine: dict[str, Any], info) -> dict[str, Any]:
-        if set(engine) & {"model", "adapters"}:
-            raise ValueError("set the model and the adapter with the ranker's own model and adapter fields")
-        backend_config(info.data.get("backend", "vllm"), **engine)  # an unknown or bad setting is named now
-        return engine
 
 
 class LLMRanker(Recommender[LLMRankerConfig]):
