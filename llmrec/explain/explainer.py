@@ -190,9 +190,9 @@ class Explainer:
         prompts: dict[tuple, Request] = {}
         spans = []
         for r in requests:
-            r.need_item(), r.need_candidates()
+            item, candidates = r.need_item(), r.need_candidates()
             shown, ids = self.ranker.shown_history(r.history), self.shown_items(r.history)
-            key = (r.user, len(r.history), tuple(r.candidates.tolist()), r.item)
+            key = (r.user, len(r.history), tuple(candidates.tolist()), item)
             spans.append((key, ids))
             prompts.setdefault(key + (None,), r.with_history(shown))
             for i in ids:
