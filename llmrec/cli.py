@@ -159,19 +159,29 @@ CORE_COMMANDS = {
 }
 
 
-def commands() -> dict[str, Command]:
-    """Every ``llmrec`` command: the core's and those the installed packages add (entry points)."""
-    found: dict[str, Command] = {}
-    for ep in metadata.entry_points(group=COMMAND_ENTRY_POINTS):
-        command = ep.load()
-        if not isinstance(command, Command):
-            raise ConfigError(f"entry point {COMMAND_ENTRY_POINTS}:{ep.name} ({ep.value}) is not an llmrec "
-                              "Command")
-        found[ep.name] = command
+def _load(ep: metadata.EntryPoint) -> Command:
+    command = ep.load()
+    if not isinstance(command, Command):
+        raise ConfigError(f"entry point {COMMAND_ENTRY_POINTS}:{ep.name} ({ep.value}) is not an llmrec "
+                          "Command")
+    return command
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    found = {ep.name: ep for ep in metadata.entry_points(group=COMMAND_ENTRY_POINTS)}
     clash = sorted(set(found) & set(CORE_COMMANDS))
     if clash:
         raise ConfigError(f"commands {clash} are defined twice (core and entry points)")
-    return {**found, **CORE_COMMANDS}
+    return found
+
+
+def commands(only: str | None = None) -> dict[str, Command | None]:
+    """Every ``llmrec`` command: the core's and those the installed packages add (entry points).  With
+    ``only``, the entry-point commands other than that one are listed but not loaded (None): loading one
+    imports its package, which a command of the core should not pay for."""
+    eps = _entry_points()
+    loaded = {name: _load(ep) if only in (None, name) else None for name, ep in eps.items()}
+    return {**loaded, **CORE_COMMANDS}
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -187,15 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
     argv = [a for a in argv if a != "--verbose"]
-    table = commands()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = [MAIN_JOB, *argv]  # the main job
+    table = commands(only=argv[0] if argv[0] not in ("-h", "--help") else None)
     parser = argparse.ArgumentParser(prog="llmrec", description=__doc__.split("\n")[0],
                                      epilog="--verbose (anywhere): keep INFO logging (vLLM's included)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in table.items():
-        p = sub.add_parser(name, help=command.help, description=command.help)
-        if command.config is not None:
+        help_ = command.help if command is not None else f"see `llmrec {name} --help`"
+        p = sub.add_parser(name, help=help_, description=help_)
+        if command is not None and command.config is not None:
             add_config_arguments(p, command.config)
     ns = parser.parse_args(argv)
     command = table[ns.command]

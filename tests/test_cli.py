@@ -92,3 +92,11 @@ def test_param_values_are_json_and_dotted_keys_set_nested_settings():
     for bad in ("novalue", "=3", "a..b=1"):
         with pytest.raises(ConfigError, match="key=value"):
             parse_params([bad])
+
+
+def test_a_core_command_does_not_load_the_commands_of_the_layers_above(ml100k, capsys):
+    import sys
+
+    sys.modules.pop("eval.main_job", None)
+    assert main(["history", "--data", ml100k.source["path"], "--user", "1", "--max-items", "1"]) == 0
+    assert "eval.main_job" not in sys.modules  # loading it imports retrieval training (torch): seconds
