@@ -127,15 +127,16 @@ def _print_reports(reports: dict[str, Report]) -> None:
 def explanation_table(summaries: list[dict]) -> str:
     """Raw and verified faithfulness figures, one column per run."""
     keys = ["hallucinated_title_rate", "history_grounding_precision", "genre_claim_precision",
-            "year_accuracy", "item_consistency", "distinctness"]
+            "year_accuracy", "item_consistency", "distinctness", "evidence_relevance", "repetition_rate",
+            "truncated_rate", "short_reason_rate", "cites_nothing_rate"]
     rows = []
     for stage in ("raw", "verified"):
         for k in keys:
             rows.append([f"{k} ({stage})", *(s[stage].get(k, float("nan")) for s in summaries)])
     rows.append(["reason_distinctness (raw)", *(s["raw"].get("reason_distinctness", float("nan"))
                                                  for s in summaries)])
-    for k in ("explained", "unusable_rate", "replaced_rate", "seconds_per_item"):
-        rows.append([k, *(s[k] for s in summaries)])
+    for k in ("explained", "unusable_rate", "replaced_rate", "llm_written_rate", "seconds_per_item"):
+        rows.append([k, *(s.get(k, float("nan")) for s in summaries)])
     for k in ("mean_diff", "ci_low", "ci_high", "n"):
         rows.append([f"deletion effect {k}", *(s["deletion"].get(k, float("nan")) for s in summaries)])
     return format_table(rows, ["metric", *(s["label"] for s in summaries)])

@@ -154,22 +154,25 @@ def summarize(explanations: list[Explanation], hs: dict[int, History], explainer
     """Raw and verified faithfulness metrics, replacement and unusable rates, the deletion effect."""
     catalog, ex = explainer.catalog, explainer.extractor
 
-    def checks(texts: list[tuple[Explanation, str]]):
-        return [check_explanation(text, e.item, hs[e.user].items.tolist(), catalog, ex) for e, text in texts]
+    def checks(texts: list[tuple[Explanation, str, str]]):
+        return [check_explanation(text, e.item, hs[e.user].items.tolist(), catalog, ex, reason=reason,
+                                  influence=e.extra.get("influence")) for e, text, reason in texts]
 
     usable = [e for e in explanations if e.raw_text]
-    raw = faithfulness_metrics(checks([(e, e.raw_text) for e in usable])) if usable else {}
+    raw = faithfulness_metrics(checks([(e, e.raw_text, e.raw_reason) for e in usable])) if usable else {}
     if raw and len(usable) < len(explanations):  # an unusable answer explains nothing: inconsistent
         raw["item_consistency"] = raw["item_consistency"] * len(usable) / len(explanations)
     if raw:  # how much the words the LLM wrote itself vary (the sentence around them is built from facts)
-        raw["reason_distinctness"] = len({e.reason.casefold() for e in usable}) / len(usable)
-    verified = faithfulness_metrics(checks([(e, e.text) for e in explanations])) if explanations else {}
+        raw["reason_distinctness"] = len({e.raw_reason.casefold() for e in usable}) / len(usable)
+    verified = (faithfulness_metrics(checks([(e, e.text, e.reason) for e in explanations]))
+                if explanations else {})
     n = max(1, len(explanations))
     c = np.concatenate(cited_drops) if cited_drops else np.zeros(0)
     r = np.concatenate(random_drops) if random_drops else np.zeros(0)
     return {"raw": raw, "verified": verified,
             "unusable_rate": round(1 - len(usable) / n, 4),
             "replaced_rate": round(sum(e.replaced for e in explanations) / n, 4),
+            "llm_written_rate": round(sum(not e.replaced for e in explanations) / n, 4),
             "deletion": deletion_effect(c, r, seed=seed) if len(c) else {"n": 0}}
 
 

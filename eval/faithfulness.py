@@ -21,6 +21,16 @@ Keys:
 * ``citation_rate``: share of explanations citing at least one history item by title.
 * ``distinctness``: distinct normalized sentences (titles and years masked) / all sentences, pooled over
   all explanations — 1.0 when no sentence repeats, near 0 for one template.
+
+Whether they are worth reading (:mod:`llmrec.explain.quality`):
+
+* ``evidence_relevance``: cited history items sharing a genre with the item or with a positive measured
+  influence on its score / all cited items (pooled);
+* ``repetition_rate``: share of explanations repeating a word 3-gram;
+* ``truncated_rate``: share of unfinished sentences;
+* ``short_reason_rate``: share of explanations whose own reason has fewer than three words, among those with
+  a separate reason (NaN when none has one);
+* ``cites_nothing_rate``: share of explanations citing no history item (1 - ``citation_rate``).
 """
 
 from __future__ import annotations
@@ -47,6 +57,8 @@ def faithfulness_metrics(checks: Sequence[ExplanationCheck]) -> dict[str, float]
     genres = sum(len(c.genre_claims) for c in checks)
     years = sum(len(c.year_claims) for c in checks)
     sentences = [s for c in checks for s in c.sentences]
+    cited = sum(len(c.cited_items) for c in checks)
+    reasons = [c for c in checks if c.reason_words is not None]
     return {
         "explanations": float(n),
         "title_mentions": float(mentions),
@@ -62,6 +74,11 @@ def faithfulness_metrics(checks: Sequence[ExplanationCheck]) -> dict[str, float]
         "item_consistency": _ratio(sum(c.about_item for c in checks), n),
         "citation_rate": _ratio(sum(bool(c.cited_items) for c in checks), n),
         "distinctness": _ratio(len(set(sentences)), len(sentences)),
+        "evidence_relevance": _ratio(sum(c.relevant_cited for c in checks), cited),
+        "repetition_rate": _ratio(sum(bool(c.repeated) for c in checks), n),
+        "truncated_rate": _ratio(sum(c.truncated for c in checks), n),
+        "short_reason_rate": _ratio(sum(c.short_reason for c in reasons), len(reasons)),
+        "cites_nothing_rate": _ratio(sum(not c.cited_items for c in checks), n),
     }
 
 

@@ -128,56 +128,29 @@ def build_examples(ranker: LLMRanker, split: HoldoutSplit, cfg: ExampleConfig, *
     return out
 
 
-#: Lowercase reasons for explanation targets ({g}: the genres the item shares with the cited movies), varied
-#: per example so an adapter does not learn one sentence for everyone; an era clause ({d}: a decade in words,
-#: when the item and the cited movies share it) and a contrast clause ({e}: the item's other genres) are added
-#: when true and when they fit, so a reason states checkable facts that differ from user to user.
-REASONS = ("both are {g} films", "the same {g} streak as what you watched",
-           "more {g}, as in your recent picks", "{g}, which you keep coming back to",
-           "a {g} choice close to your favourites",
-           "it shares their {g} side", "it has the {g} feel you liked there", "the {g} you seem to enjoy",
-           "a {g} pick in the same spirit", "close to them as a {g} film")
-ERAS = ("and both come from the {d}", "from the {d}, like them", "another one from the {d}")
-EXTRAS = ("with some {e} added", "plus a touch of {e}", "and it adds {e}")
-
-
-def _decade(catalog, items: list[int]) -> str | None:
-    """The decade in words ("nineties") that every one of ``items`` was released in, if there is one."""
-    from llmrec.explain.words import decade_words
-
-    decades = {decade_words(catalog.year(i)) for i in items}
-    word = decades.pop() if len(decades) == 1 else None
-    return word.removeprefix("the ") if word else None
-
-
-def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, max_chars: int = 80,
-                       max_words: int = 14) -> dict:
-    """The explanation a verified, fact-built answer gives for ``target``: the (at most two) ``citable``
-    history items sharing the most genres with it, earliest in ``citable`` first among ties; the target's
-    genres they share (all of its genres when none is shared); a reason naming those genres and, when true,
-    the decade they share and the target's other genres (``pick`` seeds the wording)."""
-    from llmrec.explain.words import genre_words
+def explanation_answer(catalog, citable: list[int], target: int, pick: int = 0, max_cited: int = 2) -> dict:
+    """The answer a verified, fact-built explanation of ``target`` gives, as the explainer's schema allows it:
+    ``because`` the (at most ``max_cited``) ``citable`` history items sharing the most genres with it,
+    earliest in ``citable`` first among ties, when they share one together; ``reason`` one of the
+    predicates true of them (:func:`llmrec.explain.phrases.predicates`), chosen by the seed ``pick``,
+    among those naming the most shared genres, so an adapter learns to state what is shared, in varied
+    words; no ``because`` without citable items."""
+    from llmrec.explain.phrases import predicates
 
     rng = np.random.default_rng(pick)
-    genres = catalog.genres(target)
-    overlap = [(len(set(genres) & set(catalog.genres(i))), -n, i)
-               for n, i in enumerate(citable) if i != target]
-    overlap.sort(reverse=True)
-    cited = [i for k, _, i in overlap[:2] if k > 0] or [i for _, _, i in overlap[:1]]
-    shared = [g for g in genres if any(g in catalog.genres(i) for i in cited)] or list(genres)
-    if not shared:
-        return {"because": [catalog.short_title(i) for i in cited], "genres": [],
-                "reason": "a good match for you"}
-    reason = str(rng.choice(REASONS)).format(g=genre_words(shared))
-    decade, extra = (_decade(catalog, [target, *cited]) if cited else None,
-                     [g for g in genres if g not in shared])
-    clauses = ([str(rng.choice(ERAS)).format(d=decade)] if decade else []) + (
-        [str(rng.choice(EXTRAS)).format(e=genre_words(extra))] if extra else [])
-    for clause in rng.permutation(clauses) if clauses else []:
-        longer = f"{reason}, {clause}"
-        if rng.random() < 0.75 and len(longer) <= max_chars and len(longer.split()) <= max_words:
-            reason = longer
-    return {"because": [catalog.short_title(i) for i in cited], "genres": shared, "reason": reason}
+    genres = set(catalog.genres(target))
+    ranked = sorted((i for i in citable if i != target), key=lambda i: -len(genres & set(catalog.genres(i))))
+    cited = tuple(ranked[:max_cited])
+    while cited and not predicates(catalog, target, cited):
+        cited = cited[:-1]
+    phrases = predicates(catalog, target, cited)
+    if not phrases:
+        return {"reason": "in the catalog"}
+    widest = max(len(p.genres) for p in phrases)
+    best = [p for p in phrases if len(p.genres) == widest]
+    reason = str(best[int(rng.integers(len(best)))])
+    answer = {"because": " and ".join(catalog.short_title(i) for i in cited)} if cited else {}
+    return answer | {"reason": reason}
 
 
 def citable_by_genre(catalog, shown: list[int], target: int, pool: int = 3) -> list[int]:
@@ -207,12 +180,10 @@ def build_explanation_examples(ranker, split: HoldoutSplit, examples: list[Examp
     for k in rng.choice(len(examples), min(n, len(examples)), replace=False):
         e = examples[int(k)]
         before = prefix(hs[e.user], e.position)
-        citable = citable_by_genre(ranker.catalog, explainer.shown_items(before), e.target,
+        citable = citable_by_genre(ranker.catalog, explainer.evidence(before, e.target), e.target,
                                    explainer.config.cite_pool)
         answer = explanation_answer(ranker.catalog, citable, e.target, pick=int(k),
-                                    max_chars=explainer.config.reason_chars)
-        if not citable:
-            answer.pop("because")
+                                    max_cited=explainer.config.max_cited)
         rows.append({"prompt": explainer.prompt_text(Request(before, e.candidates, e.target), citable),
                      "completion": json.dumps(answer), "example": int(k)})
     return rows

@@ -18,7 +18,6 @@ from llmrec.explain.explainer import (
     ExplainerConfig,
     check_problems,
     fact_sentence,
-    render_explanation,
 )
 from llmrec.history import History, histories
 from llmrec.items import ItemList
@@ -70,31 +69,34 @@ def explainer(movies, answer, **config) -> Explainer:
     return Explainer(ranker, ExplainerConfig(**config))
 
 
-def answer_json(because, genres, reason):
-    return lambda prompt: json.dumps({"because": because, "genres": genres, "reason": reason})
+def answer_json(because, reason):
+    answer = {"because": because, "reason": reason} if because else {"reason": reason}
+    return lambda prompt: json.dumps(answer)
 
 
 CANDS = np.array([ALIEN, FARGO, SCREAM, 6])
 
 
-def test_an_answer_becomes_one_sentence_citing_the_history_and_the_items_genres(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime", "Thriller"],
-                                       "both are crime films from the nineties"))
-    h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([Request(h, CANDS, FARGO)])
-    assert e.text == ("Because you watched Heat: Fargo (1996) is a crime and thriller film; "
-                      "both are crime films from the nineties.")
+def user1(movies) -> History:
+    return histories(movies.interactions)[1]  # Halloween, Toy Story, Heat, Finding Nemo; all rated 4
+
+
+def test_an_answer_becomes_one_finished_sentence_citing_the_evidence_and_what_it_shares(movies):
+    ex = explainer(movies, answer_json("Heat", "another crime and thriller film from the 1990s"))
+    [e] = ex.explain_many([Request(user1(movies), CANDS, FARGO)])
+    assert e.text == ("Because you rated Heat 4/5: Fargo (1996) is another crime and thriller film from the "
+                      "1990s.")
     assert (e.cited_items, e.genres, e.replaced, e.problems) == ((HEAT,), ("Crime", "Thriller"), False, ())
-    assert e.raw_text == e.text and e.raw_cited_items == (HEAT,)
+    assert e.raw_text == e.text and e.raw_cited_items == (HEAT,) and e.reason == e.raw_reason
 
 
 def test_sampled_explanations_are_seeded_per_user_and_item(movies):
-    greedy = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), temperature=0.0)
-    h = histories(movies.interactions)[1]
+    greedy = explainer(movies, answer_json("Heat", "also a crime film"), temperature=0.0)
+    h = user1(movies)
     greedy.explain_many([Request(h, CANDS, FARGO)])
     assert greedy.ranker.backend.sampling[0] == 0.0
     assert ExplainerConfig().temperature == 0.5  # the default, chosen on validation
-    sampled = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), temperature=0.8)
+    sampled = explainer(movies, answer_json("Heat", "also a crime film"), temperature=0.8)
     sampled.explain_many([Request(h, CANDS, FARGO), Request(h, CANDS, ALIEN)])
     temperature, seeds = sampled.ranker.backend.sampling
     assert temperature == 0.8 and seeds == [sampled.seed_of(1, FARGO), sampled.seed_of(1, ALIEN)]
@@ -105,135 +107,143 @@ def test_sampled_explanations_are_seeded_per_user_and_item(movies):
         ExplainerConfig(temperature=-1)
 
 
-def test_the_schema_allows_only_shown_history_titles_the_items_genres_and_plain_words(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), cite="shown")
-    h = histories(movies.interactions)[1]
-    schema = ex.schema(h, FARGO)
-    assert (schema["properties"]["because"]["items"]["enum"]
-            == ["Finding Nemo", "Heat", "Toy Story", "Halloween"])
-    assert schema["properties"]["genres"]["items"]["enum"] == ["Crime", "Drama", "Thriller"]
-    pattern = re.compile(schema["properties"]["reason"]["pattern"])
-    assert pattern.match("both are crime and thriller films, from the nineties")
-    assert not pattern.match("like Alien from 1979")  # no titles, no digits
-    assert not pattern.match("a scary horror film")  # not a genre of Fargo
-    assert not pattern.match("from the seventies")  # not Fargo's decade
-    free = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"), cite="shown", reason="free")
-    assert re.match(free.schema(h, FARGO)["properties"]["reason"]["pattern"], "a scary horror film")
+def test_the_schema_admits_only_the_evidence_and_predicates_true_of_it(movies):
+    ex = explainer(movies, answer_json("Heat", "also a crime film"), cite="shown")
+    h = user1(movies)
+    assert ex.evidence(h, FARGO) == [HEAT]  # of the shown films only Heat shares a genre with Fargo
+    schema = ex.schema(FARGO, ex.citable(h, FARGO))
+    assert schema["properties"]["because"] == {"const": "Heat"}
+    reasons = schema["properties"]["reason"]["enum"]
+    assert {"also a crime and thriller film", "another crime film from the 1990s",
+            "also a crime and thriller film, with some drama added"} <= set(reasons)
+    assert not [r for r in reasons if "horror" in r or "1970s" in r or "action" in r]  # not Fargo's
     ex.explain_many([Request(h, CANDS, FARGO)])
     assert ex.ranker.backend.schemas == [schema]  # one schema per request, passed to the backend
+    scream = ex.schema(SCREAM, ex.citable(h, SCREAM))  # Heat (thriller) and Halloween (horror): a branch each
+    assert [b["properties"]["because"]["const"] for b in scream["anyOf"]] == ["Heat", "Halloween"]
+    heat = ex.options(SCREAM, ex.citable(h, SCREAM))["Heat"][1]  # Scream's horror only as an addition
+    assert {p.genres for p in heat} == {("Thriller",)}
+    assert "also a thriller film, with some horror added" in heat
+    free = explainer(movies, None, cite="shown", reason="free").schema(FARGO, [HEAT])
+    assert re.match(free["properties"]["reason"]["pattern"], "a scary horror film")
 
 
-def test_only_history_items_the_ranking_rests_on_may_be_cited(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "crime"))  # cite="influential", the default
-    h = histories(movies.interactions)[1]
-    [influence] = ex.influence([Request(h, CANDS, FARGO)])
-    assert set(influence) == set(ex.shown_items(h))
-    assert influence[HEAT] > 1.0 and all(abs(d) < 1e-9 for i, d in influence.items() if i != HEAT)
-    assert ex.citable(h, influence) == [HEAT]  # the others do not move Fargo's score
+def test_every_answer_the_schema_admits_is_a_sentence_that_passes_every_check(movies):
+    ex = explainer(movies, None, cite="shown")
+    h = user1(movies)
+    for item in range(1, 9):
+        for because, (cited, phrases) in ex.options(item, ex.citable(h, item)).items():
+            for reason in phrases:
+                e = ex._explanation(Request(h, item=item), answer_json(because, str(reason))(""),
+                                    ex.citable(h, item), None, 0.0)
+                assert e.problems == () and not e.replaced, (item, e.raw_text, e.problems)
+
+
+def test_a_film_the_user_disliked_is_no_evidence(movies):
+    ex = explainer(movies, answer_json(None, "a horror and sci-fi film from the 1970s"))
+    h = History(1, np.array([3, 1, HEAT, 2]), np.array([2.0, 4.0, 4.0, 4.0]), np.arange(4) * 10)
+    assert ex.evidence(h, ALIEN) == []  # Halloween shares horror with Alien, but was rated 2/5
+    [e] = ex.explain_many([Request(h, CANDS, ALIEN)])
+    assert "because" not in ex.ranker.backend.schemas[-1]["properties"]
+    assert e.text == "Alien (1979) is a horror and sci-fi film from the 1970s." and e.cited_items == ()
+    assert ExplainerConfig(min_rating=2).min_rating == 2
+
+
+def test_influential_evidence_comes_first_and_only_evidence_is_rescored(movies):
+    ex = explainer(movies, answer_json("Heat", "also a crime film"))  # cite="influential", the default
+    h = user1(movies)
+    [fargo] = ex.influence([Request(h, CANDS, FARGO)])
+    assert set(fargo) == {HEAT} and fargo[HEAT] > 1.0  # only evidence is rescored
+    [scream] = ex.influence([Request(h, CANDS, SCREAM)])
+    assert set(scream) == {HEAT, 3} and scream[HEAT] < 0 and abs(scream[3]) < 1e-9
+    assert ex.citable(h, SCREAM, scream) == [3, HEAT]  # Heat takes from Scream (it lifts Fargo)
     [e] = ex.explain_many([Request(h, CANDS, FARGO)])
-    assert ex.ranker.backend.schemas[-1]["properties"]["because"]["items"]["enum"] == ["Heat"]
     assert e.cited_items == (HEAT,) and e.extra["citable"] == [HEAT] and not e.replaced
 
 
-def test_the_request_lists_the_citable_movies_with_their_catalog_facts(movies):
+def test_the_request_lists_the_citable_movies_with_their_facts_and_ratings(movies):
     prompts = []
-    ex = explainer(movies, lambda p: prompts.append(p) or json.dumps(
-        {"because": ["Heat"], "genres": ["Crime"], "reason": "tense"}))
-    h = histories(movies.interactions)[1]
+    ex = explainer(movies, lambda p: prompts.append(p) or answer_json("Heat", "also a crime film")(p))
+    h = user1(movies)
     ex.explain_many([Request(h, CANDS, FARGO)])
     question = prompts[-1].rsplit("Why Fargo", 1)[1]
-    assert ("rests on: Heat (1995; Action, Crime, Thriller)." in question
-            and "one or two of those movies" in question)
+    assert "share its genres: Heat (1995; Action, Crime, Thriller), rated 4/5." in question
     assert "Toy Story" not in question  # citable: Heat only
     none = ex.prompt_text(Request(h, CANDS, ALIEN), citable=[])
     assert '"because"' not in none.rsplit("Why Alien", 1)[1]  # nothing to cite: no citation asked for
 
 
 def test_the_items_of_one_list_share_their_influence_prompts(movies):
-    ex = explainer(movies, answer_json([], ["Horror"], "scary"))
-    h = histories(movies.interactions)[1]
+    ex = explainer(movies, answer_json(None, "a horror film"))
+    h = user1(movies)
     calls = []
     score = ex.ranker.llm_scores_many
     ex.ranker.llm_scores_many = lambda jobs: calls.append(len(jobs)) or score(jobs)
-    fargo, alien = ex.influence([Request(h, CANDS, FARGO), Request(h, CANDS, ALIEN)])
-    assert calls == [1 + len(ex.shown_items(h))]  # the full prompt and one per shown item, once for both
-    assert fargo[HEAT] > 1.0 and alien[HEAT] < 0  # Heat lifts Fargo, so it takes from Alien
-
-
-def test_an_answer_citing_a_watched_but_uninfluential_item_is_refused(movies):
-    ex = explainer(movies, answer_json(["Toy Story"], ["Crime"], "tense"))  # watched, but irrelevant to Fargo
-    h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([Request(h, CANDS, FARGO)])
-    assert e.replaced and e.problems == ("unusable answer",) and e.cited_items == (HEAT,)
-
-
-def test_with_no_influential_item_the_schema_cites_nothing(movies):
-    ex = explainer(movies, answer_json([], ["Horror"], "horror from the seventies"))
-    h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([Request(h, CANDS, ALIEN)])  # no history item moves Alien's score
-    assert "because" not in ex.ranker.backend.schemas[-1]["properties"]
-    assert e.cited_items == () and e.text.startswith("Alien (1979) is a horror film")
+    fargo, scream = ex.influence([Request(h, CANDS, FARGO), Request(h, CANDS, SCREAM)])
+    assert calls == [3]  # the full prompt, without Heat, without Halloween: once for both items
+    assert fargo[HEAT] > 1.0 and scream[HEAT] < 0  # Heat lifts Fargo, so it takes from Scream
 
 
 def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
-    h = histories(movies.interactions)[1]
+    ex = explainer(movies, answer_json("Heat", "also a crime film"))
+    h = user1(movies)
     rank_prompt = ex.ranker.prompt_text(h, CANDS)
-    explain_prompt = ex.prompt_text(Request(h, CANDS, FARGO))
+    explain_prompt = ex.prompt_text(Request(h, CANDS, FARGO), [HEAT])
     assert explain_prompt.startswith(rank_prompt + "B\n")  # Fargo is candidate B
     assert "Fargo" in explain_prompt[len(rank_prompt):]
 
 
 @pytest.mark.parametrize("answer, why", [
-    (answer_json(["Alien"], ["Crime"], "scary"), "cites a title the user never watched"),
-    (answer_json(["Heat"], ["Horror"], "scary"), "claims a genre Fargo does not have"),
+    (answer_json("Alien", "also a crime film"), "cites a title the user never watched"),
+    (answer_json("Toy Story", "also a crime film"), "cites a watched film that is no evidence for Fargo"),
+    (answer_json("Heat", "another horror film"), "a predicate outside the schema"),
     (lambda prompt: "Fargo is great because of The Matrix",
      "not JSON (a backend without constrained decoding)"),
 ])
 def test_an_unusable_answer_is_replaced_by_a_verified_fact_sentence(movies, answer, why):
     ex = explainer(movies, answer)
-    h = histories(movies.interactions)[1]
-    [e] = ex.explain_many([Request(h, CANDS, FARGO)])
-    assert e.replaced and e.problems, why
-    assert e.text == ("Fargo (1996) is a crime, drama and thriller film, like Heat (crime and thriller) "
-                      "in your history.")
-    assert e.cited_items == (HEAT,)
+    [e] = ex.explain_many([Request(user1(movies), CANDS, FARGO)])
+    assert e.replaced and e.problems == ("unusable answer",), why
+    assert e.text == ("Because you rated Heat 4/5: Fargo (1996) is also a crime and thriller film from the "
+                      "1990s.")
+    assert e.cited_items == (HEAT,) and e.genres == ("Crime", "Thriller")
 
 
-def test_a_free_reason_that_invents_a_genre_fails_verification_and_is_flagged(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"), reason="free")
-    [e] = ex.explain_many([Request(histories(movies.interactions)[1], CANDS, FARGO)])
-    assert e.replaced and e.problems == ("claims genres the movies do not have",)
-    assert "horror" in e.raw_text and "horror" not in e.text
-
-
-def test_a_grounded_reason_cannot_name_a_genre_the_item_lacks(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "a scary horror story"))  # reason="grounded"
-    [e] = ex.explain_many([Request(histories(movies.interactions)[1], CANDS, FARGO)])
-    assert e.replaced and e.problems == ("unusable answer",)  # outside the schema: what vLLM cannot produce
+@pytest.mark.parametrize("reason, problem", [
+    ("a scary horror story", "claims genres the movies do not have"),
+    ("a crime film and a crime film", "repeats itself: 'a crime film'"),
+    ("a crime film of the", "is unfinished"),
+    ("crime", "gives a reason of fewer than three words"),
+])
+def test_a_free_reason_that_fails_a_check_is_replaced_and_flagged(movies, reason, problem):
+    ex = explainer(movies, answer_json("Heat", reason), reason="free")
+    [e] = ex.explain_many([Request(user1(movies), CANDS, FARGO)])
+    assert e.replaced and problem in e.problems, e.problems
+    assert e.raw_text.endswith(f"is {reason}.") and e.text != e.raw_text and not e.text.endswith(f"{reason}.")
 
 
 def test_the_fact_sentence_passes_every_check_for_every_item(movies):
-    ex = explainer(movies, answer_json([], [], ""))
-    h = histories(movies.interactions)[1]
-    for item in range(1, 9):
-        text, cited, _ = fact_sentence(movies.catalog, item, h)
-        check = check_explanation(text, item, h.items.tolist(), movies.catalog, ex.extractor)
-        assert check_problems(check) == (), (item, text)
-        assert set(cited) <= set(h.items.tolist())
+    ex = explainer(movies, None)
+    disliked = History(1, np.array([3, 1, HEAT, 2]), np.array([2.0, 4.0, 1.0, 4.0]), np.arange(4) * 10)
+    for h in (user1(movies), disliked):
+        for item in range(1, 9):
+            text, cited, _, reason = fact_sentence(movies.catalog, item, h)
+            check = check_explanation(text, item, h.items.tolist(), movies.catalog, ex.extractor,
+                                      reason=reason)
+            assert check_problems(check) == (), (item, text)
+            assert set(cited) <= set(ex.evidence(h, item))
 
 
 def test_explain_attaches_structured_explanations_to_the_ranked_list(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
-    h = histories(movies.interactions)[1]
+    ex = explainer(movies, answer_json("Heat", "also a crime film"))
     ranked = ItemList(np.array([FARGO, ALIEN]), np.array([1.0, 0.5]))
-    out = ex.explain(ranked, k=1, request=Request(h, CANDS))
+    out = ex.explain(ranked, k=1, request=Request(user1(movies), CANDS))
     assert [e.item for e in out.meta["explanations"]] == [FARGO]
     assert out.meta["explanations"][0].to_dict()["cited_items"] == (HEAT,)
 
 
 def test_the_deletion_test_sees_that_the_ranker_relies_on_the_cited_item(movies):
-    ex = explainer(movies, answer_json(["Heat"], ["Crime"], "tense"))
+    ex = explainer(movies, answer_json("Heat", "also a crime film"))
     h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
     cited, rand = deletion_drops(ex.ranker, [(Request(h, CANDS, FARGO), (HEAT,))])
     assert cited[0] > 0.5 and rand[0] == pytest.approx(0.0)
@@ -241,21 +251,25 @@ def test_the_deletion_test_sees_that_the_ranker_relies_on_the_cited_item(movies)
 
 def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
     ranker = LLMRanker(LLMRankerConfig(candidates=4),
-                       backend=ScriptedBackend(answer_json(["Heat"], ["Crime"], "a scary horror story")))
+                       backend=ScriptedBackend(answer_json("Heat", "a crime and horror film")))
     run = evaluate_explanations(movies, ranker, "test", progress=False, config=ExplainerConfig(reason="free"))
     s = run.summary
     assert [e.item for e in run.explanations] == [FARGO] * 4  # everyone's top-1 (Heat is in every history)
     assert s["explained"] == 4 and s["replaced_rate"] == 1.0 and s["unusable_rate"] == 0.0
+    assert s["llm_written_rate"] == 0.0
     assert s["raw"]["genre_claim_precision"] == 0.5  # crime is true, horror is not
     assert s["verified"]["genre_claim_precision"] == 1.0
     assert s["raw"]["reason_distinctness"] == 0.25  # one reason, written for all four users
+    for stage in ("raw", "verified"):  # Heat shares crime with Fargo; finished sentences, no repeats
+        assert (s[stage]["evidence_relevance"], s[stage]["repetition_rate"], s[stage]["truncated_rate"],
+                s[stage]["short_reason_rate"], s[stage]["cites_nothing_rate"]) == (1.0, 0.0, 0.0, 0.0, 0.0)
     assert s["deletion"]["n"] == 4 and s["deletion"]["mean_diff"] > 0  # removing Heat costs Fargo its lead
 
 
 def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_evaluate(movies):
     def run(**kw):
         ranker = LLMRanker(LLMRankerConfig(candidates=4),
-                           backend=ScriptedBackend(answer_json(["Heat"], ["Crime"], "")))
+                           backend=ScriptedBackend(answer_json("Heat", "also a crime film")))
         return evaluate_explanations(movies, ranker, "test", progress=False, **kw)
 
     full, without, small = run(deletion_users=2), run(deletion=False), run(users=2)
@@ -268,7 +282,7 @@ def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_eval
 
 
 def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
-    backend, seen = ScriptedBackend(answer_json(["Heat"], ["Crime"], "")), []
+    backend, seen = ScriptedBackend(answer_json("Heat", "also a crime film")), []
     read = backend.label_logprobs
     backend.label_logprobs = lambda prompts, ids, adapter=None: seen.extend(prompts) or read(prompts, ids)
     ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=MemoBackend(backend)).fit(movies)
@@ -281,29 +295,27 @@ def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
 
 
 def test_fact_built_training_targets_are_answers_the_explainer_accepts_and_verifies(movies):
-    ex = explainer(movies, answer_json([], [], ""))
-    h = histories(movies.interactions)[1]
-    shown = ex.shown_items(h)
-    for item in (FARGO, ALIEN, SCREAM, 6):
-        answer = explanation_answer(movies.catalog, shown, item, pick=item)
-        assert ex.parse(h, item, json.dumps(answer)) is not None, answer
-        cited, genres, reason = ex.parse(h, item, json.dumps(answer))
-        text = render_explanation(movies.catalog, item, cited, genres, reason)
-        assert check_problems(check_explanation(text, item, h.items.tolist(), movies.catalog,
-                                                ex.extractor)) == ()
-    # shares crime and thriller
-    assert explanation_answer(movies.catalog, shown, FARGO)["because"] == ["Heat"]
+    ex = explainer(movies, None)
+    h = user1(movies)
+    for item in range(1, 9):
+        citable = citable_by_genre(movies.catalog, ex.evidence(h, item), item)
+        for pick in range(5):
+            answer = explanation_answer(movies.catalog, citable, item, pick=pick)
+            e = ex._explanation(Request(h, item=item), json.dumps(answer), citable, None, 0.0)
+            assert e.problems == () and not e.replaced, (item, answer, e.problems)
+    assert explanation_answer(movies.catalog, [HEAT], FARGO)["because"] == "Heat"  # shares crime and thriller
+    assert "because" not in explanation_answer(movies.catalog, [], ALIEN)
 
 
-def test_fact_built_targets_state_a_shared_decade_only_when_it_is_true(movies):
+def test_fact_built_targets_state_a_shared_decade_only_when_it_is_true_in_varied_words(movies):
     catalog = movies.catalog
     reasons = [explanation_answer(catalog, [HEAT], FARGO, pick=k)["reason"] for k in range(40)]
-    assert any("the nineties" in r for r in reasons)  # Fargo (1996) and Heat (1995)
-    assert all(re.fullmatch(r"[a-z][a-z ,'-]{2,80}", r) for r in reasons)
-    assert len(set(reasons)) > 10  # worded differently from example to example
+    assert any("1990s" in r for r in reasons)  # Fargo (1996) and Heat (1995)
+    assert all("crime and thriller" in r for r in reasons)  # every genre they share
+    assert len(set(reasons)) >= 6  # worded differently from example to example
     others = [explanation_answer(catalog, [SCREAM], ALIEN, pick=k)["reason"] for k in range(40)]
-    assert not any(re.search(r"the (seventies|nineties)", r) for r in others)  # Alien 1979, Scream 1996
-    assert any("sci-fi" in r for r in others)  # Alien's genre Scream lacks, as a contrast
+    assert not any(re.search(r"19[79]0s", r) for r in others)  # Alien 1979, Scream 1996
+    assert any("sci-fi" in r for r in others)  # Alien's genre Scream lacks, as an addition
 
 
 def test_training_citations_stand_in_for_influence_by_shared_genres(movies):
@@ -312,24 +324,6 @@ def test_training_citations_stand_in_for_influence_by_shared_genres(movies):
     assert citable_by_genre(movies.catalog, shown, 6) == [3]  # The Shining: Halloween, a horror film
     # newest of the ties
     assert citable_by_genre(movies.catalog, [SCREAM, 3, HEAT], ALIEN, pool=1) == [SCREAM]
-
-
-def test_no_connective_word_alone_or_beside_another_makes_a_genre_or_year_claim():
-    from llmrec.explain._text import find_genres, find_years
-    from llmrec.explain.words import CONNECTIVES
-
-    words = sorted(CONNECTIVES)
-    texts = [f"{a} {b}" for a in words for b in words] + [f"{a}, {b}" for a in words for b in words]
-    assert [t for t in texts if find_genres(t, []) or find_years(t, [])] == []
-
-
-def test_every_fact_built_target_fits_the_grounded_reason_pattern(movies):
-    ex = explainer(movies, answer_json([], [], ""))
-    for item in range(1, 9):
-        pattern = re.compile(ex.reason_pattern(item))
-        for pick in range(30):
-            reason = explanation_answer(movies.catalog, [HEAT, SCREAM, 1, 3], item, pick=pick)["reason"]
-            assert pattern.match(reason), (item, reason)
 
 
 def test_explainer_settings_come_from_explain_param_and_bad_ones_are_named():
@@ -347,12 +341,13 @@ def test_explainer_settings_come_from_explain_param_and_bad_ones_are_named():
 class SeededBackend(ScriptedBackend):
     """Greedy: one reason for everyone; sampled: the reason follows the request's seed."""
 
-    REASONS = ("crime", "more drama", "a thriller", "crime and drama", "the same drama")
-
     def generate(self, prompts, max_tokens, adapter=None, json_schema=None, temperature=0.0, seeds=None):
         self.schemas += json_schema
-        return [json.dumps({"because": ["Heat"], "genres": ["Crime"],
-                            "reason": self.REASONS[seed % 5] if temperature else "crime"}) for seed in seeds]
+        out = []
+        for schema, seed in zip(json_schema, seeds):
+            reasons = schema["properties"]["reason"]["enum"]
+            out.append(json.dumps({"because": "Heat", "reason": reasons[seed % 5 if temperature else 0]}))
+        return out
 
 
 def test_the_temperature_is_chosen_as_the_lowest_that_makes_explanations_distinct(movies):

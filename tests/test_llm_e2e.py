@@ -66,7 +66,7 @@ def test_an_items_own_mark_evidence_through_vllm_matches_the_reference(ranked, m
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
-def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(ranked, ml100k, temperature):
+def test_explanations_are_constrained_to_relevant_evidence_and_true_predicates(ranked, ml100k, temperature):
     from llmrec.explain import Explainer, ExplainerConfig
 
     ranker, _, hs, lists = ranked
@@ -82,7 +82,8 @@ def test_explanations_are_constrained_to_the_shown_history_and_the_items_genres(
             assert set(e.cited_items) <= set(h.items.tolist())
             assert set(e.genres) <= set(ml100k.catalog.genres(e.item))
             assert ml100k.catalog.title(e.item) in e.text
-            assert e.replaced == bool(e.problems)
+            # the schema admits only finished, relevant, non-repeating sentences of true claims
+            assert e.problems == () and not e.replaced and e.text == e.raw_text, e.problems
 
 
 def test_llmrec_recommend_prints_the_llm_ranked_titles(ml100k, capsys):

@@ -14,9 +14,11 @@ from llmrec.explain.explainer import (
     ExplainerConfig,
     Explanation,
     check_problems,
+    evidence,
     fact_sentence,
-    render_explanation,
 )
+from llmrec.explain.phrases import predicates, render
+from llmrec.explain.quality import is_truncated, repeated_trigrams
 
 __all__ = [
     "ClaimExtractor",
@@ -29,7 +31,11 @@ __all__ = [
     "YearMention",
     "check_explanation",
     "check_problems",
+    "evidence",
     "fact_sentence",
+    "is_truncated",
     "normalize_title",
-    "render_explanation",
+    "predicates",
+    "render",
+    "repeated_trigrams",
 ]

@@ -38,7 +38,7 @@ after "you'd/would/may..." is a verb, no cue.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from llmrec.data import Catalog
@@ -61,6 +61,13 @@ from llmrec.explain._text import (
     title_like,
     token_after,
     tokenize,
+)
+from llmrec.explain.quality import (
+    MIN_REASON_WORDS,
+    is_truncated,
+    relevant_citations,
+    repeated_trigrams,
+    word_count,
 )
 
 __all__ = ["ClaimExtractor", "ExplanationCheck", "GenreMention", "TitleMention", "YearMention",
@@ -373,6 +380,8 @@ class ExplanationCheck:
     * ``about_item``: the item's title is mentioned, or every mention not grounded in item/history is
       cued (a reason or a comparison) — i.e. no other movie is presented as the subject.
     * ``sentences``: normalized sentences with titles and years masked, for template detection.
+    * ``relevant_cited``, ``repeated``, ``truncated``, ``reason_words``: whether it is worth reading
+      (:mod:`llmrec.explain.quality`).
     """
 
     item: int
@@ -387,6 +396,16 @@ class ExplanationCheck:
     about_item: bool
     cited_items: tuple[int, ...]
     sentences: list[str] = field(default_factory=list)
+    relevant_cited: int = 0  # cited items relevant to the item (llmrec.explain.quality)
+    repeated: tuple[str, ...] = ()  # word 3-grams said twice
+    truncated: bool = False  # the sentence is unfinished
+    reason_words: int | None = None  # words of the reason the LLM wrote (None: no separate reason)
+
+    @property
+    def short_reason(self) -> bool:
+        """A reason was given and it has fewer than :data:`~llmrec.explain.quality.MIN_REASON_WORDS`
+        words."""
+        return self.reason_words is not None and self.reason_words < MIN_REASON_WORDS
 
     @property
     def unknown_titles(self) -> int:
@@ -395,10 +414,14 @@ class ExplanationCheck:
 
 
 def check_explanation(text: str, item: int, history_items: Iterable[int], catalog: Catalog,
-                      extractor: ClaimExtractor | None = None) -> ExplanationCheck:
+                      extractor: ClaimExtractor | None = None, *, reason: str | None = None,
+                      influence: Mapping[int, float] | None = None) -> ExplanationCheck:
     """Extract the claims of ``text`` (explaining ``item`` to a user with ``history_items``) and check them.
 
-    Pass a shared ``extractor`` when checking many texts; building one indexes the whole catalog.
+    ``reason``: the part of the text the LLM wrote itself, when the rest is built from facts (its length is
+    checked); ``influence``: each history item's measured influence on the item's score, when known (an
+    influential citation is relevant evidence).  Pass a shared ``extractor`` when checking many texts;
+    building one indexes the whole catalog.
     """
     ex = extractor or ClaimExtractor(catalog)
     history = {int(h) for h in history_items}
@@ -411,6 +434,7 @@ def check_explanation(text: str, item: int, history_items: Iterable[int], catalo
     genres = tuple(dict.fromkeys(g.genre for g in ex.genres(text, titles)))
     years = tuple(ex.years(text, titles))
     others = [t for t, ok in zip(titles, grounded) if not ok and not t.cue and not t.compare]
+    masks = [(t.start, paren_end(text, t.end)) for t in titles]
     return ExplanationCheck(
         item=item, titles=tuple(titles),
         hallucinated=tuple(t for t, ok in zip(titles, grounded) if not ok),
@@ -421,6 +445,9 @@ def check_explanation(text: str, item: int, history_items: Iterable[int], catalo
         year_claims_true=sum(any(y.matches(catalog.year(i)) for i in known) for y in years),
         about_item=any(item in t.items for t in titles) or not others,
         cited_items=cited,
-        sentences=sentence_keys(text, [(t.start, paren_end(text, t.end)) for t in titles],
-                                [(y.start, y.end) for y in years]),
+        sentences=sentence_keys(text, masks, [(y.start, y.end) for y in years]),
+        relevant_cited=relevant_citations(catalog, item, cited, influence),
+        repeated=repeated_trigrams(text, masks + [(y.start, y.end) for y in years]),
+        truncated=is_truncated(text),
+        reason_words=None if reason is None else word_count(reason),
     )

@@ -2,31 +2,31 @@
 
 For a recommended item the :class:`Explainer` continues the ranking conversation — the ranking prompt
 (the user's history and the K candidates), the assistant's answer (the item's label, or with marks its title),
-then ``prompts/explain.jinja`` asking why — so an engine with prefix caching reuses the ranking prompt.  The
-answer is JSON constrained by a schema built per request (vLLM structured outputs):
+then ``prompts/explain.jinja`` asking why — so an engine with prefix caching reuses the ranking prompt.
 
-* ``because``: one or two titles from the history items *shown in the prompt* (an enum).  With
-  ``cite="influential"`` (the default) only the shown items the ranker's score of this item measurably rests
-  on may be cited: each shown item is removed from the ranking prompt in turn, and the ``cite_pool`` items
-  whose removal lowers the item's LLM evidence most (and by more than 0) make the enum — so a cited title is
-  one the ranking depended on, not merely one the user watched.  With the marks read-out the evidence is the
-  log-odds of the item's own mark, which reads the prompt only up to the item: one request per removal,
-  where its normalised score would need all K marks.  When no shown item lowers the score, the
-  explanation cites nothing.  The request lists the citable items with their catalog facts (year, genres),
-  so the reason can say what the item shares with them.  This costs one extra scoring request per shown
-  history item; ``cite="shown"`` skips it and lets the LLM cite any shown item;
-* ``genres``: genres of the recommended item (an enum of its catalog genres);
-* ``reason``: a few lowercase words (no capitals or digits, so it can name neither a title nor a year); with
-  ``reason="grounded"`` (the default) only connective words and the item's own genres and decade
-  (:mod:`llmrec.explain.words`), so every genre or year claim it can make is true of the item.
+**Evidence.**  An explanation may cite only history items that are evidence for the item: shown in the
+ranking prompt, rated at least ``min_rating`` (when the data has ratings: a film the user disliked is no
+reason), and sharing a genre with the item — so the sentence can say what they share.  With
+``cite="influential"`` (the default) each of those is removed from the ranking prompt in turn and the item's
+LLM evidence rescored (one batched call; with the marks read-out the log-odds of the item's own mark, which
+reads the prompt only up to the item): the ``cite_pool`` most influential make the citable list, those whose
+removal lowers the score first.  ``cite="shown"`` skips the scoring and orders them by shared genres and
+recency.  With no evidence the explanation cites nothing and says what the item is.
 
-The answer becomes one sentence,
-``Because you watched <because>: <title> (<year>) is a <genres> film; <reason>.``
-The structured fields are kept (:class:`Explanation`: the cited history items and genres), the text is
-checked against the catalog and the user's history (:func:`llmrec.explain.claims.check_explanation`), and
-with ``verify`` on an explanation that fails any check — or an answer that is not valid JSON of the schema,
-which a backend without constrained decoding can produce — is replaced by a sentence built from verified
-catalog facts and flagged ``replaced``.  The raw text stays in the record, so evaluations report both.
+**The answer** is JSON constrained by a schema built per request (vLLM structured outputs): ``because`` names
+one citable movie or two joined by "and", and ``reason`` is, per choice of ``because``, one of the
+well-formed predicates :func:`llmrec.explain.phrases.predicates` lists for the item and those movies (the
+genres they share, the decade when shared, the item's other genres, in several wordings) — so the LLM chooses
+the evidence, the facts and the words, and a raw answer is a finished sentence making only true claims:
+*Because you rated Alien 5/5: Aliens (1986) is also a sci-fi and horror film.*  ``reason="free"`` lets a
+larger model write the predicate itself (lowercase words), checked afterwards.
+
+Every sentence is checked against the catalog and the user's history (:func:`llmrec.explain.claims.
+check_explanation`: titles, genres, years) and for whether it is worth reading (:mod:`llmrec.explain.quality`:
+relevant evidence, no repeated phrase, finished, a reason of three words or more).  With ``verify`` on, an
+explanation that fails any check — or an answer that is not valid JSON of the schema, which a backend without
+constrained decoding can produce — is replaced by the fact sentence (:func:`fact_sentence`, built from the
+same predicates) and flagged ``replaced``; the raw text stays in the record, so evaluations report both.
 """
 
 from __future__ import annotations
@@ -39,42 +39,42 @@ from typing import Literal
 
 import numpy as np
 
-from llmrec.explain.words import genre_words, reason_pattern
+from llmrec.explain.phrases import Phrase, predicates, render
 from llmrec.history import History
 from llmrec.items import ItemList
 from llmrec.llm.backends import chat_prompt
 from llmrec.prompts import load_prompt
 from llmrec.request import Request
 
-__all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "fact_sentence",
-           "render_explanation"]
+__all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "evidence", "fact_sentence"]
 
 
 @dataclass(frozen=True)
 class ExplainerConfig:
     prompt: str = "explain"  # template in prompts/
-    max_cited: int = 2  # history items an explanation may cite
-    reason_chars: int = 80  # longest "reason"
+    max_cited: int = 2  # history items an explanation may cite (1 or 2)
+    reason_chars: int = 80  # longest free-text reason (reason="free")
     max_tokens: int = 96  # answer budget (the JSON)
     verify: bool = True  # replace failing explanations by a verified fact sentence
-    cite: Literal["influential", "shown"] = "influential"  # history items an answer may cite (module doc)
-    cite_pool: int = 3  # with "influential": at most this many of the most influential shown items
-    reason: Literal["grounded", "free"] = "grounded"  # words a reason may use (llmrec.explain.words)
+    cite: Literal["influential", "shown"] = "influential"  # how citable evidence is ordered (module doc)
+    cite_pool: int = 3  # at most this many citable history items
+    min_rating: float = 4.0  # evidence: history items rated at least this, where the data has ratings
+    reason: Literal["phrases", "free"] = "phrases"  # predicates from the facts, or the LLM's own words
     # 0: greedy; > 0: sampled within the schema (chosen on validation: eval.sampling)
     temperature: float = 0.5
     # request seeds per (seed, user, item) where the backend takes them (transformers; vLLM on CUDA)
     seed: int = 0
 
     def __post_init__(self):
-        if self.reason not in ("grounded", "free"):
-            raise ValueError(f"ExplainerConfig.reason must be 'grounded' or 'free', got {self.reason!r}")
+        if self.reason not in ("phrases", "free"):
+            raise ValueError(f"ExplainerConfig.reason must be 'phrases' or 'free', got {self.reason!r}")
         if self.cite not in ("influential", "shown"):
             raise ValueError(f"ExplainerConfig.cite must be 'influential' or 'shown', got {self.cite!r}")
         if not 0 <= self.temperature <= 2:
             raise ValueError(f"ExplainerConfig.temperature must be in [0, 2], got {self.temperature}")
-        if self.cite_pool < 1 or self.max_cited < 1:
-            raise ValueError(f"ExplainerConfig needs cite_pool >= 1 and max_cited >= 1, got {self.cite_pool} "
-                             f"and {self.max_cited}")
+        if self.cite_pool < 1 or self.max_cited not in (1, 2):
+            raise ValueError(f"ExplainerConfig needs cite_pool >= 1 and max_cited 1 or 2, got "
+                             f"{self.cite_pool} and {self.max_cited}")
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class Explanation:
     item: int
     text: str  # what is shown: the LLM's sentence, or the fact sentence when ``replaced``
     cited_items: tuple[int, ...]  # history items the text cites
-    genres: tuple[str, ...]  # genres of the item the text cites
-    reason: str = ""
+    genres: tuple[str, ...]  # genres of the item the text names
+    reason: str = ""  # the predicate ending the sentence shown
     raw_cited_items: tuple[int, ...] = ()  # history items the LLM's own answer cited
     raw_text: str = ""  # the LLM's sentence before verification ("" when its answer was unusable)
     raw_answer: str = ""  # the LLM's JSON answer
@@ -94,53 +94,49 @@ class Explanation:
     replaced: bool = False
     seconds: float = 0.0  # generation time (amortised over the batch)
     extra: dict = field(default_factory=dict)
+    raw_reason: str = ""  # the predicate the LLM chose or wrote
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
+def _liked(history: History, min_rating: float) -> set[int]:
+    """Items of ``history`` rated at least ``min_rating``; all of them where the data has no ratings."""
+    ratings = np.asarray(history.ratings, dtype=np.float64)
+    known = np.isfinite(ratings) & (ratings > 0)
+    if not known.any():
+        return {int(i) for i in history.items}
+    return {int(i) for i, r, k in zip(history.items, ratings, known) if not k or r >= min_rating}
 
 
-def _titled(catalog, item: int) -> str:
-    year = catalog.year(item)
-    return f"{catalog.title(item)} ({year})" if year else catalog.title(item)
+def evidence(catalog, item: int, history: History, among: list[int], min_rating: float = 4.0) -> list[int]:
+    """The items of ``among`` (in its order) that are evidence for ``item``: in ``history`` rated at least
+    ``min_rating`` (where known), sharing a genre with it, not the item itself."""
+    liked, genres = _liked(history, min_rating), set(catalog.genres(item))
+    return [i for i in among if i != item and i in liked and genres & set(catalog.genres(i))]
 
 
-def _what(catalog, item: int, genres, otherwise: str) -> str:
-    """"<title> (<year>) is a <genres> film", or ``otherwise`` after the title when there are no genres."""
-    if not genres:
-        return f"{_titled(catalog, item)} {otherwise}"
-    g = genre_words(genres)
-    return f"{_titled(catalog, item)} is {_article(g)} {g} film"
+def _overlap(catalog, item: int, other: int) -> int:
+    return len(set(catalog.genres(item)) & set(catalog.genres(other)))
 
 
-def render_explanation(catalog, item: int, cited: list[int], genres: list[str], reason: str) -> str:
-    """The sentence shown for a structured answer."""
-    what = _what(catalog, item, genres, "is a good match")
-    head = f"Because you watched {' and '.join(catalog.short_title(i) for i in cited)}: " if cited else ""
-    tail = f"; {reason.strip().rstrip('.')}" if reason.strip() else ""
-    return f"{head}{what}{tail}."
-
-
-def fact_sentence(catalog, item: int, history: History, among: list[int] | None = None
-                  ) -> tuple[str, tuple[int, ...], tuple[str, ...]]:
-    """A sentence from verified catalog facts: the item's genres and the most recent history item (of
-    ``among``, when given) sharing the most of them.  Returns (text, cited items, genres)."""
-    genres = tuple(catalog.genres(item))
-    best, overlap = None, 0
-    pool = history.items.tolist() if among is None else [i for i in history.items.tolist() if i in set(among)]
-    for h in reversed(pool):
-        shared = len(set(genres) & set(catalog.genres(int(h))))
-        if shared > overlap and int(h) != item:
-            best, overlap = int(h), shared
-    what = _what(catalog, item, genres, "is in the catalog")
-    if best is None:
-        return f"{what}.", (), genres
-    shared = [g for g in genres if g in catalog.genres(best)]
-    return (f"{what}, like {catalog.short_title(best)} ({genre_words(shared)}) in your history.", (best,),
-            genres)
+def fact_sentence(catalog, item: int, history: History, among: list[int] | None = None,
+                  min_rating: float = 4.0) -> tuple[str, tuple[int, ...], tuple[str, ...], str]:
+    """The sentence of verified catalog facts: citing the evidence (of ``among``, default the whole history,
+    newest first) sharing the most genres with the item, most recent first among ties, or nothing.
+    Returns (text, cited items, genres named, predicate)."""
+    pool = [int(i) for i in reversed(history.items.tolist())] if among is None else list(among)
+    found = evidence(catalog, item, history, pool, min_rating)
+    best = max(found, key=lambda i: _overlap(catalog, item, i), default=None)
+    cited = () if best is None else (best,)
+    options = predicates(catalog, item, cited)
+    if not options:
+        text = f"{catalog.short_title(item)} ({catalog.year(item)})" if catalog.year(item) else \
+            catalog.short_title(item)
+        return f"{text} is in the catalog.", (), (), "in the catalog"
+    dated = [p for p in options if re.search(r"\d{4}s", p) and "," not in p]
+    pick = (dated or options)[0]
+    return render(catalog, item, cited, pick, history), cited, pick.genres, str(pick)
 
 
 def check_problems(check) -> tuple[str, ...]:
@@ -157,6 +153,14 @@ def check_problems(check) -> tuple[str, ...]:
         problems.append("states a wrong year")
     if not check.about_item:
         problems.append("is not about the recommended movie")
+    if check.relevant_cited < len(check.cited_items):
+        problems.append("cites history items unrelated to the movie")
+    if check.repeated:
+        problems.append("repeats itself: " + ", ".join(repr(g) for g in check.repeated))
+    if check.truncated:
+        problems.append("is unfinished")
+    if check.short_reason:
+        problems.append("gives a reason of fewer than three words")
     return tuple(problems)
 
 
@@ -172,7 +176,7 @@ class Explainer:
         self.prompt = load_prompt(self.config.prompt)
         self.extractor = ClaimExtractor(self.catalog)
 
-    # -- requests ----------------------------------------------------------------------------------------
+    # -- evidence ----------------------------------------------------------------------------------------
     def shown_items(self, history: History) -> list[int]:
         """History items shown in the ranking prompt, newest first, one per title."""
         seen, out = set(), []
@@ -183,101 +187,116 @@ class Explainer:
                 out.append(int(i))
         return out
 
+    def evidence(self, history: History, item: int) -> list[int]:
+        """The shown history items that are evidence for ``item`` (:func:`evidence`), newest first."""
+        return evidence(self.catalog, item, history, self.shown_items(history), self.config.min_rating)
+
     def influence(self, requests: list[Request]) -> list[dict[int, float]]:
-        """Per request (about one item, candidates in prompt order): each shown history item's influence on
-        the item's LLM evidence (:meth:`~llmrec.llm.ranker.LLMRanker.item_scores_many`) — how much it drops
-        when that one item is removed from the ranking prompt — from one batched scoring call."""
+        """Per request (about one item, candidates in prompt order): each evidence item's influence on the
+        item's LLM evidence (:meth:`~llmrec.llm.ranker.LLMRanker.item_scores_many`) — how much it drops when
+        that one item is removed from the ranking prompt — from one batched scoring call."""
         prompts: dict[tuple, Request] = {}
         spans = []
         for r in requests:
             item, candidates = r.need_item(), r.need_candidates()
-            shown, ids = self.ranker.shown_history(r.history), self.shown_items(r.history)
+            shown, ids = self.ranker.shown_history(r.history), self.evidence(r.history, item)
             key = (r.user, len(r.history), tuple(candidates.tolist()), item)
             spans.append((key, ids))
-            prompts.setdefault(key + (None,), r.with_history(shown))
+            if ids:
+                prompts.setdefault(key + (None,), r.with_history(shown))
             for i in ids:
                 prompts.setdefault(key + (i,), r.with_history(shown.without([i])))
         scores = dict(zip(prompts, self.ranker.item_scores_many(list(prompts.values())))) if prompts else {}
         return [{i: float(scores[key + (None,)] - scores[key + (i,)]) for i in ids} for key, ids in spans]
 
-    def citable(self, history: History, influence: dict[int, float] | None = None) -> list[int]:
-        """History items an answer may cite: the shown ones, or (given their influence) the ``cite_pool``
-        most influential with a positive influence, most influential first."""
-        if influence is None:
-            return self.shown_items(history)
-        ranked = sorted((i for i, d in influence.items() if d > 0), key=lambda i: -influence[i])
-        return ranked[: self.config.cite_pool]
+    def citable(self, history: History, item: int, influence: dict[int, float] | None = None) -> list[int]:
+        """The (at most ``cite_pool``) evidence items an answer may cite: given their influence, those whose
+        removal lowers the item's score first, most influential first; otherwise those sharing the most
+        genres, newest first among ties."""
+        found = self.evidence(history, item)
+        if influence is not None:
+            found.sort(key=lambda i: (influence.get(i, 0.0) <= 0, -influence.get(i, 0.0)))
+        else:
+            found.sort(key=lambda i: -_overlap(self.catalog, item, i))
+        return found[: self.config.cite_pool]
 
-    def schema(self, history: History, item: int, citable: list[int] | None = None) -> dict:
-        """The JSON schema of an answer for ``item``: cited titles from ``citable`` (default: the shown
-        history), the item's genres."""
-        citable = self.shown_items(history) if citable is None else citable
-        shown = [self.catalog.short_title(i) for i in citable]
-        genres = list(self.catalog.genres(item))
-        props: dict = {}
-        if shown:
-            props["because"] = {"type": "array", "items": {"type": "string", "enum": shown}, "minItems": 1,
-                                "maxItems": min(self.config.max_cited, len(shown))}
-        if genres:
-            props["genres"] = {"type": "array", "items": {"type": "string", "enum": genres}, "minItems": 1,
-                               "maxItems": len(genres)}
-        props["reason"] = {"type": "string", "pattern": self.reason_pattern(item)}
-        return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    def options(self, item: int, citable: list[int]) -> dict[str, tuple[tuple[int, ...], list[Phrase]]]:
+        """What an answer may say: for each value of ``because`` (a citable title, or two joined by "and";
+        ``""`` without evidence) the cited items and the predicates true of them."""
+        title = self.catalog.short_title
+        choices = [(i,) for i in citable]
+        if self.config.max_cited > 1:
+            choices += [(a, b) for n, a in enumerate(citable) for b in citable[n + 1:]]
+        out: dict[str, tuple[tuple[int, ...], list[Phrase]]] = {}
+        for cited in choices:
+            phrases = predicates(self.catalog, item, cited)
+            if phrases:
+                out.setdefault(" and ".join(title(i) for i in cited), (cited, phrases))
+        return out or {"": ((), predicates(self.catalog, item))}
 
-    def facts(self, item: int) -> str:
-        """``Title (1995; Crime, Drama)``: an item's catalog facts as the explanation request lists them."""
+    # -- the request ---------------------------------------------------------------------------------------
+    def schema(self, item: int, citable: list[int]) -> dict:
+        """The JSON schema of an answer for ``item`` citing from ``citable``: one branch per value of
+        ``because``, each with its own predicates (or, with ``reason="free"``, lowercase words)."""
+        branches = []
+        for because, (_, phrases) in self.options(item, citable).items():
+            reason = ({"type": "string", "enum": list(map(str, phrases))} if self.config.reason == "phrases"
+                      else {"type": "string", "pattern": f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"})
+            props = {"because": {"const": because}, "reason": reason} if because else {"reason": reason}
+            branches.append({"type": "object", "properties": props, "required": list(props),
+                             "additionalProperties": False})
+        return branches[0] if len(branches) == 1 else {"anyOf": branches}
+
+    def facts(self, item: int, history: History | None = None) -> str:
+        """``Title (1995; Crime, Drama)``: an item's catalog facts as the explanation request lists them, with
+        the user's rating (``, rated 5/5``) for a history item."""
         genres = ", ".join(self.catalog.genres(item)) or "no genres listed"
-        return f"{self.catalog.short_title(item)} ({self.catalog.year(item) or 'year unknown'}; {genres})"
+        text = f"{self.catalog.short_title(item)} ({self.catalog.year(item) or 'year unknown'}; {genres})"
+        if history is not None:
+            where = np.flatnonzero(history.items == item)
+            rating = float(history.ratings[where[-1]]) if len(where) else float("nan")
+            text += f", rated {rating:g}/5" if np.isfinite(rating) and rating > 0 else ""
+        return text
 
-    def reason_pattern(self, item: int) -> str:
-        """The pattern a reason for ``item`` must match: grounded words only, or any lowercase words."""
-        if self.config.reason == "grounded":
-            return reason_pattern(self.catalog, item)
-        return f"^[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}$"
-
-    def prompt_text(self, request: Request, citable: list[int] | None = None) -> str:
+    def prompt_text(self, request: Request, citable: list[int]) -> str:
         """The ranking conversation for the request's candidates, answered with its item (the item's label,
-        or with marks its title), then the question.  With ``citable`` (the influential items), the question
-        lists them with their catalog facts as the movies an answer may cite (none: it asks for no citation);
-        without, an answer may cite any movie of the shown history."""
+        or with marks its title), then the question listing the ``citable`` movies with their facts."""
         item, candidates = request.need_item(), request.need_candidates()
         answer = self.ranker.answer_text(item, candidates)
-        cite = "history" if citable is None else "listed" if citable else "none"
         messages = (self.ranker.messages(request.history, candidates)
                     + [{"role": "assistant", "content": answer}])
         messages += self.prompt.messages(item=self.facts(item), title=self.catalog.short_title(item),
-                                         cite=cite, sources=[self.facts(i) for i in citable or []])
+                                         cite="listed" if citable else "none",
+                                         sources=[self.facts(i, request.history) for i in citable])
         return chat_prompt(self.ranker.backend.tokenizer, messages)
 
     # -- answers -----------------------------------------------------------------------------------------
-    def parse(self, history: History, item: int, answer: str, citable: list[int] | None = None
-              ) -> tuple[list[int], list[str], str] | None:
-        """(cited items, genres, reason) of a JSON answer, or None when it is not a valid answer (citing an
-        item outside ``citable``, default the shown history, included)."""
+    def parse(self, item: int, answer: str, citable: list[int]
+              ) -> tuple[tuple[int, ...], tuple[str, ...], str] | None:
+        """(cited items, genres named, reason) of a JSON answer, or None when it is not a valid answer of the
+        schema (citing anything but the citable movies included)."""
         try:
             data = json.loads(answer)
         except json.JSONDecodeError:
             return None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or set(data) - {"because", "reason"}:
             return None
-        by_title = {self.catalog.short_title(i): i
-                    for i in (self.shown_items(history) if citable is None else citable)}
-        because, genres, reason = data.get("because", []), data.get("genres", []), data.get("reason", "")
-        if not (isinstance(because, list) and isinstance(genres, list) and isinstance(reason, str)):
+        because, reason = data.get("because", ""), data.get("reason")
+        options = self.options(item, citable)
+        if not isinstance(because, str) or not isinstance(reason, str) or because not in options:
             return None
-        if any(t not in by_title for t in because) or any(g not in self.catalog.genres(item) for g in genres):
+        cited, phrases = options[because]
+        if self.config.reason == "phrases":
+            match = next((p for p in phrases if p == reason), None)
+            return None if match is None else (cited, match.genres, str(match))
+        if not re.fullmatch(rf"[a-z][a-z ,'-]{{2,{self.config.reason_chars}}}", reason.strip()):
             return None
-        if reason and not re.fullmatch(self.reason_pattern(item).strip("^$"), reason.strip()):
-            return None
-        cited = list(dict.fromkeys(by_title[t] for t in because))[: self.config.max_cited]
-        return cited, list(dict.fromkeys(genres)), reason.strip()
+        return cited, (), reason.strip()
 
     def explain_many(self, requests: list[Request],
                      influence: list[dict[int, float]] | None = None) -> list[Explanation]:
         """Explanations of each request's item against its candidates in prompt order, all in one backend call
         (``influence``: the requests' :meth:`influence`, when already computed)."""
-        from llmrec.explain.claims import check_explanation
-
         if not requests:
             return []
         t0 = time.perf_counter()
@@ -285,33 +304,36 @@ class Explainer:
             influence = [None] * len(requests)
         elif influence is None:
             influence = self.influence(requests)
-        citable = [self.citable(r.history, inf) for r, inf in zip(requests, influence)]
-        prompts = [self.prompt_text(r, None if inf is None else cite)
-                   for r, cite, inf in zip(requests, citable, influence)]
-        schemas = [self.schema(r.history, r.need_item(), c) for r, c in zip(requests, citable)]
+        citable = [self.citable(r.history, r.need_item(), inf) for r, inf in zip(requests, influence)]
+        prompts = [self.prompt_text(r, cite) for r, cite in zip(requests, citable)]
+        schemas = [self.schema(r.need_item(), c) for r, c in zip(requests, citable)]
         answers = self._generate(prompts, schemas, [self.seed_of(r.user, r.item) for r in requests])
         per = (time.perf_counter() - t0) / len(requests)
-        out = []
-        for r, answer, cite, inf in zip(requests, answers, citable, influence):
-            h, item = r.history, r.item
-            extra = {} if inf is None else {"influence": inf, "citable": cite}
-            parsed = self.parse(h, item, answer, cite)
-            if parsed is None:
-                raw, cited, genres, reason, problems = "", [], [], "", ("unusable answer",)
-            else:
-                cited, genres, reason = parsed
-                raw = render_explanation(self.catalog, item, cited, genres, reason)
-                problems = check_problems(check_explanation(raw, item, h.items.tolist(), self.catalog,
-                                                            self.extractor))
-            if problems and self.config.verify:
-                text, fact_cited, fact_genres = fact_sentence(self.catalog, item, h,
-                                                              None if inf is None else cite)
-                out.append(Explanation(h.user, item, text, fact_cited, fact_genres, "", tuple(cited), raw,
-                                       answer, tuple(problems), True, per, extra))
-            else:
-                out.append(Explanation(h.user, item, raw, tuple(cited), tuple(genres), reason, tuple(cited),
-                                       raw, answer, tuple(problems), False, per, extra))
-        return out
+        return [self._explanation(r, answer, cite, inf, per)
+                for r, answer, cite, inf in zip(requests, answers, citable, influence)]
+
+    def _explanation(self, request: Request, answer: str, citable: list[int], influence: dict | None,
+                     seconds: float) -> Explanation:
+        """The checked explanation of one answer (the fact sentence when it fails and ``verify`` is on)."""
+        from llmrec.explain.claims import check_explanation
+
+        h, item = request.history, request.need_item()
+        extra = {"citable": citable} | ({} if influence is None else {"influence": influence})
+        parsed = self.parse(item, answer, citable)
+        if parsed is None:
+            raw, cited, genres, reason, problems = "", (), (), "", ("unusable answer",)
+        else:
+            cited, genres, reason = parsed
+            raw = render(self.catalog, item, cited, reason, h)
+            problems = check_problems(check_explanation(raw, item, h.items.tolist(), self.catalog,
+                                                        self.extractor, reason=reason, influence=influence))
+        if problems and self.config.verify:
+            text, fact_cited, fact_genres, fact_reason = fact_sentence(self.catalog, item, h, citable or [],
+                                                                       self.config.min_rating)
+            return Explanation(h.user, item, text, fact_cited, fact_genres, fact_reason, cited, raw, answer,
+                               problems, True, seconds, extra, reason)
+        return Explanation(h.user, item, raw, cited, genres, reason, cited, raw, answer, problems, False,
+                           seconds, extra, reason)
 
     def seed_of(self, user: int, item: int) -> int:
         """The sampling seed of one explanation (per user and item), for backends that take request seeds."""
