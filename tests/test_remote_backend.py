@@ -311,7 +311,10 @@ def test_serve_llm_rejects_a_lora_that_is_not_name_equals_adapter_directory(tmp_
 def test_cpu_env_defaults_keep_what_the_environment_already_sets() -> None:
     assert vllm_cpu_env(1.5, {})["VLLM_CPU_KVCACHE_SPACE"] == "1.5"
     assert "VLLM_CPU_KVCACHE_SPACE" not in vllm_cpu_env(1.5, {"VLLM_CPU_KVCACHE_SPACE": "4"})
-    assert vllm_cpu_env(1.0, {"VLLM_CPU_KVCACHE_SPACE": "4", "VLLM_CPU_OMP_THREADS_BIND": "0"}) == {}
+    assert vllm_cpu_env(1.0, {"VLLM_CPU_KVCACHE_SPACE": "4", "VLLM_CPU_OMP_THREADS_BIND": "0",
+                              "VLLM_USE_AOT_COMPILE": "1"}) == {}
+    if not torch.cuda.is_available():  # the compile cache that loads on CPU
+        assert vllm_cpu_env(1.0, {})["VLLM_USE_AOT_COMPILE"] == "0"
 
 
 def test_local_server_that_dies_at_start_up_quotes_its_log(monkeypatch: pytest.MonkeyPatch,

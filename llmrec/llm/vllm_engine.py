@@ -1,8 +1,10 @@
 """The in-process vLLM engine (``vllm.LLM``): the default LLM backend.
 
 Scripts using it need an ``if __name__ == "__main__":`` guard (vLLM spawns its worker).  On CPU the engine
-gets every core for its worker, a KV cache of ``kv_cache_gib`` and 32-token cache blocks
-(:func:`engine_options`); vLLM's own logging stays at warning level unless ``verbose``.
+gets every core for its worker, a KV cache of ``kv_cache_gib``, 32-token cache blocks (:func:`engine_options`)
+and a torch.compile cache that loads on later starts (:func:`vllm_cpu_env`); vLLM's own logging stays at
+warning level unless ``verbose``.  Eager or compiled execution follows the config's ``enforce_eager`` and
+``workload`` (:func:`~llmrec.llm.config.choose_eager`).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ SHUTDOWN_SECONDS = 60.0
 
 
 def engine_options(enforce_eager: bool, block_size: int | None) -> dict:
-    """vLLM engine options shared by the embedded engine and ``llmrec serve-llm``: compiled unless told
-    otherwise (on CPU torch.compile adds ~1-2 min to the first start and is cached after; eager costs ~20%
-    per prompt), and :data:`CPU_BLOCK_SIZE` blocks on CPU."""
+    """vLLM engine options shared by the embedded engine and ``llmrec serve-llm``: eager or compiled as
+    resolved by the caller (on CPU the first compiled start takes ~130 s, later ones ~64 s from the compile
+    cache, an eager one ~49 s; eager costs ~20% per prompt), and :data:`CPU_BLOCK_SIZE` blocks on CPU."""
     import torch
 
     cpu = not torch.cuda.is_available()
@@ -48,12 +50,17 @@ def engine_options(enforce_eager: bool, block_size: int | None) -> dict:
 
 def vllm_cpu_env(kv_cache_gib: float, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """The vLLM CPU settings missing from ``environ`` (to be added to it): KV-cache size, and on CPU every
-    core for the worker."""
+    core for the worker and the compile cache that loads (``VLLM_USE_AOT_COMPILE=0``)."""
     import torch
 
     env = {}
     if "VLLM_CPU_KVCACHE_SPACE" not in environ:
         env["VLLM_CPU_KVCACHE_SPACE"] = f"{kv_cache_gib:g}"
+    if not torch.cuda.is_available() and "VLLM_USE_AOT_COMPILE" not in environ:
+        # vLLM 0.32's AOT compile cache (its default with torch >= 2.10) never loads on CPU ("'function'
+        # object has no attribute 'finalize_loading'"), so every compiled start compiled again (~130 s on 2
+        # cores); the older inductor cache loads: later compiled starts take ~64 s (docs/experiments.md)
+        env["VLLM_USE_AOT_COMPILE"] = "0"
     if not torch.cuda.is_available() and "VLLM_CPU_OMP_THREADS_BIND" not in environ:
         # vLLM reserves a core for its scheduler by default, which halves a 2-core machine; the caller
         # mostly waits on the engine, so the worker gets every core (measured 3.2 s -> 1.9 s per prompt)
@@ -82,6 +89,8 @@ class VLLMBackend:
         from vllm import LLM
 
         self.config = config
+        self.eager, why = config.execution()
+        log.info("starting the vLLM engine (%s: %s)", "eager" if self.eager else "compiled", why)
         self.model_path = resolve_llm(config.model)
         self.adapters = AdapterSet(config.adapters, self.model_path)
         lora = {}
@@ -93,7 +102,7 @@ class VLLMBackend:
         self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype),
                        max_model_len=config.max_model_len, enable_prefix_caching=config.prefix_caching,
                        seed=config.seed,
-                       **engine_options(config.enforce_eager, config.block_size), **extra, **lora)
+                       **engine_options(self.eager, config.block_size), **extra, **lora)
         self.tokenizer = self.llm.get_tokenizer()
         import torch
 
