@@ -26,6 +26,15 @@ When the LLM is unavailable (server down, timeout, malformed answer: :class:`~ll
 a request gets the retriever's order with ``meta["degraded"] = True`` and the reason, and a warning is
 logged; :meth:`LLMRanker.stats` counts such users.  A remote server that cannot be reached when the ranker
 is fitted is an error, since nothing has been served yet.
+
+The backend starts when the ranker is fitted, or earlier and in the background with
+:meth:`LLMRanker.start` (``background=True``, as :class:`~llmrec.pipeline.Pipeline` does): the engine then
+loads while the retriever fits and recalls, and the first request that needs the LLM waits for it.  A
+background start that fails with a user error (a bad setting, an adapter that does not fit) raises it at
+that first use; any other failure (the engine did not come up, the server cannot be reached) makes the
+requests that need the LLM degraded, with the start's error as the reason.  :meth:`LLMRanker.rank` records
+its stage seconds (``recall``, ``engine_wait``, ``ranking``) in ``meta["timings"]``, and reports progress
+lines to ``progress`` when one is set.
 """
 
 from __future__ import annotations
@@ -36,12 +45,12 @@ import time
 import numpy as np
 
 from llmrec.data import Dataset
-from llmrec.errors import ConfigError, LLMUnavailable
+from llmrec.errors import ConfigError, LLMRecError, LLMUnavailable
 from llmrec.history import History, HistoryFormat, render_history
 from llmrec.items import ItemList
 from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, trained_fields
 from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids
-from llmrec.llm.config import backend_config
+from llmrec.llm.config import LLMConfig, Workload, backend_config, backend_fields
 from llmrec.llm.rank_config import (
     LABELS,
     MARK,
@@ -50,9 +59,11 @@ from llmrec.llm.rank_config import (
     RANK_HISTORY_FORMAT_FULL,
     LLMRankerConfig,
 )
+from llmrec.llm.starting import BackendStart
 from llmrec.prompts import Prompt, load_prompt
 from llmrec.recommenders.base import Recommender, Retriever, check_n, create_recommender
 from llmrec.request import Request
+from llmrec.timing import Progress, Stages, report
 
 __all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL",
            "LLMRanker", "LLMRankerConfig"]
@@ -87,26 +98,112 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         if update:
             self.config = self.config.model_copy(update=update)
         self._backend = backend
+        self._start: BackendStart | None = None  # a background start (start(background=True))
+        self._label_ids: list[int] | None = None
+        self._marks: tuple[int | None, int | None] | None = None
+        self.progress: Progress | None = None  # where progress lines go (None: logging only)
         self.retriever = retriever
         self.prompt = load_prompt(self.config.prompt or _PROMPTS[self.config.scoring])
         self._llm_seconds: list[float] = []  # per user (amortised over a batch)
         self._prepared: dict[tuple, ItemList] = {}
         self._degraded_users = 0
 
+    def backend_config(self, workload: Workload = None) -> LLMConfig:
+        """The backend's construction config: the ranker's model, adapter and ``engine`` settings, with
+        ``workload`` (what the engine is started for) where the backend takes one and ``engine`` does not
+        set it."""
+        cfg = self.config
+        engine = dict(cfg.engine)
+        if workload is not None and "workload" in backend_fields(cfg.backend):
+            engine.setdefault("workload", workload)
+        return backend_config(cfg.backend, model=cfg.model, adapters=(self.adapter,) if self.adapter else (),
+                              **engine)
+
+    def start(self, *, background: bool = False, workload: Workload = None) -> LLMRanker:
+        """Start the LLM backend now (a no-op when it is started or starting); with ``background``, in a
+        thread, so that it loads while the retriever fits and recalls.  ``workload`` says what it is started
+        for (``"interactive"``, ``"batch"`` or a number of prompts), which picks vLLM's eager or compiled
+        execution unless ``engine.enforce_eager`` is set."""
+        if self._backend is not None or self._start is not None:
+            return self
+        config = self.backend_config(workload)
+        if background:
+            report(self.progress, f"starting the {config.summary()} in the background...")
+            self._start = BackendStart(config, create_backend, progress=self.progress)
+        else:
+            report(self.progress, f"starting the {config.summary()}...")
+            self._backend = create_backend(config)
+        return self
+
     @property
     def backend(self) -> LLMBackend:
-        """Started on first use (engine start is the slow part)."""
+        """Started on first use (engine start is the slow part); a background start is waited for here."""
         if self._backend is None:
-            cfg = self.config
-            self._backend = create_backend(backend_config(
-                cfg.backend, model=cfg.model, adapters=(self.adapter,) if self.adapter else (), **cfg.engine))
+            if self._start is None:
+                self.start()
+            else:
+                self._backend = self._started_backend(self._start)
         return self._backend
 
+    @staticmethod
+    def _started_backend(start: BackendStart) -> LLMBackend:
+        try:
+            return start.result()
+        except LLMUnavailable:
+            raise
+        except LLMRecError:  # a bad setting or adapter: the user's to fix, not a degraded answer
+            raise
+        except Exception as err:
+            raise LLMUnavailable(f"the {start.config.title()} did not start: {type(err).__name__}: {err}",
+                                 cause="start failed") from err
+
+    def backend_ready(self) -> bool:
+        """Whether the backend is started (a background start that has finished counts, failed or not)."""
+        return self._backend is not None or (self._start is not None and self._start.done())
+
+    def backend_start_seconds(self) -> float | None:
+        """How long the background start took (None: no background start, or it is still running)."""
+        return self._start.seconds if self._start is not None else None
+
     def close(self) -> None:
-        """Stop the LLM backend (an in-process engine's worker processes, a remote client's connections)."""
+        """Stop the LLM backend (an in-process engine's worker processes, a remote client's connections); a
+        background start still running is abandoned: the backend is closed as soon as it is up."""
+        if self._backend is None and self._start is not None:
+            self._start.abandon()
+            return
         close = getattr(self._backend, "close", None)
         if close is not None:
             close()
+
+    @property
+    def label_ids(self) -> list[int]:
+        """The candidate labels' token ids (from the backend's tokenizer: waits for a background start)."""
+        if self._label_ids is None:
+            self._label_ids = label_token_ids(self.backend.tokenizer, self.labels)
+        return self._label_ids
+
+    @property
+    def mark_id(self) -> int | None:
+        """``scoring="marks"``: the mark's token id (None with letters)."""
+        return self._mark_ids()[0]
+
+    @property
+    def not_mark_id(self) -> int | None:
+        """``scoring="marks"``: the id of the token a mark is scored against (None with letters)."""
+        return self._mark_ids()[1]
+
+    def _read_tokens(self) -> None:
+        """Read the label and mark token ids (each must be one token), starting the backend if need be."""
+        self._label_ids = label_token_ids(self.backend.tokenizer, self.labels)
+        self._mark_ids()
+
+    def _mark_ids(self) -> tuple[int | None, int | None]:
+        if self.config.scoring != "marks":
+            return None, None
+        if self._marks is None:
+            mark, not_mark = label_token_ids(self.backend.tokenizer, [MARK, NOT_MARK])
+            self._marks = (mark, not_mark)
+        return self._marks
 
     def fit(self, data: Dataset) -> LLMRanker:
         self._catalog = data.catalog
@@ -115,9 +212,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         if not self.retriever.is_trained():
             self.retriever.fit(data)
         self.labels = list(LABELS[:self.config.candidates])
-        self.label_ids = label_token_ids(self.backend.tokenizer, self.labels)
-        self.mark_id, self.not_mark_id = (label_token_ids(self.backend.tokenizer, [MARK, NOT_MARK])
-                                          if self.config.scoring == "marks" else (None, None))
+        if self._start is None:  # started now (errors here), unless it is starting in the background
+            self._read_tokens()
         self._check_adapter_fields()
         base = RANK_HISTORY_FORMAT if self.config.details == "titles" else RANK_HISTORY_FORMAT_FULL
         self.history_format = HistoryFormat(**{**base.__dict__, "max_items": self.config.history_items})
@@ -352,14 +448,25 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         prepared = self._prepared.pop(self._key(history, text), None)
         if prepared is not None and request.candidates is None:
             return prepared
-        cands = self.recall(history, text) if request.candidates is None else self._retriever_list(request)
+        stages = Stages(self.progress)
+        with stages.stage("recall") as stage:
+            cands = (self.recall(history, text) if request.candidates is None
+                     else self._retriever_list(request))
+            stage.done = f"recalled {len(cands)} candidates"
         if len(cands) == 0:
             return cands
         request = Request(history, cands.items, text=text)
         try:
-            return self._fuse(cands, request, self.llm_scores(request))
+            if self._start is not None and not self._start.done():
+                with stages.stage("engine_wait", f"waiting for the {self._start.config.title()} "
+                                                 f"(starting for {self._start.elapsed():.0f} s)..."):
+                    self._read_tokens()
+            with stages.stage("ranking", f"ranking {len(cands)} candidates...") as stage:
+                ranked = self._fuse(cands, request, self.llm_scores(request))
+                stage.done = "ranked"
         except LLMUnavailable as err:
-            return self._degraded(cands, request, err)
+            ranked = self._degraded(cands, request, err)
+        return ItemList(ranked.items, ranked.scores, {**ranked.meta, "timings": stages.seconds})
 
     def _retriever_list(self, request: Request) -> ItemList:
         items = request.need_candidates()
