@@ -3,6 +3,7 @@
     llmrec                         # main job: evaluate the recommenders on MovieLens-100K, print the table
     llmrec evaluate [--split S]    # the same, explicitly
     llmrec recommend --user 42     # top-k titles with scores (and explanations) for one user
+                                   # (progress lines and --timings on stderr)
     llmrec history --user 42       # the user's history as the LLM and retriever read it
     llmrec models                  # resolve (and on first use convert) the default LLM and embedder
     llmrec serve-llm [--lora N=DIR]  # an OpenAI-compatible vLLM server for the remote LLM backend
@@ -19,6 +20,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -78,6 +80,9 @@ class RecommendArgs(DataArgs):
     param: list[str] = arg(default_factory=list, repeat=True,
                            help="recommender config values as key=value (JSON values; engine.X=V for an LLM "
                                 "engine setting); repeatable")
+    timings: bool = arg(False, help="print the seconds per stage (data, engine start, retriever load, "
+                                    "recall, ranking, explanations, close) to stderr")
+    quiet: bool = arg(False, help="no progress lines on stderr")
 
     def __post_init__(self):
         check_k(self.k)
@@ -100,24 +105,50 @@ def _user_history(args: RecommendArgs | HistoryArgs):
     return dataset, hist[args.user]
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _recommend(args: RecommendArgs) -> int:
     from llmrec.pipeline import Pipeline, Recommendations
     from llmrec.recommenders import create_recommender
 
     if args.adapter and args.recommender != "llm":
         raise LLMRecError(f"--adapter is for the llm recommender, not {args.recommender!r}")
+    t0 = time.perf_counter()
     dataset, history = _user_history(args)
+    timings = {"data": time.perf_counter() - t0}
     params = parse_params(args.param)
     if args.recommender == "llm":
+        # one-shot: an interactive workload (vLLM runs eager, the shorter start, unless engine.enforce_eager
+        # says otherwise); the answer is printed before the engine shuts down
         with Pipeline(dataset, retriever=args.retriever, adapter=args.adapter, backend=args.backend,
-                      url=args.url, explain=args.explain, ranker=params) as pipeline:
+                      url=args.url, explain=args.explain, ranker=params, workload="interactive",
+                      progress=None if args.quiet else _stderr) as pipeline:
             recs = pipeline.recommend(history, k=args.k)
+            _print_recommendations(args, dataset, recs)
+            closing = time.perf_counter()
+        timings.update(recs.timings, close=time.perf_counter() - closing)
     else:
         if args.recommender == "dense":
             params.setdefault("retriever", args.retriever)
+        t1 = time.perf_counter()
         rec = create_recommender(args.recommender, params).fit(dataset)
+        t2 = time.perf_counter()
         ranked = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
+        timings.update(fit=t2 - t1, recommend=time.perf_counter() - t2)
         recs = Recommendations.from_list(history.user, ranked, dataset.catalog)
+        _print_recommendations(args, dataset, recs)
+    if args.timings:
+        timings["total"] = time.perf_counter() - t0
+        _stderr("timings" + (" (engine_start runs in the background, beside retriever_load, recall and "
+                             "engine_wait):" if "engine_start" in timings else ":"))
+        _stderr(format_table([[name, float(s)] for name, s in timings.items()], ["stage", "seconds"],
+                             digits=2))
+    return 0
+
+
+def _print_recommendations(args: RecommendArgs, dataset, recs) -> None:
     rows = [[i + 1, title, float(score)] for i, (title, score) in enumerate(zip(recs.titles, recs.scores))]
     print(f"top {args.k} for user {args.user} ({args.recommender}):")
     print(format_table(rows, ["#", "title", "score"]))
@@ -126,7 +157,7 @@ def _recommend(args: RecommendArgs) -> int:
         print(f"* {dataset.catalog.short_title(e.item)}: {e.text}{flag}")
     if recs.degraded:
         print(f"degraded: true (the LLM was unavailable; retriever order shown): {recs.reason}")
-    return 0
+    sys.stdout.flush()  # the answer is out before the engine shuts down
 
 
 def _history(args: HistoryArgs) -> int:

@@ -2,17 +2,27 @@
 
     pipeline = Pipeline(data, retriever="auto", explain=1)
     recs = pipeline.recommend(42, k=5)        # a user id, or a History
-    recs.items, recs.titles, recs.scores, recs.explanations, recs.degraded
+    recs.items, recs.titles, recs.scores, recs.explanations, recs.degraded, recs.timings
 
 The registered ``dense`` recommender recalls K candidates, the ``llm`` ranker (:class:`~llmrec.llm.ranker.
 LLMRanker`) reranks them through its backend, and the :class:`~llmrec.explain.Explainer` explains the top
 ``explain`` items by continuing the prompt that ranked them.  When the LLM is unavailable the retriever's
 order is served and ``degraded`` says so, with the reason.
+
+A first answer comes as soon as the slowest stage allows: the LLM backend starts in a background thread when
+the pipeline is made (for vLLM, eager or compiled by ``workload``: ``"interactive"``, the default, runs eager,
+the shorter start), while the retriever loads and recalls; the first request waits for the engine only after
+its candidates are recalled.  One backend serves every request of the pipeline (an engine stays up until
+:meth:`Pipeline.close`).  ``progress`` gets one short line per stage (what is being prepared and how long it
+took), and each result's ``timings`` holds its seconds per stage: ``engine_start`` (in the background, so
+it overlaps the next three) and ``retriever_load`` on the first result only, then ``recall``,
+``engine_wait``, ``ranking`` and ``explanations``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -23,8 +33,10 @@ from llmrec.errors import ConfigError, LLMRecError
 from llmrec.explain import Explainer, Explanation
 from llmrec.history import History, histories
 from llmrec.items import ItemList
+from llmrec.llm.config import Workload
 from llmrec.recommenders import create_recommender
 from llmrec.recommenders.base import check_n
+from llmrec.timing import Progress, Stages
 
 __all__ = ["Pipeline", "Recommendations", "check_k"]
 
@@ -47,16 +59,19 @@ class Recommendations:
     explanations: list[Explanation] = field(default_factory=list)
     degraded: bool = False  # the LLM was unavailable: the retriever's order is served
     reason: str | None = None  # why, when degraded
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, in the order they ran
 
     def __len__(self) -> int:
         return len(self.items)
 
     @classmethod
-    def from_list(cls, user: int, ranked: ItemList, catalog) -> Recommendations:
+    def from_list(cls, user: int, ranked: ItemList, catalog,
+                  timings: dict[str, float] | None = None) -> Recommendations:
         return cls(user=user, items=ranked.items, scores=ranked.scores,
                    titles=[catalog.display_title(int(i)) for i in ranked.items],
                    explanations=list(ranked.meta.get("explanations", [])),
-                   degraded=bool(ranked.meta.get("degraded", False)), reason=ranked.meta.get("reason"))
+                   degraded=bool(ranked.meta.get("degraded", False)), reason=ranked.meta.get("reason"),
+                   timings=dict(timings or {}))
 
 
 class Pipeline:
@@ -67,12 +82,16 @@ class Pipeline:
     finetune.lora``);
     ``backend``/``url``: the LLM backend (``"remote"`` with a server's URL); ``explain``: how many of the top
     items to explain; ``ranker``: any other :class:`~llmrec.llm.ranker.LLMRankerConfig` values (``engine``
-    settings included).
+    settings included); ``workload``: what the engine is started for (``"interactive"``: eager; ``"batch"``
+    or a large number of prompts: compiled; ``engine.enforce_eager`` true/false overrides it);
+    ``progress``: a callable taking one short line per stage (it may be called from the engine's start
+    thread), or None.
     """
 
     def __init__(self, data: Dataset, *, retriever: str | None = "auto", adapter: str | None = None,
                  backend: str = "vllm", url: str | None = None, explain: int = 0,
-                 ranker: dict[str, Any] | None = None):
+                 ranker: dict[str, Any] | None = None, workload: Workload = "interactive",
+                 progress: Progress | None = None):
         if explain < 0:
             raise ConfigError(f"explain must be 0 or more (how many top items to explain), got {explain!r}")
         params: dict[str, Any] = {"retriever": retriever, "backend": backend, **(ranker or {})}
@@ -81,8 +100,19 @@ class Pipeline:
         if url:
             params["engine"] = {**params.get("engine", {}), "url": url}
         self.data = data
+        self.progress = progress
         self.ranker = create_recommender("llm", params)
-        self.ranker.fit(data)
+        self.ranker.progress = progress
+        startup = Stages(progress)
+        self.ranker.start(background=True, workload=workload)
+        try:
+            with startup.stage("retriever_load", "loading the retriever...") as stage:
+                self.ranker.fit(data)
+                stage.done = "retriever ready"
+        except BaseException:
+            self.ranker.close()
+            raise
+        self._startup: dict[str, float] | None = startup.seconds  # reported on the first result
         self.explain = explain
         self.explainer = Explainer(self.ranker) if explain else None
         self._histories = histories(data.interactions)
@@ -98,10 +128,26 @@ class Pipeline:
         """The top ``k`` items for a user id (or a history), with explanations of the top ``explain``."""
         k = check_k(k)
         history = user if isinstance(user, History) else self.history(int(user))
+        t0 = time.perf_counter()
         ranked = self.ranker.recommend(history, self.data.catalog.item_ids, n=k)
+        stages = Stages(self.progress)
+        for name, seconds in (ranked.meta.get("timings") or {"ranking": time.perf_counter() - t0}).items():
+            stages.add(name, seconds)
         if self.explainer is not None and not ranked.meta.get("degraded") and "request" in ranked.meta:
-            ranked = self.explainer.explain(ranked, k=self.explain)
-        return Recommendations.from_list(history.user, ranked, self.data.catalog)
+            with stages.stage("explanations", f"explaining the top {min(self.explain, len(ranked))}...") as s:
+                ranked = self.explainer.explain(ranked, k=self.explain)
+                s.done = "explained"
+        return Recommendations.from_list(history.user, ranked, self.data.catalog,
+                                         {**self._first_timings(), **stages.seconds})
+
+    def _first_timings(self) -> dict[str, float]:
+        """The start-up stages, for the first result only (the one that waited for them)."""
+        if self._startup is None:
+            return {}
+        started = self.ranker.backend_start_seconds()
+        first = {**({"engine_start": started} if started is not None else {}), **self._startup}
+        self._startup = None
+        return first
 
     def close(self) -> None:
         """Stop the LLM backend (an in-process engine's workers)."""
