@@ -361,3 +361,25 @@ def test_the_temperature_is_chosen_as_the_lowest_that_makes_explanations_distinc
     runs = [{"temperature": t, "raw": {"distinctness": d}} for t, d in [(0.0, 0.7), (0.5, 0.93), (1.0, 0.97)]]
     assert select_temperature(runs, 0.9) == 0.5
     assert select_temperature(runs, 0.99) == 1.0  # none reaches it: the most distinct
+
+
+def test_the_examples_page_shows_raw_shown_and_tuned_sentences_side_by_side(movies):
+    from eval.examples import BEGIN, END, render_page, replace_section
+
+    ex = explainer(movies, answer_json("Heat", "also a crime film"))
+    h = user1(movies)
+    [good] = ex.explain_many([Request(h, CANDS, FARGO)])
+    wrong = explainer(movies, answer_json("Heat", "another horror film"))
+    bad = wrong.explain_many([Request(h, CANDS, FARGO)])
+    page = render_page(movies.catalog, {1: h}, {"zero-shot": [good], "tuned, shown": bad},
+                       {"zero-shot, raw": {"evidence_relevance": 1.0}}, "python -m eval.examples --users 1")
+    rows = [line for line in page.splitlines() if line.startswith("| Fargo")]
+    assert rows == [("| Fargo (1996) | Because you rated Heat 4/5: Fargo (1996) is also a crime film. | "
+                     "(same) | Because you rated Heat 4/5: Fargo (1996) is also a crime and thriller film "
+                     "from "
+                     "the 1990s. *(replaced: unusable answer)* |")]
+    assert "**User 1** — recently rated 4 or 5: Finding Nemo (2003) 4/5, Heat (1995) 4/5" in page
+    assert "`python -m eval.examples --users 1`" in page and "| evidence_relevance | 1.000 |" in page
+    doc = f"# Guide\n\nintro\n\n{BEGIN}\nold\n{END}\n\n## After\n"
+    assert replace_section(doc, page) == f"# Guide\n\nintro\n\n{page}\n\n## After\n"
+    assert replace_section("# Guide\n", page) == f"# Guide\n\n## Examples\n\n{page}\n"

@@ -31,8 +31,10 @@ MAX_GENRES = 3
 
 #: Wordings of a predicate about shared genres ({g}: genres, {d}: the shared decade; {a}, {ad}: articles).
 WITH_CITED = ("also {a} {g} film", "another {g} film", "{a} {g} film as well",
-              "{a} {g} film in the same vein")
-WITH_DECADE = ("also {a} {g} film from the {d}", "another {g} film from the {d}", "{ad} {d} {g} film too")
+              "{a} {g} film in the same vein", "{a} {g} film like {it}", "{a} {g} film in the same spirit",
+              "{a} {g} film of the same kind")
+WITH_DECADE = ("also {a} {g} film from the {d}", "another {g} film from the {d}", "{ad} {d} {g} film too",
+               "{a} {g} film from the same decade", "{ad} {d} {g} film, just like {it}")
 #: Added to a predicate naming every shared genre when the item has others ({e}).
 WITH_EXTRA = ("{p}, with some {e} added", "{p}, plus a touch of {e}")
 #: Predicates without evidence: what the item is.
@@ -49,6 +51,14 @@ class Phrase(str):
         out = super().__new__(cls, text)
         out.genres = genres
         return out
+
+
+#: How a predicate names a genre where the noun reads badly before "film" ("an animated film").
+ADJECTIVES = {"animation": "animated"}
+
+
+def _genre_words(genres: tuple[str, ...]) -> str:
+    return " ".join(ADJECTIVES.get(w, w) for w in genre_words(genres).split(" "))
 
 
 def _article(word: str) -> str:
@@ -86,10 +96,11 @@ def predicates(catalog, item: int, cited: list[int] | tuple[int, ...] = ()) -> l
     plain, dated = (WITH_CITED, WITH_DECADE) if cited else (ALONE, ALONE_DECADE)
     out: list[Phrase] = []
     for subset in _subsets(genres):
-        g = genre_words(subset)
-        forms = [f.format(a=_article(g), g=g) for f in plain]
+        g = _genre_words(subset)
+        it = "them" if len(cited) > 1 else "it"
+        forms = [f.format(a=_article(g), g=g, it=it) for f in plain]
         if decade:
-            forms += [f.format(a=_article(g), ad=_article(decade), g=g, d=decade) for f in dated]
+            forms += [f.format(a=_article(g), ad=_article(decade), g=g, d=decade, it=it) for f in dated]
         extra = [x for x in item_genres if x not in subset]
         if cited and subset == genres[:MAX_GENRES] and extra:
             e = genre_words(extra[:2])
