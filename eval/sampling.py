@@ -1,14 +1,13 @@
 """``python -m eval.sampling``: choose the explanations' sampling temperature on the validation split.
 
-Greedy decoding gives users in similar situations the same words: the fine-tuned model learned several
-equivalent phrasings of one reason and greedy decoding keeps only the likeliest, so explanations repeat across
-users (low distinctness).  Sampling within the answer's schema varies the words without loosening what can be
-claimed — the schema admits only the influential history titles, the item's own genres and, with grounded
-reasons, connective words and the item's genres and decade.  For every user of the split (a seeded sample with
-``--users``) the LLM's top-1 item is explained once per temperature, from one ranking and one influence
-computation; the table gives each temperature's faithfulness figures (raw) and distinctness, and the lowest
-temperature whose distinctness reaches ``--target`` is chosen (the most distinct one when none does).  Pass it
-on as ``--explain-param temperature=T``.
+Greedy decoding gives users in similar situations the same words: a model keeps the likeliest of several
+equivalent predicates, so explanations repeat across users (low distinctness).  Sampling within the answer's
+schema varies the choice without loosening what can be claimed — the schema admits only the citable evidence
+and, per citation, the predicates true of it (:mod:`llmrec.explain.phrases`).  For every user of the split (a
+seeded sample with ``--users``) the LLM's top-1 item is explained once per temperature, from one ranking and
+one influence computation; the table gives each temperature's faithfulness figures (raw) and distinctness, and
+the lowest temperature whose distinctness reaches ``--target`` is chosen (the most distinct one when none
+does).  Pass it on as ``--explain-param temperature=T``.
 
     python -m eval.sampling --retriever runs/retriever --param model=runs/lora-merged \\
         --temperatures 0 0.5 0.7 1
