@@ -50,7 +50,8 @@ class DenseRetriever(Recommender[DenseConfig]):
     config_class = DenseConfig
 
     def fit(self, data: Dataset) -> DenseRetriever:
-        """Encode the catalog (text and, with an artifact, collaborative vectors); nothing is trained here."""
+        """Encode the catalog (text, cached after the first time, and with an artifact collaborative vectors);
+        nothing is trained here."""
         cfg = self.config
         self._catalog = data.catalog
         self._collab: CollabEnsemble | None = None
@@ -67,7 +68,7 @@ class DenseRetriever(Recommender[DenseConfig]):
         self.text_weight = cfg.text_weight if cfg.text_weight is not None else weight
         self.encoder = TextEncoder(text_model, batch_size=cfg.batch_size)
         ids = data.catalog.item_ids
-        self._text = self.encoder.encode(item_texts(data.catalog, ids))  # (n_items, text dim)
+        self._text = self.encoder.encode_cached(item_texts(data.catalog, ids))  # (n_items, text dim)
         self._collab_vectors = np.zeros((len(ids), 0), dtype=np.float32)
         if self._collab is not None:
             vecs = self._collab.item_vectors().numpy().astype(np.float32)

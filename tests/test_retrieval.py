@@ -132,3 +132,25 @@ def test_an_ensemble_round_trips_through_a_file(movies, tmp_path):
     ensemble.save(tmp_path / "c.pt")
     loaded = CollabEnsemble.load(tmp_path / "c.pt", len(cat), config)
     assert torch.equal(loaded.item_vectors(), ensemble.item_vectors())
+
+
+def test_item_texts_are_encoded_once_per_encoder_and_texts_and_a_bad_cache_file_is_replaced(monkeypatch,
+                                                                                              tmp_path):
+    from retrieval.encoder import TextEncoder
+
+    monkeypatch.setenv("LLMREC_CACHE", str(tmp_path))
+    encoder = TextEncoder()
+    texts = ["Toy Story (1995), Animation", "Heat (1995), Action"]
+    first = encoder.encode_cached(texts)
+    assert first.shape == (2, encoder.dim) and len(list((tmp_path / "embeddings").glob("*.npy"))) == 1
+    calls = []
+    encode = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda t, **kw: calls.append(list(t)) or encode(t))
+    np.testing.assert_array_equal(encoder.encode_cached(texts), first)
+    assert calls == []  # read from the cache
+    encoder.encode_cached([*texts, "Fargo (1996), Crime"])
+    assert len(calls) == 1  # other texts, another key
+    path = tmp_path / "embeddings" / f"{encoder.cache_key(texts)}.npy"
+    path.write_bytes(b"not an array")
+    np.testing.assert_allclose(encoder.encode_cached(texts), first, atol=1e-6)
+    assert len(calls) == 2 and np.load(path).shape == (2, encoder.dim)  # encoded again, file replaced
