@@ -6,6 +6,7 @@ which thread, and in what order against the retriever's work, it ran.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -54,12 +55,30 @@ def test_a_ranker_param_beats_the_callers_workload_and_the_summary_says_why():
     assert not hasattr(remote.backend_config("interactive"), "workload")
 
 
-@pytest.mark.parametrize("values", [{"enforce_eager": "yes"}, {"workload": "soon"}, {"workload": -1},
-                                    {"workload": True}])
+def test_an_eager_engine_runs_in_process_on_cpu_unless_told_otherwise(monkeypatch):
+    import torch
+
+    from llmrec.llm import vllm_engine
+
+    cpu = not torch.cuda.is_available()
+    assert vllm_engine.in_process("auto", eager=True) is cpu
+    assert vllm_engine.in_process("auto", eager=False) is False  # compiled: its own processes
+    assert vllm_engine.in_process(False, eager=True) is False and vllm_engine.in_process(True, eager=False)
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    with vllm_engine._multiprocessing(False) as executor:  # only while the engine is built
+        assert executor == {"distributed_executor_backend": "uni"}
+        assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+    assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ
+    with vllm_engine._multiprocessing(True) as executor:
+        assert executor == {} and "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ
+
+
+@pytest.mark.parametrize("values", [{"enforce_eager": "yes"}, {"in_process": "maybe"}, {"workload": "soon"},
+                                    {"workload": -1}, {"workload": True}])
 def test_bad_eager_or_workload_values_are_config_errors_naming_them(values):
     with pytest.raises(ConfigError, match=repr(next(iter(values.values())))):
         VLLMConfig(**values)
-    with pytest.raises(ConfigError, match="enforce_eager must be|workload must be"):
+    with pytest.raises(ConfigError, match="must be"):
         create_recommender("llm", {"engine": values})  # --param engine.X=V
 
 

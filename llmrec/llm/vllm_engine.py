@@ -21,7 +21,7 @@ from llmrec.llm.base import AdapterRef, per_prompt, prefix_token_logprobs, resol
 from llmrec.llm.config import VLLMConfig
 from llmrec.models import resolve_llm
 
-__all__ = ["CPU_BLOCK_SIZE", "VLLMBackend", "engine_options", "quiet_vllm", "vllm_cpu_env"]
+__all__ = ["CPU_BLOCK_SIZE", "VLLMBackend", "engine_options", "in_process", "quiet_vllm", "vllm_cpu_env"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,36 @@ def engine_options(enforce_eager: bool, block_size: int | None) -> dict:
     if block_size is not None or cpu:
         opts["block_size"] = block_size if block_size is not None else CPU_BLOCK_SIZE
     return opts
+
+
+def in_process(setting: bool | str, eager: bool) -> bool:
+    """Whether the engine core and its worker run in the calling process: as set, or with ``"auto"`` on CPU
+    for an eager engine (a first answer: vLLM's two spawned processes, each importing torch and vLLM again,
+    took ~25 s of a ~42 s eager start on 2 cores, against ~5 s in process; prompts cost the same).  A
+    compiled engine keeps its own processes, as in vLLM's default."""
+    if isinstance(setting, bool):
+        return setting
+    import torch
+
+    return eager and not torch.cuda.is_available()
+
+
+@contextlib.contextmanager
+def _multiprocessing(enabled: bool):
+    """``VLLM_ENABLE_V1_MULTIPROCESSING`` while an engine is built (vLLM reads it only then); without
+    multiprocessing, the uniprocess executor (the worker in this process too)."""
+    if enabled:
+        yield {}
+        return
+    old = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING")
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    try:
+        yield {"distributed_executor_backend": "uni"}
+    finally:
+        if old is None:
+            os.environ.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)
+        else:
+            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = old
 
 
 def vllm_cpu_env(kv_cache_gib: float, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -90,7 +120,9 @@ class VLLMBackend:
 
         self.config = config
         self.eager, why = config.execution()
-        log.info("starting the vLLM engine (%s: %s)", "eager" if self.eager else "compiled", why)
+        self.in_process = in_process(config.in_process, self.eager)
+        log.info("starting the vLLM engine (%s: %s; %s)", "eager" if self.eager else "compiled", why,
+                 "in process" if self.in_process else "own processes")
         self.model_path = resolve_llm(config.model)
         self.adapters = AdapterSet(config.adapters, self.model_path)
         lora = {}
@@ -99,10 +131,11 @@ class VLLMBackend:
             lora = {"enable_lora": True, "max_loras": len(self.adapters), "max_lora_rank": rank}
         extra = ({"max_num_batched_tokens": config.max_num_batched_tokens}
                  if config.max_num_batched_tokens else {})
-        self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype),
-                       max_model_len=config.max_model_len, enable_prefix_caching=config.prefix_caching,
-                       seed=config.seed,
-                       **engine_options(self.eager, config.block_size), **extra, **lora)
+        with _multiprocessing(not self.in_process) as executor:
+            self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype),
+                           max_model_len=config.max_model_len, enable_prefix_caching=config.prefix_caching,
+                           seed=config.seed,
+                           **engine_options(self.eager, config.block_size), **extra, **lora, **executor)
         self.tokenizer = self.llm.get_tokenizer()
         import torch
 
