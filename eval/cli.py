@@ -65,7 +65,8 @@ class EvalConfig(DataArgs):
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
     compare: tuple[str, str] | None = arg(None, help="compare two reports A B: paired bootstrap CIs of B - A")
     resamples: int = arg(10_000, help="bootstrap resamples for --compare")
-    seed: int = arg(0, help="bootstrap seed for --compare")
+    seed: int = arg(0, help="bootstrap seed for --compare; with --explanations also the seed of the user "
+                            "sample, the deletion test's random items and its bootstrap")
     progress: bool = arg(True, help="show a progress bar")
     verbose: bool = arg(False, help="keep INFO logging (vLLM's included); default: warnings only")
 
@@ -170,7 +171,8 @@ def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     if first.config.adapter:
         rankers.append((f"adapter {Path(first.config.adapter).name}", first))
     explainer = explainer_config(config.explain_param)
-    runs = [evaluate_explanations(dataset, ranker, config.split, users=config.users, label=label,
+    runs = [evaluate_explanations(dataset, ranker, config.split, users=config.users, seed=config.seed,
+                                  label=label,
                                   deletion=config.deletion, deletion_users=config.deletion_users,
                                   config=explainer, progress=config.progress) for label, ranker in rankers]
     first.close()

@@ -75,6 +75,7 @@ def answer_json(because, reason):
 
 
 CANDS = np.array([ALIEN, FARGO, SCREAM, 6])
+FARGO_REASON = "also a crime and thriller film, with some drama added"  # Heat's genres, then Fargo's own
 
 
 def user1(movies) -> History:
@@ -82,21 +83,22 @@ def user1(movies) -> History:
 
 
 def test_an_answer_becomes_one_finished_sentence_citing_the_evidence_and_what_it_shares(movies):
-    ex = explainer(movies, answer_json("Heat", "another crime and thriller film from the 1990s"))
+    ex = explainer(movies, answer_json("Heat", "another crime and thriller film from the 1990s, plus a touch "
+                                               "of drama"))
     [e] = ex.explain_many([Request(user1(movies), CANDS, FARGO)])
     assert e.text == ("Because you rated Heat 4/5: Fargo (1996) is another crime and thriller film from the "
-                      "1990s.")
+                      "1990s, plus a touch of drama.")
     assert (e.cited_items, e.genres, e.replaced, e.problems) == ((HEAT,), ("Crime", "Thriller"), False, ())
     assert e.raw_text == e.text and e.raw_cited_items == (HEAT,) and e.reason == e.raw_reason
 
 
 def test_sampled_explanations_are_seeded_per_user_and_item(movies):
-    greedy = explainer(movies, answer_json("Heat", "also a crime film"), temperature=0.0)
+    greedy = explainer(movies, answer_json("Heat", FARGO_REASON), temperature=0.0)
     h = user1(movies)
     greedy.explain_many([Request(h, CANDS, FARGO)])
     assert greedy.ranker.backend.sampling[0] == 0.0
     assert ExplainerConfig().temperature == 0.5  # the default, chosen on validation
-    sampled = explainer(movies, answer_json("Heat", "also a crime film"), temperature=0.8)
+    sampled = explainer(movies, answer_json("Heat", FARGO_REASON), temperature=0.8)
     sampled.explain_many([Request(h, CANDS, FARGO), Request(h, CANDS, ALIEN)])
     temperature, seeds = sampled.ranker.backend.sampling
     assert temperature == 0.8 and seeds == [sampled.seed_of(1, FARGO), sampled.seed_of(1, ALIEN)]
@@ -108,14 +110,15 @@ def test_sampled_explanations_are_seeded_per_user_and_item(movies):
 
 
 def test_the_schema_admits_only_the_evidence_and_predicates_true_of_it(movies):
-    ex = explainer(movies, answer_json("Heat", "also a crime film"), cite="shown")
+    ex = explainer(movies, answer_json("Heat", FARGO_REASON), cite="shown")
     h = user1(movies)
     assert ex.evidence(h, FARGO) == [HEAT]  # of the shown films only Heat shares a genre with Fargo
     schema = ex.schema(FARGO, ex.citable(h, FARGO))
     assert schema["properties"]["because"] == {"const": "Heat"}
     reasons = schema["properties"]["reason"]["enum"]
-    assert {"also a crime and thriller film", "another crime film from the 1990s",
-            "also a crime and thriller film, with some drama added"} <= set(reasons)
+    assert {FARGO_REASON, "another crime and thriller film from the 1990s, plus a touch of drama",
+            "a 1990s crime and thriller film too, with some drama added"} <= set(reasons)
+    assert all("crime and thriller" in r and "drama" in r for r in reasons)  # every genre, each time
     assert not [r for r in reasons if "horror" in r or "1970s" in r or "action" in r]  # not Fargo's
     ex.explain_many([Request(h, CANDS, FARGO)])
     assert ex.ranker.backend.schemas == [schema]  # one schema per request, passed to the backend
@@ -150,7 +153,7 @@ def test_a_film_the_user_disliked_is_no_evidence(movies):
 
 
 def test_influential_evidence_comes_first_and_only_evidence_is_rescored(movies):
-    ex = explainer(movies, answer_json("Heat", "also a crime film"))  # cite="influential", the default
+    ex = explainer(movies, answer_json("Heat", FARGO_REASON))  # cite="influential", the default
     h = user1(movies)
     [fargo] = ex.influence([Request(h, CANDS, FARGO)])
     assert set(fargo) == {HEAT} and fargo[HEAT] > 1.0  # only evidence is rescored
@@ -163,7 +166,7 @@ def test_influential_evidence_comes_first_and_only_evidence_is_rescored(movies):
 
 def test_the_request_lists_the_citable_movies_with_their_facts_and_ratings(movies):
     prompts = []
-    ex = explainer(movies, lambda p: prompts.append(p) or answer_json("Heat", "also a crime film")(p))
+    ex = explainer(movies, lambda p: prompts.append(p) or answer_json("Heat", FARGO_REASON)(p))
     h = user1(movies)
     ex.explain_many([Request(h, CANDS, FARGO)])
     question = prompts[-1].rsplit("Why Fargo", 1)[1]
@@ -185,7 +188,7 @@ def test_the_items_of_one_list_share_their_influence_prompts(movies):
 
 
 def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies):
-    ex = explainer(movies, answer_json("Heat", "also a crime film"))
+    ex = explainer(movies, answer_json("Heat", FARGO_REASON))
     h = user1(movies)
     rank_prompt = ex.ranker.prompt_text(h, CANDS)
     explain_prompt = ex.prompt_text(Request(h, CANDS, FARGO), [HEAT])
@@ -194,8 +197,8 @@ def test_the_request_continues_the_ranking_prompt_so_its_cache_is_reused(movies)
 
 
 @pytest.mark.parametrize("answer, why", [
-    (answer_json("Alien", "also a crime film"), "cites a title the user never watched"),
-    (answer_json("Toy Story", "also a crime film"), "cites a watched film that is no evidence for Fargo"),
+    (answer_json("Alien", FARGO_REASON), "cites a title the user never watched"),
+    (answer_json("Toy Story", FARGO_REASON), "cites a watched film that is no evidence for Fargo"),
     (answer_json("Heat", "another horror film"), "a predicate outside the schema"),
     (lambda prompt: "Fargo is great because of The Matrix",
      "not JSON (a backend without constrained decoding)"),
@@ -205,7 +208,7 @@ def test_an_unusable_answer_is_replaced_by_a_verified_fact_sentence(movies, answ
     [e] = ex.explain_many([Request(user1(movies), CANDS, FARGO)])
     assert e.replaced and e.problems == ("unusable answer",), why
     assert e.text == ("Because you rated Heat 4/5: Fargo (1996) is also a crime and thriller film from the "
-                      "1990s.")
+                      "1990s, with some drama added.")
     assert e.cited_items == (HEAT,) and e.genres == ("Crime", "Thriller")
 
 
@@ -235,7 +238,7 @@ def test_the_fact_sentence_passes_every_check_for_every_item(movies):
 
 
 def test_explain_attaches_structured_explanations_to_the_ranked_list(movies):
-    ex = explainer(movies, answer_json("Heat", "also a crime film"))
+    ex = explainer(movies, answer_json("Heat", FARGO_REASON))
     ranked = ItemList(np.array([FARGO, ALIEN]), np.array([1.0, 0.5]))
     out = ex.explain(ranked, k=1, request=Request(user1(movies), CANDS))
     assert [e.item for e in out.meta["explanations"]] == [FARGO]
@@ -243,7 +246,7 @@ def test_explain_attaches_structured_explanations_to_the_ranked_list(movies):
 
 
 def test_the_deletion_test_sees_that_the_ranker_relies_on_the_cited_item(movies):
-    ex = explainer(movies, answer_json("Heat", "also a crime film"))
+    ex = explainer(movies, answer_json("Heat", FARGO_REASON))
     h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
     cited, rand = deletion_drops(ex.ranker, [(Request(h, CANDS, FARGO), (HEAT,))])
     assert cited[0] > 0.5 and rand[0] == pytest.approx(0.0)
@@ -269,7 +272,7 @@ def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
 def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_evaluate(movies):
     def run(**kw):
         ranker = LLMRanker(LLMRankerConfig(candidates=4),
-                           backend=ScriptedBackend(answer_json("Heat", "also a crime film")))
+                           backend=ScriptedBackend(answer_json("Heat", FARGO_REASON)))
         return evaluate_explanations(movies, ranker, "test", progress=False, **kw)
 
     full, without, small = run(deletion_users=2), run(deletion=False), run(users=2)
@@ -282,7 +285,7 @@ def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_eval
 
 
 def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
-    backend, seen = ScriptedBackend(answer_json("Heat", "also a crime film")), []
+    backend, seen = ScriptedBackend(answer_json("Heat", FARGO_REASON)), []
     read = backend.label_logprobs
     backend.label_logprobs = lambda prompts, ids, adapter=None: seen.extend(prompts) or read(prompts, ids)
     ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=MemoBackend(backend)).fit(movies)
@@ -366,7 +369,7 @@ def test_the_temperature_is_chosen_as_the_lowest_that_makes_explanations_distinc
 def test_the_examples_page_shows_raw_shown_and_tuned_sentences_side_by_side(movies):
     from eval.examples import BEGIN, END, render_page, replace_section
 
-    ex = explainer(movies, answer_json("Heat", "also a crime film"))
+    ex = explainer(movies, answer_json("Heat", FARGO_REASON))
     h = user1(movies)
     [good] = ex.explain_many([Request(h, CANDS, FARGO)])
     wrong = explainer(movies, answer_json("Heat", "another horror film"))
@@ -374,10 +377,10 @@ def test_the_examples_page_shows_raw_shown_and_tuned_sentences_side_by_side(movi
     page = render_page(movies.catalog, {1: h}, {"zero-shot": [good], "tuned, shown": bad},
                        {"zero-shot, raw": {"evidence_relevance": 1.0}}, "python -m eval.examples --users 1")
     rows = [line for line in page.splitlines() if line.startswith("| Fargo")]
-    assert rows == [("| Fargo (1996) | Because you rated Heat 4/5: Fargo (1996) is also a crime film. | "
-                     "(same) | Because you rated Heat 4/5: Fargo (1996) is also a crime and thriller film "
-                     "from "
-                     "the 1990s. *(replaced: unusable answer)* |")]
+    assert rows == [(f"| Fargo (1996) | Because you rated Heat 4/5: Fargo (1996) is {FARGO_REASON}. | "
+                     "(same) | "
+                     "Because you rated Heat 4/5: Fargo (1996) is also a crime and thriller film from the "
+                     "1990s, with some drama added. *(replaced: unusable answer)* |")]
     assert "**User 1** — recently rated 4 or 5: Finding Nemo (2003) 4/5, Heat (1995) 4/5" in page
     assert "`python -m eval.examples --users 1`" in page and "| evidence_relevance | 1.000 |" in page
     doc = f"# Guide\n\nintro\n\n{BEGIN}\nold\n{END}\n\n## After\n"

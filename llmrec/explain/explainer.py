@@ -134,7 +134,7 @@ def fact_sentence(catalog, item: int, history: History, among: list[int] | None 
         text = f"{catalog.short_title(item)} ({catalog.year(item)})" if catalog.year(item) else \
             catalog.short_title(item)
         return f"{text} is in the catalog.", (), (), "in the catalog"
-    dated = [p for p in options if re.search(r"\d{4}s", p) and "," not in p]
+    dated = [p for p in options if re.search(r"\d{4}s", p)]
     pick = (dated or options)[0]
     return render(catalog, item, cited, pick, history), cited, pick.genres, str(pick)
 

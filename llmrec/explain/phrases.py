@@ -3,9 +3,11 @@
 An explanation reads *Because you rated Alien 5/5: Aliens (1986) is also a sci-fi and horror film from the
 1980s.*  The head names the evidence (history items the user rated highly that share genres with the item,
 with their ratings); the **predicate** after "is" says what the item shares with them.  :func:`predicates`
-lists every predicate true of an item and a set of cited movies — each a finished phrase that states a
-subset of the genres they share (at most :data:`MAX_GENRES`), optionally the decade they share and the
-item's other genres — in several wordings.  The :class:`~llmrec.explain.Explainer` lets the LLM choose the
+lists every predicate true of an item and a set of cited movies — each a finished phrase that states every
+genre they share (a choice of :data:`MAX_GENRES` when they share more), the item's other genres when it has
+any, and optionally the decade they share — in several wordings.  Every predicate says all of that, so the
+sentence tells a reader the whole relation rather than the likeliest genre word, and differs with it from
+user to user.  The :class:`~llmrec.explain.Explainer` lets the LLM choose the
 evidence and one of these predicates by constrained decoding, so a raw answer is a finished, non-repeating
 sentence whose every genre and decade claim is true; the fact sentence of a failed answer and the
 fine-tuning targets are built from the same lists.
@@ -35,7 +37,7 @@ WITH_CITED = ("also {a} {g} film", "another {g} film", "{a} {g} film as well",
               "{a} {g} film of the same kind")
 WITH_DECADE = ("also {a} {g} film from the {d}", "another {g} film from the {d}", "{ad} {d} {g} film too",
                "{a} {g} film from the same decade", "{ad} {d} {g} film, just like {it}")
-#: Added to a predicate naming every shared genre when the item has others ({e}).
+#: Added to a predicate when the item has genres the evidence lacks ({e}: at most two of them).
 WITH_EXTRA = ("{p}, with some {e} added", "{p}, plus a touch of {e}")
 #: Predicates without evidence: what the item is.
 ALONE = ("{a} {g} film",)
@@ -81,8 +83,8 @@ def _shared_decade(catalog, item: int, cited) -> str | None:
 
 
 def _subsets(genres: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """Non-empty subsets of ``genres`` of at most :data:`MAX_GENRES`, in their order, largest first."""
-    return [s for n in range(min(MAX_GENRES, len(genres)), 0, -1) for s in combinations(genres, n)]
+    """``genres``, or each choice of :data:`MAX_GENRES` of them (in their order) when there are more."""
+    return [genres] if len(genres) <= MAX_GENRES else list(combinations(genres, MAX_GENRES))
 
 
 def predicates(catalog, item: int, cited: list[int] | tuple[int, ...] = ()) -> list[Phrase]:
@@ -102,9 +104,9 @@ def predicates(catalog, item: int, cited: list[int] | tuple[int, ...] = ()) -> l
         if decade:
             forms += [f.format(a=_article(g), ad=_article(decade), g=g, d=decade, it=it) for f in dated]
         extra = [x for x in item_genres if x not in subset]
-        if cited and subset == genres[:MAX_GENRES] and extra:
+        if cited and extra:
             e = genre_words(extra[:2])
-            forms += [w.format(p=forms[0], e=e) for w in WITH_EXTRA]
+            forms = [w.format(p=f, e=e) for f in forms for w in WITH_EXTRA]
         out += [Phrase(f, subset) for f in forms]
     return list(dict.fromkeys(out))
 
