@@ -115,6 +115,9 @@ def _recommend(args: RecommendArgs) -> int:
 
     if args.adapter and args.recommender != "llm":
         raise LLMRecError(f"--adapter is for the llm recommender, not {args.recommender!r}")
+    if os.environ.get("VLLM_LOGGING_LEVEL") != "INFO":
+        # the progress lines say what is loading; no weight-loading bars between them (unless --verbose)
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     t0 = time.perf_counter()
     dataset, history = _user_history(args)
     timings = {"data": time.perf_counter() - t0}
@@ -216,8 +219,10 @@ def commands(only: str | None = None) -> dict[str, Command | None]:
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """Warnings only (vLLM's engine processes included), or INFO with ``--verbose``; before vLLM loads."""
+    """Warnings only (vLLM's engine processes included), or INFO with ``--verbose``, all on stderr (vLLM
+    logs to stdout by default, which is the commands' result); before vLLM loads."""
     os.environ["VLLM_LOGGING_LEVEL"] = "INFO" if verbose else os.environ.get("VLLM_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s %(message)s")
     if not verbose:

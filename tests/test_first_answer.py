@@ -239,8 +239,9 @@ def test_without_a_background_start_the_ranker_starts_its_backend_when_fitted(fa
 
 
 def test_recommend_prints_progress_and_timings_to_stderr_and_keeps_stdout_the_result(factory, tmp_path,
-                                                                                    capsys):
+                                                                                    capsys, monkeypatch):
     factory()
+    monkeypatch.delenv("VLLM_LOGGING_STREAM", raising=False)
     data = conformance_dataset()
     data.interactions.frame.to_csv(tmp_path / "ratings.csv", index=False)
     data.catalog.frame.reset_index().to_csv(tmp_path / "items.csv", index=False)
@@ -248,6 +249,7 @@ def test_recommend_prints_progress_and_timings_to_stderr_and_keeps_stdout_the_re
                  "--user", "1", "--k", "3", "--retriever", "untrained", "--explain", "1", "--param",
                  "candidates=5", "--timings"]) == 0
     out, err = capsys.readouterr()
+    assert os.environ["VLLM_LOGGING_STREAM"] == "ext://sys.stderr"  # vLLM's own default is stdout
     assert out.startswith("top 3 for user 1 (llm):") and "starting" not in out and "timings" not in out
     assert "starting the vLLM engine (eager: interactive) in the background..." in err
     stages = [line.split()[0] for line in err.split("timings")[1].splitlines()[3:]]

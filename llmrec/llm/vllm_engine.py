@@ -135,6 +135,7 @@ class VLLMBackend:
             self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype),
                            max_model_len=config.max_model_len, enable_prefix_caching=config.prefix_caching,
                            seed=config.seed,
+                           use_tqdm_on_load=config.verbose,
                            **engine_options(self.eager, config.block_size), **extra, **lora, **executor)
         self.tokenizer = self.llm.get_tokenizer()
         import torch
