@@ -57,6 +57,8 @@ class Phrase(str):
 
 #: How a predicate names a genre where the noun reads badly before "film" ("an animated film").
 ADJECTIVES = {"animation": "animated"}
+#: How an added genre is named where its word is no noun ("with some children's fare added").
+NOUNS = {"children's": "children's fare"}
 
 
 def _genre_words(genres: tuple[str, ...]) -> str:
@@ -105,7 +107,7 @@ def predicates(catalog, item: int, cited: list[int] | tuple[int, ...] = ()) -> l
             forms += [f.format(a=_article(g), ad=_article(decade), g=g, d=decade, it=it) for f in dated]
         extra = [x for x in item_genres if x not in subset]
         if cited and extra:
-            e = genre_words(extra[:2])
+            e = " ".join(NOUNS.get(w, w) for w in genre_words(extra[:2]).split(" "))
             forms = [w.format(p=f, e=e) for f in forms for w in WITH_EXTRA]
         out += [Phrase(f, subset) for f in forms]
     return list(dict.fromkeys(out))
