@@ -374,14 +374,16 @@ def test_the_examples_page_shows_raw_shown_and_tuned_sentences_side_by_side(movi
     [good] = ex.explain_many([Request(h, CANDS, FARGO)])
     wrong = explainer(movies, answer_json("Heat", "another horror film"))
     bad = wrong.explain_many([Request(h, CANDS, FARGO)])
-    page = render_page(movies.catalog, {1: h}, {"zero-shot": [good], "tuned, shown": bad},
+    shown = {1: ex.ranker.shown_history(h)}
+    page = render_page(movies.catalog, shown, {"zero-shot": [good], "tuned, shown": bad},
                        {"zero-shot, raw": {"evidence_relevance": 1.0}}, "python -m eval.examples --users 1")
     rows = [line for line in page.splitlines() if line.startswith("| Fargo")]
     assert rows == [(f"| Fargo (1996) | Because you rated Heat 4/5: Fargo (1996) is {FARGO_REASON}. | "
                      "(same) | "
                      "Because you rated Heat 4/5: Fargo (1996) is also a crime and thriller film from the "
                      "1990s, with some drama added. *(replaced: unusable answer)* |")]
-    assert "**User 1** — recently rated 4 or 5: Finding Nemo (2003) 4/5, Heat (1995) 4/5" in page
+    assert ("**User 1** — the history the ranking prompt showed, newest first: Finding Nemo (2003) 4/5, "
+            "Heat (1995) 4/5, Toy Story (1995) 4/5, Halloween (1978) 4/5") in page
     assert "`python -m eval.examples --users 1`" in page and "| evidence_relevance | 1.000 |" in page
     doc = f"# Guide\n\nintro\n\n{BEGIN}\nold\n{END}\n\n## After\n"
     assert replace_section(doc, page) == f"# Guide\n\nintro\n\n{page}\n\n## After\n"

@@ -61,8 +61,10 @@ ADJECTIVES = {"animation": "animated"}
 NOUNS = {"children's": "children's fare"}
 
 
-def _genre_words(genres: tuple[str, ...]) -> str:
-    return " ".join(ADJECTIVES.get(w, w) for w in genre_words(genres).split(" "))
+def _named(genres, names: dict[str, str]) -> str:
+    """:func:`genre_words` with each genre's word replaced by its entry in ``names``."""
+    words = [names.get(w, w) for w in (genre_words([g]) for g in genres)]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _article(word: str) -> str:
@@ -100,14 +102,14 @@ def predicates(catalog, item: int, cited: list[int] | tuple[int, ...] = ()) -> l
     plain, dated = (WITH_CITED, WITH_DECADE) if cited else (ALONE, ALONE_DECADE)
     out: list[Phrase] = []
     for subset in _subsets(genres):
-        g = _genre_words(subset)
+        g = _named(subset, ADJECTIVES)
         it = "them" if len(cited) > 1 else "it"
         forms = [f.format(a=_article(g), g=g, it=it) for f in plain]
         if decade:
             forms += [f.format(a=_article(g), ad=_article(decade), g=g, d=decade, it=it) for f in dated]
         extra = [x for x in item_genres if x not in subset]
         if cited and extra:
-            e = " ".join(NOUNS.get(w, w) for w in genre_words(extra[:2]).split(" "))
+            e = _named(extra[:2], NOUNS)
             forms = [w.format(p=f, e=e) for f in forms for w in WITH_EXTRA]
         out += [Phrase(f, subset) for f in forms]
     return list(dict.fromkeys(out))
