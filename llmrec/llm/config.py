@@ -31,10 +31,11 @@ BackendKind = Literal["vllm", "transformers", "remote"]
 Workload = int | Literal["interactive", "batch"] | None
 
 #: With ``enforce_eager="auto"``, a workload of fewer prompts than this runs eager.  Measured on 2 AVX2 cores
-#: (SmolLM2-135M, fp32, docs/experiments.md): an eager start is ~15 s shorter than a compiled start from the
-#: compile cache (49 vs 64 s; the first compiled start, which fills the cache, ~130 s) and an eager ranking
-#: prompt ~0.1 s slower (0.50-0.56 vs 0.42 s/user), so compiling pays after ~150 prompts.
-EAGER_BELOW = 150
+#: (SmolLM2-135M, fp32, docs/experiments.md): an eager start (in process, 18-20 s) is ~40 s shorter than a
+#: compiled one from the compile cache (~60 s; the first compiled start, which fills the cache, ~130 s) and an
+#: eager ranking prompt 0.08-0.14 s slower (0.50-0.56 vs 0.42 s/user), so compiling pays after 300-500
+#: prompts; the lower end is taken.
+EAGER_BELOW = 300
 
 
 def choose_eager(enforce_eager: bool | str, workload: Workload = None) -> tuple[bool, str]:

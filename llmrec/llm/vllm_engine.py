@@ -37,8 +37,9 @@ SHUTDOWN_SECONDS = 60.0
 
 def engine_options(enforce_eager: bool, block_size: int | None) -> dict:
     """vLLM engine options shared by the embedded engine and ``llmrec serve-llm``: eager or compiled as
-    resolved by the caller (on CPU the first compiled start takes ~130 s, later ones ~64 s from the compile
-    cache, an eager one ~49 s; eager costs ~20% per prompt), and :data:`CPU_BLOCK_SIZE` blocks on CPU."""
+    resolved by the caller (on 2 CPU cores the first compiled start takes ~130 s, later ones ~60 s from the
+    compile cache, an eager one ~42 s, or ~18 s in process; eager costs ~20% per prompt), and
+    :data:`CPU_BLOCK_SIZE` blocks on CPU."""
     import torch
 
     cpu = not torch.cuda.is_available()
