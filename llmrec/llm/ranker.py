@@ -157,10 +157,6 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             raise LLMUnavailable(f"the {start.config.title()} did not start: {type(err).__name__}: {err}",
                                  cause="start failed") from err
 
-    def backend_ready(self) -> bool:
-        """Whether the backend is started (a background start that has finished counts, failed or not)."""
-        return self._backend is not None or (self._start is not None and self._start.done())
-
     def backend_start_seconds(self) -> float | None:
         """How long the background start took (None: no background start, or it is still running)."""
         return self._start.seconds if self._start is not None else None
