@@ -159,6 +159,31 @@ class DenseRetriever(Recommender[DenseConfig]):
             return self._fallback.score(history, items)
         return (self._items @ q)[self._catalog.positions(items)].astype(np.float64)
 
+    def search(self, history: History, items: np.ndarray, k: int = 20, request: str | None = None,
+               seeds: np.ndarray | None = None, seed_weight: float = 1.0) -> ItemList:
+        """The top ``k`` of ``items`` (e.g. a catalog already masked by a request's hard constraints) for a
+        query fused from the user's history, the request text and the ``seeds``' own item vectors ("like
+        X": their mean, times ``seed_weight``).  With none of the three, the most popular of ``items``."""
+        items = np.asarray(items, dtype=np.int64)
+        if len(items) == 0:
+            return ItemList(items, np.zeros(0), {"stage": "retrieval"})
+        q = self.query_vector(history, request)
+        seeds = np.asarray(seeds if seeds is not None else [], dtype=np.int64)
+        if len(seeds):
+            s = self._items[self._catalog.positions(seeds)].mean(axis=0)
+            s = s / (np.linalg.norm(s) + 1e-9)
+            q = seed_weight * s if q is None else q / (np.linalg.norm(q) + 1e-9) + seed_weight * s
+        if q is None:
+            scores = self._fallback.score(history, items)
+        else:
+            scores = (self._items[self._catalog.positions(items)] @ q).astype(np.float64)
+        out = top_n(items, scores, k)
+        return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
+
+    def item_vectors(self, items: np.ndarray) -> np.ndarray:
+        """(len(items), dim) the fused vectors the index searches (text channel weighted, collaborative)."""
+        return self._items[self._catalog.positions(items)]
+
     def candidates(self, history: History, k: int = 20, request: str | None = None,
                    exclude_seen: bool = True) -> ItemList:
         """The top ``k`` items for the user (the candidates the LLM ranker will see)."""

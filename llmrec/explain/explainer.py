@@ -263,7 +263,7 @@ class Explainer:
         or with marks its title), then the question listing the ``citable`` movies with their facts."""
         item, candidates = request.need_item(), request.need_candidates()
         answer = self.ranker.answer_text(item, candidates)
-        messages = (self.ranker.messages(request.history, candidates)
+        messages = (self.ranker.messages(request.history, candidates, text=request.text)
                     + [{"role": "assistant", "content": answer}])
         messages += self.prompt.messages(item=self.facts(item), title=self.catalog.short_title(item),
                                          cite="listed" if citable else "none",

@@ -39,6 +39,7 @@ lines to ``progress`` when one is set.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -72,6 +73,8 @@ log = logging.getLogger(__name__)
 
 _SLOT = "\x00"  # stands for a mark while the prompt is rendered, then is replaced by the mark's token id
 _PROMPTS = {"letters": "rank", "marks": "rank_marks"}
+#: The ranking prompts of requests that carry text (the user's words, quoted as data).
+_REQUEST_PROMPTS = {"letters": "rank_request", "marks": "rank_marks_request"}
 
 
 def _position(candidates: np.ndarray, item: int) -> int:
@@ -104,6 +107,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self.progress: Progress | None = None  # where progress lines go (None: logging only)
         self.retriever = retriever
         self.prompt = load_prompt(self.config.prompt or _PROMPTS[self.config.scoring])
+        self.request_prompt = load_prompt(_REQUEST_PROMPTS[self.config.scoring])
         self._llm_seconds: list[float] = []  # per user (amortised over a batch)
         self._prepared: dict[tuple, ItemList] = {}
         self._degraded_users = 0
@@ -266,15 +270,18 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         return [(self.prompt_text(history, order), order) for order in self.orders(candidates)]
 
     def prompt_text(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None, *,
-                    mark: str = MARK) -> str:
-        """``prompt`` (default: the ranking prompt) for this history and candidate order, chat-templated."""
-        return chat_prompt(self.backend.tokenizer, self.messages(history, candidates, prompt, mark=mark))
+                    mark: str = MARK, text: str | None = None) -> str:
+        """``prompt`` (default: the ranking prompt, or with ``text`` the request-aware one) for this history
+        and candidate order, chat-templated."""
+        return chat_prompt(self.backend.tokenizer, self.messages(history, candidates, prompt, mark=mark,
+                                                                 text=text))
 
-    def encode(self, history: History, candidates: np.ndarray) -> tuple[list[int], list[int]]:
+    def encode(self, history: History, candidates: np.ndarray, text: str | None = None
+               ) -> tuple[list[int], list[int]]:
         """``scoring="marks"``: the chat-templated ranking prompt as token ids, and the position of each
         candidate's mark token in them (the text between marks is tokenized piecewise, so every mark is
         exactly one token wherever it stands)."""
-        pieces = self.prompt_text(history, candidates, mark=_SLOT).split(_SLOT)
+        pieces = self.prompt_text(history, candidates, mark=_SLOT, text=text).split(_SLOT)
         if len(pieces) != len(candidates) + 1:
             raise ConfigError(f"prompt {self.prompt.version} must write {{{{ mark }}}} once per candidate "
                               f"for scoring='marks' (found {len(pieces) - 1} for {len(candidates)} "
@@ -290,12 +297,17 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         return ids, positions
 
     def messages(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None, *,
-                 mark: str = MARK) -> list[dict[str, str]]:
-        """The chat messages of :meth:`prompt_text` (an explanation request continues this conversation)."""
+                 mark: str = MARK, text: str | None = None) -> list[dict[str, str]]:
+        """The chat messages of :meth:`prompt_text` (an explanation request continues this conversation).
+        ``text``, the user's request, is quoted into the request-aware prompt as data (JSON-escaped, so it
+        cannot close the quote or start a message of its own)."""
         cands = [{"label": label, "text": self._item_text(int(i))}
                  for label, i in zip(self.labels, candidates)]
-        return (prompt or self.prompt).messages(
-            history=render_history(history, self._catalog, self.history_format), candidates=cands, mark=mark)
+        if prompt is None:
+            prompt = self.request_prompt if text else self.prompt
+        quoted = json.dumps(text or "", ensure_ascii=False)
+        return prompt.messages(history=render_history(history, self._catalog, self.history_format),
+                               candidates=cands, mark=mark, request=quoted)
 
     def answer_text(self, item: int, candidates: np.ndarray) -> str:
         """The assistant's answer naming ``item`` after the ranking prompt (its label; with marks, its
@@ -344,7 +356,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             for r in requests:
                 out += self.llm_scores_many([r])
             return out
-        per_user = [[(r.history, order) for order in self.orders(r.candidates)] for r in requests]
+        per_user = [[(r.history, order, r.text) for order in self.orders(r.candidates)] for r in requests]
         flat = [p for prompts in per_user for p in prompts]
         lp = self._logprobs(flat, k) if flat else np.zeros((0, k))
         if lp.shape != (len(flat), k) or not np.isfinite(lp).any(axis=1).all():
@@ -355,7 +367,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         for r, prompts in zip(requests, per_user):
             total = np.zeros(k)
             pos = {int(item): j for j, item in enumerate(r.candidates)}
-            for _, order in prompts:
+            for _, order, _ in prompts:
                 for label_pos, item in enumerate(order):
                     total[pos[int(item)]] += lp[row, label_pos]
                 row += 1
@@ -385,7 +397,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         for n, r in enumerate(requests):
             item = r.need_item()
             for order in self.orders(r.need_candidates()):
-                ids, marks = self.encode(r.history, order)
+                ids, marks = self.encode(r.history, order, r.text)
                 at = marks[_position(order, item)]
                 prompts.append(ids[: at + 1])
                 positions.append([at])
@@ -398,13 +410,13 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         np.add.at(total, owners, [float(r[0]) for r in rows])
         return total / np.bincount(owners, minlength=len(requests))
 
-    def _logprobs(self, prompts: list[tuple[History, np.ndarray]], k: int) -> np.ndarray:
+    def _logprobs(self, prompts: list[tuple[History, np.ndarray, str | None]], k: int) -> np.ndarray:
         """(len(prompts), k) log-probabilities of the k candidates' labels (letters) or marks, in prompt
-        order."""
+        order; each prompt is (history, candidate order, request text or None)."""
         if self.config.scoring == "letters":
-            texts = [self.prompt_text(h, order) for h, order in prompts]
+            texts = [self.prompt_text(h, order, text=t) for h, order, t in prompts]
             return self.backend.label_logprobs(texts, self.label_ids[:k], adapter=self.adapter)
-        encoded = [self.encode(h, order) for h, order in prompts]
+        encoded = [self.encode(h, order, t) for h, order, t in prompts]
         rows = self.backend.token_logprobs([ids for ids, _ in encoded], [pos for _, pos in encoded],
                                            adapter=self.adapter, against=self.not_mark_id)
         if len(rows) != len(prompts) or any(len(r) != k for r in rows):
@@ -463,6 +475,20 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         except LLMUnavailable as err:
             ranked = self._degraded(cands, request, err)
         return ItemList(ranked.items, ranked.scores, {**ranked.meta, "timings": stages.seconds})
+
+    def rank_candidates(self, request: Request, candidates: ItemList) -> ItemList:
+        """``candidates`` (recalled by the caller, e.g. from a constrained catalog, with their retriever
+        scores) reranked by the fused score for ``request`` (its text, if any, is shown to the LLM); the
+        retriever's order, ``degraded``, when the LLM is unavailable."""
+        if len(candidates) == 0:
+            return candidates
+        request = Request(request.history, candidates.items, text=request.text)
+        try:
+            if self._start is not None and not self._start.done():
+                self._read_tokens()
+            return self._fuse(candidates, request, self.llm_scores(request))
+        except LLMUnavailable as err:
+            return self._degraded(candidates, request, err)
 
     def _retriever_list(self, request: Request) -> ItemList:
         items = request.need_candidates()

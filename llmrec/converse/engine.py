@@ -1,0 +1,339 @@
+"""``Conversations``: conversational recommendation — requests in plain language, hard constraints that always
+hold, multi-turn state.
+
+    conv = Conversations(data, ConverseConfig(retriever="auto"))
+    cid = conv.create(user=42)                       # or user=None: a new user
+    turn = conv.turn(cid, "like Toy Story but for adults, no horror")
+    turn.interpretation, [it.title for it in turn.items]
+    conv.turn(cid, "not the second one, something older")
+
+One turn: feedback on the shown list (:mod:`~llmrec.converse.feedback`) -> the request read
+(:class:`~llmrec.converse.parse.RequestParser`, then the LLM for loose clauses,
+:class:`~llmrec.converse.reader.IntentReader`) -> folded into the conversation's constraints -> the catalog
+masked by them (minus seen, rejected and seed items) -> recall on what is left (the request text, the seeds'
+vectors and the user's history) -> the LLM reranks the top K on the request-aware prompt -> every item checked
+again against every constraint -> the top k explained by the grounded explainer.  When nothing is left, the
+answer says so and proposes the smallest relaxation; a violating item is never returned.  When the LLM is
+unavailable the turn is answered from deterministic parsing and the retriever's order, flagged ``degraded``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from typing import Any, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmrec.converse.feedback import read_feedback
+from llmrec.converse.parse import RequestParser, intent_constraints
+from llmrec.converse.query import Constraints, Query
+from llmrec.converse.reader import IntentReader, ReaderConfig
+from llmrec.converse.state import ConversationState, ConversationStore, update_provenance
+from llmrec.converse.turn import RecommendedItem, RequestError, Turn
+from llmrec.data import Dataset
+from llmrec.errors import LLMRecError, LLMUnavailable
+from llmrec.history import History, histories
+from llmrec.items import ItemList
+from llmrec.request import Request
+
+__all__ = ["Conversations", "ConverseConfig"]
+
+log = logging.getLogger(__name__)
+
+
+class ConverseConfig(BaseModel):
+    """How conversations are served (construction settings; k and explain may also be given per turn)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retriever: str | None = Field("auto", description="trained retriever directory, 'auto' (the cached "
+                                                      "default) or None (the untrained text retriever)")
+    llm: bool = Field(True, description="use the LLM (reading loose language, reranking); False: "
+                                        "deterministic parsing and the retriever only")
+    ranker: dict[str, Any] = Field(default_factory=dict, description="LLMRankerConfig values (backend, "
+                                                                     "model, adapter, engine settings, ...)")
+    rerank: bool = Field(True, description="the LLM reranks the recalled candidates")
+    read_loose: bool = Field(True, description="the LLM reads loose clauses into intents")
+    reader_margin: float = Field(0.0, description="log-odds an intent must beat 'none' by")
+    k: int = Field(10, ge=1, le=50, description="items per answer unless the request or the call says")
+    explain: int = Field(0, ge=0, le=10, description="explain the top N items of each answer")
+    candidates: int = Field(20, ge=1, le=26, description="K: recalled candidates the LLM reranks")
+    seed_weight: float = Field(1.0, ge=0, description="weight of the 'like X' items' vectors in recall")
+    db: str = Field(":memory:", description="SQLite file of the conversations (':memory:': this process)")
+    max_request_chars: int = Field(2000, ge=1, description="longest request accepted")
+
+
+class Conversations:
+    """The conversational recommender over one dataset (see the module doc).  Thread-safe: turns run one at a
+    time."""
+
+    def __init__(self, data: Dataset, config: ConverseConfig | None = None, *, ranker=None,
+                 store: ConversationStore | None = None, progress=None) -> None:
+        from llmrec.recommenders import create_recommender
+
+        self.config = config = config or ConverseConfig()
+        self.data, self.catalog = data, data.catalog
+        counts = data.interactions.frame["item"].value_counts()
+        self.parser = RequestParser(self.catalog, {int(i): int(n) for i, n in counts.items()})
+        self._histories = histories(data.interactions)
+        self.store = store or ConversationStore(config.db)
+        self._lock = threading.RLock()
+        params = {"retriever": config.retriever, "candidates": config.candidates, **config.ranker}
+        self.ranker = ranker if ranker is not None else create_recommender("llm", params)
+        self.ranker.progress = progress
+        if config.llm:
+            self.ranker.start(background=True, workload="interactive")
+        self.ranker.fit(data)  # fits the retriever; the LLM starts in the background
+        self.retriever = self.ranker.retriever
+        self._reader: IntentReader | None = None
+        self._explainer = None
+        self._llm_error: str | None = None if config.llm else "the LLM is switched off (llm=False)"
+
+    # -- the Converser protocol --------------------------------------------------------------------------
+    def create(self, user: int | None = None) -> str:
+        if user is not None:
+            self.history(user)  # an unknown user is an error now, not at the first turn
+        return self.store.create(user).id
+
+    def state(self, conversation_id: str) -> dict[str, Any]:
+        state = self.store.load(conversation_id)
+        return {**state.to_dict(), "interpretation": state.current().interpretation(self.catalog),
+                "turn_log": self.store.turns(conversation_id)}
+
+    def recommend(self, text: str, *, user: int | None = None, k: int | None = None,
+                  explain: int | None = None) -> Turn:
+        if user is not None:
+            self.history(user)
+        state = ConversationState(id="", user=user)
+        return self._answer(state, text, k, explain, persist=False)
+
+    def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None
+             ) -> Turn:
+        with self._lock:
+            state = self.store.load(conversation_id)
+            return self._answer(state, text, k, explain, persist=True)
+
+    def health(self) -> dict[str, Any]:
+        reason = self._llm_error
+        return {"status": "degraded" if reason else "ok", "llm": not reason, "reason": reason,
+                "items": len(self.catalog), "users": len(self._histories)}
+
+    def close(self) -> None:
+        self.ranker.close()
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one turn ----------------------------------------------------------------------------------------
+    def history(self, user: int | None) -> History:
+        if user is None:
+            return History.empty(0)
+        known = not isinstance(user, bool) and isinstance(user, int | np.integer)
+        if not known or int(user) not in self._histories:
+            users = self._histories
+            raise RequestError(f"unknown user {user!r}; users range {min(users)}..{max(users)}")
+        return self._histories[int(user)]
+
+    def _check(self, text: Any, k: Any, explain: Any) -> tuple[str, int | None, int]:
+        if not isinstance(text, str):
+            raise RequestError(f"the request must be text, got {type(text).__name__}")
+        if not text.strip():
+            raise RequestError("the request is empty")
+        if len(text) > self.config.max_request_chars:
+            raise RequestError(f"the request is {len(text)} characters; at most "
+                               f"{self.config.max_request_chars} are accepted")
+        if "\x00" in text:
+            raise RequestError("the request contains a NUL character")
+        explain = self.config.explain if explain is None else explain
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50):
+            raise RequestError(f"k must be an integer from 1 to 50, got {k!r}")
+        if isinstance(explain, bool) or not isinstance(explain, int) or not 0 <= explain <= 10:
+            raise RequestError(f"explain must be an integer from 0 to 10, got {explain!r}")
+        return text.strip(), k, explain
+
+    def _answer(self, state: ConversationState, text: Any, k: Any, explain: Any, persist: bool) -> Turn:
+        t0 = time.perf_counter()
+        text, k, explain = self._check(text, k, explain)
+        timings: dict[str, float] = {}
+        state.turns += 1
+        fb = read_feedback(text, state.last_shown(), state.focus, self.parser.titles)
+        if fb.reset:
+            state.query, state.text, state.focus = Query().to_parse(), "", None
+        state.rejected = sorted(set(state.rejected) | set(fb.reject))
+        state.accepted = sorted(set(state.accepted) | set(fb.accept))
+        state.focus = fb.focus
+        parsed = self.parser.parse(fb.rest) if fb.rest else None
+        turn_query = parsed.query if parsed else Query()
+        degraded_reason = None
+        if parsed and parsed.loose and self.config.read_loose:
+            turn_query, degraded_reason = self._read_loose(turn_query, parsed.loose)
+        timings["parse"] = time.perf_counter() - t0
+        query = self._fold(state, turn_query, fb)
+        update_provenance(state, query.to_parse())
+        state.query, state.text = query.to_parse(), query.text
+        k = min(query.k or k or self.config.k, 50)  # the request's own count, else the call's, else config
+        history = self.history(state.user)
+        excluded = query.excluded() | set(state.rejected) | {int(i) for i in history.items}
+        allowed = query.constraints.mask(self.catalog)
+        allowed = allowed[~np.isin(allowed, np.fromiter(excluded, dtype=np.int64, count=len(excluded)))]
+        items, relaxation, meta = [], None, {}
+        if len(allowed):
+            t1 = time.perf_counter()
+            ranked, meta = self._rank(history, query, allowed, k, explain)
+            timings["recommend"] = time.perf_counter() - t1
+            items = self._checked(ranked, query, excluded, k, meta)
+        else:
+            relaxation = self._relaxation(query, excluded)
+        degraded_reason = degraded_reason or (meta.get("reason") if meta.get("degraded") else None)
+        state.shown.append([it.item for it in items])
+        if items and state.focus not in state.shown[-1]:
+            state.focus = None
+        timings["total"] = time.perf_counter() - t0
+        turn = Turn(conversation_id=state.id or None, turn=state.turns, request=text,
+                    interpretation=query.interpretation(self.catalog), parse=query.to_parse(), items=items,
+                    none_match=not items, relaxation=relaxation, unsupported=list(query.unsupported),
+                    feedback=fb.describe(self.catalog.short_title), degraded=degraded_reason is not None,
+                    reason=degraded_reason, timings=timings)
+        if persist:
+            self.store.save(state, text, turn.to_dict())
+        return turn
+
+    def _fold(self, state: ConversationState, turn: Query, fb) -> Query:
+        """The conversation's query after this turn: earlier constraints with this turn's added (a later
+        genre or year wins a conflict), the feedback's seeds and year shifts, the latest soft text."""
+        before = state.current()
+        c = before.constraints.merged(turn.constraints)
+        seeds = turn.seeds or before.seeds
+        if fb.more_like:
+            seeds = tuple(fb.more_like)
+        reference = [i for i in ([fb.focus] if fb.focus else state.last_shown()) if i is not None]
+        years = [y for y in (self.catalog.year(i) for i in reference) if y is not None]
+        if fb.older and years:
+            top = int(np.median(years)) - 1
+            low = c.year_min if c.year_min is not None and c.year_min <= top else None
+            c = Constraints(c.genres_all, c.genres_any, c.genres_none, low, top, c.exclude_items)
+        if fb.newer and years:
+            low = int(np.median(years)) + 1
+            top = c.year_max if c.year_max is not None and c.year_max >= low else None
+            c = Constraints(c.genres_all, c.genres_any, c.genres_none, low, top, c.exclude_items)
+        unsupported = tuple(sorted(set(before.unsupported) | set(turn.unsupported)))
+        return Query(c, seeds, turn.text or before.text, turn.k or before.k, unsupported,
+                     before.notes + turn.notes)
+
+    # -- the LLM -----------------------------------------------------------------------------------------
+    def _read_loose(self, query: Query, loose: list[tuple[str, bool]]) -> tuple[Query, str | None]:
+        """The query with the intents the LLM read in the loose clauses (read clauses leave the soft text)."""
+        try:
+            reader = self._intent_reader()
+            intents = reader.read([c for c, _ in loose])
+        except (LLMUnavailable, LLMRecError) as err:
+            self._llm_error = str(err)
+            return query, str(err)
+        c, notes, left = query.constraints, list(query.notes), []
+        for (clause, negated), intent in zip(loose, intents):
+            if intent is None:
+                left.append(clause)
+                continue
+            c = c.merged(self.parser._known(intent_constraints(intent, negated)))
+            notes.append(f"llm:{'not-' if negated else ''}{intent}")
+        return query.replace(constraints=c, notes=tuple(notes), text=", ".join(left)), None
+
+    def _intent_reader(self) -> IntentReader:
+        if not self.config.llm:
+            raise LLMUnavailable("the LLM is switched off (llm=False)")
+        if self._reader is None:
+            self._reader = IntentReader(self.ranker.backend, ReaderConfig(margin=self.config.reader_margin))
+        return self._reader
+
+    def _rank(self, history: History, query: Query, allowed: np.ndarray, k: int, explain: int
+              ) -> tuple[ItemList, dict]:
+        """Recall on the allowed items, the LLM's rerank of the top K, explanations of the top ``explain``."""
+        genres = [*query.constraints.genres_all, *query.constraints.genres_any]
+        recall_text = " ".join([*genres, query.text]).strip() or None
+        n = max(k, self.config.candidates)
+        recalled = self.retriever.search(history, allowed, n, request=recall_text,
+                                         seeds=np.asarray(query.seeds, dtype=np.int64),
+                                         seed_weight=self.config.seed_weight)
+        if not (self.config.llm and self.config.rerank):
+            return recalled, {"degraded": not self.config.llm, "reason": self._llm_error}
+        head = recalled.head(self.config.candidates)
+        request = Request(history, head.items, text=query.text or query.interpretation(self.catalog))
+        ranked = self.ranker.rank_candidates(request, head)
+        if ranked.meta.get("degraded"):
+            self._llm_error = ranked.meta.get("reason")
+        else:
+            self._llm_error = None
+        rest = recalled.items[len(head):]
+        merged = ItemList(np.concatenate([ranked.items, rest]),
+                          np.concatenate([ranked.scores, np.full(len(rest), -np.inf)]), ranked.meta)
+        if explain and not ranked.meta.get("degraded"):
+            merged = self._explain(merged, explain)
+        return merged, merged.meta
+
+    def _explain(self, ranked: ItemList, n: int) -> ItemList:
+        from llmrec.explain import Explainer
+
+        if self._explainer is None:
+            self._explainer = Explainer(self.ranker)
+        try:
+            return self._explainer.explain(ranked, k=n)
+        except LLMUnavailable as err:
+            log.warning("explanations unavailable: %s", err)
+            return ranked
+
+    # -- checks and relaxations --------------------------------------------------------------------------
+    def _checked(self, ranked: ItemList, query: Query, excluded: set[int], k: int, meta: dict
+                 ) -> list[RecommendedItem]:
+        """The top ``k`` items that satisfy every constraint, checked one by one in code."""
+        by_item = {e.item: e for e in meta.get("explanations", [])}
+        out = []
+        for item, score in zip(ranked.items.tolist(), ranked.scores.tolist()):
+            bad = item in excluded or item not in self.catalog
+            if bad or query.constraints.violations(self.catalog, item):
+                log.error("constraint_violation item=%d dropped (%s)", item,
+                          query.constraints.violations(self.catalog, item) or "excluded")
+                continue
+            e = by_item.get(item)
+            out.append(RecommendedItem(item, self.catalog.display_title(item), self.catalog.year(item),
+                                       tuple(self.catalog.genres(item)),
+                                       float(score) if np.isfinite(score) else 0.0, e.text if e else None))
+            if len(out) == k:
+                break
+        return out
+
+    def _relaxation(self, query: Query, excluded: set[int]) -> str | None:
+        """The smallest change to the constraints that leaves something to recommend, in words."""
+        c = query.constraints
+        atoms: list[tuple[str, dict]] = []
+        for name in ("genres_all", "genres_any", "genres_none"):
+            for g in getattr(c, name):
+                rest = tuple(x for x in getattr(c, name) if x != g)
+                label = {"genres_all": f"'{g}'", "genres_any": f"'{g}' as an option",
+                         "genres_none": f"'no {g}'"}[name]
+                atoms.append((f"drop {label}", {name: rest} if name != "genres_any" else {name: ()}))
+        if c.year_min is not None or c.year_max is not None:
+            atoms.append(("drop the release years", {"year_min": None, "year_max": None}))
+        ex = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
+        for size in (1, 2):
+            best = None
+            for combo in itertools.combinations(atoms, size):
+                changes = {}
+                for _, change in combo:
+                    changes.update(change)
+                fields = {f: getattr(c, f) for f in ("genres_all", "genres_any", "genres_none", "year_min",
+                                                      "year_max", "exclude_items")}
+                relaxed = Constraints(**{**fields, **changes})
+                count = int((~np.isin(relaxed.mask(self.catalog), ex)).sum())
+                if count and (best is None or count > best[0]):
+                    best = (count, " and ".join(label for label, _ in combo))
+            if best:
+                return f"Closest: {best[1]} ({best[0]} titles)."
+        return None

@@ -1,0 +1,144 @@
+"""Conversation state and its store: SQLite (the embedded default), every turn written in one transaction.
+
+A :class:`ConversationState` holds what the conversation asked so far (one folded :class:`~llmrec.converse.
+query.Query`, and for each constraint the turn it came from), the lists shown, and the items rejected and
+accepted.  :class:`ConversationStore` keeps states and the turns' answers in two tables; ``save`` writes a
+state and its new turn in one ``BEGIN IMMEDIATE`` transaction (WAL journal), so a process killed at any
+point leaves either the turn fully recorded or not at all, and a restarted process continues every
+conversation.  The schema carries a version (``PRAGMA user_version``); an unknown version is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmrec.converse.query import Query
+from llmrec.converse.turn import UnknownConversation
+from llmrec.errors import ArtifactError
+
+__all__ = ["SCHEMA_VERSION", "ConversationState", "ConversationStore"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, user INTEGER, created REAL NOT NULL, updated REAL NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id), turn INTEGER NOT NULL, request TEXT NOT NULL,
+    answer TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (conversation_id, turn));
+"""
+
+
+@dataclass
+class ConversationState:
+    """Everything a conversation remembers between turns."""
+
+    id: str
+    user: int | None = None
+    turns: int = 0
+    query: dict[str, Any] = field(default_factory=lambda: Query().to_parse())  # folded constraints (parse)
+    text: str = ""  # the latest soft request text
+    provenance: dict[str, int] = field(default_factory=dict)  # "genres_none:Horror" -> turn it came from
+    shown: list[list[int]] = field(default_factory=list)  # the list shown at each turn
+    rejected: list[int] = field(default_factory=list)  # never shown again in this conversation
+    accepted: list[int] = field(default_factory=list)
+    focus: int | None = None  # the item "that one" refers to
+
+    def current(self) -> Query:
+        return Query.from_parse(self.query, self.text)
+
+    def last_shown(self) -> list[int]:
+        return self.shown[-1] if self.shown else []
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConversationState:
+        return cls(**data)
+
+
+def _atoms(parse: dict[str, Any]) -> set[str]:
+    """The constraint atoms of a parse, as provenance keys."""
+    out = set()
+    for key in ("genres_all", "genres_any", "genres_none", "exclude_items", "seeds", "unsupported"):
+        out.update(f"{key}:{v}" for v in parse.get(key) or ())
+    for key in ("year_min", "year_max", "k"):
+        if parse.get(key) is not None:
+            out.add(f"{key}:{parse[key]}")
+    return out
+
+
+def update_provenance(state: ConversationState, new_parse: dict[str, Any]) -> None:
+    """Record the turn each atom of ``new_parse`` first appeared in; forget atoms no longer there."""
+    atoms = _atoms(new_parse)
+    state.provenance = {a: state.provenance.get(a, state.turns) for a in sorted(atoms)}
+
+
+class ConversationStore:
+    """Conversation states in SQLite (``path``; ``":memory:"`` keeps them in this process only)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.path = str(Path(self.path).expanduser())
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        with self._lock:
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise ArtifactError(f"{self.path}: conversation store schema version {version}, this llmrec "
+                                    f"reads version {SCHEMA_VERSION}")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def create(self, user: int | None = None) -> ConversationState:
+        state = ConversationState(id=uuid.uuid4().hex, user=user)
+        now = time.time()
+        with self._lock:
+            self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
+                             (state.id, user, now, now, json.dumps(state.to_dict())))
+        return state
+
+    def load(self, conversation_id: str) -> ConversationState:
+        with self._lock:
+            row = self._db.execute("SELECT state FROM conversations WHERE id = ?",
+                                   (conversation_id,)).fetchone()
+        if row is None:
+            raise UnknownConversation(f"no conversation {conversation_id!r}")
+        return ConversationState.from_dict(json.loads(row[0]))
+
+    def save(self, state: ConversationState, request: str, answer: dict[str, Any]) -> None:
+        """Write ``state`` and its latest turn (number ``state.turns``) atomically."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("UPDATE conversations SET state = ?, updated = ? WHERE id = ?",
+                                 (json.dumps(state.to_dict()), now, state.id))
+                self._db.execute("INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
+                                 (state.id, state.turns, request, json.dumps(answer), now))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def turns(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The conversation's turns, in order: ``{"turn", "request", "answer"}``."""
+        with self._lock:
+            rows = self._db.execute("SELECT turn, request, answer FROM turns WHERE conversation_id = ? "
+                                    "ORDER BY turn", (conversation_id,)).fetchall()
+        return [{"turn": t, "request": r, "answer": json.loads(a)} for t, r, a in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

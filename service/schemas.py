@@ -1,0 +1,181 @@
+"""The service's wire formats as pydantic models, so its OpenAPI schema states exactly what is accepted and
+returned.  Requests are strict (``"5"`` is not an integer, ``5`` is not a string); the chat request accepts
+and ignores the OpenAI fields it has no use for (temperature, max_tokens, ...)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from llmrec.converse.turn import RequestError
+
+__all__ = ["ChatCompletion", "ChatRequest", "ConversationCreated", "ConversationRequest", "ErrorResponse",
+           "Health", "ModelList", "RecommendRequest", "TurnOut", "TurnRequest", "last_user_text"]
+
+MAX_K, MAX_EXPLAIN = 50, 10
+_K = "how many items to return, 1..50 (null: the service's default)"
+_EXPLAIN = "explain the top N items, 0..10 (null: the service's default)"
+#: Text must not be blank: stated in the schema, checked by the app (a blank text is a 400, not a 422).
+_NONBLANK = {"pattern": r"\S"}
+
+
+
+def _integral(value: Any) -> Any:
+    """2.0 is an integer in JSON Schema: accepted as 2 (and 2.5, "2", true are not integers)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# JSON integers, strictly (no strings, no booleans), 2.0 included; the bounds go before the validator, so
+# that the schema states them
+Int = Annotated[int, BeforeValidator(_integral)]
+K = Annotated[int, Field(ge=1, le=MAX_K), BeforeValidator(_integral)]
+Explain = Annotated[int, Field(ge=0, le=MAX_EXPLAIN), BeforeValidator(_integral)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class RecommendRequest(_Request):
+    request: str = Field(description="what the user asks for, in plain language (data, never instructions)",
+                         json_schema_extra=_NONBLANK)
+    user: Int | None = Field(None, description="a known user whose history recall uses (null: a new user)")
+    k: K | None = Field(None, description=_K)
+    explain: Explain | None = Field(None, description=_EXPLAIN)
+
+
+class ConversationRequest(_Request):
+    user: Int | None = Field(None, description="a known user whose history recall uses (null: a new user)")
+
+
+class TurnRequest(_Request):
+    text: str = Field(description="a request, or feedback on the list shown last (\"not that one\")",
+                      json_schema_extra=_NONBLANK)
+    k: K | None = Field(None, description=_K)
+    explain: Explain | None = Field(None, description=_EXPLAIN)
+
+
+class ConversationCreated(BaseModel):
+    id: str
+
+
+class ItemOut(BaseModel):
+    item: int
+    title: str
+    year: int | None
+    genres: list[str]
+    score: float
+    explanation: str | None = None
+
+
+class TurnOut(BaseModel):
+    """One turn's answer (:class:`llmrec.converse.turn.Turn`)."""
+
+    conversation_id: str | None
+    turn: int
+    request: str
+    interpretation: str
+    parse: dict[str, Any]
+    items: list[ItemOut]
+    none_match: bool
+    relaxation: str | None
+    unsupported: list[str]
+    feedback: str | None
+    degraded: bool
+    reason: str | None
+    timings: dict[str, float]
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded"]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+
+class ChatRequest(BaseModel):
+    """OpenAI's chat request, with llmrec's ``k`` and ``explain`` (``extra_body`` in the openai client)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    user: str | None = Field(None, description='"conv:<id>" continues that conversation')
+    metadata: dict[str, str] | None = Field(None, description="conversation_id: continue that conversation; "
+                                                             "user: a known user id for a new one")
+    stream: bool | None = False
+    n: Int | None = None
+    k: K | None = Field(None, description=_K)
+    explain: Explain | None = Field(None, description=_EXPLAIN)
+
+
+def last_user_text(messages: list[ChatMessage]) -> str:
+    """The text of the last user message (system and assistant messages are not read)."""
+    for message in reversed(messages):
+        if message.role != "user":
+            continue
+        if isinstance(message.content, list):
+            if any(part.type != "text" or part.text is None for part in message.content):
+                raise RequestError("only text content is supported")
+            return "\n".join(part.text or "" for part in message.content)
+        return message.content or ""
+    raise RequestError("no user message: the last user message is the request")
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class Choice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop"]
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    """OpenAI's chat.completion, plus the conversation's id and the turn as structured data."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    conversation_id: str
+    llmrec: TurnOut
