@@ -8,6 +8,7 @@
     python -m eval --compare pop.json knn.json
     python -m eval --explanations --retriever auto --adapter runs/lora --output expl   # faithfulness
     python -m eval --explanations --retriever auto --explain-param temperature=0.7 --split validation
+    python -m eval --conversation --split test        # request parsing, constraint violations, latency
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ class EvalConfig(DataArgs):
     explain_param: list[str] = arg(default_factory=list, repeat=True,
                                    help="--explanations: explainer config values as key=value (e.g. "
                                         "temperature=0.7); repeatable")
+    conversation: bool = arg(False, help="evaluate conversational requests instead (eval.conversation): "
+                                         "parse exact match on the constraint benchmark (--split test: its "
+                                         "test templates; validation: its training templates) and the "
+                                         "hand-written sets, constraint violations of answered requests, "
+                                         "latency")
+    no_llm: bool = arg(False, help="--conversation: deterministic parsing and the retriever only")
+    requests: int = arg(0, help="--conversation: answer a seeded sample of this many benchmark requests (0: "
+                                "all)")
     split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
@@ -183,6 +192,26 @@ def _explanations(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     return 0
 
 
+def _conversation(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
+    import json
+
+    from eval.conversation import evaluate_conversation, summary_rows
+    from llmrec.artifacts import atomic_write_text
+    from llmrec.converse import Conversations, ConverseConfig
+
+    retriever = params.pop("retriever", "auto")
+    settings = ConverseConfig(retriever=retriever, llm=not config.no_llm, ranker=params)
+    with Conversations(dataset, settings) as conv:
+        report = evaluate_conversation(conv, split="test" if config.split == "test" else "train",
+                                       seed=config.seed, requests=config.requests, progress=config.progress)
+    report["llm"] = not config.no_llm
+    print(format_table(summary_rows(report), ["figure", "value"]))
+    if config.output:
+        atomic_write_text(config.output, json.dumps(report, indent=1))
+        print(f"report written to {config.output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0],
                                      epilog=f"recommenders: {', '.join(registered_recommenders())}")
@@ -203,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             params["adapter"] = config.adapter
         if config.explanations:
             return _explanations(config, dataset, params)
+        if config.conversation:
+            return _conversation(config, dataset, params)
         runs = _runs(config, params)
         reports, backend = {}, None
         for label, (name, run_params) in runs.items():

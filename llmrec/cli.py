@@ -4,6 +4,8 @@
     llmrec evaluate [--split S]    # the same, explicitly
     llmrec recommend --user 42     # top-k titles with scores (and explanations) for one user
                                    # (progress lines and --timings on stderr)
+    llmrec recommend --request "like Toy Story but for adults, no horror" [--user 42]
+    llmrec chat [--user 42]        # a conversation in the terminal (--once "request": one turn)
     llmrec history --user 42       # the user's history as the LLM and retriever read it
     llmrec models                  # resolve (and on first use convert) the default LLM and embedder
     llmrec serve-llm [--lora N=DIR]  # an OpenAI-compatible vLLM server for the remote LLM backend
@@ -64,7 +66,9 @@ class DataArgs:
 
 @dataclass(frozen=True, kw_only=True)
 class RecommendArgs(DataArgs):
-    user: int = arg(help="user id")
+    user: int | None = arg(None, help="user id (required without --request; with it, recall also uses the "
+                                      "user's history)")
+    request: str | None = arg(None, help="what you want, in plain language (hard constraints always hold)")
     k: int = arg(10, help="how many items to recommend (a positive integer)")
     recommender: str = arg("llm", help="recommender (default: the two-stage retriever + LLM ranker)")
     retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
@@ -88,6 +92,26 @@ class RecommendArgs(DataArgs):
         check_k(self.k)
         if self.explain < 0:
             raise ConfigError(f"--explain must be 0 or more, got {self.explain}")
+        if self.user is None and self.request is None:
+            raise ConfigError("give --user, --request, or both")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatArgs(DataArgs):
+    user: int | None = arg(None, help="a known user whose history recall uses (default: a new user)")
+    once: str | None = arg(None, help="answer this one request and exit")
+    k: int = arg(5, help="items per answer (unless the request says how many)")
+    explain: int = arg(0, help="explain the top N items of each answer")
+    retriever: str = arg("auto", help="trained retriever directory, or 'auto' (the cached default)")
+    backend: Literal["vllm", "remote", "transformers"] = arg("vllm", help="the LLM backend")
+    url: str | None = arg(None, help="--backend remote: the vLLM server's API root")
+    adapter: str | None = arg(None, help="LoRA ranking adapter directory")
+    no_llm: bool = arg(False, help="deterministic parsing and the retriever only (no LLM)")
+    db: str = arg(":memory:", help="SQLite file keeping the conversation (':memory:': not kept)")
+    conversation: str | None = arg(None, help="continue this conversation id (with --db)")
+
+    def __post_init__(self):
+        check_k(self.k)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +142,8 @@ def _recommend(args: RecommendArgs) -> int:
     if os.environ.get("VLLM_LOGGING_LEVEL") != "INFO":
         # the progress lines say what is loading; no weight-loading bars between them (unless --verbose)
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if args.request is not None:
+        return _recommend_request(args)
     t0 = time.perf_counter()
     dataset, history = _user_history(args)
     timings = {"data": time.perf_counter() - t0}
@@ -163,6 +189,50 @@ def _print_recommendations(args: RecommendArgs, dataset, recs) -> None:
     sys.stdout.flush()  # the answer is out before the engine shuts down
 
 
+def _converser(args, explain: int):
+    from llmrec.converse import open_converser
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    dataset = load_dataset(args.data, args.items, download=args.download)
+    return open_converser(dataset, retriever=args.retriever, backend=args.backend, url=args.url,
+                          adapter=args.adapter, explain=explain, llm=not getattr(args, "no_llm", False),
+                          db=getattr(args, "db", None), progress=None if getattr(args, "quiet", False)
+                          else _stderr)
+
+
+def _recommend_request(args: RecommendArgs) -> int:
+    with _converser(args, args.explain) as conv:
+        turn = conv.recommend(args.request, user=args.user, k=args.k, explain=args.explain)
+        print(turn.text())
+        sys.stdout.flush()
+    return 0
+
+
+def _chat(args: ChatArgs) -> int:
+    from llmrec.converse import RequestError, UnknownConversation
+
+    with _converser(args, args.explain) as conv:
+        cid = args.conversation or conv.create(args.user)
+        if args.once is not None:
+            print(conv.turn(cid, args.once, k=args.k).text())
+            return 0
+        print(f"conversation {cid} — ask for movies in plain language; refer to results by number "
+              "('not 2', 'more like 3', 'something older', 'start over'); an empty line or Ctrl-D ends.")
+        while True:
+            try:
+                line = input("you> ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+                break
+            if not line.strip():
+                break
+            try:
+                print(conv.turn(cid, line, k=args.k).text())
+            except (RequestError, UnknownConversation) as err:
+                print(f"error: {err}")
+    return 0
+
+
 def _history(args: HistoryArgs) -> int:
     dataset, history = _user_history(args)
     print(render_history(history, dataset.catalog, HistoryFormat(max_items=args.max_items)))
@@ -185,6 +255,8 @@ def _serve_llm(config: ServerConfig) -> int:
 
 CORE_COMMANDS = {
     "recommend": Command(RecommendArgs, _recommend, "recommend items for one user"),
+    "chat": Command(ChatArgs, _chat,
+                    "a conversation in plain language in the terminal (--once for one turn)"),
     "history": Command(HistoryArgs, _history, "show a user's history as text"),
     "models": Command(None, _models,
                       "resolve the default LLM and embedder (converting the LLM on first use)"),

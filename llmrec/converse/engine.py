@@ -83,12 +83,18 @@ class Conversations:
         self.store = store or ConversationStore(config.db)
         self._lock = threading.RLock()
         params = {"retriever": config.retriever, "candidates": config.candidates, **config.ranker}
-        self.ranker = ranker if ranker is not None else create_recommender("llm", params)
-        self.ranker.progress = progress
         if config.llm:
+            self.ranker = ranker if ranker is not None else create_recommender("llm", params)
+            self.ranker.progress = progress
             self.ranker.start(background=True, workload="interactive")
-        self.ranker.fit(data)  # fits the retriever; the LLM starts in the background
-        self.retriever = self.ranker.retriever
+            self.ranker.fit(data)  # fits the retriever; the LLM starts in the background
+            self.retriever = self.ranker.retriever
+        else:  # no LLM: the retriever alone
+            self.ranker = None
+            self.retriever = getattr(ranker, "retriever", None) or create_recommender(
+                "dense", {"retriever": config.retriever})
+            if not self.retriever.is_trained():
+                self.retriever.fit(data)
         self._reader: IntentReader | None = None
         self._explainer = None
         self._llm_error: str | None = None if config.llm else "the LLM is switched off (llm=False)"
@@ -123,7 +129,8 @@ class Conversations:
                 "items": len(self.catalog), "users": len(self._histories)}
 
     def close(self) -> None:
-        self.ranker.close()
+        if self.ranker is not None:
+            self.ranker.close()
         self.store.close()
 
     def __enter__(self) -> Self:

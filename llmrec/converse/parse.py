@@ -29,13 +29,15 @@ from llmrec.converse.lexicon import (
     GENRES,
     INTENT_WORDS,
     INTENTS,
+    ITEM_WORDS,
     NEGATION,
     NUMBER_WORDS,
     SCOPE_BREAK,
+    UNIT_WORDS,
     UNSUPPORTED,
 )
 from llmrec.converse.query import Constraints, Query, catalog_genres
-from llmrec.converse.titles import TitleMatcher
+from llmrec.converse.titles import TitleMatcher, is_genre
 from llmrec.data import Catalog
 
 __all__ = ["Parsed", "RequestParser", "fold_text", "intent_constraints"]
@@ -50,7 +52,8 @@ _SEED_CUE = re.compile(r"\b(?:like|similar\s+to|such\s+as|(?:in\s+)?the\s+(?:vei
                        r"|como|parecid[ao]s?\s+a|similar(?:es)?\s+a|al\s+estilo\s+de|comme|dans\s+le\s+genre\s+de"
                        r"|semblables?\s+a|facon|wie|ahnlich\s+wie|im\s+stil\s+von)\s*$", _F)
 _SEEN_BEFORE = re.compile(r"\b(?:seen|saw|watched|already|ya\s+vi|visto|vu|gesehen|kenne)\b[^.;!?]*$", _F)
-_SEEN_AFTER = re.compile(r"^\s*(?:,?\s*(?:which|that|que|den|die|das)\s+)?"
+_SEEN_AFTER = re.compile(r"^\s*(?:(?:schon|bereits|deja|ya)\s+(?:gesehen|vu|visto)|already\b"
+                         r"|,?\s*(?:which|that|que|den|die|das)\s+)?"
                          r"(?:i(?:'ve|\s+have)?\s+(?:already\s+)?"
                          r"(?:seen|watched|saw)|(?:is|was)\s+(?:already\s+)?(?:seen|watched)|already\s+seen"
                          r"|ya\s+(?:la|lo)\s+vi|je\s+l'?ai\s+(?:deja\s+)?vu|hab(?:e)?\s+ich\s+(?:schon\s+)?gesehen)",
@@ -59,13 +62,16 @@ _YEAR = r"(?:19\d\d|20[0-2]\d)"
 _DECADE = (r"(?:(?:the|los|las|les|den|der|die)\s+)?(?:(?:early|late|mid)[\s-]+)?(?:"
            r"(?P<full>(?:19|20)\d0)['’]?s\b|['’]?(?P<short>\d0)['’]?s\b|(?P<word>"
            + "|".join(DECADE_WORDS) + r")\b|(?:anos|decada\s+de(?:\s+los)?|annees)\s+(?:(?:19)?(?P<rom>\d0)\b"
-           r"|(?P<romword>" + "|".join(DECADE_WORDS) + r"))|(?:19)?(?P<de>\d0)er(?:\s+jahre\w*|n)?\b)")
+           r"|(?P<romword>" + "|".join(sorted(DECADE_WORDS, key=len, reverse=True)) + r"))"
+           r"|(?:19)?(?P<de>\d0)er(?:\s+jahre\w*|n)?\b|(?<=los\s)(?P<los>\d0)\b)")
 _SPAN = rf"(?:(?P<year>{_YEAR})\b|{_DECADE})"
-_BEFORE = (r"before|older\s+than|earlier\s+than|prior\s+to|pre|antes\s+de(?:l|\s+los)?|anterior(?:es)?\s+a"
+_BEFORE = (r"before|older\s+than|alter\s+als|fruher\s+als"
+           r"|earlier\s+than|prior\s+to|pre|antes\s+de(?:l|\s+los)?|anterior(?:es)?\s+a"
            r"|avant(?:\s+les)?|vor(?:\s+den)?")
-_AFTER = (r"after|newer\s+than|later\s+than|more\s+recent\s+than|post|despues\s+de(?:l|\s+los)?"
+_AFTER = (r"after|newer\s+than|neuer\s+als|junger\s+als|spater\s+als"
+          r"|later\s+than|more\s+recent\s+than|post|despues\s+de(?:l|\s+los)?"
           r"|posterior(?:es)?\s+a|apres(?:\s+les)?|nach(?:\s+den)?")
-_SINCE = r"since|from|starting(?:\s+in)?|desde|depuis|seit|ab"
+_SINCE = r"since|from|starting(?:\s+in)?|desde|depuis|a\s+partir\s+de|seit|ab(?:\s+dem\s+jahr)?"
 _UNTIL = r"until|till|up\s+to|through|hasta|jusqu'?\s*(?:a|en)|bis"
 _SINCE_TAIL = r"\s+(?:on(?:wards)?|or\s+(?:later|newer|after)|and\s+(?:later|newer|after|up))"
 _UNTIL_TAIL = r"\s+or\s+(?:earlier|older|before)"
@@ -74,7 +80,8 @@ _RANGE = re.compile(rf"\b(?:between|from|entre|de|des|von|zwischen)\s+"
                     rf"\s+(?:and|to|-|y|a|et|bis|und)\s+(?P<b>{_YEAR}|{_DECADE.replace('?P<', '?P<b_')})", _F)
 _OR_DECADES = re.compile(rf"{_DECADE.replace('?P<', '?P<a_')}\s+(?:or|and|o|y|ou|et|oder|und)\s+"
                          rf"{_DECADE.replace('?P<', '?P<b_')}", _F)
-_OPERATOR = re.compile(rf"(?P<neg>\b(?:nothing|not|no(?:thing)?\s+\w+|nada|rien|nichts)\s+)?\b(?:(?P<before>"
+_OPERATOR = re.compile(rf"(?P<neg>\b(?:nothing|not|no|pas|nicht|nada|rien|nichts|keine?)"
+                       rf"(?:\s+(?!{_BEFORE}|{_AFTER})\w+)?\s+)?\b(?:(?P<before>"
                        rf"{_BEFORE})|(?P<after>{_AFTER})|(?P<since>{_SINCE})|(?P<until>{_UNTIL}))\s+{_SPAN}"
                        rf"(?:(?P<since_t>{_SINCE_TAIL})|(?P<until_t>{_UNTIL_TAIL}))?", _F)
 _TAILED = re.compile(rf"{_SPAN}(?:(?P<since_t>{_SINCE_TAIL})|(?P<until_t>{_UNTIL_TAIL}))", _F)
@@ -144,14 +151,16 @@ class RequestParser:
         def take(start: int, end: int) -> None:
             mask[start:end] = [True] * (end - start)
 
+        titled = folded
         for m in self.titles.find(text):
-            if self._excludes_title(folded, m.start, m.end):
+            if self._excludes_title(titled, m.start, m.end):
                 excluded.append(m.item)
                 notes.append(f"title:exclude:{m.item}")
             else:
                 seeds.append(m.item)
                 notes.append(f"title:seed:{m.item}")
             take(m.start, m.end)
+            titled = titled[:m.start] + "x" * (m.end - m.start) + titled[m.end:]  # "Mr." ends no clause
         unsupported = []
         for pattern, kind in _UNSUPPORTED:
             source = text if kind in ("person", "place") else folded
@@ -159,14 +168,14 @@ class RequestParser:
                 if not any(mask[m.start():m.end()]):
                     unsupported.append(kind)
                     take(m.start(), m.end())
+        year_min, year_max = self._years(folded, mask, take)
         k = None
         for m in COUNT.finditer(folded):
-            if not any(mask[m.start():m.end()]):
+            if not any(mask[m.start():m.end()]) and self._counts(m):
                 n = m["n"] or m["top"]
                 k = int(n) if n.isdigit() else NUMBER_WORDS.get(n.lower())
                 group = "n" if m["n"] else "top"
                 take(m.start() if group == "top" else m.start(group), m.end(group))
-        year_min, year_max = self._years(folded, mask, take)
         constraints = Constraints(year_min=year_min, year_max=year_max, exclude_items=tuple(excluded))
         constraints = self._intents(folded, mask, take, constraints, notes)
         constraints = self._genres(folded, mask, take, constraints)
@@ -176,6 +185,19 @@ class RequestParser:
         query = Query(constraints, tuple(seeds), soft, k if k and 1 <= k <= 100 else None,
                       tuple(unsupported), tuple(notes))
         return Parsed(query, loose)
+
+    @staticmethod
+    def _counts(m: re.Match) -> bool:
+        """Whether a number is a count of items: "top 3", "5 movies", "three westerns", "7 more" — not
+        "2 hours", "5 stars"; a number word needs an item or genre word after it."""
+        if m["top"] or re.search(r"\smore\s", m.group()):
+            return True
+        if re.search(r"\bin\s+$", m.string[max(0, m.start() - 4):m.start()]):  # "in one movie"
+            return False
+        nxt = m["next"]
+        if ITEM_WORDS.fullmatch(nxt) or is_genre(nxt) or _GENRE_RE.match(nxt):
+            return True
+        return m["n"].isdigit() and UNIT_WORDS.fullmatch(nxt) is None and not nxt.isdigit()
 
     # -- titles ----------------------------------------------------------------------------------------
     def _excludes_title(self, folded: str, start: int, end: int) -> bool:
@@ -239,8 +261,7 @@ class RequestParser:
     # -- intents and genres ----------------------------------------------------------------------------
     def _negated(self, folded: str, start: int, end: int, base: int = 0) -> bool:
         """Whether a negation cue governs ``folded[start:end]`` (same clause, no scope break between)."""
-        clause = max((m.end() for m in SCOPE_BREAK.finditer(folded, base, start)), default=base)
-        return any(not SCOPE_BREAK.search(folded, m.end(), start) for m in NEGATION.finditer(folded, clause,
+        return any(not SCOPE_BREAK.search(folded, m.end(), start) for m in NEGATION.finditer(folded, base,
                                                                                            start))
 
     def _intents(self, folded: str, mask: list[bool], take, c: Constraints, notes: list[str]) -> Constraints:
@@ -307,7 +328,7 @@ def _decade(m: re.Match, prefix: str) -> int | None:
     g = {k[len(prefix):]: v for k, v in m.groupdict().items() if k.startswith(prefix) and v}
     if "full" in g:
         return int(g["full"])
-    for key in ("short", "rom", "de"):
+    for key in ("short", "rom", "de", "los"):
         if key in g:
             d = int(g[key])
             return 2000 if d == 0 else 1900 + d

@@ -18,23 +18,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from llmrec.converse.lexicon import GENRES
 from llmrec.data import Catalog
 from llmrec.explain._text import YEAR_AFTER, find_genres, split_title_aliases, tokenize
 from llmrec.explain.claims import normalize_title
+
+_GENRE_WORD = re.compile("|".join(f"(?:{p})" for p, _ in GENRES), re.IGNORECASE)
+
+
+def is_genre(word: str) -> bool:
+    """Whether a (folded) word is a genre word in one of the parser's languages ("fantasia", "western")."""
+    return _GENRE_WORD.fullmatch(word) is not None
 
 __all__ = ["TitleMatch", "TitleMatcher"]
 
 _ARTICLES = frozenset({"the", "a", "an"})
 #: Words after which a one-word title is evidently a title.
 _CUE_WORDS = frozenset({
-    "like", "as", "than", "to", "seen", "saw", "watched", "not", "except", "but", "besides", "and", "or",
-    "of", "including", "excluding", "without", "como", "comme", "wie", "vu", "visto", "gesehen", "que",
-    "a", "à", "y", "et", "und", "ni", "nor", "sauf", "außer", "ausser", "menos", "excepto", "watch",
+    "like", "than", "to", "of", "as", "seen", "saw", "watched", "not", "except", "besides", "including",
+    "excluding",
+    "without",
+    "como", "comme", "wie", "vu", "visto", "gesehen", "nor", "sauf", "außer", "ausser", "menos", "excepto",
+    "watch", "minus",
 })
 #: Request words that are also one-word titles and never mean the film in a request.
 _COMMON = frozenset({
     "movie", "movies", "film", "films", "something", "anything", "nothing", "love", "heat", "speed", "kids",
-    "family", "friends", "crash", "twister", "tonight", "night", "home", "life", "funny", "scary", "romance",
+    "family", "friends", "crash", "tonight", "night", "home", "life", "funny", "scary", "romance",
     "light", "dark", "old", "new", "more", "less", "older", "newer", "classic", "classics", "seven",
     "sleepers",
     "dead", "war", "one", "two", "three", "five", "ten", "it", "them", "us", "me", "you", "good", "best",
@@ -116,7 +126,7 @@ class TitleMatcher:
         word = toks[k0]
         if YEAR_AFTER.match(text, word.end):
             return True
-        if word.norm in _COMMON or len(word.norm) < 3 or find_genres(word.norm, []):
+        if word.norm in _COMMON or len(word.norm) < 3 or find_genres(word.norm, []) or is_genre(word.norm):
             return False
         quoted = re.match(r"[\"“'‘]", text[max(0, word.start - 1):word.start] or " ") is not None
         cued = i > 0 and toks[i - 1].norm in _CUE_WORDS and i == k0 or \
