@@ -148,7 +148,7 @@ def evaluate_conversation(conversations: Conversations, split: str = "test", n: 
     for name, group in sets.items():
         det = parse_scores(group, parser)
         report[f"parse_{name}_deterministic"] = det.to_dict()
-        if conversations.config.llm and conversations.config.read_loose:
+        if conversations.config.llm:  # the LLM's reading of loose clauses, whether or not it is served
             report[f"parse_{name}_llm"] = parse_scores(group, parser, conversations).to_dict()
     sample = cases
     if requests and requests < len(cases):
