@@ -53,7 +53,8 @@ class EvalConfig(DataArgs):
     explanations: bool = arg(False, help="evaluate the LLM's explanations of each user's top-1 item instead "
                                          "(faithfulness against the catalog and history, raw and verified, "
                                          "deletion test); zero-shot, and with --adapter beside it")
-    users: int = arg(0, help="--explanations: a seeded sample of this many held-out users (0: all)")
+    users: int = arg(0, help="--explanations, --simulate: a seeded sample of this many held-out users "
+                                  "(0: all)")
     deletion: bool = arg(True, help="--explanations: run the deletion test (two more scored prompts "
                                     "per user)")
     deletion_users: int = arg(0, help="--explanations: the deletion test on a seeded sample of this many of "
@@ -66,6 +67,13 @@ class EvalConfig(DataArgs):
                                          "test templates; validation: its training templates) and the "
                                          "hand-written sets, constraint violations of answered requests, "
                                          "latency")
+    simulate: bool = arg(False, help="simulated users instead (eval.simulate): each held-out user's "
+                                     "simulator describes the held-out item without naming it and reacts "
+                                     "to each list for up to --turns turns; hit@10 per turn for the LLM "
+                                     "pipeline, "
+                                     "deterministic parsing without the LLM, and the offline top-10, with "
+                                     "paired intervals (--users N: a seeded sample)")
+    turns: int = arg(5, help="--simulate: turns per conversation")
     no_llm: bool = arg(False, help="--conversation: deterministic parsing and the retriever only")
     requests: int = arg(0, help="--conversation: answer a seeded sample of this many benchmark requests (0: "
                                 "all)")
@@ -212,6 +220,44 @@ def _conversation(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     return 0
 
 
+def _simulate(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
+    import json
+
+    from eval.simulate import simulate, simulation_rows
+    from llmrec.artifacts import atomic_write_text
+    from llmrec.converse import Conversations, ConverseConfig
+    from llmrec.split import leave_last_out
+
+    held = leave_last_out(dataset, config.split)
+    retriever = params.pop("retriever", "auto")
+    systems: dict[str, Conversations] = {}
+    try:
+        if not config.no_llm:
+            systems["LLM pipeline"] = Conversations(held.train,
+                                                    ConverseConfig(retriever=retriever, ranker=params))
+        first = next(iter(systems.values()), None)
+        systems["no LLM (deterministic + retriever)"] = Conversations(
+            held.train, ConverseConfig(retriever=retriever, llm=False),
+            ranker=first.ranker if first else None)
+        report = simulate(held, systems, users=config.users, seed=config.seed, turns=config.turns,
+                          offline=first or systems["no LLM (deterministic + retriever)"],
+                          progress=config.progress)
+    finally:
+        for conv in systems.values():
+            conv.close()
+    rows, header = simulation_rows(report)
+    print(f"simulated users: {report['users']} ({config.split}), up to {config.turns} turns, "
+          f"hit@{report['k']}")
+    print(format_table(rows, header))
+    for c in report["paired"]:
+        print(f"{c['a']} - {c['b']}: {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]"
+              f"{'' if c['excludes_zero'] else ' (interval includes 0)'}")
+    if config.output:
+        atomic_write_text(config.output, json.dumps(report, indent=1))
+        print(f"report written to {config.output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0],
                                      epilog=f"recommenders: {', '.join(registered_recommenders())}")
@@ -234,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             return _explanations(config, dataset, params)
         if config.conversation:
             return _conversation(config, dataset, params)
+        if config.simulate:
+            return _simulate(config, dataset, params)
         runs = _runs(config, params)
         reports, backend = {}, None
         for label, (name, run_params) in runs.items():

@@ -105,7 +105,9 @@ def _add_arguments(parser: argparse.ArgumentParser, container: Any, cls: type, s
         else:
             kwargs["required"] = True
         origin = typing.get_origin(tp)
-        if tp is bool:
+        if tp is bool and f.name.startswith("no_"):  # BooleanOptionalAction reads "--no-x" as False
+            kwargs["action"] = "store_true"
+        elif tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif origin is Literal:
             kwargs["choices"] = list(typing.get_args(tp))

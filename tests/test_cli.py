@@ -57,6 +57,25 @@ def test_list_of_choices_flags_take_several_valid_choices_and_refuse_others():
         parser.parse_args(["--orders", "backwards"])
 
 
+def test_a_no_flag_switches_its_setting_on():
+    """``--no-llm`` sets ``no_llm`` (argparse's BooleanOptionalAction would read the "--no-" prefix as False)."""
+    import argparse
+
+    from eval.cli import EvalConfig
+    from llmrec.cli import ChatArgs
+    from llmrec.configargs import add_config_arguments, config_from_args
+    from service.cli import ServeConfig
+
+    for cls in (EvalConfig, ChatArgs, ServeConfig):
+        parser = argparse.ArgumentParser()
+        add_config_arguments(parser, cls)
+        assert config_from_args(cls, parser.parse_args(["--no-llm"])).no_llm is True, cls.__name__
+        assert config_from_args(cls, parser.parse_args([])).no_llm is False, cls.__name__
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, EvalConfig)
+    assert config_from_args(EvalConfig, parser.parse_args(["--no-progress"])).progress is False
+
+
 def test_repeated_param_flags_add_up_instead_of_the_last_one_winning():
     import argparse
 
