@@ -6,12 +6,15 @@ The public API is a few nouns and verbs::
     pipeline = llmrec.Pipeline(data, retriever="auto")    # retriever -> LLM ranker -> explainer
     recs = pipeline.recommend(42, k=10)                   # Recommendations: items, scores, explanations
     report = llmrec.evaluate(data, "popularity")          # Report: metrics, per-user ranks
+    recs = pipeline.recommend(42, request="a 90s comedy, no romance")  # constraints kept, interpretation
+    conv = pipeline.conversation(user=42)                 # Conversation: conv.say("not the second one")
 
 Every registered recommender (``llmrec.registered_recommenders()``) is built by name with
 ``llmrec.create_recommender``.  Data flows one way: data -> histories -> retrieval -> ranking -> explanation
 -> evaluation and serving; one :class:`Request` travels recall -> rank -> explain.
 """
 
+from llmrec.converse import Conversation, Conversations, ConverseConfig, Turn
 from llmrec.data import Catalog, Dataset, Interactions, load_dataset, load_movielens_100k, load_table_dataset
 from llmrec.errors import (
     ArtifactError,
@@ -36,6 +39,9 @@ __all__ = [
     "ArtifactError",
     "Catalog",
     "ConfigError",
+    "Conversation",
+    "Conversations",
+    "ConverseConfig",
     "DataError",
     "Dataset",
     "History",
@@ -51,6 +57,7 @@ __all__ = [
     "RecommenderOutputError",
     "Report",
     "Request",
+    "Turn",
     "compare_reports",
     "create_recommender",
     "evaluate",

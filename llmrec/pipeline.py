@@ -60,6 +60,9 @@ class Recommendations:
     degraded: bool = False  # the LLM was unavailable: the retriever's order is served
     reason: str | None = None  # why, when degraded
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, in the order they ran
+    interpretation: str | None = None  # with a request: how it was read ("Comedy, 1990-1999, no Romance")
+    relaxation: str | None = None  # with a request nothing satisfies: the smallest relaxation, in words
+    unsupported: list[str] = field(default_factory=list)  # with a request: kinds the catalog cannot express
 
     def __len__(self) -> int:
         return len(self.items)
@@ -72,6 +75,18 @@ class Recommendations:
                    explanations=list(ranked.meta.get("explanations", [])),
                    degraded=bool(ranked.meta.get("degraded", False)), reason=ranked.meta.get("reason"),
                    timings=dict(timings or {}))
+
+    @classmethod
+    def from_turn(cls, turn, user: int = -1) -> Recommendations:
+        """A conversational :class:`~llmrec.converse.Turn` as recommendations for ``user`` (-1: new user)."""
+        return cls(user=user, items=np.array([it.item for it in turn.items], dtype=np.int64),
+                   scores=np.array([it.score for it in turn.items], dtype=np.float64),
+                   titles=[it.title for it in turn.items],
+                   explanations=[Explanation(user, it.item, it.explanation, (), it.genres)
+                                 for it in turn.items if it.explanation],
+                   degraded=turn.degraded, reason=turn.reason, timings=dict(turn.timings),
+                   interpretation=turn.interpretation, relaxation=turn.relaxation,
+                   unsupported=list(turn.unsupported))
 
 
 class Pipeline:
@@ -116,6 +131,7 @@ class Pipeline:
         self.explain = explain
         self.explainer = Explainer(self.ranker) if explain else None
         self._histories = histories(data.interactions)
+        self._conversations = None
 
     def history(self, user: int) -> History:
         """The user's history in the fitted data; an unknown user is an error naming the valid range."""
@@ -124,9 +140,20 @@ class Pipeline:
             raise LLMRecError(f"unknown user {user}; users range {min(users)}..{max(users)}")
         return self._histories[user]
 
-    def recommend(self, user: int | History, k: int = 10) -> Recommendations:
-        """The top ``k`` items for a user id (or a history), with explanations of the top ``explain``."""
+    def recommend(self, user: int | History | None = None, k: int = 10, *, request: str | None = None
+                  ) -> Recommendations:
+        """The top ``k`` items for a user id (or a history), with explanations of the top ``explain``; with
+        ``request`` (plain language: "like Toy Story but for adults, no horror"), the items that satisfy
+        every constraint it states, for ``user`` or for a new user (None), read and checked by
+        :class:`~llmrec.converse.Conversations`."""
         k = check_k(k)
+        if request is not None:
+            if isinstance(user, History):
+                raise ConfigError("a request is answered for a user id or a new user (None), not a History")
+            turn = self.conversations().recommend(request, user=user, k=k, explain=self.explain)
+            return Recommendations.from_turn(turn, -1 if user is None else int(user))
+        if user is None:
+            raise ConfigError("recommend needs a user, a request, or both")
         history = user if isinstance(user, History) else self.history(int(user))
         t0 = time.perf_counter()
         ranked = self.ranker.recommend(history, self.data.catalog.item_ids, n=k)
@@ -140,6 +167,21 @@ class Pipeline:
         return Recommendations.from_list(history.user, ranked, self.data.catalog,
                                          {**self._first_timings(), **stages.seconds})
 
+    def conversations(self):
+        """The conversational recommender on this pipeline's data and LLM engine (made on first use)."""
+        if self._conversations is None:
+            from llmrec.converse import Conversations, ConverseConfig
+
+            self._conversations = Conversations(self.data, ConverseConfig(
+                retriever=self.ranker.config.retriever, explain=min(self.explain, 10)), ranker=self.ranker)
+        return self._conversations
+
+    def conversation(self, user: int | None = None):
+        """A new :class:`~llmrec.converse.Conversation` (``conversation.say(text)`` adds a turn)."""
+        from llmrec.converse import Conversation
+
+        return Conversation(self.conversations(), user=user)
+
     def _first_timings(self) -> dict[str, float]:
         """The start-up stages, for the first result only (the one that waited for them)."""
         if self._startup is None:
@@ -151,6 +193,8 @@ class Pipeline:
 
     def close(self) -> None:
         """Stop the LLM backend (an in-process engine's workers)."""
+        if self._conversations is not None:
+            self._conversations.store.close()
         self.ranker.close()
 
     def __enter__(self) -> Self:

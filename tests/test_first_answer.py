@@ -262,3 +262,33 @@ def test_recommend_prints_progress_and_timings_to_stderr_and_keeps_stdout_the_re
                  "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "starting the" not in err and "recalled" not in err and "timings" not in err
+
+
+def test_a_request_in_plain_language_is_answered_by_the_same_engine_with_its_constraints_kept(factory):
+    made = factory()
+    with pipeline() as p:
+        plain = p.recommend(1, k=3)
+        recs = p.recommend(1, k=5, request="a comedy, nothing before 1990")
+        new_user = p.recommend(request="a drama", k=2)
+    catalog = p.data.catalog
+    assert recs.interpretation.startswith("Comedy") and "1990" in recs.interpretation
+    assert len(recs) >= 1 and all("Comedy" in catalog.genres(int(i)) and catalog.year(int(i)) >= 1990
+                                  for i in recs.items)
+    assert not set(recs.items.tolist()) & set(p.history(1).items.tolist())  # seen items are not recommended
+    assert new_user.user == -1 and all("Drama" in catalog.genres(int(i)) for i in new_user.items)
+    assert len(plain) == 3 and plain.interpretation is None
+    assert len(made.configs) == 1  # one engine for plain and conversational requests
+
+
+def test_a_conversation_keeps_its_state_between_turns(factory):
+    factory()
+    with pipeline() as p:
+        conv = p.conversation(user=2)
+        first = conv.say("a comedy or a drama", k=3)
+        second = conv.say("not the first one")
+        state = conv.state()
+    assert first.conversation_id == conv.id == state["id"] and second.turn == 2
+    assert first.items and first.items[0].item in state["rejected"]
+    assert first.items[0].item not in [it.item for it in second.items]
+    with pytest.raises(ConfigError, match="user id or a new user"):
+        p.recommend(p.history(1), request="a comedy")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmrec.converse.conversation import Conversation
 from llmrec.converse.engine import Conversations, ConverseConfig
 from llmrec.converse.parse import RequestParser
 from llmrec.converse.query import Constraints, Query
 from llmrec.converse.state import ConversationStore
 from llmrec.converse.turn import Converser, RecommendedItem, RequestError, Turn, UnknownConversation
 
-__all__ = ["Constraints", "ConversationStore", "Conversations", "ConverseConfig", "Converser", "Query",
-           "RecommendedItem", "RequestError", "RequestParser", "Turn", "UnknownConversation",
+__all__ = ["Constraints", "Conversation", "ConversationStore", "Conversations", "ConverseConfig", "Converser",
+           "Query", "RecommendedItem", "RequestError", "RequestParser", "Turn", "UnknownConversation",
            "open_converser"]
 
 
