@@ -136,3 +136,22 @@ def test_reports_of_different_protocols_are_not_compared(tiny):
     assert sampled.cutoffs == (1, 5, 10) and "recall@1" in sampled.metrics
     with pytest.raises(ArtifactError, match="different protocols"):
         compare_reports(full, sampled)
+
+
+def test_each_users_top_n_list_follows_the_rank_order_and_agrees_with_the_rank(tiny):
+    split = leave_last_out(tiny, "test")
+    result = evaluate(Fixed({5: 1.0, 6: 2.0}).fit(split.train), split, progress=False, top_n=4)
+    users = result.ranks["user"].tolist()
+    lists = dict(zip(users, result.lists.tolist()))
+    assert lists[1] == [6, 5, 4, -1]  # user 1's three unseen items, best first, padded
+    for row, top in zip(result.ranks.itertuples(), result.lists):
+        if row.rank < 4:
+            assert top[row.rank] == row.item  # the held-out item sits at its rank in the list
+    from llmrec.evaluation.harness import top_items
+    items, scores = np.array([9, 3, 7, 1]), np.array([np.nan, 2.0, 2.0, np.inf])
+    assert top_items(items, scores, 3).tolist() == [3, 7, 1]  # tie by id; NaN and inf last, by id
+
+
+def test_the_sampled_protocol_keeps_no_lists(tiny):
+    split = leave_last_out(tiny, "test")
+    assert evaluate(Fixed({}).fit(split.train), split, progress=False, sampled=1).lists is None

@@ -53,3 +53,19 @@ def test_metrics_agree_with_trec_eval():
         assert ours[f"recall@{k}"] == pytest.approx(np.mean([v[f"recall_{k}"] for v in ref.values()]),
                                                     abs=1e-12)
     assert ours["mrr"] == pytest.approx(np.mean([v["recip_rank"] for v in ref.values()]), abs=1e-12)
+
+
+def test_map_at_k_agrees_with_trec_eval_map_cut():
+    from llmrec.evaluation.metrics import map_at
+
+    ranks = np.random.default_rng(1).integers(0, 30, size=200)
+    qrels, run = {}, {}
+    for q, r in enumerate(ranks):
+        docs = [f"d{j}" for j in range(40)]
+        docs.insert(int(r), "rel")
+        qrels[str(q)] = {"rel": 1}
+        run[str(q)] = {d: float(1000 - i) for i, d in enumerate(docs)}
+    ref = pytrec_eval.RelevanceEvaluator(qrels, {"map_cut.10,20"}).evaluate(run)
+    for k in (10, 20):
+        assert map_at(ranks, k).mean() == pytest.approx(np.mean([v[f"map_cut_{k}"] for v in ref.values()]),
+                                                        abs=1e-12)

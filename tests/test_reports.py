@@ -80,3 +80,23 @@ def test_subset_metrics_keep_only_users_ranked_within_the_candidates():
     assert n == 3
     assert sub["recall@10"] == pytest.approx(2 / 3) and sub["mrr"] == pytest.approx((1 + 1 / 6 + 1 / 20) / 3)
     assert report.subset_metrics(0) == (0, {})
+
+
+def test_a_report_keeps_each_users_top_n_list_and_refuses_an_altered_one(tmp_path):
+    import numpy as np
+
+    r = _report("a", [0, 3, 50])
+    r.lists = np.array([[5, 7, 9], [2, -1, -1], [1, 4, 8]])  # user 1 had only one candidate
+    r.save(tmp_path / "a.json")
+    loaded = Report.load(tmp_path / "a.json")
+    assert loaded.lists.tolist() == [[5, 7, 9], [2, -1, -1], [1, 4, 8]]
+    assert json.loads((tmp_path / "a.json").read_text())["manifest"]["lists_file"] == "a.lists.csv"
+    (tmp_path / "a.lists.csv").write_text("user,items\n0,5 7 9\n1,2\n2,1 4 7\n")
+    with pytest.raises(ArtifactError, match="a.lists.csv is corrupt"):
+        Report.load(tmp_path / "a.json")
+    (tmp_path / "a.lists.csv").unlink()
+    with pytest.raises(ArtifactError, match="a.lists.csv is missing"):
+        Report.load(tmp_path / "a.json")
+    r.lists = r.lists[:2]
+    with pytest.raises(ArtifactError, match="2 top-N lists for 3 users"):
+        r.save(tmp_path / "b.json")

@@ -6,6 +6,10 @@ strictly higher plus those tied with it that have a smaller item id.  A NaN or i
 an item: by default it is an error naming the recommender and user; with ``nonfinite="last"`` such items
 rank below every finite score (ties among them by item id).
 
+Beside each held-out rank the harness keeps the user's top-``top_n`` list (default 20; same order: score
+descending, ties by smaller item id, non-finite scores last), from which the beyond-accuracy figures
+(:mod:`llmrec.evaluation.beyond`) are computed.
+
 With ``sampled=N`` the candidates are instead the held-out item plus N items drawn at random (seeded per
 user) from those the user has not interacted with: the sampled protocol of LLM-ranking papers (e.g. 19
 negatives for 20 candidates, where HR@1 = recall@1 of a random order is 0.05).
@@ -26,7 +30,7 @@ from llmrec.history import History, histories
 from llmrec.recommenders import Recommender
 from llmrec.split import HoldoutSplit
 
-__all__ = ["Evaluation", "NonFinitePolicy", "evaluate", "rank_of_target", "sampled_candidates"]
+__all__ = ["Evaluation", "NonFinitePolicy", "evaluate", "rank_of_target", "sampled_candidates", "top_items"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ class Evaluation:
 
     ranks: pd.DataFrame  # columns user, item (held out), rank (0-based), candidates (count)
     nonfinite_users: int  # users whose scores had NaN/inf (only with policy "last")
+    lists: np.ndarray | None = None  # (users, top_n) item ids, best first, -1 padded; None: sampled protocol
 
 
 def rank_of_target(items: np.ndarray, scores: np.ndarray, target: int) -> tuple[int, bool]:
@@ -58,6 +63,17 @@ def rank_of_target(items: np.ndarray, scores: np.ndarray, target: int) -> tuple[
     return int(higher + tied), not bool(finite.all())
 
 
+def top_items(items: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` best of ``items`` by the protocol's order (score descending, ties by smaller id, non-finite
+    last), padded with -1 when there are fewer."""
+    finite = np.isfinite(scores)
+    key = np.where(finite, scores, -np.inf)
+    order = np.lexsort((items, ~finite, -key))[:n]
+    out = np.full(n, -1, dtype=np.int64)
+    out[:len(order)] = items[order]
+    return out
+
+
 def sampled_candidates(all_items: np.ndarray, history: History, target: int, n: int,
                        seed: int = 0) -> np.ndarray:
     """The target and ``n`` random items the user has not interacted with, in a random order (seeded by
@@ -71,14 +87,15 @@ def sampled_candidates(all_items: np.ndarray, history: History, target: int, n: 
 
 
 def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFinitePolicy = "error",
-             progress: bool = True, batch_users: int = 64, sampled: int = 0, seed: int = 0) -> Evaluation:
+             progress: bool = True, batch_users: int = 64, sampled: int = 0, seed: int = 0, top_n: int = 20
+             ) -> Evaluation:
     """Rank the held-out item of every user of ``split`` with a recommender already fit on ``split.train``
     (among all unseen items, or with ``sampled`` among itself and that many random unseen items)."""
     if not recommender.is_trained():
         raise RecommenderOutputError(f"recommender {recommender.name!r} is not trained; call fit() first")
     all_items = split.train.catalog.item_ids
     hist = histories(split.train.interactions)
-    rows = []
+    rows, lists = [], []
     bad_users = 0
     targets = split.targets
     users = targets["user"].to_numpy()
@@ -117,7 +134,10 @@ def evaluate(recommender: Recommender, split: HoldoutSplit, *, nonfinite: NonFin
                     f"{user}; fix the recommender or pass --nonfinite last to rank such items last")
             bad_users += 1
         rows.append((user, target, rank, len(candidates)))
+        if not sampled and top_n:
+            lists.append(top_items(candidates, scores, top_n))
     if bad_users:
         log.warning("recommender=%s nonfinite_users=%d policy=last", recommender.name, bad_users)
     ranks = pd.DataFrame(rows, columns=["user", "item", "rank", "candidates"])
-    return Evaluation(ranks, bad_users)
+    kept = np.vstack(lists) if lists else (None if sampled or not top_n else np.empty((0, top_n), np.int64))
+    return Evaluation(ranks, bad_users, kept)

@@ -1,7 +1,8 @@
 """Rank-based metrics.  ``rank`` is the 0-based position of the held-out item in a user's ranking.
 
 NDCG@K = 1/log2(rank+2) when rank < K (one relevant item, so the ideal DCG is 1); Recall@K = 1 when
-rank < K (a hit); MRR = 1/(rank+1) with no cut-off.  Each function returns per-user values; the reported
+rank < K (a hit); MRR = 1/(rank+1) with no cut-off; MAP@K = 1/(rank+1) when rank < K (average precision
+with one relevant item).  Each function returns per-user values; the reported
 figure is their mean.  ``tests/test_metrics.py`` checks them against trec_eval (pytrec-eval-terrier).
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["DEFAULT_CUTOFFS", "metric_functions", "mrr", "ndcg_at", "recall_at", "summarize"]
+__all__ = ["DEFAULT_CUTOFFS", "map_at", "metric_functions", "mrr", "ndcg_at", "recall_at", "summarize"]
 
 DEFAULT_CUTOFFS = (5, 10, 20)
 
@@ -23,6 +24,11 @@ def ndcg_at(ranks: np.ndarray, k: int) -> np.ndarray:
 
 def recall_at(ranks: np.ndarray, k: int) -> np.ndarray:
     return (np.asarray(ranks) < k).astype(np.float64)
+
+
+def map_at(ranks: np.ndarray, k: int) -> np.ndarray:
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return np.where(ranks < k, 1.0 / (ranks + 1.0), 0.0)
 
 
 def mrr(ranks: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Evaluation reports: a JSON summary with the per-user ranks beside it, and paired comparison.
 
 ``pop.json`` holds ``{"recommender", "split", "config", "n_users", "metrics", ...}`` and a manifest naming
-``pop.ranks.csv`` (user, item, rank, candidates) with its SHA-256; both are written atomically and a
-report whose ranks file is missing or altered is refused on load.
+``pop.ranks.csv`` (user, item, rank, candidates) and ``pop.lists.csv`` (user, items: each user's top-N list,
+space-separated ids, best first) with their SHA-256; all are written atomically and a report whose ranks or
+lists file is missing or altered is refused on load.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Report:
     cutoffs: tuple[int, ...] = DEFAULT_CUTOFFS
     recall_cutoffs: tuple[int, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # stage-specific figures (timings, subsets...)
+    lists: np.ndarray | None = None  # (users, N) top-N item ids in the rows' user order, -1 padded
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -56,7 +58,8 @@ class Report:
         ranks = ranks[ranks < below_rank]
         return len(ranks), (summarize(ranks, self.cutoffs) if len(ranks) else {})
 
-    def to_dict(self, ranks_file: str | None = None, ranks_sha256: str | None = None) -> dict[str, Any]:
+    def to_dict(self, ranks_file: str | None = None, ranks_sha256: str | None = None,
+                lists_file: str | None = None, lists_sha256: str | None = None) -> dict[str, Any]:
         return {
             "recommender": self.recommender,
             "split": self.split,
@@ -68,17 +71,30 @@ class Report:
             "recall_cutoffs": list(self.recall_cutoffs),
             "extra": self.extra,
             "created": self.created,
-            "manifest": {"format": FORMAT, "ranks_file": ranks_file, "ranks_sha256": ranks_sha256},
+            "manifest": {"format": FORMAT, "ranks_file": ranks_file, "ranks_sha256": ranks_sha256,
+                         **({"lists_file": lists_file, "lists_sha256": lists_sha256} if lists_file else {})},
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write ``path`` (JSON) and ``<stem>.ranks.csv`` beside it, each atomically; ranks first."""
+        """Write ``path`` (JSON) with ``<stem>.ranks.csv`` and ``<stem>.lists.csv`` beside it, each
+        atomically; the JSON (whose manifest names the others with their checksums) last."""
         path = Path(path)
         ranks_path = path.with_name(path.stem + ".ranks.csv")
         buf = io.StringIO()
         self.ranks.to_csv(buf, index=False)
         atomic_write_text(ranks_path, buf.getvalue())
-        doc = self.to_dict(ranks_path.name, sha256_file(ranks_path))
+        lists = {}
+        if self.lists is not None:
+            if len(self.lists) != len(self.ranks):
+                raise ArtifactError(f"{len(self.lists)} top-N lists for {len(self.ranks)} users")
+            lists_path = path.with_name(path.stem + ".lists.csv")
+            rows = pd.DataFrame({"user": self.ranks["user"].to_numpy(),
+                                 "items": [" ".join(map(str, row[row >= 0])) for row in self.lists]})
+            buf = io.StringIO()
+            rows.to_csv(buf, index=False)
+            atomic_write_text(lists_path, buf.getvalue())
+            lists = {"lists_file": lists_path.name, "lists_sha256": sha256_file(lists_path)}
+        doc = self.to_dict(ranks_path.name, sha256_file(ranks_path), **lists)
         atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
         return path
 
@@ -99,11 +115,31 @@ class Report:
             raise ArtifactError(f"report {path}: per-user ranks file {ranks_path.name} is missing")
         if sha256_file(ranks_path) != manifest["ranks_sha256"]:
             raise ArtifactError(f"report {path}: {ranks_path.name} is corrupt (checksum differs)")
+        ranks = pd.read_csv(ranks_path)
         return cls(recommender=doc["recommender"], split=doc["split"], config=doc["config"],
-                   ranks=pd.read_csv(ranks_path), dataset=doc.get("dataset", {}),
+                   ranks=ranks, lists=_load_lists(path, manifest, ranks), dataset=doc.get("dataset", {}),
                    cutoffs=tuple(doc.get("cutoffs", DEFAULT_CUTOFFS)),
                    recall_cutoffs=tuple(doc.get("recall_cutoffs", ())), extra=doc.get("extra", {}),
                    created=doc.get("created", ""))
+
+
+def _load_lists(path: Path, manifest: dict[str, Any], ranks: pd.DataFrame) -> np.ndarray | None:
+    """The top-N lists the manifest names (checked), as a -1 padded array in the ranks' user order."""
+    if not manifest.get("lists_file"):
+        return None
+    lists_path = path.with_name(manifest["lists_file"])
+    if not lists_path.exists():
+        raise ArtifactError(f"report {path}: top-N lists file {lists_path.name} is missing")
+    if sha256_file(lists_path) != manifest["lists_sha256"]:
+        raise ArtifactError(f"report {path}: {lists_path.name} is corrupt (checksum differs)")
+    frame = pd.read_csv(lists_path, dtype={"items": str}, keep_default_na=False)
+    if frame["user"].tolist() != ranks["user"].tolist():
+        raise ArtifactError(f"report {path}: {lists_path.name} does not list the users of the ranks file")
+    rows = [np.array(s.split(), dtype=np.int64) for s in frame["items"]]
+    out = np.full((len(rows), max((len(r) for r in rows), default=0)), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
 
 
 def paired_bootstrap(diff: np.ndarray, *, n_resamples: int = 10_000, confidence: float = 0.95,

@@ -44,6 +44,7 @@ def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split
         split=split,
         config=rec.describe()["config"],
         ranks=result.ranks,
+        lists=result.lists,
         dataset={"name": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
                  "n_items": len(dataset.catalog), "n_interactions": len(dataset.interactions)},
         cutoffs=(1, 5, 10) if sampled else DEFAULT_CUTOFFS,
