@@ -125,8 +125,15 @@ def _output_path(output: str, label: str, first: bool) -> Path:
     return path.with_name(f"{path.stem}.{tag}{path.suffix}")
 
 
-def _print_reports(reports: dict[str, Report]) -> None:
+def _print_reports(reports: dict[str, Report], dataset=None) -> None:
     print(metrics_table(list(reports.values()), list(reports)))
+    if dataset is not None:
+        from eval.beyond import beyond_table_rows
+
+        rows, header = beyond_table_rows(reports, dataset)
+        if rows:
+            print("\nbeyond accuracy, top-10 lists (docs/metrics.md)")
+            print(format_table(rows, header))
     for label, report in reports.items():
         k = report.extra.get("candidates")
         if k and not report.extra.get("protocol"):
@@ -297,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 reports[label].save(_output_path(config.output, label, first=label == next(iter(runs))))
         if backend is not None and hasattr(backend, "close"):
             backend.close()
-        _print_reports(reports)
+        _print_reports(reports, dataset)
         if config.output:
             print(f"reports written beside {config.output}")
         return 0
