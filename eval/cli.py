@@ -75,12 +75,20 @@ class EvalConfig(DataArgs):
                                      "paired intervals (--users N: a seeded sample)")
     turns: int = arg(5, help="--simulate: turns per conversation")
     no_llm: bool = arg(False, help="--conversation: deterministic parsing and the retriever only")
+    parser_adapter: str | None = arg(None, help="--conversation: LoRA parser adapter directory (python -m "
+                                                "finetune.parser) reading the loose clauses, served beside "
+                                                "the ranking adapter; the zero-shot reading is reported "
+                                                "beside it")
     requests: int = arg(0, help="--conversation: answer a seeded sample of this many benchmark requests (0: "
                                 "all)")
     split: Literal["test", "validation"] = arg("test", help="held-out split (choose settings on validation)")
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
     compare: tuple[str, str] | None = arg(None, help="compare two reports A B: paired bootstrap CIs of B - A")
+    slices: list[str] = arg(default_factory=list, help="NDCG@10 of saved reports by slice (held-out item in "
+                                                       "the short head or long tail, history length, gender, "
+                                                       "age, occupation) with paired CIs against the first "
+                                                       "(eval.slices)")
     resamples: int = arg(10_000, help="bootstrap resamples for --compare")
     seed: int = arg(0, help="bootstrap seed for --compare; with --explanations also the seed of the user "
                             "sample, the deletion test's random items and its bootstrap")
@@ -227,6 +235,29 @@ def _conversation(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     return 0
 
 
+def _slices(config: EvalConfig, dataset) -> int:
+    import json
+
+    from eval.slices import slice_report, slice_rows
+    from llmrec.artifacts import atomic_write_text
+
+    reports = {}
+    for path in config.slices:
+        report = Report.load(path)
+        reports[f"{report.recommender} ({Path(path).stem})" if report.recommender in
+                {r.recommender for r in reports.values()} else report.recommender] = report
+    result = slice_report(reports, dataset, n_resamples=config.resamples, seed=config.seed)
+    rows, header = slice_rows(result, list(reports))
+    print(format_table(rows, header))
+    for attribute, per in result["gaps"].items():
+        for label, g in per.items():
+            print(f"largest {attribute} gap, {label}: {g['gap']:.4f} ({g['best']} vs {g['worst']})")
+    if config.output:
+        atomic_write_text(config.output, json.dumps(result, indent=1))
+        print(f"slices written to {config.output}")
+    return 0
+
+
 def _simulate(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     import json
 
@@ -278,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          seed=config.seed)))
             return 0
         dataset = load_dataset(config.data, config.items, download=config.download)
+        if config.slices:
+            return _slices(config, dataset)
         params = parse_params(config.param)
         if config.retriever:
             params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)

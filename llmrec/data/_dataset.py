@@ -151,6 +151,8 @@ class Dataset:
     catalog: Catalog
     name: str = "dataset"
     source: dict[str, str] = field(default_factory=dict)
+    #: optional user profiles indexed by user id (MovieLens: age, gender, occupation, zip); None: unknown
+    users: pd.DataFrame | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         unknown = ~self.interactions.frame["item"].isin(self.catalog.frame.index)
@@ -161,4 +163,4 @@ class Dataset:
 
     def with_interactions(self, interactions: Interactions) -> Dataset:
         """The same catalog with another interaction log (e.g. a training split)."""
-        return Dataset(interactions, self.catalog, self.name, dict(self.source))
+        return Dataset(interactions, self.catalog, self.name, dict(self.source), self.users)

@@ -77,13 +77,31 @@ def load_movielens_100k(path: str | os.PathLike | None = None, *, download: bool
     interactions = _read_ratings(udata)
     dataset_source = {"path": str(directory.resolve()), "u.data.sha256": digest[:16]}
     try:
-        return Dataset(interactions, catalog, name="ml-100k", source=dataset_source)
+        return Dataset(interactions, catalog, name="ml-100k", source=dataset_source,
+                       users=_read_users(directory / "u.user"))
     except DataError as err:  # re-raise naming the file and the line of the unknown item
         frame = interactions.frame
         unknown = ~frame["item"].isin(catalog.frame.index)
         line = int(unknown.to_numpy().nonzero()[0][0]) + 1
         raise DataError(f"unknown item id {int(frame['item'][line - 1])} (not in u.item)", udata,
                         line) from err
+
+
+def _read_users(path: Path) -> pd.DataFrame | None:
+    """``u.user`` (user id | age | gender | occupation | zip code) indexed by user; None when absent."""
+    if not path.exists():
+        return None
+    rows = []
+    with _open(path, "latin-1") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\r\n").split("|")
+            if len(parts) != 5 or not parts[0].isdigit() or not parts[1].isdigit():
+                raise DataError(f"expected 'user|age|gender|occupation|zip', got {line.strip()!r}", path,
+                                lineno)
+            rows.append((int(parts[0]), int(parts[1]), parts[2], parts[3], parts[4]))
+    return pd.DataFrame(rows, columns=["user", "age", "gender", "occupation", "zip"]).set_index("user")
 
 
 def _read_ratings(path: Path) -> Interactions:
