@@ -1,0 +1,163 @@
+"""Multi-objective re-ranking: a stage after any ranker that trades a little accuracy for diversity,
+calibration or less popular items, one weight per objective.
+
+The ranker's top ``pool`` items are re-ordered greedily into a list of ``length``: at each position the item
+with the highest
+
+    rel(i) - diversity * max_sim(i, chosen) - calibration * KL(p || q~(chosen + i)) - popularity * pop(i)
+
+is taken, where ``rel`` is the ranker's score min-max scaled to [0, 1] over the pool; ``max_sim`` the largest
+genre Jaccard similarity to an item already chosen (MMR, Carbonell & Goldstein 1998); ``KL`` Steck's
+calibration divergence (RecSys 2018) between the genre distribution ``p`` of the user's history and that of
+the list so far with ``i`` (``q~ = 0.99 q + 0.01 p``); ``pop`` the item's training popularity as
+``log(1 + count) / log(1 + max count)``.  All weights 0 give the ranker's own order.  Items below the pool
+keep their order after the re-ranked list.
+
+    rec = create_recommender("rerank", {"base": "itemknn", "diversity": 0.3})
+    python -m eval --recommender rerank --param base=itemknn --param diversity=0.3
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from llmrec.data import Catalog, Dataset, Interactions
+from llmrec.history import History
+from llmrec.recommenders.base import Recommender, RecommenderConfig, create_recommender
+
+__all__ = ["MultiObjective", "ObjectiveWeights", "RerankConfig", "Reranked"]
+
+
+class ObjectiveWeights(RecommenderConfig):
+    """One weight per objective (0: off) and the sizes of the stage."""
+
+    diversity: float = Field(0.0, ge=0, description="MMR weight of genre redundancy with the chosen items")
+    calibration: float = Field(0.0, ge=0, description="weight of the genre miscalibration (KL) of the list")
+    popularity: float = Field(0.0, ge=0, description="weight of the item's scaled log popularity")
+    pool: int = Field(100, ge=1, description="the ranker's top items the stage re-orders")
+    length: int = Field(20, ge=1, description="length of the re-ranked list")
+
+    def active(self) -> bool:
+        return bool(self.diversity or self.calibration or self.popularity)
+
+
+class MultiObjective:
+    """The re-ranking stage over one catalog and its training interactions."""
+
+    def __init__(self, catalog: Catalog, interactions: Interactions, weights: ObjectiveWeights) -> None:
+        self.catalog, self.weights = catalog, weights
+        ids = catalog.item_ids
+        names = sorted({g for i in ids for g in catalog.genres(int(i))})
+        col = {g: c for c, g in enumerate(names)}
+        self.genres = np.zeros((len(ids), max(len(names), 1)))
+        for r, i in enumerate(ids):
+            for g in catalog.genres(int(i)):
+                self.genres[r, col[g]] = 1.0
+        self.spread = self.genres / np.maximum(self.genres.sum(1, keepdims=True), 1.0)
+        counts = np.bincount(catalog.positions(interactions.frame["item"].to_numpy()), minlength=len(ids))
+        self.popularity = np.log1p(counts) / max(np.log1p(counts.max()), 1e-12)
+
+    def rerank(self, history: History, items: np.ndarray, scores: np.ndarray,
+               weights: ObjectiveWeights | None = None) -> np.ndarray:
+        """``items`` (with the ranker's ``scores``) in the re-ranked order: the list of ``length`` first, the
+        rest of the items after it in the ranker's order (ties by smaller id, non-finite last)."""
+        w = weights or self.weights
+        items = np.asarray(items, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float64)
+        finite = np.isfinite(scores)
+        order = np.lexsort((items, ~finite, -np.where(finite, scores, -np.inf)))
+        if not w.active() or len(items) < 2:
+            return items[order]
+        pool = order[:w.pool]
+        chosen = self._greedy(history, items[pool], np.where(finite[pool], scores[pool], np.nan), w)
+        head = pool[chosen]
+        rest = order[~np.isin(order, head)]
+        return items[np.concatenate([head, rest])]
+
+    def _greedy(self, history: History, pool: np.ndarray, scores: np.ndarray, w: ObjectiveWeights
+                ) -> np.ndarray:
+        known = np.isfinite(scores)
+        low, high = (np.min(scores[known]), np.max(scores[known])) if known.any() else (0.0, 0.0)
+        rel = np.nan_to_num((scores - low) / (high - low) if high > low else np.ones(len(pool)), nan=0.0)
+        rows = self.catalog.positions(pool)
+        g, spread, pop = self.genres[rows], self.spread[rows], self.popularity[rows]
+        size = g.sum(1)
+        p = None
+        if w.calibration and len(history):
+            h = self.spread[self.catalog.positions(history.items)].sum(0)
+            p = h / h.sum() if h.sum() > 0 else None
+        base = rel - w.popularity * pop
+        max_sim = np.zeros(len(pool))
+        q_sum = np.zeros(g.shape[1])
+        free = np.ones(len(pool), dtype=bool)
+        picked: list[int] = []
+        for step in range(min(w.length, len(pool))):
+            obj = base - w.diversity * max_sim
+            if p is not None:
+                q = (q_sum[None, :] + spread) / (step + 1)
+                qt = 0.99 * q + 0.01 * p[None, :]
+                m = p > 0
+                obj = obj - w.calibration * (p[m][None, :] * np.log(p[m][None, :] / qt[:, m])).sum(1)
+            obj = np.where(free, obj, -np.inf)
+            j = int(np.lexsort((pool, -obj))[0])  # the best, ties by smaller item id
+            picked.append(j)
+            free[j] = False
+            q_sum += spread[j]
+            inter = g @ g[j]
+            union = size + size[j] - inter
+            max_sim = np.maximum(max_sim, np.where(union > 0, inter / np.maximum(union, 1e-12), 1.0))
+        return np.asarray(picked, dtype=np.int64)
+
+
+class RerankConfig(ObjectiveWeights):
+    base: str = Field(..., description="the registered recommender whose ranking is re-ranked")
+    base_params: dict[str, Any] = Field(default_factory=dict, description="its config values")
+
+
+class Reranked(Recommender[RerankConfig]):
+    """Any registered recommender followed by the :class:`MultiObjective` stage (its scores re-ordered: the
+    re-ranked list above every other item)."""
+
+    name = "rerank"
+    config_class = RerankConfig
+
+    def __init__(self, config: RerankConfig | None = None, *, base: Recommender | None = None) -> None:
+        super().__init__(config)
+        self.base = base if base is not None else create_recommender(self.config.base,
+                                                                     self.config.base_params)
+        self.stage: MultiObjective | None = None
+
+    def fit(self, data: Dataset) -> Reranked:
+        if not self.base.is_trained():
+            self.base.fit(data)
+        self.stage = MultiObjective(data.catalog, data.interactions, self.config)
+        self._trained = True
+        return self
+
+    def score(self, history: History, items: np.ndarray) -> np.ndarray:
+        items = np.asarray(items, dtype=np.int64)
+        scores = np.asarray(self.base.score(history, items), dtype=np.float64)
+        return self.reorder(history, items, scores)
+
+    def reorder(self, history: History, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Scores whose order is the re-ranked one (the list first, then the ranker's order)."""
+        ordered = self.stage.rerank(history, items, scores)
+        position = np.empty(len(items))
+        position[np.searchsorted(np.sort(items), ordered)] = np.arange(len(items))
+        return -position[np.searchsorted(np.sort(items), items)]
+
+    def prepare(self, histories: list[History]) -> None:
+        self.base.prepare(histories)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "config": self.config.model_dump(mode="json"),
+                "base": self.base.describe()}
+
+    def stats(self) -> dict[str, Any]:
+        return self.base.stats()
+
+    def close(self) -> None:
+        self.base.close()
