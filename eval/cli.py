@@ -85,6 +85,11 @@ class EvalConfig(DataArgs):
     output: str | None = arg(None, help="write the JSON report here (per-user ranks beside it)")
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
     compare: tuple[str, str] | None = arg(None, help="compare two reports A B: paired bootstrap CIs of B - A")
+    objectives: list[str] = arg(default_factory=list, help=(
+        "sweep the re-ranking weights (diversity, calibration, popularity) for these recommenders, choose "
+        "them on validation within --budget, report test; with --output DIR: objectives.json and pareto.png "
+        "(eval.objectives)"))
+    budget: float = arg(0.02, help="--objectives: relative NDCG@10 loss allowed when choosing a weight")
     slices: list[str] = arg(default_factory=list, help="NDCG@10 of saved reports by slice (held-out item in "
                                                        "the short head or long tail, history length, gender, "
                                                        "age, occupation) with paired CIs against the first "
@@ -235,6 +240,37 @@ def _conversation(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     return 0
 
 
+def _objectives(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
+    import json
+
+    from eval.objectives import objective_rows, objective_sweep, plot_pareto
+    from llmrec.artifacts import atomic_write_text
+
+    results = []
+    for name in config.objectives:
+        run_params = dict(params)
+        if name in ("dense", "llm"):
+            run_params["retriever"] = resolve_retriever(config.retriever or "auto", dataset,
+                                                        progress=config.progress)
+        else:
+            run_params = {k: v for k, v in run_params.items() if k not in ("retriever", "adapter")}
+        rec = create_recommender(name, run_params)
+        try:
+            results.append(objective_sweep(rec, dataset, budget=config.budget, progress=config.progress,
+                                           seed=config.seed))
+        finally:
+            rec.close()
+    rows, header = objective_rows(results)
+    print(f"re-ranking on test at the weights chosen on validation (within {config.budget:.0%} NDCG@10)")
+    print(format_table(rows, header))
+    if config.output:
+        out = Path(config.output)
+        atomic_write_text(out / "objectives.json", json.dumps(results, indent=1))
+        plot_pareto(results, out / "pareto.png")
+        print(f"sweep written to {out}/objectives.json, plot to {out}/pareto.png")
+    return 0
+
+
 def _slices(config: EvalConfig, dataset) -> int:
     import json
 
@@ -312,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         if config.slices:
             return _slices(config, dataset)
         params = parse_params(config.param)
+        if config.objectives:
+            return _objectives(config, dataset, params)
         if config.retriever:
             params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)
         if config.adapter:

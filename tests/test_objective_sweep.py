@@ -1,0 +1,52 @@
+"""The re-ranking sweep (eval.objectives): weights chosen on validation within the NDCG budget, the held-out
+rank following the re-ranked list, and the Pareto plot written as a PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.objectives import Pools, choose, objective_rows, plot_pareto, sweep
+from llmrec.evaluation.beyond import ItemStats
+from llmrec.history import histories
+from llmrec.recommenders.objectives import MultiObjective, ObjectiveWeights
+from llmrec.testing import conformance_dataset
+
+
+def test_the_chosen_weight_serves_its_objective_within_the_budget():
+    points = [{"weight": 0.0, "ndcg@10": 0.100, "ild_genre": 0.70},
+              {"weight": 0.1, "ndcg@10": 0.099, "ild_genre": 0.75},
+              {"weight": 0.3, "ndcg@10": 0.0981, "ild_genre": 0.80},
+              {"weight": 0.5, "ndcg@10": 0.090, "ild_genre": 0.90}]  # beyond a 2% loss
+    assert choose(points, "diversity", 0.02)["weight"] == 0.3
+    assert choose(points, "diversity", 0.0)["weight"] == 0.0
+    worse = [{"weight": 0.0, "ndcg@10": 0.1, "miscalibration": 0.9},
+             {"weight": 1.0, "ndcg@10": 0.1, "miscalibration": 0.5}]
+    assert choose(worse, "calibration", 0.02)["weight"] == 1.0  # calibration minimises the divergence
+
+
+def test_the_held_out_rank_follows_the_reranked_list_and_stays_below_the_pool(tmp_path):
+    data = conformance_dataset()
+    h = histories(data.interactions)
+    items = np.array([1, 2, 3, 8, 10])  # comedies first: 1 Toy Story, 8 Clueless, 10 Babe
+    pools = Pools("validation", [h[1], h[2]], [items, items], [np.arange(5.0)[::-1]] * 2,
+                  targets=np.array([8, 99]), ranks=np.array([3, 40]))
+    stats = ItemStats.build(data.catalog, data.interactions)
+    stage = MultiObjective(data.catalog, data.interactions, ObjectiveWeights())
+    plain = sweep(pools, stage, stats, ObjectiveWeights(length=5))
+    assert plain["per_user_ndcg"][0] == 1 / np.log2(3 + 2)  # rank 3 as given
+    assert plain["per_user_ndcg"][1] == 0.0  # rank 40 stays 40
+    diverse = sweep(pools, stage, stats, ObjectiveWeights(diversity=5.0, length=5))
+    assert diverse["ild_genre"] >= plain["ild_genre"]
+
+
+def test_the_pareto_plot_and_table_cover_every_recommender_and_objective(tmp_path):
+    point = {"weight": 0.0, "ndcg@10": 0.1, "ild_genre": 0.7, "novelty": 2.0, "coverage": 0.3,
+             "miscalibration": 0.8, "ms_per_user": 1.0}
+    sweep_ = {"points": [point, {**point, "weight": 0.2, "ild_genre": 0.8}], "chosen": point}
+    test = {"none": point, "diversity": {**point, "relative_ndcg_change": -0.01, "ci_low": -0.01,
+                                         "ci_high": 0.0}}
+    results = [{"recommender": "a", "validation": {"diversity": sweep_}, "test": test}]
+    path = plot_pareto(results, tmp_path / "p" / "pareto.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows, header = objective_rows(results)
+    assert [r[1] for r in rows] == ["none", "diversity"] and len(rows[0]) == len(header)
