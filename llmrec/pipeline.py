@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 import numpy as np
+from pydantic import ValidationError
 
 from llmrec.data import Dataset
 from llmrec.errors import ConfigError, LLMRecError
@@ -36,6 +37,7 @@ from llmrec.items import ItemList
 from llmrec.llm.config import Workload
 from llmrec.recommenders import create_recommender
 from llmrec.recommenders.base import check_n
+from llmrec.recommenders.objectives import MultiObjective, ObjectiveWeights
 from llmrec.timing import Progress, Stages
 
 __all__ = ["Pipeline", "Recommendations", "check_k"]
@@ -132,6 +134,7 @@ class Pipeline:
         self.explainer = Explainer(self.ranker) if explain else None
         self._histories = histories(data.interactions)
         self._conversations = None
+        self._stage: MultiObjective | None = None
 
     def history(self, user: int) -> History:
         """The user's history in the fitted data; an unknown user is an error naming the valid range."""
@@ -140,13 +143,16 @@ class Pipeline:
             raise LLMRecError(f"unknown user {user}; users range {min(users)}..{max(users)}")
         return self._histories[user]
 
-    def recommend(self, user: int | History | None = None, k: int = 10, *, request: str | None = None
-                  ) -> Recommendations:
+    def recommend(self, user: int | History | None = None, k: int = 10, *, request: str | None = None,
+                  objectives: ObjectiveWeights | dict[str, float] | None = None) -> Recommendations:
         """The top ``k`` items for a user id (or a history), with explanations of the top ``explain``; with
         ``request`` (plain language: "like Toy Story but for adults, no horror"), the items that satisfy
         every constraint it states, for ``user`` or for a new user (None), read and checked by
-        :class:`~llmrec.converse.Conversations`."""
+        :class:`~llmrec.converse.Conversations`.  ``objectives`` (weights of ``diversity``, ``calibration``,
+        ``popularity``: :mod:`llmrec.recommenders.objectives`) re-rank the ranked candidates before the top
+        ``k`` are taken and explained."""
         k = check_k(k)
+        weights = self._weights(objectives)
         if request is not None:
             if isinstance(user, History):
                 raise ConfigError("a request is answered for a user id or a new user (None), not a History")
@@ -156,7 +162,10 @@ class Pipeline:
             raise ConfigError("recommend needs a user, a request, or both")
         history = user if isinstance(user, History) else self.history(int(user))
         t0 = time.perf_counter()
-        ranked = self.ranker.recommend(history, self.data.catalog.item_ids, n=k)
+        if weights is not None and weights.active():
+            ranked = self._reranked(history, k, weights)
+        else:
+            ranked = self.ranker.recommend(history, self.data.catalog.item_ids, n=k)
         stages = Stages(self.progress)
         for name, seconds in (ranked.meta.get("timings") or {"ranking": time.perf_counter() - t0}).items():
             stages.add(name, seconds)
@@ -166,6 +175,24 @@ class Pipeline:
                 s.done = "explained"
         return Recommendations.from_list(history.user, ranked, self.data.catalog,
                                          {**self._first_timings(), **stages.seconds})
+
+    def _weights(self, objectives) -> ObjectiveWeights | None:
+        if objectives is None or isinstance(objectives, ObjectiveWeights):
+            return objectives
+        try:
+            return ObjectiveWeights(**objectives)
+        except (TypeError, ValidationError) as err:
+            raise ConfigError(f"invalid objective weights {objectives!r}: {err}") from None
+
+    def _reranked(self, history: History, k: int, weights: ObjectiveWeights) -> ItemList:
+        """The ranker's candidates re-ranked by the objectives, top ``k`` (meta kept for explanations)."""
+        ranked = self.ranker.rank(history)
+        if self._stage is None:
+            self._stage = MultiObjective(self.data.catalog, self.data.interactions, weights)
+        order = self._stage.rerank(history, ranked.items, ranked.scores, weights)[:k]
+        position = {int(i): n for n, i in enumerate(ranked.items)}
+        scores = ranked.scores[[position[int(i)] for i in order]]
+        return ItemList(order, scores, {**ranked.meta, "objectives": weights.model_dump()})
 
     def conversations(self):
         """The conversational recommender on this pipeline's data and LLM engine (made on first use)."""

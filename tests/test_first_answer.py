@@ -292,3 +292,19 @@ def test_a_conversation_keeps_its_state_between_turns(factory):
     assert first.items[0].item not in [it.item for it in second.items]
     with pytest.raises(ConfigError, match="user id or a new user"):
         p.recommend(p.history(1), request="a comedy")
+
+
+def test_objective_weights_rerank_the_candidates_and_zero_weights_change_nothing(factory):
+    factory()
+    with pipeline() as p:
+        plain = p.recommend(3, k=5)
+        same = p.recommend(3, k=5, objectives={"diversity": 0.0})
+        diverse = p.recommend(3, k=5, objectives={"diversity": 5.0})
+        with pytest.raises(ConfigError, match="invalid objective weights"):
+            p.recommend(3, k=5, objectives={"diversity": -1})
+    assert same.items.tolist() == plain.items.tolist()
+    assert sorted(diverse.items.tolist()) == sorted(plain.items.tolist())  # the same 5 candidates
+    from llmrec.evaluation.beyond import ItemStats, ild_genre
+
+    stats = ItemStats.build(p.data.catalog, p.data.interactions)
+    assert ild_genre(diverse.items[None, :3], stats, 3)[0] > ild_genre(plain.items[None, :3], stats, 3)[0]
