@@ -172,3 +172,46 @@ def test_the_store_refuses_an_unknown_schema_version(tmp_path):
 
     with pytest.raises(ArtifactError, match="schema version 99"):
         ConversationStore(path)
+
+
+TEN = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+
+
+def test_feedback_reads_lists_ranges_groups_and_positions_from_the_end():
+    assert read_feedback("skip 4 through 6", TEN).reject == [40, 50, 60]
+    assert read_feedback("quítame de la 7 a la 8", TEN).reject == [70, 80]
+    assert read_feedback("les deux derniers, pas pour moi", TEN).reject == [90, 100]
+    assert sorted(read_feedback("je prends le 3e et le 7e", TEN).accept) == [30, 70]
+    assert read_feedback("den vorletzten, bitte", TEN).accept == [90]
+    assert read_feedback("how about the third from last?", TEN).accept == [80]
+    fb = read_feedback("le 14e, s'il vous plaît", TEN)
+    assert fb.unresolved and not fb.accept
+
+
+def test_feedback_reads_having_seen_it_and_a_bad_judgement_as_rejection():
+    assert read_feedback("I already watched number 6", TEN).reject == [60]
+    assert read_feedback("la segunda ya la vi", TEN).reject == [20]
+    assert read_feedback("der vierte ist mir zu düster", TEN).reject == [40]
+    assert read_feedback("nicht das da", TEN, focus=30).reject == [30]
+    fb = read_feedback("the 5th one looks dull, more like the 9th", TEN)
+    assert fb.reject == [50] and fb.more_like == [90]
+    fb = read_feedback("anything more recent than these?", TEN)
+    assert fb.newer and not fb.reject and fb.rest == "anything"
+    assert not read_feedback("I haven't seen the second one", TEN).any()
+
+
+def test_feedback_reads_shown_titles_for_every_action_and_numbers_in_titles_as_titles(parser, ml100k):
+    titles = parser.titles
+    by_title = {ml100k.catalog.short_title(int(i)): int(i) for i in ml100k.catalog.item_ids}
+    shown = [by_title[t] for t in ("Alien", "Aliens", "Apollo 13", "Terminator 2: Judgment Day",
+                                   "2001: A Space Odyssey", "The Terminator")]
+    alien, aliens, apollo, t2, odyssey, terminator = shown
+    assert read_feedback("something similar to apollo 13", shown, titles=titles).more_like == [apollo]
+    assert read_feedback("I'd go with terminator 2", shown, titles=titles).accept == [t2]
+    assert read_feedback("va pour 2001 !", shown, titles=titles).accept == [odyssey]
+    fb = read_feedback("Aliens hab ich schon gesehen, eher wie Alien", shown, titles=titles)
+    assert fb.reject == [aliens] and fb.more_like == [alien]
+    assert read_feedback("algo del estilo de The Terminator y Apollo 13", shown, titles=titles).more_like == [
+        terminator, apollo]
+    fb = read_feedback("no more comedies, nothing before 1990", shown, titles=titles)
+    assert not fb.any() and fb.rest == "no more comedies, nothing before 1990"
