@@ -261,10 +261,16 @@ def _objectives(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
         finally:
             rec.close()
     rows, header = objective_rows(results)
+    if not config.output:
+        for res in results:
+            res.pop("reports")
     print(f"re-ranking on test at the weights chosen on validation (within {config.budget:.0%} NDCG@10)")
     print(format_table(rows, header))
     if config.output:
         out = Path(config.output)
+        for res in results:  # the test reports, for python -m eval --slices / --compare
+            for objective, report in res.pop("reports").items():
+                report.save(out / f"{res['recommender']}.{objective}.test.json")
         atomic_write_text(out / "objectives.json", json.dumps(results, indent=1))
         plot_pareto(results, out / "pareto.png")
         print(f"sweep written to {out}/objectives.json, plot to {out}/pareto.png")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from llmrec.data import Dataset
@@ -33,7 +34,7 @@ from llmrec.evaluation.beyond import (
     novelty,
 )
 from llmrec.evaluation.metrics import ndcg_at
-from llmrec.evaluation.report import paired_bootstrap
+from llmrec.evaluation.report import Report, paired_bootstrap
 from llmrec.history import History, histories
 from llmrec.recommenders import Recommender
 from llmrec.recommenders.objectives import MultiObjective, ObjectiveWeights
@@ -62,6 +63,8 @@ class Pools:
     scores: list[np.ndarray]
     targets: np.ndarray
     ranks: np.ndarray  # the held-out item's 0-based rank in the ranker's full order
+    user_ids: np.ndarray | None = None
+    candidates: np.ndarray | None = None  # how many items each user's ranking had
 
 
 def collect_pools(recommender: Recommender, dataset: Dataset, split: str, pool: int = 100,
@@ -71,7 +74,7 @@ def collect_pools(recommender: Recommender, dataset: Dataset, split: str, pool: 
     recommender.fit(held.train)
     hist = histories(held.train.interactions)
     all_items = dataset.catalog.item_ids
-    users, items, scores, ranks = [], [], [], []
+    users, items, scores, ranks, sizes = [], [], [], [], []
     targets = held.targets["item"].to_numpy()
     ids = held.targets["user"].to_numpy()
     for n, (user, target) in enumerate(tqdm(list(zip(ids, targets)), desc=f"{recommender.name} [{split}]",
@@ -87,7 +90,8 @@ def collect_pools(recommender: Recommender, dataset: Dataset, split: str, pool: 
         items.append(cands[order[:pool]])
         scores.append(s[order[:pool]])
         ranks.append(int(np.flatnonzero(cands[order] == target)[0]))
-    return Pools(split, users, items, scores, targets, np.asarray(ranks))
+        sizes.append(len(cands))
+    return Pools(split, users, items, scores, targets, np.asarray(ranks), ids, np.asarray(sizes))
 
 
 def sweep(pools: Pools, stage: MultiObjective, stats: ItemStats, weights: ObjectiveWeights, k: int = 10
@@ -107,7 +111,8 @@ def sweep(pools: Pools, stage: MultiObjective, stats: ItemStats, weights: Object
     for i, row in enumerate(lists):
         padded[i, :len(row)] = row
     per_user = ndcg_at(np.asarray(ranks), k)
-    return {"ndcg@10": float(per_user.mean()), "per_user_ndcg": per_user,
+    return {"ndcg@10": float(per_user.mean()), "per_user_ndcg": per_user, "ranks": np.asarray(ranks),
+            "lists": padded,
             "ild_genre": float(np.nanmean(ild_genre(padded, stats, k))),
             "coverage": catalog_coverage(padded, stats, k),
             "novelty": float(np.nanmean(novelty(padded, stats, k))),
@@ -130,6 +135,8 @@ def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float
                            "test": {}}
     pools = {split: collect_pools(recommender, dataset, split, pool, progress) for split in ("validation",
                                                                                             "test")}
+    reports: dict[str, Report] = {}
+    out["reports"] = reports  # test reports: un-reranked ("none") and at each chosen weight
     for split, p in pools.items():
         stats = ItemStats.build(dataset.catalog, leave_last_out(dataset, split).train.interactions)
         stage = MultiObjective(dataset.catalog, leave_last_out(dataset, split).train.interactions,
@@ -139,22 +146,38 @@ def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float
                 points = []
                 for w in grid:
                     r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **{objective: w}))
-                    r.pop("per_user_ndcg")
+                    for key in ("per_user_ndcg", "ranks", "lists"):
+                        r.pop(key)
                     points.append({"weight": w, **r})
                 out["validation"][objective] = {"points": points, "chosen": choose(points, objective, budget)}
             continue
         base = sweep(p, stage, stats, ObjectiveWeights(pool=pool))
         base_ndcg = base.pop("per_user_ndcg")
+        reports["none"] = _report(recommender, dataset, p, base.pop("ranks"), base.pop("lists"), {})
         out["test"]["none"] = base
         for objective in GRID:
             w = out["validation"][objective]["chosen"]["weight"]
             r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **{objective: w}))
+            reports[objective] = _report(recommender, dataset, p, r.pop("ranks"), r.pop("lists"),
+                                         {objective: w})
             diff = r.pop("per_user_ndcg") - base_ndcg
             low, high = paired_bootstrap(diff, random_state=seed)
             relative = float(diff.mean() / max(base["ndcg@10"], 1e-12))
             out["test"][objective] = {"weight": w, **r, "ndcg_diff": float(diff.mean()), "ci_low": low,
                                       "ci_high": high, "relative_ndcg_change": relative}
     return out
+
+
+def _report(recommender: Recommender, dataset: Dataset, pools: Pools, ranks: np.ndarray, lists: np.ndarray,
+            weights: dict[str, float]) -> Report:
+    """A test report of the (re-ranked) pools: held-out ranks and top-20 lists."""
+    frame = pd.DataFrame({"user": pools.user_ids, "item": pools.targets, "rank": ranks,
+                          "candidates": pools.candidates})
+    name = recommender.name + "".join(f"+{k}={v:g}" for k, v in weights.items())
+    return Report(name, pools.split, {**recommender.describe()["config"], "objectives": weights}, frame,
+                  dataset={"name": dataset.name, "fingerprint": dataset.interactions.fingerprint(),
+                           "n_items": len(dataset.catalog), "n_interactions": len(dataset.interactions)},
+                  lists=lists)
 
 
 def plot_pareto(results: list[dict[str, Any]], path: str | Path) -> Path:

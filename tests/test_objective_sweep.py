@@ -50,3 +50,17 @@ def test_the_pareto_plot_and_table_cover_every_recommender_and_objective(tmp_pat
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows, header = objective_rows(results)
     assert [r[1] for r in rows] == ["none", "diversity"] and len(rows[0]) == len(header)
+
+
+def test_the_unreranked_pools_give_the_harness_ranks_and_lists():
+    from eval.objectives import collect_pools
+    from llmrec.evaluation.harness import evaluate
+    from llmrec.recommenders import create_recommender
+    from llmrec.split import leave_last_out
+
+    data = conformance_dataset()
+    held = leave_last_out(data, "test")
+    harness = evaluate(create_recommender("itemknn").fit(held.train), held, progress=False, top_n=5)
+    pools = collect_pools(create_recommender("itemknn"), data, "test", pool=5, progress=False)
+    assert pools.ranks.tolist() == harness.ranks["rank"].tolist()
+    assert [p.tolist() for p in pools.items] == [row[row >= 0].tolist() for row in harness.lists]
