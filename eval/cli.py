@@ -261,11 +261,18 @@ def _objectives(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
         finally:
             rec.close()
     rows, header = objective_rows(results)
+    from eval.beyond import beyond_table_rows
+
+    every = {f"{res['recommender']} {objective}": report for res in results
+             for objective, report in res["reports"].items()}
+    full_rows, full_header = beyond_table_rows(every, dataset)
     if not config.output:
         for res in results:
             res.pop("reports")
     print(f"re-ranking on test at the weights chosen on validation (within {config.budget:.0%} NDCG@10)")
     print(format_table(rows, header))
+    print("\nevery figure of the test lists, un-reranked and at the chosen weights (docs/metrics.md)")
+    print(format_table(full_rows, full_header))
     if config.output:
         out = Path(config.output)
         for res in results:  # the test reports, for python -m eval --slices / --compare
