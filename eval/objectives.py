@@ -45,12 +45,23 @@ __all__ = ["GRID", "Pools", "choose", "collect_pools", "objective_rows", "object
 
 log = logging.getLogger(__name__)
 
-#: The weights tried per objective (each alone; 0 is the un-reranked list).
-GRID = {"diversity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8),
-        "calibration": (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0),
-        "popularity": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)}
-#: What each objective maximises (sign +1) or minimises (-1) when the weight is chosen.
-GOAL = {"diversity": ("ild_genre", 1), "calibration": ("miscalibration", -1), "popularity": ("novelty", 1)}
+_DIVERSITY = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
+_POPULARITY = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
+#: The weights tried per objective: each alone (0 is the un-reranked list), and diversity with popularity
+#: together (for lists that are both more diverse and cover more of the catalog).
+GRID: dict[str, list[dict[str, float]]] = {
+    "diversity": [{"diversity": w} for w in _DIVERSITY],
+    "calibration": [{"calibration": w} for w in (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0)],
+    "popularity": [{"popularity": w} for w in _POPULARITY],
+    "diversity+popularity": [{"diversity": d, "popularity": p}
+                             for d in _DIVERSITY[:6] for p in _POPULARITY[:6]],
+}
+#: What each objective maximises when its weights are chosen (a figure, or a function of a point and the
+#: un-reranked point): ILD, minus miscalibration, novelty, and for the pair the relative gains in ILD and
+#: coverage added.
+GOAL = {"diversity": lambda p, b: p["ild_genre"], "calibration": lambda p, b: -p["miscalibration"],
+        "popularity": lambda p, b: p["novelty"],
+        "diversity+popularity": lambda p, b: p["ild_genre"] / b["ild_genre"] + p["coverage"] / b["coverage"]}
 
 
 @dataclass
@@ -121,11 +132,11 @@ def sweep(pools: Pools, stage: MultiObjective, stats: ItemStats, weights: Object
 
 
 def choose(points: list[dict[str, Any]], objective: str, budget: float) -> dict[str, Any]:
-    """The point (weight 0 first) that best serves ``objective`` within ``budget`` relative NDCG@10 loss."""
-    base = next(p for p in points if p["weight"] == 0)
-    figure, sign = GOAL[objective]
+    """The point that best serves ``objective`` within ``budget`` relative NDCG@10 loss of the un-reranked
+    point (all weights 0); on a tie the smaller weights."""
+    base = next(p for p in points if not any(p["weights"].values()))
     allowed = [p for p in points if p["ndcg@10"] >= (1 - budget) * base["ndcg@10"]]
-    return max(allowed, key=lambda p: (sign * p[figure], -p["weight"]))
+    return max(allowed, key=lambda p: (GOAL[objective](p, base), -sum(p["weights"].values())))
 
 
 def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float = 0.02, pool: int = 100,
@@ -145,10 +156,10 @@ def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float
             for objective, grid in GRID.items():
                 points = []
                 for w in grid:
-                    r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **{objective: w}))
+                    r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **w))
                     for key in ("per_user_ndcg", "ranks", "lists"):
                         r.pop(key)
-                    points.append({"weight": w, **r})
+                    points.append({"weights": w, **r})
                 out["validation"][objective] = {"points": points, "chosen": choose(points, objective, budget)}
             continue
         base = sweep(p, stage, stats, ObjectiveWeights(pool=pool))
@@ -156,14 +167,13 @@ def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float
         reports["none"] = _report(recommender, dataset, p, base.pop("ranks"), base.pop("lists"), {})
         out["test"]["none"] = base
         for objective in GRID:
-            w = out["validation"][objective]["chosen"]["weight"]
-            r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **{objective: w}))
-            reports[objective] = _report(recommender, dataset, p, r.pop("ranks"), r.pop("lists"),
-                                         {objective: w})
+            w = out["validation"][objective]["chosen"]["weights"]
+            r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **w))
+            reports[objective] = _report(recommender, dataset, p, r.pop("ranks"), r.pop("lists"), w)
             diff = r.pop("per_user_ndcg") - base_ndcg
             low, high = paired_bootstrap(diff, random_state=seed)
             relative = float(diff.mean() / max(base["ndcg@10"], 1e-12))
-            out["test"][objective] = {"weight": w, **r, "ndcg_diff": float(diff.mean()), "ci_low": low,
+            out["test"][objective] = {"weights": w, **r, "ndcg_diff": float(diff.mean()), "ci_low": low,
                                       "ci_high": high, "relative_ndcg_change": relative}
     return out
 
@@ -197,8 +207,9 @@ def plot_pareto(results: list[dict[str, Any]], path: str | Path) -> Path:
         for res in results:
             for objective, sweep_ in res["validation"].items():
                 pts = sweep_["points"]
+                pair = len(pts[0]["weights"]) > 1  # a grid of two weights: points, not a line
                 line, = ax.plot([p[figure] for p in pts], [p["ndcg@10"] for p in pts], marker=".",
-                                label=f"{res['recommender']}: {objective}")
+                                linestyle="none" if pair else "-", label=f"{res['recommender']}: {objective}")
                 c = sweep_["chosen"]
                 ax.scatter([c[figure]], [c["ndcg@10"]], s=90, facecolors="none", edgecolors=line.get_color())
         ax.set_xlabel(label)
@@ -219,14 +230,15 @@ def plot_pareto(results: list[dict[str, Any]], path: str | Path) -> Path:
 
 def objective_rows(results: list[dict[str, Any]]) -> tuple[list[list[Any]], list[str]]:
     """The printed test table: per recommender, the un-reranked list and each objective at its weight."""
-    header = ["recommender", "re-ranking", "weight", "NDCG@10", "change [95% CI]", "ILD genre", "coverage",
+    header = ["recommender", "re-ranking", "weights", "NDCG@10", "change [95% CI]", "ILD genre", "coverage",
               "novelty", "miscalibration", "ms/user"]
     rows = []
     for res in results:
         for objective, r in res["test"].items():
             change = ("-" if objective == "none" else
                       f"{r['relative_ndcg_change']:+.1%} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
-            rows.append([res["recommender"], objective, r.get("weight", 0.0), f"{r['ndcg@10']:.4f}", change,
+            weights = ", ".join(f"{k} {v:g}" for k, v in r.get("weights", {}).items()) or "-"
+            rows.append([res["recommender"], objective, weights, f"{r['ndcg@10']:.4f}", change,
                          f"{r['ild_genre']:.4f}", f"{r['coverage']:.4f}", f"{r['novelty']:.3f}",
                          f"{r['miscalibration']:.4f}", f"{r['ms_per_user']:.2f}"])
     return rows, header

@@ -13,15 +13,22 @@ from llmrec.testing import conformance_dataset
 
 
 def test_the_chosen_weight_serves_its_objective_within_the_budget():
-    points = [{"weight": 0.0, "ndcg@10": 0.100, "ild_genre": 0.70},
-              {"weight": 0.1, "ndcg@10": 0.099, "ild_genre": 0.75},
-              {"weight": 0.3, "ndcg@10": 0.0981, "ild_genre": 0.80},
-              {"weight": 0.5, "ndcg@10": 0.090, "ild_genre": 0.90}]  # beyond a 2% loss
-    assert choose(points, "diversity", 0.02)["weight"] == 0.3
-    assert choose(points, "diversity", 0.0)["weight"] == 0.0
-    worse = [{"weight": 0.0, "ndcg@10": 0.1, "miscalibration": 0.9},
-             {"weight": 1.0, "ndcg@10": 0.1, "miscalibration": 0.5}]
-    assert choose(worse, "calibration", 0.02)["weight"] == 1.0  # calibration minimises the divergence
+    points = [{"weights": {"diversity": 0.0}, "ndcg@10": 0.100, "ild_genre": 0.70},
+              {"weights": {"diversity": 0.1}, "ndcg@10": 0.099, "ild_genre": 0.75},
+              {"weights": {"diversity": 0.3}, "ndcg@10": 0.0981, "ild_genre": 0.80},
+              {"weights": {"diversity": 0.5}, "ndcg@10": 0.090, "ild_genre": 0.90}]  # beyond a 2% loss
+    assert choose(points, "diversity", 0.02)["weights"] == {"diversity": 0.3}
+    assert choose(points, "diversity", 0.0)["weights"] == {"diversity": 0.0}
+    worse = [{"weights": {"calibration": 0.0}, "ndcg@10": 0.1, "miscalibration": 0.9},
+             {"weights": {"calibration": 1.0}, "ndcg@10": 0.1, "miscalibration": 0.5}]
+    assert choose(worse, "calibration", 0.02)["weights"] == {"calibration": 1.0}  # minimises the divergence
+    def at(d, p, ild, coverage):
+        return {"weights": {"diversity": d, "popularity": p}, "ndcg@10": 0.1, "ild_genre": ild,
+                "coverage": coverage}
+
+    pair = [at(0.0, 0.0, 0.5, 0.2), at(0.2, 0.0, 0.6, 0.2), at(0.1, 0.3, 0.55, 0.4)]
+    # relative gains added: 1.2 + 1.0 = 2.2 against 1.1 + 2.0 = 3.1
+    assert choose(pair, "diversity+popularity", 0.02)["weights"] == {"diversity": 0.1, "popularity": 0.3}
 
 
 def test_the_held_out_rank_follows_the_reranked_list_and_stays_below_the_pool(tmp_path):
@@ -40,9 +47,9 @@ def test_the_held_out_rank_follows_the_reranked_list_and_stays_below_the_pool(tm
 
 
 def test_the_pareto_plot_and_table_cover_every_recommender_and_objective(tmp_path):
-    point = {"weight": 0.0, "ndcg@10": 0.1, "ild_genre": 0.7, "novelty": 2.0, "coverage": 0.3,
+    point = {"weights": {"diversity": 0.0}, "ndcg@10": 0.1, "ild_genre": 0.7, "novelty": 2.0, "coverage": 0.3,
              "miscalibration": 0.8, "ms_per_user": 1.0}
-    sweep_ = {"points": [point, {**point, "weight": 0.2, "ild_genre": 0.8}], "chosen": point}
+    sweep_ = {"points": [point, {**point, "weights": {"diversity": 0.2}, "ild_genre": 0.8}], "chosen": point}
     test = {"none": point, "diversity": {**point, "relative_ndcg_change": -0.01, "ci_low": -0.01,
                                          "ci_high": 0.0}}
     results = [{"recommender": "a", "validation": {"diversity": sweep_}, "test": test}]
