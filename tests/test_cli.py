@@ -58,7 +58,7 @@ def test_list_of_choices_flags_take_several_valid_choices_and_refuse_others():
 
 
 def test_a_no_flag_switches_its_setting_on():
-    """``--no-llm`` sets ``no_llm`` (argparse's BooleanOptionalAction would read the "--no-" prefix as False)."""
+    """``--no-llm`` sets ``no_llm`` (BooleanOptionalAction would read the "--no-" prefix as False)."""
     import argparse
 
     from eval.cli import EvalConfig
