@@ -228,11 +228,13 @@ def _conversation(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     from llmrec.converse import Conversations, ConverseConfig
 
     retriever = params.pop("retriever", "auto")
-    settings = ConverseConfig(retriever=retriever, llm=not config.no_llm, ranker=params)
+    settings = ConverseConfig(retriever=retriever, llm=not config.no_llm, ranker=params,
+                              parser_adapter=config.parser_adapter)
     with Conversations(dataset, settings) as conv:
         report = evaluate_conversation(conv, split="test" if config.split == "test" else "train",
                                        seed=config.seed, requests=config.requests, progress=config.progress)
     report["llm"] = not config.no_llm
+    report["parser_adapter"] = config.parser_adapter
     print(format_table(summary_rows(report), ["figure", "value"]))
     if config.output:
         atomic_write_text(config.output, json.dumps(report, indent=1))

@@ -13,7 +13,11 @@ Figures (MovieLens-100K):
   LLM rerank -> re-check), each returned item checked against the request's *true* parse by an independent
   check (:meth:`~llmrec.converse.query.Constraints.violations` of the truth, not of the parser's reading), and
   the share of impossible requests answered "none match" with a relaxation;
-* **latency** per turn (p50, p95).
+* **latency** per turn (p50, p95);
+* **feedback**: the resolution rate of feedback on a shown list ("not the second one", "more like 3", "not
+  Fargo", in four languages) on the generated feedback benchmark (:mod:`eval.feedback_data`, the templates
+  of ``--split``), and **rejected items reappearing** in seeded multi-turn conversations (the target 0):
+  :mod:`eval.feedback_eval`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.conversation_data import Case, generate
+from eval.feedback_eval import evaluate_feedback, rejected_reappearances
 from llmrec.converse import Conversations, Query
 from llmrec.converse.parse import RequestParser
 
@@ -85,15 +90,16 @@ class ParseScore:
                 "misses": self.misses}
 
 
-def parse_scores(cases: Iterable[Case], parser: RequestParser, conversations: Conversations | None = None
-                 ) -> ParseScore:
-    """Exact match of ``parser`` (and, with ``conversations``, its LLM reading of the loose clauses)."""
+def parse_scores(cases: Iterable[Case], parser: RequestParser, conversations: Conversations | None = None,
+                 reader=None) -> ParseScore:
+    """Exact match of ``parser`` (and, with ``conversations``, its LLM reading of the loose clauses: by
+    ``reader``, default the configured one — the parser adapter's when there is one)."""
     score = ParseScore()
     for case in cases:
         parsed = parser.parse(case.text)
         query = parsed.query
         if conversations is not None and parsed.loose:
-            query, _ = conversations._read_loose(query, parsed.loose)
+            query, _ = conversations._read_loose(query, parsed.loose, reader)
         score.add(case, query.to_parse())
     return score
 
@@ -132,9 +138,11 @@ def run_requests(conversations: Conversations, cases: list[Case], k: int = 10, p
 
 
 def evaluate_conversation(conversations: Conversations, split: str = "test", n: int = 600, seed: int = 0,
-                          requests: int = 0, progress: bool = True) -> dict[str, Any]:
+                          requests: int = 0, progress: bool = True, feedback_conversations: int = 50
+                          ) -> dict[str, Any]:
     """The report of ``python -m eval --conversation`` (see the module doc); ``requests`` > 0 runs the turn
-    pipeline on that many benchmark cases (seeded sample), 0 on all."""
+    pipeline on that many benchmark cases (seeded sample), 0 on all; ``feedback_conversations`` seeded
+    conversations of 5 turns check that a rejected item never reappears."""
     data = conversations.data
     counts = data.interactions.frame["item"].value_counts()
     popularity = {int(i): int(c) for i, c in counts.items()}
@@ -150,12 +158,20 @@ def evaluate_conversation(conversations: Conversations, split: str = "test", n: 
         report[f"parse_{name}_deterministic"] = det.to_dict()
         if conversations.config.llm:  # the LLM's reading of loose clauses, whether or not it is served
             report[f"parse_{name}_llm"] = parse_scores(group, parser, conversations).to_dict()
+            if conversations.parser_adapter is not None:  # the zero-shot reading beside the adapter's
+                zero_shot = conversations._intent_reader(zero_shot=True)
+                report[f"parse_{name}_llm_zero_shot"] = parse_scores(group, parser, conversations,
+                                                                     zero_shot).to_dict()
     sample = cases
     if requests and requests < len(cases):
         rng = np.random.default_rng(seed)
         sample = [cases[i] for i in sorted(rng.choice(len(cases), requests, replace=False))]
     report["requests"] = run_requests(conversations, sample, progress=progress)
     report["families"] = dict(Counter(c.family for c in cases))
+    report["feedback"] = evaluate_feedback(data.catalog, split=split, n=n, seed=seed, popularity=popularity,
+                                           titles=parser.titles)
+    report["rejected_reappear"] = rejected_reappearances(conversations, cases, n=feedback_conversations,
+                                                         seed=seed, split=split, progress=progress)
     return report
 
 
@@ -173,4 +189,11 @@ def summary_rows(report: dict[str, Any]) -> list[list[Any]]:
                                                      f"(n={r['impossible']})")],
              ["degraded answers", r["degraded"]],
              ["seconds per turn p50 / p95", f"{r['seconds_p50']:.3f} / {r['seconds_p95']:.3f}"]]
+    if "feedback" in report:
+        f = report["feedback"]
+        rows.append(["feedback references resolved", f"{f['resolved']:.4f} (n={f['n']})"])
+    if "rejected_reappear" in report:
+        a = report["rejected_reappear"]
+        said = f"{a['reappearances']} ({a['rejected']} rejected in {a['conversations']} conversations)"
+        rows.append(["rejected items reappearing", said])
     return rows

@@ -81,6 +81,11 @@ class RecommendArgs(DataArgs):
                                          "--backend remote the server must serve it (llmrec serve-llm --lora "
                                          "NAME=DIR)")
     explain: int = arg(3, help="llm: explain the top N recommendations (0: none)")
+    diversity: float = arg(0.0, help="re-ranking weight of genre diversity (MMR; docs/metrics.md)")
+    calibration: float = arg(0.0, help="re-ranking weight of matching the history's genre mix")
+    popularity: float = arg(0.0, help="re-ranking weight against popular items")
+    parser_adapter: str | None = arg(None, help="with --request: LoRA parser adapter directory (python -m "
+                                                "finetune.parser) reading the request's loose words")
     param: list[str] = arg(default_factory=list, repeat=True,
                            help="recommender config values as key=value (JSON values; engine.X=V for an LLM "
                                 "engine setting); repeatable")
@@ -106,6 +111,8 @@ class ChatArgs(DataArgs):
     backend: Literal["vllm", "remote", "transformers"] = arg("vllm", help="the LLM backend")
     url: str | None = arg(None, help="--backend remote: the vLLM server's API root")
     adapter: str | None = arg(None, help="LoRA ranking adapter directory")
+    parser_adapter: str | None = arg(None, help="LoRA parser adapter directory (python -m finetune.parser), "
+                                                "served beside the ranking adapter")
     no_llm: bool = arg(False, help="deterministic parsing and the retriever only (no LLM)")
     db: str = arg(":memory:", help="SQLite file keeping the conversation (':memory:': not kept)")
     conversation: str | None = arg(None, help="continue this conversation id (with --db)")
@@ -154,7 +161,7 @@ def _recommend(args: RecommendArgs) -> int:
         with Pipeline(dataset, retriever=args.retriever, adapter=args.adapter, backend=args.backend,
                       url=args.url, explain=args.explain, ranker=params, workload="interactive",
                       progress=None if args.quiet else _stderr) as pipeline:
-            recs = pipeline.recommend(history, k=args.k)
+            recs = pipeline.recommend(history, k=args.k, objectives=_objectives(args))
             _print_recommendations(args, dataset, recs)
             closing = time.perf_counter()
         timings.update(recs.timings, close=time.perf_counter() - closing)
@@ -162,7 +169,12 @@ def _recommend(args: RecommendArgs) -> int:
         if args.recommender == "dense":
             params.setdefault("retriever", args.retriever)
         t1 = time.perf_counter()
-        rec = create_recommender(args.recommender, params).fit(dataset)
+        rec = create_recommender(args.recommender, params)
+        if _objectives(args).active():
+            from llmrec.recommenders.objectives import RerankConfig, Reranked
+
+            rec = Reranked(RerankConfig(base=args.recommender, **_objectives(args).model_dump()), base=rec)
+        rec = rec.fit(dataset)
         t2 = time.perf_counter()
         ranked = rec.recommend(history, dataset.catalog.item_ids, n=args.k)
         timings.update(fit=t2 - t1, recommend=time.perf_counter() - t2)
@@ -196,8 +208,19 @@ def _converser(args, explain: int):
     dataset = load_dataset(args.data, args.items, download=args.download)
     return open_converser(dataset, retriever=args.retriever, backend=args.backend, url=args.url,
                           adapter=args.adapter, explain=explain, llm=not getattr(args, "no_llm", False),
+                          parser_adapter=getattr(args, "parser_adapter", None),
                           db=getattr(args, "db", None), progress=None if getattr(args, "quiet", False)
                           else _stderr)
+
+
+def _objectives(args: RecommendArgs):
+    from llmrec.recommenders.objectives import ObjectiveWeights
+
+    try:
+        return ObjectiveWeights(diversity=args.diversity, calibration=args.calibration,
+                                popularity=args.popularity)
+    except ValueError as err:
+        raise ConfigError(f"re-ranking weights must be 0 or more: {err}") from None
 
 
 def _recommend_request(args: RecommendArgs) -> int:

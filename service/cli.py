@@ -47,6 +47,10 @@ class ServeConfig(DataArgs):
     url: str | None = arg(None, help="with --backend remote: the server's API root (llmrec serve-llm prints "
                                      "it)")
     adapter: str | None = arg(None, help="LoRA adapter directory (python -m finetune.lora)")
+    parser_adapter: str | None = arg(None, help="LoRA parser adapter directory (python -m finetune.parser), "
+                                                "served beside the ranking adapter")
+    no_llm: bool = arg(False, help="no LLM: deterministic parsing and the retriever's order (every answer "
+                                   "degraded; fast, for tests and load checks of the service itself)")
     db: str = arg(DEFAULT_DB, help="SQLite file the conversations are kept in")
     explain: int = arg(0, help=f"explain the top N items of each answer, 0..{MAX_EXPLAIN}, when a request "
                                "does not say")
@@ -99,8 +103,9 @@ def run(cfg: ServeConfig) -> int:
     db = Path(cfg.db).expanduser()
     db.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(open_converser(dataset, retriever=cfg.retriever, backend=cfg.backend, url=cfg.url,
-                                           adapter=cfg.adapter, db=str(db), explain=cfg.explain,
-                                           progress=_stderr)) as converser:
+                                           adapter=cfg.adapter, parser_adapter=cfg.parser_adapter,
+                                           db=str(db), explain=cfg.explain,
+                                           llm=not cfg.no_llm, progress=_stderr)) as converser:
         app = create_app(converser, cfg.service)
         verbose = logging.getLogger().isEnabledFor(logging.INFO)
         config = uvicorn.Config(app, host=cfg.host, port=cfg.port, log_config=None, access_log=verbose,

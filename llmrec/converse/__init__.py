@@ -21,7 +21,9 @@ def open_converser(data, *, retriever: str | None = "auto", backend: str = "vllm
                    adapter: str | None = None, db: str | None = None, explain: int = 0, llm: bool = True,
                    progress=None, **config: Any) -> Conversations:
     """The conversational recommender for ``data`` with an LLM backend (``"vllm"`` in process,
-    ``"remote"`` at ``url``, ``"transformers"``), conversations kept in the SQLite file ``db``."""
+    ``"remote"`` at ``url``, ``"transformers"``), conversations kept in the SQLite file ``db``; other
+    :class:`ConverseConfig` values by name (``parser_adapter="runs/parser-lora"``: the LoRA parser adapter,
+    served by the same engine beside the ranking ``adapter``)."""
     ranker: dict[str, Any] = {"backend": backend}
     if url:
         ranker["engine"] = {"url": url}

@@ -38,9 +38,10 @@ from llmrec.data import Dataset
 from llmrec.errors import LLMRecError, LLMUnavailable
 from llmrec.history import History, histories
 from llmrec.items import ItemList
+from llmrec.llm.adapters import resolve_adapter
 from llmrec.request import Request
 
-__all__ = ["Conversations", "ConverseConfig"]
+__all__ = ["Conversations", "ConverseConfig", "apply_intents"]
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,12 @@ class ConverseConfig(BaseModel):
     ranker: dict[str, Any] = Field(default_factory=dict, description="LLMRankerConfig values (backend, "
                                                                      "model, adapter, engine settings, ...)")
     rerank: bool = Field(True, description="the LLM reranks the recalled candidates")
-    read_loose: bool = Field(False, description="the LLM reads loose clauses into intents (off by default: "
-                                                "zero-shot SmolLM2-135M lowered parse exact match on the "
-                                                "benchmark's training templates from 0.998 to 0.712)")
+    read_loose: bool | None = Field(None, description=(
+        "the LLM reads loose clauses into intents; None: only with a parser adapter (zero-shot SmolLM2-135M "
+        "lowered parse exact match on the benchmark's training templates from 0.998 to 0.712)"))
+    parser_adapter: str | None = Field(None, description=(
+        "LoRA parser adapter directory (python -m finetune.parser) that reads the loose clauses, served by "
+        "the ranker's engine beside its ranking adapter and chosen per call"))
     reader_margin: float = Field(0.0, description="log-odds an intent must beat 'none' by")
     k: int = Field(10, ge=1, le=50, description="items per answer unless the request or the call says")
     explain: int = Field(0, ge=0, le=10, description="explain the top N items of each answer")
@@ -67,6 +71,20 @@ class ConverseConfig(BaseModel):
     seed_weight: float = Field(1.0, ge=0, description="weight of the 'like X' items' vectors in recall")
     db: str = Field(":memory:", description="SQLite file of the conversations (':memory:': this process)")
     max_request_chars: int = Field(2000, ge=1, description="longest request accepted")
+
+
+def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bool]],
+                  intents: list[str | None]) -> Query:
+    """``query`` with the intent read in each loose ``(clause, negated)`` merged in (its constraints from the
+    fixed table, negated where the clause is); clauses read as no intent (None) stay soft text."""
+    c, notes, left = query.constraints, list(query.notes), []
+    for (clause, negated), intent in zip(loose, intents):
+        if intent is None:
+            left.append(clause)
+            continue
+        c = c.merged(parser._known(intent_constraints(intent, negated)))
+        notes.append(f"llm:{'not-' if negated else ''}{intent}")
+    return query.replace(constraints=c, notes=tuple(notes), text=", ".join(left))
 
 
 class Conversations:
@@ -85,6 +103,11 @@ class Conversations:
         self.store = store or ConversationStore(config.db)
         self._lock = threading.RLock()
         params = {"retriever": config.retriever, "candidates": config.candidates, **config.ranker}
+        self.parser_adapter = resolve_adapter(config.parser_adapter) if config.parser_adapter else None
+        if self.parser_adapter is not None:  # one engine serves the ranking and the parser adapters
+            params["extra_adapters"] = [*params.get("extra_adapters", ()), config.parser_adapter]
+        self.read_loose = (config.read_loose if config.read_loose is not None
+                           else self.parser_adapter is not None and config.llm)
         if config.llm:
             self.ranker = ranker if ranker is not None else create_recommender("llm", params)
             self.ranker.progress = progress
@@ -182,7 +205,7 @@ class Conversations:
         parsed = self.parser.parse(fb.rest) if fb.rest else None
         turn_query = parsed.query if parsed else Query()
         degraded_reason = None
-        if parsed and parsed.loose and self.config.read_loose:
+        if parsed and parsed.loose and self.read_loose:
             turn_query, degraded_reason = self._read_loose(turn_query, parsed.loose)
         timings["parse"] = time.perf_counter() - t0
         query = self._fold(state, turn_query, fb)
@@ -238,28 +261,29 @@ class Conversations:
                      before.notes + turn.notes)
 
     # -- the LLM -----------------------------------------------------------------------------------------
-    def _read_loose(self, query: Query, loose: list[tuple[str, bool]]) -> tuple[Query, str | None]:
-        """The query with the intents the LLM read in the loose clauses (read clauses leave the soft text)."""
+    def _read_loose(self, query: Query, loose: list[tuple[str, bool]], reader: IntentReader | None = None
+                    ) -> tuple[Query, str | None]:
+        """The query with the intents the LLM (``reader``, default the configured one) read in the loose
+        clauses (read clauses leave the soft text)."""
         try:
-            reader = self._intent_reader()
+            reader = reader or self._intent_reader()
             intents = reader.read([c for c, _ in loose])
         except (LLMUnavailable, LLMRecError) as err:
             self._llm_error = str(err)
             return query, str(err)
-        c, notes, left = query.constraints, list(query.notes), []
-        for (clause, negated), intent in zip(loose, intents):
-            if intent is None:
-                left.append(clause)
-                continue
-            c = c.merged(self.parser._known(intent_constraints(intent, negated)))
-            notes.append(f"llm:{'not-' if negated else ''}{intent}")
-        return query.replace(constraints=c, notes=tuple(notes), text=", ".join(left)), None
+        return apply_intents(self.parser, query, loose, intents), None
 
-    def _intent_reader(self) -> IntentReader:
+    def _intent_reader(self, zero_shot: bool = False) -> IntentReader:
+        """The reader of loose clauses: through the parser adapter when one is configured (``zero_shot``: the
+        base model's reader, for comparison)."""
         if not self.config.llm:
             raise LLMUnavailable("the LLM is switched off (llm=False)")
+        if zero_shot:
+            return IntentReader(self.ranker.backend, ReaderConfig(margin=self.config.reader_margin))
         if self._reader is None:
-            self._reader = IntentReader(self.ranker.backend, ReaderConfig(margin=self.config.reader_margin))
+            adapter = self.parser_adapter.name if self.parser_adapter is not None else None
+            self._reader = IntentReader(self.ranker.backend, ReaderConfig(margin=self.config.reader_margin,
+                                                                          adapter=adapter))
         return self._reader
 
     def _rank(self, history: History, query: Query, allowed: np.ndarray, k: int, explain: int

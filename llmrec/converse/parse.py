@@ -181,7 +181,7 @@ class RequestParser:
         constraints = self._genres(folded, mask, take, constraints)
         clauses = self._clauses(self._remainder(text, mask))
         soft = ", ".join(clauses)
-        loose = [(c, self._negated(fold_text(c), 0, len(c))) for c in clauses]
+        loose = [(c, self._negated(fold_text(c), len(c), len(c))) for c in clauses]  # a cue in the clause
         query = Query(constraints, tuple(seeds), soft, k if k and 1 <= k <= 100 else None,
                       tuple(unsupported), tuple(notes))
         return Parsed(query, loose)

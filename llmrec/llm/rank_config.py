@@ -43,6 +43,9 @@ class LLMRankerConfig(RecommenderConfig):
     model: str | None = Field(None, description="LLM (hub id or path); None: bundled SmolLM2-135M-Instruct")
     adapter: str | None = Field(None, description="LoRA adapter directory from `python -m finetune.lora` "
                                                   "(remote backend: or the name the server serves it under)")
+    extra_adapters: list[str] = Field(default_factory=list, description=(
+        "further LoRA adapters the same engine serves beside `adapter`, chosen per call by their name (e.g. "
+        "the conversation parser's, python -m finetune.parser)"))
     engine: dict[str, Any] = Field(default_factory=dict, description=(
         "the backend's construction settings (llmrec.llm.config: e.g. enforce_eager, block_size, "
         "kv_cache_gib, dtype for vllm; url, timeout, retries for remote; batch_size for transformers); "

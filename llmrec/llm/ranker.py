@@ -120,8 +120,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         engine = dict(cfg.engine)
         if workload is not None and "workload" in backend_fields(cfg.backend):
             engine.setdefault("workload", workload)
-        return backend_config(cfg.backend, model=cfg.model, adapters=(self.adapter,) if self.adapter else (),
-                              **engine)
+        adapters = ((self.adapter,) if self.adapter else ()) + tuple(cfg.extra_adapters)
+        return backend_config(cfg.backend, model=cfg.model, adapters=adapters, **engine)
 
     def start(self, *, background: bool = False, workload: Workload = None) -> LLMRanker:
         """Start the LLM backend now (a no-op when it is started or starting); with ``background``, in a
