@@ -1,0 +1,726 @@
+"""``python -m bench.conversation``: conversations timed in process, a bounded load test and an OpenAPI fuzz
+run against the real ``llmrec serve``.
+
+    python -m bench.conversation latency [--conversations 20] [--turns 3] [--explain 0 3]
+    python -m bench.conversation load [--concurrency 8] [--conversations 16] [--backend vllm|remote]
+    python -m bench.conversation load --backend remote --kill-llm-after 20
+    python -m bench.conversation fuzz [--examples 30] [--no-llm]
+
+Conversations are sampled from the constraint benchmark's test templates
+(``eval.conversation_data.generate(..., split="test")``, the "impossible" family left out so that every turn
+recalls and ranks), each a request then feedback on the list shown ("not the second one", "more like 3",
+"something older", ...); every other conversation is for a known user.  Every returned item is checked
+against the constraints its turn reports (``parse``), the seeds, the items rejected earlier in the
+conversation and the user's seen items.
+
+* ``latency``: the in-process ``Conversations`` with the embedded vLLM engine; the per-turn wall time
+  (p50/p95/max) for each ``--explain`` setting (the first N items explained), each on its own conversations
+  (so that no setting reads another's prompts from the prefix cache).  Engine start is reported apart.
+* ``load``: ``llmrec serve`` as a subprocess on a free port (and for ``--backend remote`` a vLLM
+  OpenAI-compatible server subprocess first); ``--concurrency`` conversations at a time through the HTTP
+  API (the JSON endpoints and the OpenAI-compatible chat, alternately); status codes, transport errors,
+  throughput and latency.  ``--kill-llm-after S`` kills the vLLM server S seconds into the run and counts the
+  degraded answers after it.  Exit 1 on any 5xx, transport error or constraint violation.
+* ``fuzz``: schemathesis (``schemathesis.openapi.from_url``) against the real ``llmrec serve``: every
+  operation, ``--examples`` schema-valid and as many schema-invalid cases, no 5xx, answers as the schema
+  says.  Exit 1 on any failure.
+
+Every subprocess is stopped at exit, Ctrl-C and SIGTERM included.  Commands that start vLLM (``latency``,
+``load`` and ``fuzz`` without ``--no-llm``) should run alone on the machine: the figures are wall-clock times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from bench.first_answer import cpu, llmrec_command
+from llmrec.tables import format_table
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+#: Feedback turns on the list shown last; those that reject an item map to its 1-based position.
+FEEDBACK = ("not the second one", "more like 3", "something older", "something newer", "not 1",
+            "more like the first one")
+REJECTS = {"not the second one": 2, "not 1": 1}
+#: The issue's targets (seconds per turn, embedded engine).
+TARGETS = {0: {"p50": 1.0, "p95": 2.0}, 3: {"p95": 5.0}}
+
+
+# --- conversations and their checks ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """One scripted conversation: the user (None: a new user) and its turns, a request then feedback."""
+
+    user: int | None
+    texts: tuple[str, ...]
+    family: str
+
+
+def sample_plans(data, n: int, turns: int, seed: int = 0) -> list[Plan]:
+    """``n`` conversations of ``turns`` turns: a benchmark test request, then ``turns - 1`` distinct feedback
+    turns; every other conversation is for a known user (seeded)."""
+    from eval.conversation_data import generate
+
+    counts = data.interactions.frame["item"].value_counts()
+    popularity = {int(i): int(c) for i, c in counts.items()}
+    cases = generate(data.catalog, n=max(60, 2 * n), seed=seed, split="test", popularity=popularity)
+    cases = [c for c in cases if c.family != "impossible"]
+    rng = random.Random(f"bench.conversation/{seed}")
+    users = sorted(int(u) for u in data.interactions.frame["user"].unique())
+    plans = []
+    for i in range(n):
+        case = cases[i % len(cases)]
+        feedback = rng.sample(FEEDBACK, min(max(turns - 1, 0), len(FEEDBACK)))
+        plans.append(Plan(rng.choice(users) if i % 2 else None, (case.text, *feedback), case.family))
+    return plans
+
+
+class Checker:
+    """Checks a turn's items (as JSON) against what the conversation promises."""
+
+    def __init__(self, data):
+        from llmrec.history import histories
+
+        self.catalog = data.catalog
+        self._seen = {int(u): {int(i) for i in h.items} for u, h in histories(data.interactions).items()}
+
+    def problems(self, turn: dict[str, Any], user: int | None, rejected: set[int]) -> list[str]:
+        """What is wrong with the turn's items (empty: nothing)."""
+        from llmrec.converse.query import Query
+
+        query = Query.from_parse(turn["parse"])
+        items = [int(it["item"]) for it in turn["items"]]
+        out = ["duplicate items"] if len(set(items)) != len(items) else []
+        seen = self._seen.get(user, set()) if user is not None else set()
+        for item in items:
+            bad = query.constraints.violations(self.catalog, item)
+            bad += ["a seed"] if item in query.seeds else []
+            bad += ["rejected earlier"] if item in rejected else []
+            bad += ["seen by the user"] if item in seen else []
+            if bad:
+                out.append(f"item {item} ({self.catalog.short_title(item)}): {', '.join(bad)}")
+        return out
+
+
+def rejected_after(text: str, shown: list[int]) -> set[int]:
+    """The item a scripted feedback turn rejects on the list ``shown`` before it."""
+    position = REJECTS.get(text)
+    return {shown[position - 1]} if position and len(shown) >= position else set()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0, "p50": float("nan"), "p95": float("nan"), "max": float("nan"), "mean": float("nan")}
+    a = np.asarray(values, dtype=float)
+    return {"n": len(a), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+            "max": float(a.max()), "mean": float(a.mean())}
+
+
+def _cpu_line() -> str:
+    model, bf16 = cpu()
+    return f"cpu: {model}; {bf16}"
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# --- latency: in process -----------------------------------------------------------------------------------
+
+def latency(args: argparse.Namespace) -> int:
+    from llmrec.converse import open_converser
+    from llmrec.data import load_dataset
+
+    data = load_dataset(args.data)
+    checker = Checker(data)
+    t0 = time.perf_counter()
+    conv = open_converser(data, retriever=args.retriever, backend="vllm", explain=0,
+                          progress=_say if args.verbose else None)
+    try:
+        opened = time.perf_counter() - t0
+        conv.ranker.backend  # noqa: B018 - waits for the engine started in the background
+        ready = time.perf_counter() - t0
+        engine = conv.ranker.backend_start_seconds()
+        _say(f"ready after {ready:.1f} s (engine start {engine or float('nan'):.1f} s in the background, "
+             f"retriever and data {opened:.1f} s)")
+        rows, summary, failures = [], [], 0
+        for n, explain in enumerate(args.explain):
+            plans = sample_plans(data, args.conversations, args.turns, seed=args.seed + n)
+            records = []
+            for c, plan in enumerate(plans):
+                cid = conv.create(user=plan.user)
+                rejected: set[int] = set()
+                shown: list[int] = []
+                for t, text in enumerate(plan.texts):
+                    start = time.perf_counter()
+                    turn = conv.turn(cid, text, k=args.k, explain=explain).to_dict()
+                    seconds = time.perf_counter() - start
+                    rejected |= rejected_after(text, shown)
+                    problems = checker.problems(turn, plan.user, rejected)
+                    shown = [it["item"] for it in turn["items"]]
+                    explained = sum(it["explanation"] is not None for it in turn["items"])
+                    records.append({"kind": "request" if t == 0 else "feedback", "seconds": seconds,
+                                    "degraded": turn["degraded"], "problems": problems,
+                                    "explained": explained, "items": len(shown)})
+                    for p in problems:
+                        _say(f"  VIOLATION explain={explain} conversation {c} turn {t + 1} {text!r}: {p}")
+                _say(f"explain={explain}: conversation {c + 1}/{len(plans)} done")
+            failures += sum(len(r["problems"]) for r in records)
+            for kind in ("all", "request", "feedback"):
+                sel = [r for r in records if kind == "all" or r["kind"] == kind]
+                s = percentiles([r["seconds"] for r in sel])
+                rows.append([explain, kind, s["n"], f"{s['p50']:.3f}", f"{s['p95']:.3f}", f"{s['max']:.3f}",
+                             f"{s['mean']:.3f}", sum(r["degraded"] for r in sel),
+                             sum(len(r["problems"]) for r in sel),
+                             f"{np.mean([r['explained'] for r in sel]):.2f}" if sel else "-"])
+            everything = percentiles([r["seconds"] for r in records])
+            summary.append((explain, everything, records[0]["seconds"] if records else float("nan")))
+    finally:
+        conv.close()
+    print(f"latency per turn, embedded vLLM engine, retriever {args.retriever!r}, k={args.k}, "
+          f"{args.conversations} conversations x {args.turns} turns per setting")
+    print(format_table(rows, ["explain", "turns", "n", "p50 s", "p95 s", "max s", "mean s", "degraded",
+                              "violations", "explained/turn"]))
+    print(f"engine start (excluded above): {engine or float('nan'):.1f} s in the background; ready after "
+          f"{ready:.1f} s (data, retriever and engine)")
+    for explain, s, first in summary:
+        goals = TARGETS.get(explain, {})
+        verdict = "; ".join(f"{q} {s[q]:.3f} <= {goal:g} s: {'met' if s[q] <= goal else 'MISSED'}"
+                            for q, goal in goals.items())
+        print(f"explain={explain}: first turn {first:.3f} s; {verdict or 'no target'}")
+    print(_cpu_line())
+    return 1 if failures else 0
+
+
+# --- subprocesses ------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as err:
+        return f"(log unreadable: {err})"
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    log: Path
+
+
+@dataclass
+class Children:
+    """Subprocesses started in their own process groups, every one stopped by :meth:`close` (SIGINT, then
+    SIGTERM, then SIGKILL to the whole group)."""
+
+    children: list[Child] = field(default_factory=list)
+    keep_logs: bool = False
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        fd, path = tempfile.mkstemp(prefix=f"llmrec-bench-{name}-", suffix=".log")
+        with os.fdopen(fd, "wb") as out:
+            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        child = Child(name, proc, Path(path))
+        self.children.append(child)
+        _say(f"started {name} (pid {proc.pid}, log {path})")
+        return child
+
+    @staticmethod
+    def kill(child: Child, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.proc.pid, sig)
+
+    def stop(self, child: Child, grace: float = 15.0) -> None:
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+            if child.proc.poll() is not None:
+                break
+            self.kill(child, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.proc.wait(timeout=wait)
+        self.kill(child, signal.SIGKILL)  # workers that outlived their parent
+
+    def close(self) -> None:
+        while self.children:
+            child = self.children.pop()
+            self.stop(child)
+            if not self.keep_logs:
+                child.log.unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so that ``finally`` blocks stop the children."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def wait_until(child: Child, url: str, timeout: float) -> float:
+    """Poll ``url`` until it answers 200; the seconds it took.  Raises if the child exits or time runs out."""
+    import httpx
+
+    start = time.monotonic()
+    with httpx.Client(timeout=5.0) as client:
+        while True:
+            if child.proc.poll() is not None:
+                raise SystemExit(f"{child.name} exited with code {child.proc.returncode} during start-up; "
+                                 f"the end of its log ({child.log}):\n{_tail(child.log)}")
+            if time.monotonic() - start > timeout:
+                raise SystemExit(f"{child.name} did not answer {url} within {timeout:g} s; the end of its "
+                                 f"log ({child.log}):\n{_tail(child.log)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(url).status_code == 200:
+                    return time.monotonic() - start
+            time.sleep(0.5)
+
+
+def serve_argv(port: int, db: str, *, backend: str = "vllm", url: str | None = None, retriever: str = "auto",
+               no_llm: bool = False, request_timeout_s: float = 30.0, data: str | None = None) -> list[str]:
+    """The ``llmrec serve`` command line."""
+    argv = [*llmrec_command(), "serve", "--port", str(port), "--db", db, "--retriever", retriever,
+            "--request-timeout-s", f"{request_timeout_s:g}"]
+    argv += ["--data", data] if data else []
+    if no_llm:
+        return [*argv, "--no-llm"]
+    return [*argv, "--backend", backend, *(["--url", url] if url else [])]
+
+
+@contextlib.contextmanager
+def running_service(children: Children, *, backend: str = "vllm", retriever: str = "auto",
+                    no_llm: bool = False, request_timeout_s: float = 30.0, data: str | None = None,
+                    kv_cache_gib: float = 1.0, llm_eager: bool = True, startup_timeout: float = 600.0
+                    ) -> Iterator[tuple[str, Child | None, dict[str, float]]]:
+    """Start (for ``backend="remote"``) a vLLM server, then ``llmrec serve``; yield the service's root URL,
+    the vLLM server's child (or None) and the start-up seconds; stop both at exit."""
+    startup: dict[str, float] = {}
+    llm_child, llm_url = None, None
+    with tempfile.TemporaryDirectory(prefix="llmrec-bench-") as tmp:
+        if backend == "remote" and not no_llm:
+            from llmrec.llm.serve import ServerConfig, server_command, server_url
+
+            config = ServerConfig(port=free_port(), enforce_eager=llm_eager, kv_cache_gib=kv_cache_gib)
+            argv, env = server_command(config)
+            env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{kv_cache_gib:g}")
+            llm_url = server_url(config)
+            llm_child = children.start("vllm-server", argv, env)
+            startup["vllm_server"] = wait_until(llm_child, f"{llm_url}/models", startup_timeout)
+            _say(f"vLLM server ready at {llm_url} after {startup['vllm_server']:.1f} s")
+        port = free_port()
+        argv = serve_argv(port, str(Path(tmp) / "conversations.sqlite"), backend=backend, url=llm_url,
+                          retriever=retriever, no_llm=no_llm, request_timeout_s=request_timeout_s, data=data)
+        serve = children.start("llmrec-serve", argv, {**os.environ, "PYTHONUNBUFFERED": "1"})
+        url = f"http://127.0.0.1:{port}"
+        startup["serve"] = wait_until(serve, f"{url}/health", startup_timeout)
+        _say(f"llmrec serve ready at {url} after {startup['serve']:.1f} s")
+        try:
+            yield url, llm_child, startup
+        finally:
+            children.stop(serve)
+            if llm_child is not None:
+                children.stop(llm_child)
+
+
+# --- load: conversations over HTTP -------------------------------------------------------------------------
+
+@dataclass
+class Call:
+    """One HTTP call of the load test."""
+
+    conversation: int
+    kind: str  # create, request, feedback
+    api: str  # json or chat
+    start: float  # seconds since the run started
+    seconds: float
+    status: int | None  # None: a transport error
+    error: str | None = None
+    degraded: bool = False
+    problems: list[str] = field(default_factory=list)
+    items: int = 0
+
+
+def run_conversation(client, url: str, index: int, plan: Plan, api: str, checker: Checker, t0: float,
+                     k: int | None = None, explain: int | None = None,
+                     stop: threading.Event | None = None) -> list[Call]:
+    """One scripted conversation through the HTTP API (``api``: "json" or "chat"); one :class:`Call` each."""
+    import httpx
+
+    calls: list[Call] = []
+    extra = {key: value for key, value in (("k", k), ("explain", explain)) if value is not None}
+
+    def call(kind: str, method: str, path: str, body: dict | None) -> dict | None:
+        start = time.perf_counter()
+        record = Call(index, kind, api, start - t0, 0.0, None)
+        calls.append(record)
+        try:
+            response = client.request(method, url + path, json=body)
+        except httpx.HTTPError as err:
+            record.seconds, record.error = time.perf_counter() - start, f"{type(err).__name__}: {err}"
+            return None
+        record.seconds, record.status = time.perf_counter() - start, response.status_code
+        if response.is_success:
+            with contextlib.suppress(ValueError):
+                return response.json()
+            record.error = f"not JSON: {response.text[:200]!r}"
+        else:
+            record.error = response.text[:300]
+        return None
+
+    conversation_id = None
+    if api == "json":
+        created = call("create", "POST", "/v1/conversations", {"user": plan.user})
+        if created is None:
+            return calls
+        conversation_id = created["id"]
+    rejected: set[int] = set()
+    shown: list[int] = []
+    for t, text in enumerate(plan.texts):
+        if stop is not None and stop.is_set():
+            break
+        kind = "request" if t == 0 else "feedback"
+        if api == "json":
+            answer = call(kind, "POST", f"/v1/conversations/{conversation_id}/turns", {"text": text, **extra})
+            turn = answer
+        else:
+            body: dict[str, Any] = {"model": "llmrec", "messages": [{"role": "user", "content": text}],
+                                    **extra}
+            if conversation_id:
+                body["user"] = f"conv:{conversation_id}"
+            elif plan.user is not None:
+                body["metadata"] = {"user": str(plan.user)}
+            answer = call(kind, "POST", "/v1/chat/completions", body)
+            turn = answer["llmrec"] if answer else None
+            conversation_id = answer["conversation_id"] if answer else conversation_id
+        if turn is None:
+            break
+        rejected |= rejected_after(text, shown)
+        record = calls[-1]
+        record.degraded, record.items = bool(turn["degraded"]), len(turn["items"])
+        record.problems = checker.problems(turn, plan.user, rejected)
+        shown = [it["item"] for it in turn["items"]]
+    return calls
+
+
+def drive(url: str, plans: list[Plan], checker: Checker, concurrency: int, api: str = "mixed",
+          k: int | None = None, explain: int | None = None, timeout: float = 300.0,
+          at: tuple[float, Callable[[], None]] | None = None) -> tuple[list[Call], float]:
+    """Run ``plans`` through the service, ``concurrency`` at a time; the calls and the run's wall seconds.
+    ``at=(seconds, action)`` runs ``action`` that many seconds into the run (in a timer thread)."""
+    import httpx
+
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    timer = threading.Timer(at[0], at[1]) if at else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+
+    def one(index: int) -> list[Call]:
+        which = api if api != "mixed" else ("json", "chat")[index % 2]
+        with httpx.Client(timeout=timeout) as client:
+            return run_conversation(client, url, index, plans[index], which, checker, t0, k, explain, stop)
+
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="conversation")
+    try:
+        futures = [pool.submit(one, i) for i in range(len(plans))]
+        calls = [c for f in futures for c in f.result()]
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        if timer is not None:
+            timer.cancel()
+    return calls, time.perf_counter() - t0
+
+
+def load(args: argparse.Namespace) -> int:
+    from llmrec.data import load_dataset
+
+    if args.kill_llm_after is not None and args.backend != "remote":
+        raise SystemExit("--kill-llm-after needs --backend remote (the embedded engine lives in the service)")
+    data = load_dataset(args.data)
+    checker = Checker(data)
+    plans = sample_plans(data, args.conversations, args.turns, seed=args.seed)
+    killed: dict[str, float] = {}
+    with terminated_as_interrupt(), Children(keep_logs=args.keep_logs) as children, \
+            running_service(children, backend=args.backend, retriever=args.retriever, no_llm=args.no_llm,
+                            request_timeout_s=args.request_timeout_s, data=args.data,
+                            kv_cache_gib=args.kv_cache_gib) as (url, llm_child, startup):
+        import httpx
+
+        with httpx.Client(timeout=300.0) as client:  # the first answer waits for the engine: untimed
+            start = time.perf_counter()
+            warm = client.post(f"{url}/v1/recommend", json={"request": "a comedy from the 90s", "k": 3})
+            warmup = time.perf_counter() - start
+            _say(f"warm-up request: HTTP {warm.status_code} in {warmup:.1f} s")
+        at = None
+        if args.kill_llm_after is not None and llm_child is not None:
+            def kill() -> None:
+                killed["at"] = time.perf_counter() - t0
+                Children.kill(llm_child)  # SIGKILL to the server's process group: a crash, not a shutdown
+                _say(f"killed the vLLM server {killed['at']:.1f} s into the run")
+            at = (args.kill_llm_after, kill)
+        t0 = time.perf_counter()
+        calls, wall = drive(url, plans, checker, args.concurrency, args.api, k=args.k, explain=args.explain,
+                            at=at)
+        with httpx.Client(timeout=30.0) as client:
+            health = client.get(f"{url}/health").json()
+    turns = [c for c in calls if c.kind != "create"]
+    statuses = Counter("transport error" if c.status is None else str(c.status) for c in calls)
+    server_errors = sum(1 for c in calls if c.status is not None and c.status >= 500)
+    transport = sum(1 for c in calls if c.status is None)
+    problems = [p for c in turns for p in c.problems]
+    rows = []
+    for name, sel in (("turns (all)", turns), ("requests", [c for c in turns if c.kind == "request"]),
+                      ("feedback", [c for c in turns if c.kind == "feedback"]),
+                      ("turns, JSON API", [c for c in turns if c.api == "json"]),
+                      ("turns, OpenAI chat", [c for c in turns if c.api == "chat"]),
+                      ("create conversation", [c for c in calls if c.kind == "create"])):
+        s = percentiles([c.seconds for c in sel if c.status is not None])
+        rows.append([name, s["n"], f"{s['p50']:.3f}", f"{s['p95']:.3f}", f"{s['max']:.3f}",
+                     sum(c.degraded for c in sel)])
+    ok_turns = sum(1 for c in turns if c.status is not None and c.status < 300)
+    print(f"load: llmrec serve --backend {'none (--no-llm)' if args.no_llm else args.backend}, retriever "
+          f"{args.retriever!r}, {args.conversations} conversations x {args.turns} turns, {args.concurrency} "
+          f"at a time, API {args.api}")
+    print(format_table(rows, ["calls", "n", "p50 s", "p95 s", "max s", "degraded"]))
+    print(f"start-up: {', '.join(f'{k} {v:.1f} s' for k, v in startup.items())}; warm-up request "
+          f"{warmup:.1f} s (untimed)")
+    print(f"throughput: {ok_turns} turns answered in {wall:.1f} s = {ok_turns / wall:.2f} turns/s")
+    print(f"HTTP status codes: {dict(sorted(statuses.items()))}; 5xx: {server_errors}; transport errors: "
+          f"{transport}; constraint violations: {len(problems)}")
+    for c in calls:
+        if c.status is None or c.status >= 400:
+            print(f"  conversation {c.conversation} {c.kind} ({c.api}) at {c.start:.1f} s: "
+                  f"{c.status or 'transport error'} {c.error}")
+    for p in problems[:20]:
+        print(f"  VIOLATION {p}")
+    if killed:
+        after = [c for c in turns if c.start >= killed["at"] and c.status is not None]
+        before = [c for c in turns if c.start + c.seconds < killed["at"] and c.status is not None]
+        print(f"vLLM server killed {killed['at']:.1f} s into the run: {sum(c.degraded for c in after)} of "
+              f"{len(after)} turns sent after it degraded, {sum(1 for c in after if c.status < 300)} of them "
+              f"answered 2xx; {sum(c.degraded for c in before)} of {len(before)} turns finished before it "
+              f"degraded; p95 after the kill {percentiles([c.seconds for c in after])['p95']:.3f} s")
+    elif args.kill_llm_after is not None:
+        print(f"the vLLM server was NOT killed: the run ended before {args.kill_llm_after:g} s")
+    print(f"health at the end: {health}")
+    print(_cpu_line())
+    failed = server_errors or transport or problems or (args.kill_llm_after is not None and not killed)
+    return 1 if failed else 0
+
+
+# --- fuzz: schemathesis against the real service -----------------------------------------------------------
+
+@dataclass
+class FuzzResult:
+    operation: str
+    mode: str
+    cases: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)  # failure text -> how many cases
+
+
+def fuzz_service(url: str, examples: int, modes: tuple[str, ...] = ("positive", "negative"),
+                 seed: int = 0) -> list[FuzzResult]:
+    """Every operation of the service's OpenAPI schema, ``examples`` generated cases per mode: each sent and
+    validated by schemathesis's checks (no 5xx, status code, content type and body as the schema says,
+    schema-valid data accepted with 2xx/400/404, invalid data rejected with 4xx).  Failures are collected,
+    not raised."""
+    import requests
+    import schemathesis
+    from schemathesis.config import SchemathesisConfig
+
+    config = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
+        "expected-statuses": ["2xx", "400", "404"]}}})
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
+    results = []
+    with requests.Session() as session:
+        live = session.post(f"{url}/v1/conversations", json={}, timeout=600).json()["id"]
+        for op_result in schema.get_all_operations():
+            operation = op_result.ok()
+            for mode in modes:
+                result = _fuzz_operation(operation, mode, url, session, examples, seed, live)
+                results.append(result)
+                _say(f"fuzz {result.operation} ({mode}): {result.cases} cases, statuses "
+                     f"{dict(result.statuses)}, {sum(result.failures.values())} failing")
+    return results
+
+
+def _fuzz_operation(operation, mode: str, url: str, session, examples: int, seed: int, live: str
+                    ) -> FuzzResult:
+    """One operation's ``examples`` cases of one generation mode, sent and checked.  Three schema-valid cases
+    in four name the live conversation ``live`` and the model ``llmrec``, so that they reach the recommender
+    (random ids and model names are a 404)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.generation import GenerationMode
+
+    result = FuzzResult(operation.label, mode)
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
+    def send(case) -> None:
+        result.cases += 1
+        if mode == "positive" and result.cases % 4:
+            if "conversation_id" in (case.path_parameters or {}):
+                case.path_parameters["conversation_id"] = live
+            if isinstance(case.body, dict) and "model" in case.body:
+                case.body["model"] = "llmrec"
+        try:
+            response = case.call(base_url=url, session=session, timeout=600)
+        except Exception as err:  # noqa: BLE001 - a transport failure is a finding
+            result.statuses["transport error"] += 1
+            result.failures[f"transport: {type(err).__name__}: {str(err)[:200]}"] += 1
+            return
+        result.statuses[str(response.status_code)] += 1
+        try:
+            case.validate_response(response, transport_kwargs={"base_url": url, "session": session})
+        except Exception as err:  # noqa: BLE001 - schemathesis raises its failures
+            result.failures[_failure_text(err, response.status_code)] += 1
+
+    try:
+        send()
+    except Unsatisfiable:  # no schema-invalid input exists (an operation without parameters or body)
+        pass
+    return result
+
+
+def _failure_text(err: Exception, status: int) -> str:
+    parts = [str(e).strip().splitlines()[0] for e in getattr(err, "exceptions", [err]) if str(e).strip()]
+    return f"HTTP {status}: {type(err).__name__}: {' | '.join(parts)[:300] or repr(err)[:300]}"
+
+
+def fuzz(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    with terminated_as_interrupt(), Children(keep_logs=args.keep_logs) as children, \
+            running_service(children, retriever=args.retriever, no_llm=args.no_llm,
+                            request_timeout_s=args.request_timeout_s, data=args.data) as (url, _, startup):
+        results = fuzz_service(url, args.examples, seed=args.seed)
+    rows = [[r.operation, r.mode, r.cases, " ".join(f"{s}:{n}" for s, n in sorted(r.statuses.items())),
+             sum(n for s, n in r.statuses.items() if s.startswith("5") or not s[0].isdigit()),
+             sum(r.failures.values())] for r in results]
+    print(f"fuzz: schemathesis {_version('schemathesis')} against llmrec serve "
+          f"({'--no-llm' if args.no_llm else 'embedded vLLM engine'}, retriever {args.retriever!r}), "
+          f"{args.examples} examples per operation and mode")
+    print(format_table(rows, ["operation", "data", "cases", "status codes", "5xx", "failing"]))
+    failing = [(r, text, n) for r in results for text, n in r.failures.items()]
+    for r, text, n in failing:
+        print(f"  FAIL {r.operation} ({r.mode}) x{n}: {text}")
+    total = sum(r.cases for r in results)
+    print(f"{total} cases, {sum(n for *_, n in failing)} failing; start-up "
+          f"{', '.join(f'{k} {v:.1f} s' for k, v in startup.items())}; {time.perf_counter() - start:.0f} s "
+          f"in all")
+    print(_cpu_line())
+    return 1 if failing else 0
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+# --- command line ------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.conversation", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = parser.add_subparsers(dest="mode", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", default=None, help="MovieLens-100K directory (default: the usual places)")
+        p.add_argument("--retriever", default="auto", help="retriever: 'auto' (the cached trained one), "
+                                                           "'untrained' or a directory")
+        p.add_argument("--seed", type=int, default=0, help="seed of the sampled conversations")
+
+    def service(p: argparse.ArgumentParser, timeout: float) -> None:
+        p.add_argument("--no-llm", action="store_true", help="serve without the LLM (llmrec serve --no-llm)")
+        p.add_argument("--request-timeout-s", type=float, default=timeout,
+                       help="the service's request timeout")
+        p.add_argument("--keep-logs", action="store_true", help="keep the subprocesses' logs")
+
+    p = sub.add_parser("latency", help="per-turn wall time, in process, embedded vLLM engine",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    common(p)
+    p.add_argument("--conversations", type=int, default=20, help="conversations per --explain setting")
+    p.add_argument("--turns", type=int, default=3, help="turns per conversation (a request, then feedback)")
+    p.add_argument("--explain", type=int, nargs="+", default=[0, 3], help="explained items per turn (each "
+                                                                           "setting a run)")
+    p.add_argument("--k", type=int, default=10, help="items per answer unless the request says")
+    p.add_argument("--verbose", action="store_true", help="progress of the start-up")
+
+    p = sub.add_parser("load", help="concurrent conversations against llmrec serve",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    common(p)
+    service(p, 30.0)
+    p.add_argument("--concurrency", type=int, default=8, help="conversations at a time")
+    p.add_argument("--conversations", type=int, default=16, help="conversations in all")
+    p.add_argument("--turns", type=int, default=3, help="turns per conversation (a request, then feedback)")
+    p.add_argument("--backend", choices=["vllm", "remote"], default="vllm",
+                   help="the service's LLM: in process, or a vLLM server subprocess started here")
+    p.add_argument("--kill-llm-after", type=float, default=None, metavar="SECONDS",
+                   help="--backend remote: kill the vLLM server this many seconds into the run")
+    p.add_argument("--api", choices=["mixed", "json", "chat"], default="mixed",
+                   help="the JSON endpoints, the OpenAI-compatible chat, or each for every other "
+                        "conversation")
+    p.add_argument("--k", type=int, default=None, help="items per answer (default: the service's)")
+    p.add_argument("--explain", type=int, default=None, help="explained items per answer (default: the "
+                                                             "service's, 0)")
+    p.add_argument("--kv-cache-gib", type=float, default=1.0, help="--backend remote: VLLM_CPU_KVCACHE_SPACE")
+
+    p = sub.add_parser("fuzz", help="schemathesis against llmrec serve",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    common(p)
+    service(p, 300.0)
+    p.add_argument("--examples", type=int, default=30, help="generated cases per operation and mode "
+                                                            "(schema-valid, schema-invalid)")
+    args = parser.parse_args(argv)
+    try:
+        return {"latency": latency, "load": load, "fuzz": fuzz}[args.mode](args)
+    except KeyboardInterrupt:
+        _say("interrupted; subprocesses stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
