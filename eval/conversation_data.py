@@ -34,8 +34,8 @@ from typing import Any
 from llmrec.converse.query import Constraints, Query, catalog_genres
 from llmrec.data import Catalog
 
-__all__ = ["FAMILIES", "LANGUAGES", "TEMPLATES", "Case", "Template", "generate", "split_templates",
-           "validate", "validate_parse"]
+__all__ = ["FAMILIES", "LANGUAGES", "TEMPLATES", "Case", "Template", "generate", "halve_groups",
+           "split_templates", "validate", "validate_parse"]
 
 LANGUAGES = ("en", "es", "fr", "de")
 FAMILIES = ("genre", "combined", "negation", "decade", "year", "like", "seen", "impossible", "loose",
@@ -977,15 +977,21 @@ for _lang in ("es", "fr", "de"):
 def split_templates(seed: int = 0) -> tuple[set[str], set[str]]:
     """Template ids to train on and to test on: each (family, language) group is halved at random (an odd
     group's extra template goes to either side in turn), so both halves cover every family and language."""
+    return halve_groups(TEMPLATES.values(), str(seed))
+
+
+def halve_groups(templates: Iterable[Any], salt: str) -> tuple[set[str], set[str]]:
+    """Template ids (``.id``) halved within each (``.family``, ``.language``) group by a shuffle seeded with
+    ``salt`` and the group; an odd group's extra template goes to either side in turn."""
     groups: dict[tuple[str, str], list[str]] = {}
-    for t in TEMPLATES.values():
+    for t in templates:
         groups.setdefault((t.family, t.language), []).append(t.id)
     train: set[str] = set()
     test: set[str] = set()
     extra_to_train = True
     for key in sorted(groups):
         ids = sorted(groups[key])
-        random.Random(f"{seed}/{key[0]}/{key[1]}").shuffle(ids)
+        random.Random(f"{salt}/{key[0]}/{key[1]}").shuffle(ids)
         cut = len(ids) // 2 + (len(ids) % 2 if extra_to_train else 0)
         extra_to_train ^= bool(len(ids) % 2)
         train.update(ids[:cut])

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eval.conversation_data import _KNOWN_SINGLE, _plain_title
+from eval.conversation_data import _KNOWN_SINGLE, _plain_title, halve_groups
 from llmrec.data import Catalog
 
 __all__ = ["FAMILIES", "LANGUAGES", "SHOWN", "TEMPLATES", "FeedbackCase", "Template", "generate", "reading",
@@ -427,19 +427,7 @@ def split_templates() -> tuple[set[str], set[str]]:
     """Template ids to tune on and to score on: each (family, language) group is halved by a fixed shuffle
     (an odd group's extra template goes to either side in turn); the templates added later
     (``_TRAIN_ONLY_SPECS``) are train templates and take no part in the halving."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for t in _SPLIT_TEMPLATES.values():
-        groups.setdefault((t.family, t.language), []).append(t.id)
-    train: set[str] = set()
-    test: set[str] = set()
-    extra_to_train = True
-    for key in sorted(groups):
-        ids = sorted(groups[key])
-        random.Random(f"feedback/{key[0]}/{key[1]}").shuffle(ids)
-        cut = len(ids) // 2 + (len(ids) % 2 if extra_to_train else 0)
-        extra_to_train ^= bool(len(ids) % 2)
-        train.update(ids[:cut])
-        test.update(ids[cut:])
+    train, test = halve_groups(_SPLIT_TEMPLATES.values(), "feedback")
     train.update(_TRAIN_ONLY)
     return train, test
 
