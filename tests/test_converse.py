@@ -215,3 +215,39 @@ def test_feedback_reads_shown_titles_for_every_action_and_numbers_in_titles_as_t
         terminator, apollo]
     fb = read_feedback("no more comedies, nothing before 1990", shown, titles=titles)
     assert not fb.any() and fb.rest == "no more comedies, nothing before 1990"
+
+
+class _FailingRanker:
+    """An LLM ranker whose backend is down: every rerank is the retriever's order, degraded (counted)."""
+
+    def __init__(self, retriever) -> None:
+        self.retriever, self.calls, self.progress = retriever, 0, None
+
+    def start(self, **kwargs):
+        return self
+
+    def fit(self, data):
+        return self
+
+    def rank_candidates(self, request, candidates):
+        from llmrec.items import ItemList
+
+        self.calls += 1
+        meta = {"degraded": True, "reason": "connection refused"}
+        return ItemList(candidates.items, candidates.scores, meta)
+
+    def close(self) -> None:
+        pass
+
+
+def test_after_the_llm_fails_turns_are_answered_without_it_at_once_until_the_retry_time(ml100k, conv):
+    ranker = _FailingRanker(conv.retriever)
+    with Conversations(ml100k, ConverseConfig(retriever=None, llm_retry_after=60.0), ranker=ranker) as c:
+        first = c.recommend("a comedy from the 90s", k=3)
+        second = c.recommend("a western", k=3)
+        assert first.degraded and second.degraded and "connection refused" in second.reason
+        assert ranker.calls == 1  # the second turn did not wait for the backend again
+        assert c.health()["status"] == "degraded"
+        c._llm_down_until = 0.0  # the retry time has passed: the LLM is tried again
+        c.recommend("a drama", k=3)
+        assert ranker.calls == 2

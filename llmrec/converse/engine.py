@@ -69,6 +69,9 @@ class ConverseConfig(BaseModel):
     explain: int = Field(0, ge=0, le=10, description="explain the top N items of each answer")
     candidates: int = Field(20, ge=1, le=26, description="K: recalled candidates the LLM reranks")
     seed_weight: float = Field(1.0, ge=0, description="weight of the 'like X' items' vectors in recall")
+    llm_retry_after: float = Field(30.0, ge=0, description=(
+        "after the LLM fails, answer without it (degraded, at once) for this many seconds before trying it "
+        "again, so that turns do not queue behind the backend's retries"))
     db: str = Field(":memory:", description="SQLite file of the conversations (':memory:': this process)")
     max_request_chars: int = Field(2000, ge=1, description="longest request accepted")
 
@@ -123,6 +126,7 @@ class Conversations:
         self._reader: IntentReader | None = None
         self._explainer = None
         self._llm_error: str | None = None if config.llm else "the LLM is switched off (llm=False)"
+        self._llm_down_until = 0.0  # time.monotonic() before which the LLM is not tried again
 
     # -- the Converser protocol --------------------------------------------------------------------------
     def create(self, user: int | None = None) -> str:
@@ -265,11 +269,13 @@ class Conversations:
                     ) -> tuple[Query, str | None]:
         """The query with the intents the LLM (``reader``, default the configured one) read in the loose
         clauses (read clauses leave the soft text)."""
+        if self._llm_resting():
+            return query, self._llm_error
         try:
             reader = reader or self._intent_reader()
             intents = reader.read([c for c, _ in loose])
         except (LLMUnavailable, LLMRecError) as err:
-            self._llm_error = str(err)
+            self._llm_failed(str(err))
             return query, str(err)
         return apply_intents(self.parser, query, loose, intents), None
 
@@ -297,11 +303,13 @@ class Conversations:
                                          seed_weight=self.config.seed_weight)
         if not (self.config.llm and self.config.rerank):
             return recalled, {"degraded": not self.config.llm, "reason": self._llm_error}
+        if self._llm_resting():  # it failed a moment ago: the retriever's order at once
+            return recalled, {"degraded": True, "reason": self._llm_error}
         head = recalled.head(self.config.candidates)
         request = Request(history, head.items, text=query.text or query.interpretation(self.catalog))
         ranked = self.ranker.rank_candidates(request, head)
         if ranked.meta.get("degraded"):
-            self._llm_error = ranked.meta.get("reason")
+            self._llm_failed(ranked.meta.get("reason") or "LLM unavailable")
         else:
             self._llm_error = None
         rest = recalled.items[len(head):]
@@ -310,6 +318,15 @@ class Conversations:
         if explain and not ranked.meta.get("degraded"):
             merged = self._explain(merged, explain)
         return merged, merged.meta
+
+    def _llm_resting(self) -> bool:
+        return time.monotonic() < self._llm_down_until
+
+    def _llm_failed(self, reason: str) -> None:
+        self._llm_error = reason
+        self._llm_down_until = time.monotonic() + self.config.llm_retry_after
+        log.warning("LLM unavailable (%s); answering without it for %.0f s", reason,
+                    self.config.llm_retry_after)
 
     def _explain(self, ranked: ItemList, n: int) -> ItemList:
         from llmrec.explain import Explainer
