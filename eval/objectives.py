@@ -204,6 +204,7 @@ def plot_pareto(results: list[dict[str, Any]], path: str | Path) -> Path:
     panels = (("ild_genre", "intra-list genre diversity @10"), ("novelty", "novelty @10 (bits)"),
               ("coverage", "catalog coverage @10"))
     for ax, (figure, label) in zip(axes, panels):
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)  # one colour per recommender and objective
         for res in results:
             for objective, sweep_ in res["validation"].items():
                 pts = sweep_["points"]

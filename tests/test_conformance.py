@@ -28,6 +28,12 @@ class TestLLM(RecommenderTests):
         return LLMRanker(LLMRankerConfig(**self.params), backend=ScriptedLLM())
 
 
+class TestRerank(RecommenderTests):
+    name = "rerank"
+    params: ClassVar[dict] = {"base": "itemknn", "base_params": {"neighbors": 5}, "diversity": 0.5,
+                              "popularity": 0.2}
+
+
 class TestLLMBeyondItsCandidates(TestLLM):
     n = 8  # more than K: the candidates, then the retriever's order
 

@@ -77,10 +77,10 @@ def test_the_harness_ranks_by_the_reranked_order(data):
     assert not (lists == base.lists).all()
 
 
-def test_a_reranked_recommendation_shows_the_base_scores_in_the_new_order(data):
+def test_a_reranked_recommendation_follows_the_stage_order(data):
     held = leave_last_out(data, "test")
     rec = create_recommender("rerank", {"base": "popularity", "diversity": 3.0}).fit(held.train)
     base = create_recommender("popularity").fit(held.train)
     top = rec.recommend(NOBODY, ITEMS, n=3)
-    assert top.scores.tolist() == base.score(NOBODY, top.items).tolist()
-    assert top.meta["objectives"]["diversity"] == 3.0
+    assert top.items.tolist() == rec.stage.rerank(NOBODY, ITEMS, base.score(NOBODY, ITEMS))[:3].tolist()
+    assert top.scores.tolist() == [0.0, -1.0, -2.0]

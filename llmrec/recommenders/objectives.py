@@ -26,8 +26,7 @@ from pydantic import Field
 
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.history import History
-from llmrec.items import ItemList
-from llmrec.recommenders.base import Recommender, RecommenderConfig, check_n, create_recommender
+from llmrec.recommenders.base import Recommender, RecommenderConfig, create_recommender
 
 __all__ = ["MultiObjective", "ObjectiveWeights", "RerankConfig", "Reranked"]
 
@@ -114,7 +113,7 @@ class MultiObjective:
 
 
 class RerankConfig(ObjectiveWeights):
-    base: str = Field(..., description="the registered recommender whose ranking is re-ranked")
+    base: str = Field("dense", description="the registered recommender whose ranking is re-ranked")
     base_params: dict[str, Any] = Field(default_factory=dict, description="its config values")
 
 
@@ -144,25 +143,12 @@ class Reranked(Recommender[RerankConfig]):
         return self.reorder(history, items, scores)
 
     def reorder(self, history: History, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """Scores whose order is the re-ranked one (the list first, then the ranker's order)."""
+        """Scores whose order is the re-ranked one (the list first, then the ranker's order): minus each
+        item's position, so a re-ranked recommendation shows 0, -1, -2, ... (its order, not a relevance)."""
         ordered = self.stage.rerank(history, items, scores)
         position = np.empty(len(items))
         position[np.searchsorted(np.sort(items), ordered)] = np.arange(len(items))
         return -position[np.searchsorted(np.sort(items), items)]
-
-    def recommend(self, history: History, items: np.ndarray, n: int = 10, exclude_seen: bool = True
-                  ) -> ItemList:
-        """The re-ranked top ``n``, each with the base ranker's own score (so the scores show what the
-        re-ranking traded)."""
-        n = check_n(n)
-        items = np.asarray(items, dtype=np.int64)
-        if exclude_seen:
-            items = items[~np.isin(items, history.items)]
-        scores = np.asarray(self.base.score(history, items), dtype=np.float64)
-        ordered = self.stage.rerank(history, items, scores)[:n]
-        by_item = dict(zip(items.tolist(), scores.tolist()))
-        return ItemList(ordered, np.array([by_item[int(i)] for i in ordered]), {"objectives": self.config
-                                                                                .model_dump()})
 
     def prepare(self, histories: list[History]) -> None:
         self.base.prepare(histories)
