@@ -271,3 +271,31 @@ def test_given_items_are_scored_exactly_in_one_call_for_many_users(movies):
     scores = r.score_many(hs[:2], items)
     assert r.backend.calls == 1 and [len(s) for s in scores] == [3, 3]
     assert all(i[np.argmax(s)] == 8 for i, s in zip(items, scores))  # Fargo, wherever the list put it
+
+
+def test_fitted_again_on_another_split_the_ranker_refits_its_retriever():
+    """A ranker fitted on the validation split's data and then on the test split's recalls from the test
+    split's fit data (its retriever is fitted again), not the first one's."""
+    from llmrec.split import leave_last_out
+    from llmrec.testing import ScriptedLLM, conformance_dataset
+
+    data = conformance_dataset()
+    fits = []
+
+    class Counting:
+        trained = False
+
+        def is_trained(self):
+            return self.trained
+
+        def fit(self, d):
+            fits.append(d.interactions.fingerprint())
+            self.trained = True
+            return self
+
+    ranker = LLMRanker(LLMRankerConfig(candidates=5), backend=ScriptedLLM(), retriever=Counting())
+    validation, test = leave_last_out(data, "validation").train, leave_last_out(data, "test").train
+    ranker.fit(validation)
+    ranker.fit(validation)  # the same data: nothing to refit
+    ranker.fit(test)
+    assert fits == [validation.interactions.fingerprint(), test.interactions.fingerprint()]

@@ -111,6 +111,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self._llm_seconds: list[float] = []  # per user (amortised over a batch)
         self._prepared: dict[tuple, ItemList] = {}
         self._degraded_users = 0
+        self._retriever_data: str | None = None  # fingerprint of the data the retriever was fitted on here
 
     def backend_config(self, workload: Workload = None) -> LLMConfig:
         """The backend's construction config: the ranker's model, adapter and ``engine`` settings, with
@@ -209,8 +210,12 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self._catalog = data.catalog
         if self.retriever is None:
             self.retriever = create_recommender("dense", {"retriever": self.config.retriever})
-        if not self.retriever.is_trained():
+        fitted_on = data.interactions.fingerprint()
+        # a retriever given trained is kept; one this ranker fitted is fitted again on other data (a second
+        # split), so that it never recalls from the first split's fit data
+        if not self.retriever.is_trained() or self._retriever_data not in (None, fitted_on):
             self.retriever.fit(data)
+        self._retriever_data = fitted_on
         self.labels = list(LABELS[:self.config.candidates])
         if self._start is None:  # started now (errors here), unless it is starting in the background
             self._read_tokens()
