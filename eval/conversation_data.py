@@ -81,6 +81,19 @@ def _parse(all: Iterable[str] = (), any: Iterable[str] = (), none: Iterable[str]
     return Query(c, tuple(seeds), k=k, unsupported=tuple(unsup)).to_parse()
 
 
+def typed_title(r: random.Random, name: str, year: int | None) -> str:
+    """``name`` as a user might type it: sometimes lower case or with a lower-case "the", sometimes with its
+    year."""
+    roll = r.random()
+    if roll < 0.2:
+        name = name.lower()
+    elif roll < 0.35 and name.startswith("The "):
+        name = "the " + name[4:]
+    if r.random() < 0.12 and year is not None:
+        name += f" ({year})"
+    return name
+
+
 def _plain_title(title: str) -> str:
     """"Independence Day (ID4)" -> "Independence Day": the name a person types."""
     return title.split(" (")[0].strip()
@@ -141,14 +154,7 @@ class _World:
         if not pool:
             raise _Retry
         item, name = r.choice(pool[:60])
-        roll = r.random()
-        if roll < 0.2:
-            name = name.lower()
-        elif roll < 0.35 and name.startswith("The "):
-            name = "the " + name[4:]
-        if r.random() < 0.12 and self.catalog.year(item) is not None:
-            name += f" ({self.catalog.year(item)})"
-        return item, name
+        return item, typed_title(r, name, self.catalog.year(item))
 
 
 TEMPLATES: dict[str, Template] = {}

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eval.conversation_data import _KNOWN_SINGLE, _plain_title, halve_groups
+from eval.conversation_data import _KNOWN_SINGLE, _plain_title, halve_groups, typed_title
 from llmrec.data import Catalog
 
 __all__ = ["FAMILIES", "LANGUAGES", "SHOWN", "TEMPLATES", "FeedbackCase", "Template", "generate", "reading",
@@ -350,15 +350,7 @@ class _World:
                 self.names[i] = name
 
     def name(self, r: random.Random, item: int) -> str:
-        name = self.names[item]
-        roll = r.random()
-        if roll < 0.2:
-            name = name.lower()
-        elif roll < 0.35 and name.startswith("The "):
-            name = "the " + name[4:]
-        if r.random() < 0.12 and self.catalog.year(item) is not None:
-            name += f" ({self.catalog.year(item)})"
-        return name
+        return typed_title(r, self.names[item], self.catalog.year(item))
 
 
 def _forms(r: random.Random, lang: str, p: int, shown: int) -> dict[str, str]:
