@@ -117,6 +117,17 @@ class Catalog:
         y = self.frame.at[item, "year"]
         return None if pd.isna(y) else int(y)
 
+    def genre_matrix(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The catalog's genre names (sorted) and an (items, genres) 0/1 matrix in :attr:`item_ids` order."""
+        ids = self.item_ids
+        names = tuple(sorted({g for i in ids for g in self.genres(int(i))}))
+        col = {g: c for c, g in enumerate(names)}
+        matrix = np.zeros((len(ids), len(names)), dtype=np.float64)
+        for r, i in enumerate(ids):
+            for g in self.genres(int(i)):
+                matrix[r, col[g]] = 1.0
+        return names, matrix
+
     def genres(self, item: int) -> tuple[str, ...]:
         return self.frame.at[item, "genres"]
 

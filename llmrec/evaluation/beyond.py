@@ -52,12 +52,7 @@ class ItemStats:
     @classmethod
     def build(cls, catalog: Catalog, train: Interactions, head_share: float = 0.2) -> ItemStats:
         ids = catalog.item_ids
-        names = tuple(sorted({g for i in ids for g in catalog.genres(int(i))}))
-        col = {g: c for c, g in enumerate(names)}
-        genres = np.zeros((len(ids), len(names)), dtype=np.float64)
-        for r, i in enumerate(ids):
-            for g in catalog.genres(int(i)):
-                genres[r, col[g]] = 1.0
+        names, genres = catalog.genre_matrix()
         frame = train.frame
         pos = catalog.positions(frame["item"].to_numpy())
         counts = np.bincount(pos, minlength=len(ids)).astype(np.float64)

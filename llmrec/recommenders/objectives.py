@@ -50,12 +50,7 @@ class MultiObjective:
     def __init__(self, catalog: Catalog, interactions: Interactions, weights: ObjectiveWeights) -> None:
         self.catalog, self.weights = catalog, weights
         ids = catalog.item_ids
-        names = sorted({g for i in ids for g in catalog.genres(int(i))})
-        col = {g: c for c, g in enumerate(names)}
-        self.genres = np.zeros((len(ids), max(len(names), 1)))
-        for r, i in enumerate(ids):
-            for g in catalog.genres(int(i)):
-                self.genres[r, col[g]] = 1.0
+        self.genres = catalog.genre_matrix()[1]
         self.spread = self.genres / np.maximum(self.genres.sum(1, keepdims=True), 1.0)
         counts = np.bincount(catalog.positions(interactions.frame["item"].to_numpy()), minlength=len(ids))
         self.popularity = np.log1p(counts) / max(np.log1p(counts.max()), 1e-12)
