@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 
 from llmrec.evaluation.metrics import mrr, ndcg_at, recall_at
 from llmrec.history import histories
+from llmrec.llm.base import cpu_has_bf16
 from llmrec.llm.ranker import LLMRanker
 from llmrec.split import HoldoutSplit, seeded_sample, target_items
 
 __all__ = ["FrozenTrunkCache", "RankValidator", "candidate_metrics", "cpu_has_bf16"]
 
 log = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bf16 matrix units (AVX512-BF16 or AMX); without them bf16 is emulated and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def candidate_metrics(ranked: list[np.ndarray], targets: list[int]) -> dict[str, float]:

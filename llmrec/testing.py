@@ -26,7 +26,8 @@ from llmrec.history import histories
 from llmrec.items import top_n
 from llmrec.recommenders import Recommender, create_recommender, recommender_class
 
-__all__ = ["CharTokenizer", "RecommenderTests", "ScriptedLLM", "conformance_dataset"]
+__all__ = ["CharTokenizer", "RecommenderTests", "ScriptedItemLLM", "ScriptedLLM", "conformance_dataset",
+           "item_model_stub"]
 
 _TITLES = [("Toy Story", 1995, "Animation|Children's|Comedy"), ("Heat", 1995, "Action|Crime|Thriller"),
            ("Fargo", 1996, "Crime|Drama|Thriller"), ("Alien", 1979, "Action|Horror|Sci-Fi"),
@@ -73,6 +74,32 @@ class ScriptedLLM:
 
     def generate(self, prompts, max_tokens, *, adapter=None, json_schema=None, temperature=0.0, seeds=None):
         return ["{}" for _ in prompts]
+
+
+class ScriptedItemLLM:
+    """A deterministic stand-in for an item-token model's backend: each item token's logit is a hash of the
+    prompt and the token; :meth:`allowed_logprobs` normalises over the allowed tokens, as the engines do."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def allowed_logprobs(self, prompts, token_ids):
+        self.calls += 1
+        rows = [[zlib.crc32(f"{list(p)}|{t}".encode()) % 1000 / 100.0 for t in token_ids] for p in prompts]
+        logits = np.array(rows, dtype=np.float64).reshape(len(prompts), len(token_ids))
+        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+def item_model_stub(directory, catalog: Catalog) -> str:
+    """A directory holding only an item-token model's manifest for ``catalog`` (tokens 1000, 1001, ...):
+    enough for ``genllm`` with a scripted backend."""
+    from llmrec.artifacts import write_manifest
+    from llmrec.llm.items import ITEM_MODEL_KIND, ItemVocabulary, catalog_fingerprint
+
+    vocab = ItemVocabulary(catalog.item_ids.copy(), 1000 + np.arange(len(catalog), dtype=np.int64), (1, 2),
+                           catalog_fingerprint(catalog))
+    write_manifest(directory, ITEM_MODEL_KIND, **vocab.manifest_fields())
+    return str(directory)
 
 
 class RecommenderTests:

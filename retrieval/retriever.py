@@ -114,6 +114,12 @@ class DenseRetriever(Recommender[DenseConfig]):
                      fingerprint)
         return "collab-final.pt"
 
+    @property
+    def collab_vectors(self) -> np.ndarray:
+        """(catalog items, dim) the collaborative channel's item vectors in catalog order (zero for items it
+        never saw; no columns without a trained channel)."""
+        return self._collab_vectors
+
     def set_text_weight(self, weight: float) -> None:
         """Re-weight the text channel (item side) without re-encoding anything."""
         self.text_weight = float(weight)

@@ -1,10 +1,18 @@
 """Every registered recommender passes the library's conformance checks (llmrec.testing.RecommenderTests)."""
 
+import tempfile
 from typing import ClassVar
 
+from llmrec.llm.generative import GenLLM, GenLLMConfig
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.recommenders import registered_recommenders
-from llmrec.testing import RecommenderTests, ScriptedLLM
+from llmrec.testing import (
+    RecommenderTests,
+    ScriptedItemLLM,
+    ScriptedLLM,
+    conformance_dataset,
+    item_model_stub,
+)
 
 
 class TestPopularity(RecommenderTests):
@@ -32,6 +40,15 @@ class TestRerank(RecommenderTests):
     name = "rerank"
     params: ClassVar[dict] = {"base": "itemknn", "base_params": {"neighbors": 5}, "diversity": 0.5,
                               "popularity": 0.2}
+
+
+class TestGenLLM(RecommenderTests):
+    name = "genllm"
+    params: ClassVar[dict] = {"model": "unused"}
+
+    def build(self):
+        model = item_model_stub(tempfile.mkdtemp(prefix="genllm-"), conformance_dataset().catalog)
+        return GenLLM(GenLLMConfig(model=model), backend=ScriptedItemLLM())
 
 
 class TestLLMBeyondItsCandidates(TestLLM):

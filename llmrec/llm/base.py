@@ -9,7 +9,9 @@ positions (:func:`prefix_token_logprobs` on vLLM and servers; one forward pass o
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -75,6 +77,23 @@ def structured_outputs(schema: dict) -> dict:
     except ImportError:
         return {"json": schema}
     return {"grammar": str(xgrammar.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False))}
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 matrix units (AVX512-BF16 or AMX); without them bf16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def fast_dtype() -> str:
+    """bfloat16 on CUDA and on CPUs with bf16 matrix units, float32 elsewhere (where bf16 is emulated)."""
+    import torch
+
+    return "bfloat16" if torch.cuda.is_available() or cpu_has_bf16() else "float32"
 
 
 def resolve_dtype(name: str) -> str:

@@ -89,6 +89,8 @@ class VLLMConfig(LLMConfig):
     kv_cache_gib: float = 1.0  # VLLM_CPU_KVCACHE_SPACE when it is unset
     max_lora_rank: int | None = None  # None: the adapters' largest rank (rounded up to one vLLM accepts)
     verbose: bool = False  # keep vLLM's INFO logging (default: warnings only)
+    max_logprobs: int | None = None  # most log-probabilities a request may ask for (None: vLLM's 20)
+    logprobs_mode: str | None = None  # "processed_logprobs": after allowed_token_ids masking (None: raw)
 
     def __post_init__(self):
         for name in ("enforce_eager", "in_process"):

@@ -97,6 +97,21 @@ class TransformersBackend:
                 yield which, self.tokenizer(batch, return_tensors="pt", padding=True,
                                             add_special_tokens=False)
 
+    def allowed_logprobs(self, prompts: list[list[int]], token_ids: list[int]) -> np.ndarray:
+        """The next-token log-probabilities of ``token_ids`` normalised over those tokens alone (the softmax
+        restricted to them), one row per prompt (token ids); positions count from each prompt's first token,
+        as in vLLM, whatever its padding."""
+        import torch
+
+        out = np.zeros((len(prompts), len(token_ids)), dtype=np.float32)
+        ids_t = torch.as_tensor(list(map(int, token_ids)))
+        with torch.no_grad():
+            for which, enc in self._batches(prompts):
+                positions = (enc["attention_mask"].cumsum(1) - 1).clamp(min=0)
+                logits = self.model(**enc, position_ids=positions, logits_to_keep=1).logits[:, -1, :]
+                out[which] = torch.log_softmax(logits[:, ids_t].float(), dim=-1).numpy()
+        return out
+
     def label_logprobs(self, prompts: list[str] | list[list[int]], token_ids: list[int], *,
                        adapter: AdapterRef = None) -> np.ndarray:
         import torch

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from llmrec.errors import ConfigError
 from llmrec.llm.adapters import AdapterSet, vllm_lora_rank
 from llmrec.llm.base import AdapterRef, per_prompt, prefix_token_logprobs, resolve_dtype, structured_outputs
 from llmrec.llm.config import VLLMConfig
@@ -130,8 +131,8 @@ class VLLMBackend:
         if self.adapters:
             rank = vllm_lora_rank(config.max_lora_rank or max(a.rank for a in self.adapters))
             lora = {"enable_lora": True, "max_loras": len(self.adapters), "max_lora_rank": rank}
-        extra = ({"max_num_batched_tokens": config.max_num_batched_tokens}
-                 if config.max_num_batched_tokens else {})
+        extra = {name: getattr(config, name) for name in ("max_num_batched_tokens", "max_logprobs",
+                                                           "logprobs_mode") if getattr(config, name)}
         with _multiprocessing(not self.in_process) as executor:
             self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype),
                            max_model_len=config.max_model_len, enable_prefix_caching=config.prefix_caching,
@@ -177,6 +178,30 @@ class VLLMBackend:
             for col, tid in enumerate(token_ids):
                 if tid in step:
                     out[row, col] = step[tid].logprob
+        return out
+
+    def allowed_logprobs(self, prompts: list[list[int]], token_ids: list[int]) -> np.ndarray:
+        """The next-token log-probabilities of ``token_ids`` normalised over those tokens alone (the softmax
+        restricted to them), one row per prompt: ``allowed_token_ids`` masks the vocabulary and the engine's
+        ``logprobs_mode="processed_logprobs"`` returns log-probabilities after the mask (its
+        ``max_logprobs`` must be at least ``len(token_ids)``)."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        wide = (self.config.max_logprobs or 0) >= len(token_ids)
+        if self.config.logprobs_mode != "processed_logprobs" or not wide:
+            raise ConfigError(f"allowed_logprobs needs an engine started with logprobs_mode="
+                              f"'processed_logprobs' and max_logprobs >= {len(token_ids)}")
+        params = SamplingParams(max_tokens=1, temperature=1.0, logprobs=len(token_ids),
+                                allowed_token_ids=list(map(int, token_ids)))
+        inputs = [TokensPrompt(prompt_token_ids=list(map(int, p))) for p in prompts]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False)
+        column = {int(t): n for n, t in enumerate(token_ids)}
+        out = np.full((len(prompts), len(token_ids)), -np.inf)
+        for row, o in enumerate(outputs):
+            for tid, lp in o.outputs[0].logprobs[0].items():
+                if tid in column:
+                    out[row, column[tid]] = lp.logprob
         return out
 
     def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *,

@@ -1,0 +1,173 @@
+"""``genllm``: the item-token LLM as a recommender — the whole catalog scored from one forward pass per user.
+
+The user's history is written as item tokens (:mod:`llmrec.llm.items`) and the next-token distribution,
+restricted to the item tokens, scores every item: no candidates in the prompt, so no position bias.  Through
+vLLM the restriction is ``allowed_token_ids`` with log-probabilities after the mask; the transformers
+reference computes the same softmax (a test compares them).
+
+With a ``retriever`` the scores are fused, ``llm_weight * z(llm) + retriever_weight * z(retriever)`` (each
+standardised over the catalog for the user; weights chosen on validation by ``python -m eval.generative``);
+with ``candidates`` K only the retriever's top K get the fused score and the rest keep the retriever's order
+below them (reranking).
+
+    python -m eval --recommender genllm --param model=runs/items-merged
+    python -m eval --recommender genllm --param model=runs/items-merged --param retriever=auto \\
+        --param retriever_weight=1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from llmrec.data import Dataset
+from llmrec.errors import ConfigError
+from llmrec.history import History
+from llmrec.llm.items import ItemVocabulary, load_item_model
+from llmrec.recommenders.base import Recommender, RecommenderConfig, create_recommender
+
+__all__ = ["GenLLM", "GenLLMConfig", "history_key", "zscore"]
+
+log = logging.getLogger(__name__)
+
+
+class GenLLMConfig(RecommenderConfig):
+    model: str = Field(description="item-token model directory (python -m finetune.items)")
+    backend: Literal["vllm", "transformers"] = Field("vllm", description="vLLM engine or transformers "
+                                                                         "reference")
+    dtype: str = Field("auto", description="auto: bfloat16 on CUDA or a CPU with bf16 units, else float32")
+    history: int = Field(200, ge=1, description="most recent history items written in the prompt")
+    batch_size: int = Field(16, ge=1, description="users per transformers batch")
+    retriever: str | None = Field(None, description="fuse with this retriever ('auto': the cached default)")
+    llm_weight: float = Field(1.0, ge=0, description="weight of the LLM's standardised log-probabilities")
+    retriever_weight: float = Field(0.0, ge=0, description="weight of the retriever's standardised scores")
+    candidates: int | None = Field(None, ge=1, description="rerank only the retriever's top K (None: all)")
+    kv_cache_gib: float = Field(1.0, gt=0, description="vLLM KV cache")
+
+
+def zscore(x: np.ndarray) -> np.ndarray:
+    """``x`` standardised along its last axis (a constant row becomes zeros)."""
+    x = np.asarray(x, dtype=np.float64)
+    sd = x.std(axis=-1, keepdims=True)
+    return (x - x.mean(axis=-1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+
+
+def history_key(history: History) -> tuple:
+    return (int(history.user), len(history), history.items[-8:].tobytes())
+
+
+class GenLLM(Recommender[GenLLMConfig]):
+    name = "genllm"
+    config_class = GenLLMConfig
+
+    def __init__(self, config: GenLLMConfig | None = None, *, backend=None, retriever=None):
+        if config is None:
+            raise ConfigError("genllm needs a model: --param model=DIR (python -m finetune.items)")
+        super().__init__(config)
+        self.backend, self.retriever = backend, retriever
+        self.vocab: ItemVocabulary | None = None
+        self.manifest: dict[str, Any] = {}
+        self._cache: dict[tuple, np.ndarray] = {}
+        self._seconds, self._users = 0.0, 0
+
+    # -- fitting ---------------------------------------------------------------------------------------
+    def fit(self, data: Dataset) -> GenLLM:
+        """Check the model against ``data``'s catalog (a model for another catalog is refused) and fit the
+        retriever when one is fused.  The model itself was trained by ``python -m finetune.items``."""
+        self.manifest, self.vocab = load_item_model(self.config.model, data.catalog)
+        self._catalog = data.catalog.item_ids
+        if self.vocab.item_ids.tolist() != self._catalog.tolist():
+            raise ConfigError("the item vocabulary is not in the catalog's order")
+        self._cache.clear()
+        if self.config.retriever is not None or self.retriever is not None:
+            if self.retriever is None:
+                self.retriever = create_recommender("dense", {"retriever": self.config.retriever})
+            self.retriever.fit(data)
+        self._trained = True
+        return self
+
+    def _start(self):
+        if self.backend is None:
+            from llmrec.llm.backends import TransformersBackend, TransformersConfig, VLLMBackend, VLLMConfig
+            from llmrec.llm.base import fast_dtype
+
+            dtype = fast_dtype() if self.config.dtype == "auto" else self.config.dtype
+            if self.config.backend == "vllm":
+                self.backend = VLLMBackend(VLLMConfig(
+                    model=self.config.model, dtype=dtype, max_logprobs=len(self.vocab),
+                    logprobs_mode="processed_logprobs", workload="batch", max_model_len=self._max_len(),
+                    kv_cache_gib=self.config.kv_cache_gib))
+            else:
+                self.backend = TransformersBackend(TransformersConfig(model=self.config.model, dtype=dtype,
+                                                                      batch_size=self.config.batch_size))
+        return self.backend
+
+    def _max_len(self) -> int:
+        per_item = 1 + (max((len(t) for t in self.vocab.titles.values()), default=0))
+        return int(len(self.vocab.prefix_ids) + per_item * self.config.history + 8)
+
+    # -- scoring ---------------------------------------------------------------------------------------
+    def prompt(self, history: History) -> list[int]:
+        """The prompt's token ids: the last ``history`` items as tokens (in the model's form)."""
+        return self.vocab.encode(history.items[-self.config.history:])[0]
+
+    def item_logprobs(self, histories: list[History]) -> np.ndarray:
+        """``(users, catalog items)``: each user's next-item log-probabilities over the whole catalog."""
+        self._require()
+        missing = [h for h in histories if history_key(h) not in self._cache]
+        if missing:
+            t0 = time.perf_counter()
+            rows = self._start().allowed_logprobs([self.prompt(h) for h in missing],
+                                                  self.vocab.token_ids.tolist())
+            self._seconds += time.perf_counter() - t0
+            self._users += len(missing)
+            for h, row in zip(missing, rows):
+                self._cache[history_key(h)] = np.asarray(row, dtype=np.float64)
+        return np.stack([self._cache[history_key(h)] for h in histories])
+
+    def prepare(self, histories: list[History]) -> None:
+        """Score every user's whole catalog in one engine call (the harness scores them one by one next)."""
+        self.item_logprobs(histories)
+        if self.retriever is not None:
+            self.retriever.prepare(histories)
+
+    def catalog_scores(self, history: History) -> np.ndarray:
+        """The final score of every catalog item (catalog order) for this user."""
+        llm = self.item_logprobs([history])[0]
+        if self.retriever is None or self.config.retriever_weight == 0:
+            return llm
+        retr = np.asarray(self.retriever.score(history, self._catalog), dtype=np.float64)
+        fused = self.config.llm_weight * zscore(llm) + self.config.retriever_weight * zscore(retr)
+        if self.config.candidates is None:
+            return fused
+        # rerank: the retriever's top K (unseen) by the fused score, above every other item in retriever order
+        unseen = ~np.isin(self._catalog, history.items)
+        order = np.flatnonzero(unseen)[np.argsort(-retr[unseen], kind="stable")]
+        top = order[:self.config.candidates]
+        out = zscore(retr) - 1e6
+        out[top] = fused[top]
+        return out
+
+    def score(self, history: History, items: np.ndarray) -> np.ndarray:
+        self._require()
+        items = np.asarray(items, dtype=np.int64)
+        return self.catalog_scores(history)[self.vocab.positions(items)]
+
+    def _require(self) -> None:
+        if not self._trained:
+            raise ConfigError("genllm is not fitted: call fit(data) first")
+
+    def stats(self) -> dict[str, Any]:
+        return {"llm_users": self._users, "llm_seconds": round(self._seconds, 3),
+                "llm_seconds_per_user": round(self._seconds / max(self._users, 1), 4),
+                "model": self.config.model, "form": self.manifest.get("form"),
+                "catalog": self.manifest.get("catalog")}
+
+    def close(self) -> None:
+        if self.backend is not None and hasattr(self.backend, "close"):
+            self.backend.close()
+        self.backend = None

@@ -1,0 +1,259 @@
+"""Items as tokens of the LLM (issue 25): the vocabulary, its rows, the training targets, the merged model and
+``genllm``'s scores."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from finetune.items import add_item_vocabulary, init_item_rows, main, sequence_rows, title_rows
+from llmrec.artifacts import read_manifest
+from llmrec.data import Catalog, Dataset
+from llmrec.errors import ArtifactError, ConfigError
+from llmrec.history import histories
+from llmrec.llm.generative import GenLLM, GenLLMConfig, zscore
+from llmrec.llm.items import ITEM_MODEL_KIND, ItemVocabulary, catalog_fingerprint, item_token, load_item_model
+from llmrec.models import resolve_llm
+from llmrec.split import leave_last_out
+from llmrec.testing import ScriptedItemLLM, conformance_dataset, item_model_stub
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_llm(None))
+
+
+def _tiny_base(path, tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                         tie_word_embeddings=True, max_position_embeddings=512))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return model
+
+
+def _other_catalog(catalog: Catalog) -> Catalog:
+    frame = catalog.frame.copy()
+    frame.iloc[0, frame.columns.get_loc("title")] = "Something Else (1999)"
+    return Catalog(frame)
+
+
+def test_each_item_gets_a_token_of_its_own_after_the_base_vocabulary(tokenizer):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_llm(None))
+    catalog = conformance_dataset().catalog
+    base = len(tok)
+    vocab = ItemVocabulary.build(catalog, tok)
+    assert vocab.token_ids.tolist() == list(range(base, base + len(catalog)))
+    assert tok.convert_ids_to_tokens(int(vocab.token_ids[2])) == item_token(int(catalog.item_ids[2]))
+    items = catalog.item_ids[[3, 0, 5]]
+    ids, where = vocab.encode(items)
+    assert ids[:len(vocab.prefix_ids)] == list(vocab.prefix_ids)
+    assert [ids[w] for w in where] == vocab.token_ids[[3, 0, 5]].tolist()
+    assert len(ids) == len(vocab.prefix_ids) + 3  # tokens form: nothing but the item tokens
+
+
+def test_the_hybrid_form_follows_each_item_token_with_its_title(tokenizer):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_llm(None))
+    catalog = conformance_dataset().catalog
+    vocab = ItemVocabulary.build(catalog, tok, form="hybrid")
+    ids, where = vocab.encode(catalog.item_ids[:2])
+    title = tok.decode(ids[where[0] + 1:where[1]])
+    assert title.strip().rstrip(";") == catalog.short_title(int(catalog.item_ids[0]))
+
+
+def test_an_unknown_item_is_an_error_naming_it(tokenizer):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_llm(None))
+    vocab = ItemVocabulary.build(conformance_dataset().catalog, tok)
+    with pytest.raises(ConfigError, match="item 9999 is not in the item vocabulary"):
+        vocab.encode([9999])
+
+
+def test_a_model_for_another_catalog_is_refused(tmp_path):
+    data = conformance_dataset()
+    model = item_model_stub(tmp_path / "m", data.catalog)
+    other = _other_catalog(data.catalog)
+    assert catalog_fingerprint(other) != catalog_fingerprint(data.catalog)
+    with pytest.raises(ArtifactError, match="another catalog.*same item ids with other titles"):
+        load_item_model(model, other)
+    with pytest.raises(ArtifactError, match="another catalog"):
+        GenLLM(GenLLMConfig(model=model), backend=ScriptedItemLLM()).fit(
+            Dataset(data.interactions, other, name="other"))
+
+
+def test_training_targets_are_each_users_fit_items_never_validation_or_test_items(ml100k, tokenizer):
+    from transformers import AutoTokenizer
+
+    vocab = ItemVocabulary.build(ml100k.catalog, AutoTokenizer.from_pretrained(resolve_llm(None)))
+    split = leave_last_out(ml100k, "validation")
+    rows = sequence_rows(split, vocab, window=50)
+    labelled: dict[int, list[int]] = {}
+    for r in rows:
+        labelled.setdefault(r["user"], []).extend(vocab.item_ids[[x for x in r["labels"] if x >= 0]].tolist())
+    fit = histories(split.train.interactions)
+    held = {**dict(zip(split.targets["user"], split.targets["item"]))}
+    test = leave_last_out(ml100k, "test").targets
+    for user, items in labelled.items():
+        assert sorted(items) == sorted(fit[user].items.tolist())  # every fit position a target, once
+        assert held.get(user) not in items
+    assert not any(item in labelled[u] for u, item in zip(test["user"], test["item"]))
+    assert sum(len(v) for v in labelled.values()) == len(split.train.interactions)
+
+
+def test_item_rows_start_from_their_titles_never_at_random(tmp_path, tokenizer, ml100k):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_llm(None))
+    model = _tiny_base(tmp_path / "base", tok)
+    base = model.get_input_embeddings().weight[:len(tok)].detach().clone()
+    vocab = add_item_vocabulary(model, tok, ml100k.catalog, "tokens")
+    info = init_item_rows(model, tok, ml100k, vocab, "title", scale=0.5)
+    rows = model.get_input_embeddings().weight[torch.as_tensor(vocab.token_ids)].detach().numpy()
+    titles = title_rows(base, tok, ml100k.catalog)
+    cos = (rows * titles).sum(1) / np.linalg.norm(rows, axis=1) / np.linalg.norm(titles, axis=1)
+    assert cos.min() > 0.9999
+    assert np.allclose(np.linalg.norm(rows, axis=1), info["row_norm"], rtol=1e-4)
+    assert info["row_norm"] == pytest.approx(0.5 * float(base.norm(dim=1).mean()), rel=1e-4)
+    out = model.get_output_embeddings().weight[torch.as_tensor(vocab.token_ids)].detach().numpy()
+    assert np.array_equal(out, rows)  # tied: the output rows are the same rows
+
+
+@pytest.fixture(scope="module")
+def smoke_model(tmp_path_factory, ml100k):
+    """A tiny base model trained for a few steps by ``python -m finetune.items --smoke``."""
+    from transformers import AutoTokenizer
+
+    root = tmp_path_factory.mktemp("items")
+    _tiny_base(root / "base", AutoTokenizer.from_pretrained(resolve_llm(None)))
+    argv = ["--model", str(root / "base"), "--output", str(root / "out"), "--smoke", "--no-progress"]
+    assert main(argv) == 0
+    return root / "out"
+
+
+def test_the_trained_model_is_written_merged_with_its_vocabulary_and_manifest(smoke_model, ml100k):
+    out = smoke_model
+    manifest = read_manifest(out, ITEM_MODEL_KIND)
+    assert manifest["catalog"] == catalog_fingerprint(ml100k.catalog)
+    assert manifest["trained_on"] == leave_last_out(ml100k, "validation").train.interactions.fingerprint()
+    assert not (out / "adapter_config.json").exists()  # merged: no LoRA adapter for vLLM to load
+    card = json.loads((out / "card.json").read_text())
+    assert card["validation_history"][0]["step"] == 0 and card["training"]["targets"] > 90_000
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.vocab_size >= manifest["token_ids"][-1] + 1
+
+
+def test_genllm_scores_are_the_item_softmax_of_the_merged_model(smoke_model, ml100k):
+    from transformers import AutoModelForCausalLM
+
+    out = smoke_model
+    cfg = GenLLMConfig(model=str(out), backend="transformers", dtype="float32", history=30)
+    rec = GenLLM(cfg).fit(ml100k)
+    hs = list(histories(ml100k.interactions).values())[:5]
+    got = rec.item_logprobs(hs)
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    for h, row in zip(hs, got):
+        ids = rec.prompt(h)
+        with torch.no_grad():
+            logits = model(torch.tensor([ids])).logits[0, -1, torch.as_tensor(rec.vocab.token_ids)]
+        assert np.allclose(row, torch.log_softmax(logits, -1).numpy(), atol=1e-4)
+    assert np.allclose(np.exp(got).sum(1), 1.0, atol=1e-4)  # a distribution over the catalog
+
+
+def test_a_corrupt_model_file_is_refused(smoke_model, ml100k, tmp_path):
+    import shutil
+
+    out = smoke_model
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "card.json").write_text("{}")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        GenLLM(GenLLMConfig(model=str(copy), backend="transformers")).fit(ml100k)
+
+
+class _Retriever:
+    def __init__(self, scores):
+        self.scores = scores
+
+    def fit(self, data):
+        return self
+
+    def prepare(self, histories):
+        pass
+
+    def score(self, history, items):
+        return self.scores[np.searchsorted(np.arange(1, len(self.scores) + 1), items)]
+
+
+def test_fusion_adds_the_standardised_scores_with_their_weights(tmp_path):
+    data = conformance_dataset()
+    model = item_model_stub(tmp_path / "m", data.catalog)
+    retr = np.linspace(0, 1, len(data.catalog))
+    h = next(iter(histories(data.interactions).values()))
+    llm = GenLLM(GenLLMConfig(model=model), backend=ScriptedItemLLM()).fit(data)
+    fused = GenLLM(GenLLMConfig(model=model, retriever_weight=0.5), backend=ScriptedItemLLM(),
+                   retriever=_Retriever(retr)).fit(data)
+    items = data.catalog.item_ids
+    expected = zscore(llm.score(h, items)) + 0.5 * zscore(retr)
+    assert np.allclose(fused.score(h, items), expected)
+
+
+def test_reranking_orders_only_the_retrievers_top_k_by_the_fused_score(tmp_path):
+    data = conformance_dataset()
+    model = item_model_stub(tmp_path / "m", data.catalog)
+    retr = np.linspace(1, 0, len(data.catalog))  # the retriever prefers low ids
+    h = next(iter(histories(data.interactions).values()))
+    rec = GenLLM(GenLLMConfig(model=model, retriever_weight=1.0, candidates=3), backend=ScriptedItemLLM(),
+                 retriever=_Retriever(retr)).fit(data)
+    ranked = rec.recommend(h, data.catalog.item_ids, n=len(data.catalog))
+    unseen = [i for i in data.catalog.item_ids.tolist() if i not in h.items]
+    assert sorted(ranked.items[:3].tolist()) == unseen[:3]  # the retriever's top 3, reordered
+    assert ranked.items[3:].tolist() == unseen[3:]  # the rest in the retriever's order
+
+
+def test_the_reference_scores_a_prompt_the_same_whatever_its_batch_padding(smoke_model, ml100k):
+    from llmrec.llm.reference import TransformersBackend, TransformersConfig
+
+    out = smoke_model
+    backend = TransformersBackend(TransformersConfig(model=str(out), dtype="float32", batch_size=4))
+    _, vocab = load_item_model(out, ml100k.catalog)
+    hs = list(histories(ml100k.interactions).values())[:4]
+    prompts = [vocab.encode(h.items[-(5 + 7 * n):])[0] for n, h in enumerate(hs)]
+    together = backend.allowed_logprobs(prompts, vocab.token_ids.tolist())
+    alone = np.concatenate([backend.allowed_logprobs([p], vocab.token_ids.tolist()) for p in prompts])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_the_merged_model_carries_the_trained_item_rows_and_the_chosen_checkpoint(smoke_model, ml100k):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from finetune.items import ItemValidator
+
+    out = smoke_model
+    card = json.loads((out / "card.json").read_text())
+    base = AutoModelForCausalLM.from_pretrained(out.parent / "base").get_input_embeddings().weight.detach()
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    _, vocab = load_item_model(out, ml100k.catalog)
+    rows = model.get_input_embeddings().weight[torch.as_tensor(vocab.token_ids)].detach().numpy()
+    start = title_rows(base, tok, ml100k.catalog)
+    start = start / np.linalg.norm(start, axis=1, keepdims=True) * card["data"]["row_norm"]
+    assert np.abs(rows - start).max() > 1e-3  # trained rows, not the initial ones, were merged
+    cfg = card["config"]["resolved"]
+    validator = ItemValidator(leave_last_out(ml100k, "validation"), vocab, tok, users=cfg["val_users"],
+                              history=cfg["window"], seed=cfg["seed"])
+    again = validator.evaluate(model)
+    assert again["recall@20"] == pytest.approx(card["validation"]["recall@20"], abs=1e-9)
+    assert again["ndcg@10"] == pytest.approx(card["validation"]["ndcg@10"], abs=1e-9)
