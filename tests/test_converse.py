@@ -251,3 +251,92 @@ def test_after_the_llm_fails_turns_are_answered_without_it_at_once_until_the_ret
         c._llm_down_until = 0.0  # the retry time has passed: the LLM is tried again
         c.recommend("a drama", k=3)
         assert ranker.calls == 2
+
+
+# --- objective weights per call ---------------------------------------------------------------------------
+
+def _genre_spread(catalog, items) -> float:
+    """Mean pairwise Jaccard distance of the items' genre sets (1: no genre shared)."""
+    sets = [set(catalog.genres(i)) for i in items]
+    pairs = [(a, b) for n, a in enumerate(sets) for b in sets[n + 1:]]
+    return float(np.mean([1 - len(a & b) / len(a | b) for a, b in pairs]))
+
+
+def test_a_diversity_weight_spreads_the_genres_of_an_answer_and_every_constraint_still_holds(conv, ml100k):
+    text = "action films from the 90s, no comedy"
+    plain = conv.recommend(text, k=10)
+    diverse = conv.recommend(text, k=10, objectives={"diversity": 3.0})
+    assert diverse.parse == plain.parse and len(diverse.items) == len(plain.items) == 10
+    assert [it.item for it in diverse.items] != [it.item for it in plain.items]
+    catalog = ml100k.catalog  # the top of the list shares fewer genres
+    assert (_genre_spread(catalog, [it.item for it in diverse.items[:3]])
+            > _genre_spread(catalog, [it.item for it in plain.items[:3]]))
+    stated = Query.from_parse(diverse.parse)
+    for it in diverse.items:
+        assert not stated.constraints.violations(catalog, it.item), it.title
+    # zero weights are the ranked order itself, and so is no weight
+    assert [it.item for it in conv.recommend(text, k=10, objectives={"diversity": 0.0}).items] == [
+        it.item for it in plain.items]
+
+
+def test_a_conversation_turn_takes_its_own_weights(conv):
+    cid = conv.create(user=42)
+    plain = conv.turn(cid, "a drama", k=5)
+    diverse = conv.turn(cid, "a drama", k=5, objectives={"diversity": 1.0, "popularity": 0.5})
+    assert diverse.turn == plain.turn + 1 and diverse.parse == plain.parse
+    assert [it.item for it in diverse.items] != [it.item for it in plain.items]
+    assert all("Drama" in it.genres for it in diverse.items)
+
+
+@pytest.mark.parametrize("objectives,field", [
+    ({"diversity": -1}, "objectives.diversity"),
+    ({"diversty": 0.3}, "objectives.diversty: unknown weight"),
+    ({"calibration": "high"}, "objectives.calibration"),
+    ({"popularity": True}, "objectives.popularity"),
+    ({"diversity": float("inf")}, "objectives.diversity"),
+    ({"pool": 0}, "objectives.pool"),
+    ([0.3], "objectives must be a mapping"),
+])
+def test_invalid_objective_weights_are_request_errors_naming_the_field(conv, objectives, field):
+    with pytest.raises(RequestError, match=field):
+        conv.recommend("a comedy", objectives=objectives)
+    cid = conv.create()
+    with pytest.raises(RequestError, match=field):
+        conv.turn(cid, "a comedy", objectives=objectives)
+    assert conv.state(cid)["turns"] == 0  # a refused turn leaves the conversation as it was
+
+
+class _ReversingRanker(_FailingRanker):
+    """An LLM ranker that works: it reverses the recalled candidates, scoring them 1, 0.9, 0.8, ..."""
+
+    def rank_candidates(self, request, candidates):
+        from llmrec.items import ItemList
+
+        self.calls += 1
+        return ItemList(candidates.items[::-1], 1.0 - 0.1 * np.arange(len(candidates)), {"request": request})
+
+
+def test_weights_reorder_the_llm_ranked_list_with_each_score_kept_by_its_item(ml100k, conv):
+    ranker = _ReversingRanker(conv.retriever)
+    config = ConverseConfig(retriever=None, candidates=6)
+    with Conversations(ml100k, config, ranker=ranker) as c:
+        text = "a thriller"
+        plain = c.recommend(text, k=10)  # 6 LLM-ranked candidates, then 4 recalled below them (score 0)
+        diverse = c.recommend(text, k=10, objectives={"diversity": 2.0})
+    assert not plain.degraded and not diverse.degraded and ranker.calls == 2
+    assert [it.score for it in plain.items] == pytest.approx([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0, 0, 0, 0])
+    assert [it.item for it in diverse.items] != [it.item for it in plain.items]
+    assert sorted(it.item for it in diverse.items) == sorted(it.item for it in plain.items)
+    assert {it.item: it.score for it in diverse.items} == {it.item: it.score for it in plain.items}
+    assert all("Thriller" in it.genres for it in diverse.items)
+
+
+def test_degraded_answers_honour_the_weights_too(ml100k, conv):
+    ranker = _FailingRanker(conv.retriever)
+    with Conversations(ml100k, ConverseConfig(retriever=None, llm_retry_after=60.0), ranker=ranker) as c:
+        failed = c.recommend("a comedy from the 90s", k=5, objectives={"diversity": 1.0})  # the LLM fails
+        resting = c.recommend("a comedy from the 90s", k=5, objectives={"diversity": 1.0})  # not tried
+    expected = conv.recommend("a comedy from the 90s", k=5, objectives={"diversity": 1.0})  # no LLM at all
+    assert failed.degraded and resting.degraded and ranker.calls == 1
+    assert [it.item for it in failed.items] == [it.item for it in resting.items] == [
+        it.item for it in expected.items]

@@ -6,27 +6,32 @@ hold, multi-turn state.
     turn = conv.turn(cid, "like Toy Story but for adults, no horror")
     turn.interpretation, [it.title for it in turn.items]
     conv.turn(cid, "not the second one, something older")
+    conv.recommend("a 90s comedy", objectives={"diversity": 0.3})   # one-shot, re-ranked for genre variety
 
 One turn: feedback on the shown list (:mod:`~llmrec.converse.feedback`) -> the request read
 (:class:`~llmrec.converse.parse.RequestParser`, then the LLM for loose clauses,
 :class:`~llmrec.converse.reader.IntentReader`) -> folded into the conversation's constraints -> the catalog
 masked by them (minus seen, rejected and seed items) -> recall on what is left (the request text, the seeds'
-vectors and the user's history) -> the LLM reranks the top K on the request-aware prompt -> every item checked
-again against every constraint -> the top k explained by the grounded explainer.  When nothing is left, the
-answer says so and proposes the smallest relaxation; a violating item is never returned.  When the LLM is
-unavailable the turn is answered from deterministic parsing and the retriever's order, flagged ``degraded``.
+vectors and the user's history) -> the LLM reranks the top K on the request-aware prompt -> re-ordered by the
+call's ``objectives`` weights when it gives any (diversity, calibration, popularity:
+:mod:`llmrec.recommenders.objectives`) -> every item checked again against every constraint -> the top k
+explained by the grounded explainer.  When nothing is left, the answer says so and proposes the smallest
+relaxation; a violating item is never returned.  When the LLM is unavailable the turn is answered from
+deterministic parsing and the retriever's order (re-ordered by the weights too), flagged ``degraded``.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmrec.converse.feedback import read_feedback
 from llmrec.converse.parse import RequestParser, intent_constraints
@@ -39,6 +44,7 @@ from llmrec.errors import LLMRecError, LLMUnavailable
 from llmrec.history import History, histories
 from llmrec.items import ItemList
 from llmrec.llm.adapters import resolve_adapter
+from llmrec.recommenders.objectives import MultiObjective, ObjectiveWeights
 from llmrec.request import Request
 
 __all__ = ["Conversations", "ConverseConfig", "apply_intents"]
@@ -90,6 +96,32 @@ def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bo
     return query.replace(constraints=c, notes=tuple(notes), text=", ".join(left))
 
 
+def _objectives_error(err: ValidationError) -> str:
+    """The first problem of invalid objective weights, naming the field."""
+    e = err.errors()[0]
+    field = ".".join(str(p) for p in e.get("loc", ())) or "objectives"
+    if e.get("type") == "extra_forbidden":
+        known = ", ".join(ObjectiveWeights.model_fields)
+        return f"objectives.{field}: unknown weight; known: {known}"
+    return f"objectives.{field}: {e.get('msg', 'invalid')} (got {e.get('input')!r})"
+
+
+def _ordered_below(scores: np.ndarray) -> np.ndarray:
+    """``scores`` with the non-finite ones (an unscored tail) replaced by finite ones just below the lowest
+    finite score, decreasing in list order, so that the re-ranking keeps their order (it would sort them by
+    id) and scales the scored items' relevance as before."""
+    known = np.isfinite(scores)
+    if known.all():
+        return scores
+    if not known.any():
+        return -np.arange(len(scores), dtype=np.float64)
+    low, high = float(scores[known].min()), float(scores[known].max())
+    step = max(high - low, 1.0) * 1e-6
+    out = scores.astype(np.float64, copy=True)
+    out[~known] = low - step * np.arange(1, int((~known).sum()) + 1)
+    return out
+
+
 class Conversations:
     """The conversational recommender over one dataset (see the module doc).  Thread-safe: turns run one at a
     time."""
@@ -125,6 +157,7 @@ class Conversations:
                 self.retriever.fit(data)
         self._reader: IntentReader | None = None
         self._explainer = None
+        self._objectives: MultiObjective | None = None  # the re-ranking stage, made on first use
         self._llm_error: str | None = None if config.llm else "the LLM is switched off (llm=False)"
         self._llm_down_until = 0.0  # time.monotonic() before which the LLM is not tried again
 
@@ -140,17 +173,20 @@ class Conversations:
                 "turn_log": self.store.turns(conversation_id)}
 
     def recommend(self, text: str, *, user: int | None = None, k: int | None = None,
-                  explain: int | None = None) -> Turn:
+                  explain: int | None = None, objectives: ObjectiveWeights | Mapping[str, Any] | None = None
+                  ) -> Turn:
+        weights = self._weights(objectives)
         if user is not None:
             self.history(user)
         state = ConversationState(id="", user=user)
-        return self._answer(state, text, k, explain, persist=False)
+        return self._answer(state, text, k, explain, persist=False, weights=weights)
 
-    def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None
-             ) -> Turn:
+    def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None,
+             objectives: ObjectiveWeights | Mapping[str, Any] | None = None) -> Turn:
+        weights = self._weights(objectives)
         with self._lock:
             state = self.store.load(conversation_id)
-            return self._answer(state, text, k, explain, persist=True)
+            return self._answer(state, text, k, explain, persist=True, weights=weights)
 
     def health(self) -> dict[str, Any]:
         reason = self._llm_error
@@ -195,9 +231,36 @@ class Conversations:
             raise RequestError(f"explain must be an integer from 0 to 10, got {explain!r}")
         return text.strip(), k, explain
 
-    def _answer(self, state: ConversationState, text: Any, k: Any, explain: Any, persist: bool) -> Turn:
+    @staticmethod
+    def _weights(objectives: Any) -> ObjectiveWeights | None:
+        """This call's re-ranking weights (:class:`~llmrec.recommenders.objectives.ObjectiveWeights`, or a
+        mapping of its values: ``{"diversity": 0.3}``); None when no weight is on.  Anything else is a
+        :class:`RequestError` naming the field."""
+        if objectives is None:
+            return None
+        if isinstance(objectives, ObjectiveWeights):
+            weights = objectives
+        elif isinstance(objectives, Mapping):
+            try:
+                weights = ObjectiveWeights.model_validate(dict(objectives), strict=True)
+            except ValidationError as err:
+                raise RequestError(_objectives_error(err)) from None
+        else:
+            raise RequestError("objectives must be a mapping of weights (diversity, calibration, "
+                               f"popularity), got {type(objectives).__name__}")
+        for name in ("diversity", "calibration", "popularity"):
+            if not math.isfinite(getattr(weights, name)):
+                raise RequestError(f"objectives.{name} must be a finite number 0 or more, "
+                                   f"got {getattr(weights, name)!r}")
+        return weights if weights.active() else None
+
+    def _answer(self, state: ConversationState, text: Any, k: Any, explain: Any, persist: bool,
+                weights: ObjectiveWeights | None = None) -> Turn:
         t0 = time.perf_counter()
         text, k, explain = self._check(text, k, explain)
+        if weights is not None:
+            log.info("converse_objectives conversation=%s weights=%s", state.id or None,
+                     weights.model_dump())
         timings: dict[str, float] = {}
         state.turns += 1
         fb = read_feedback(text, state.last_shown(), state.focus, self.parser.titles)
@@ -223,7 +286,7 @@ class Conversations:
         items, relaxation, meta = [], None, {}
         if len(allowed):
             t1 = time.perf_counter()
-            ranked, meta = self._rank(history, query, allowed, k, explain)
+            ranked, meta = self._rank(history, query, allowed, k, explain, weights)
             timings["recommend"] = time.perf_counter() - t1
             items = self._checked(ranked, query, excluded, k, meta)
         else:
@@ -292,9 +355,10 @@ class Conversations:
                                                                           adapter=adapter))
         return self._reader
 
-    def _rank(self, history: History, query: Query, allowed: np.ndarray, k: int, explain: int
-              ) -> tuple[ItemList, dict]:
-        """Recall on the allowed items, the LLM's rerank of the top K, explanations of the top ``explain``."""
+    def _rank(self, history: History, query: Query, allowed: np.ndarray, k: int, explain: int,
+              weights: ObjectiveWeights | None = None) -> tuple[ItemList, dict]:
+        """Recall on the allowed items, the LLM's rerank of the top K, the objectives' re-ordering
+        (``weights``; without the LLM, of the retriever's order), explanations of the top ``explain``."""
         genres = [*query.constraints.genres_all, *query.constraints.genres_any]
         recall_text = " ".join([*genres, query.text]).strip() or None
         n = max(k, self.config.candidates)
@@ -302,9 +366,10 @@ class Conversations:
                                          seeds=np.asarray(query.seeds, dtype=np.int64),
                                          seed_weight=self.config.seed_weight)
         if not (self.config.llm and self.config.rerank):
-            return recalled, {"degraded": not self.config.llm, "reason": self._llm_error}
+            return (self._reordered(history, recalled, weights),
+                    {"degraded": not self.config.llm, "reason": self._llm_error})
         if self._llm_resting():  # it failed a moment ago: the retriever's order at once
-            return recalled, {"degraded": True, "reason": self._llm_error}
+            return self._reordered(history, recalled, weights), {"degraded": True, "reason": self._llm_error}
         head = recalled.head(self.config.candidates)
         request = Request(history, head.items, text=query.text or query.interpretation(self.catalog))
         ranked = self.ranker.rank_candidates(request, head)
@@ -315,9 +380,25 @@ class Conversations:
         rest = recalled.items[len(head):]
         merged = ItemList(np.concatenate([ranked.items, rest]),
                           np.concatenate([ranked.scores, np.full(len(rest), -np.inf)]), ranked.meta)
+        merged = self._reordered(history, merged, weights)
         if explain and not ranked.meta.get("degraded"):
             merged = self._explain(merged, explain)
         return merged, merged.meta
+
+    def _reordered(self, history: History, ranked: ItemList, weights: ObjectiveWeights | None) -> ItemList:
+        """``ranked`` re-ordered by the objectives' ``weights`` (none: as it is), each score with its item.
+        The items without a finite score (recalled below the LLM's candidates) keep their order below the
+        scored ones when the stage compares them."""
+        if weights is None or len(ranked) < 2:
+            return ranked
+        if self._objectives is None:
+            self._objectives = MultiObjective(self.data.catalog, self.data.interactions, weights)
+        scores = (ranked.scores if ranked.scores is not None
+                  else -np.arange(len(ranked), dtype=np.float64))
+        order = self._objectives.rerank(history, ranked.items, _ordered_below(scores), weights)
+        position = {int(item): n for n, item in enumerate(ranked.items.tolist())}
+        rows = np.fromiter((position[int(item)] for item in order), dtype=np.int64, count=len(order))
+        return ItemList(ranked.items[rows], scores[rows], {**ranked.meta, "objectives": weights.model_dump()})
 
     def _llm_resting(self) -> bool:
         return time.monotonic() < self._llm_down_until

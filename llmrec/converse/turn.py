@@ -3,10 +3,14 @@ every conversational recommender front end (terminal, HTTP, LangChain) talks to 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmrec.errors import LLMRecError
+
+if TYPE_CHECKING:
+    from llmrec.recommenders.objectives import ObjectiveWeights
 
 __all__ = ["Converser", "RecommendedItem", "RequestError", "Turn", "UnknownConversation"]
 
@@ -81,13 +85,15 @@ class Converser(Protocol):
     def create(self, user: int | None = None) -> str:
         """A new conversation's id (``user``: a known user whose history recall uses; None: a new user)."""
 
-    def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None
-             ) -> Turn:
-        """Add a turn (a request or feedback on the shown list) to a conversation and answer it."""
+    def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None,
+             objectives: ObjectiveWeights | Mapping[str, Any] | None = None) -> Turn:
+        """Add a turn (a request or feedback on the shown list) to a conversation and answer it
+        (``objectives``: this turn's re-ranking weights, ``{"diversity": 0.3}``; None: the ranked order)."""
 
     def recommend(self, text: str, *, user: int | None = None, k: int | None = None,
-                  explain: int | None = None) -> Turn:
-        """A one-shot request, kept in no conversation."""
+                  explain: int | None = None, objectives: ObjectiveWeights | Mapping[str, Any] | None = None
+                  ) -> Turn:
+        """A one-shot request, kept in no conversation (``objectives``: as for :meth:`turn`)."""
 
     def state(self, conversation_id: str) -> dict[str, Any]:
         """A conversation's state as JSON-able data (constraints by turn, shown lists, rejected, accepted)."""
