@@ -3,6 +3,7 @@ facade (``llmrec serve`` runs it under uvicorn).
 
     app = create_app(converser, ServiceConfig())
     POST /v1/recommend                     {"request": "a 90s comedy", "k": 5}      -> the Turn
+                                           (+ "objectives": {"diversity": 0.3}: re-ranked for variety)
     POST /v1/conversations                 {"user": 42}                             -> {"id": ...} (201)
     POST /v1/conversations/{id}/turns      {"text": "not that one, older"}          -> the Turn
     GET  /v1/conversations/{id}                                                     -> its state
@@ -46,6 +47,7 @@ from service.schemas import (
     ErrorResponse,
     Health,
     ModelList,
+    Objectives,
     RecommendRequest,
     TurnOut,
     TurnRequest,
@@ -264,7 +266,7 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
     async def recommend(body: RecommendRequest) -> dict[str, Any]:
         """A one-shot request, kept in no conversation."""
         turn = await call(converser.recommend, _nonblank(body.request, "request"), user=body.user, k=body.k,
-                          explain=body.explain)
+                          explain=body.explain, objectives=_objectives(body.objectives))
         return _logged(turn).to_dict()
 
     @app.post("/v1/conversations", status_code=201, response_model=ConversationCreated,
@@ -278,7 +280,7 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
     async def add_turn(conversation_id: str, body: TurnRequest) -> dict[str, Any]:
         """A turn of the conversation: a request, or feedback on the list shown last."""
         turn = await call(converser.turn, conversation_id, _nonblank(body.text, "text"), k=body.k,
-                          explain=body.explain)
+                          explain=body.explain, objectives=_objectives(body.objectives))
         return _logged(turn).to_dict()
 
     @app.get("/v1/conversations/{conversation_id}", response_model=dict[str, Any],
@@ -317,6 +319,11 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
         return completion
 
     return app
+
+
+def _objectives(objectives: Objectives | None) -> dict[str, float] | None:
+    """The request's re-ranking weights as the converser takes them (None: not given)."""
+    return objectives.model_dump() if objectives else None
 
 
 def _logged(turn: Turn) -> Turn:

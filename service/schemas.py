@@ -11,11 +11,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from llmrec.converse.turn import RequestError
 
 __all__ = ["ChatCompletion", "ChatRequest", "ConversationCreated", "ConversationRequest", "ErrorResponse",
-           "Health", "ModelList", "RecommendRequest", "TurnOut", "TurnRequest", "last_user_text"]
+           "Health", "ModelList", "Objectives", "RecommendRequest", "TurnOut", "TurnRequest",
+           "last_user_text"]
 
 MAX_K, MAX_EXPLAIN = 50, 10
 _K = "how many items to return, 1..50 (null: the service's default)"
 _EXPLAIN = "explain the top N items, 0..10 (null: the service's default)"
+_OBJECTIVES = ("re-ranking weights for this answer (null or all 0: the recommender's own order; "
+               "docs/serving.md)")
 #: Text must not be blank: stated in the schema, checked by the app (a blank text is a 400, not a 422).
 _NONBLANK = {"pattern": r"\S"}
 
@@ -37,12 +40,28 @@ class _Request(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
+def _weight(description: str) -> Any:
+    return Field(0.0, ge=0, allow_inf_nan=False, description=description)
+
+
+class Objectives(_Request):
+    """Multi-objective re-ranking weights (:mod:`llmrec.recommenders.objectives`): each trades a little
+    accuracy for its objective; 0 switches it off.  The recommended items still satisfy every constraint."""
+
+    diversity: float = _weight("weight of genre variety in the list (MMR: genre redundancy with the items "
+                               "above), 0 or more")
+    calibration: float = _weight("weight of matching the genre mix of the user's history (KL "
+                                 "miscalibration), 0 or more")
+    popularity: float = _weight("weight against popular items (their scaled log popularity), 0 or more")
+
+
 class RecommendRequest(_Request):
     request: str = Field(description="what the user asks for, in plain language (data, never instructions)",
                          json_schema_extra=_NONBLANK)
     user: Int | None = Field(None, description="a known user whose history recall uses (null: a new user)")
     k: K | None = Field(None, description=_K)
     explain: Explain | None = Field(None, description=_EXPLAIN)
+    objectives: Objectives | None = Field(None, description=_OBJECTIVES)
 
 
 class ConversationRequest(_Request):
@@ -54,6 +73,7 @@ class TurnRequest(_Request):
                       json_schema_extra=_NONBLANK)
     k: K | None = Field(None, description=_K)
     explain: Explain | None = Field(None, description=_EXPLAIN)
+    objectives: Objectives | None = Field(None, description=_OBJECTIVES)
 
 
 class ConversationCreated(BaseModel):

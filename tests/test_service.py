@@ -37,7 +37,7 @@ USERS = (1, 2, 3)
 class FakeConverser:
     """Scripted: a genre named in the text filters the catalog; "not <title>" rejects that title for the rest
     of the conversation; ``degraded`` marks answers and health degraded; ``delay`` makes every call slow;
-    ``fail`` makes every call raise it."""
+    ``fail`` makes every call raise it; ``objectives`` records the weights each call was given."""
 
     def __init__(self) -> None:
         self.conversations: dict[str, dict[str, Any]] = {}
@@ -45,6 +45,7 @@ class FakeConverser:
         self.delay = 0.0
         self.fail: Exception | None = None
         self.closed = False
+        self.objectives: list[dict[str, float] | None] = []
         self._ids = itertools.count(1)
 
     def _enter(self) -> None:
@@ -77,9 +78,10 @@ class FakeConverser:
         self.conversations[conversation_id] = {"user": user, "turns": [], "rejected": set()}
         return conversation_id
 
-    def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None
-             ) -> Turn:
+    def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None,
+             objectives: dict[str, float] | None = None) -> Turn:
         self._enter()
+        self.objectives.append(objectives)
         if conversation_id not in self.conversations:
             raise UnknownConversation(f"unknown conversation {conversation_id!r}")
         conv = self.conversations[conversation_id]
@@ -93,8 +95,9 @@ class FakeConverser:
         return turn
 
     def recommend(self, text: str, *, user: int | None = None, k: int | None = None,
-                  explain: int | None = None) -> Turn:
+                  explain: int | None = None, objectives: dict[str, float] | None = None) -> Turn:
         self._enter()
+        self.objectives.append(objectives)
         return self._answer(text, conversation_id=None, turn=1, rejected=set(), k=k, explain=explain,
                             user=user)
 
@@ -262,6 +265,43 @@ def test_a_body_over_the_limit_is_a_413_by_length_and_as_streamed(client):
 ])
 def test_wrong_typed_or_out_of_range_fields_are_a_422_naming_the_field(client, body, field):
     assert error_of(client.post("/v1/recommend", json=body), 422).startswith(field)
+
+
+def test_objective_weights_are_forwarded_to_the_recommender_and_default_to_none(client, fake):
+    assert client.post("/v1/recommend", json={"request": "a comedy", "objectives": {"diversity": 0.5}}
+                       ).status_code == 200
+    assert client.post("/v1/recommend", json={"request": "a comedy"}).status_code == 200
+    cid = client.post("/v1/conversations").json()["id"]
+    weights = {"diversity": 0.1, "calibration": 2, "popularity": 0.25}
+    assert client.post(f"/v1/conversations/{cid}/turns", json={"text": "a comedy", "objectives": weights}
+                       ).status_code == 200
+    assert fake.objectives == [{"diversity": 0.5, "calibration": 0.0, "popularity": 0.0}, None,
+                               {"diversity": 0.1, "calibration": 2.0, "popularity": 0.25}]
+
+
+@pytest.mark.parametrize("objectives,field", [
+    ({"diversity": -1}, "objectives.diversity"),
+    ({"calibration": "0.3"}, "objectives.calibration"),
+    ({"popularity": True}, "objectives.popularity"),
+    ({"diversty": 0.3}, "objectives.diversty"),
+    ({"pool": 50}, "objectives.pool"),  # the service's stage sizes are not the request's to choose
+    ([0.3], "objectives"),
+])
+def test_invalid_objective_weights_are_a_422_naming_the_field(client, fake, objectives, field):
+    fake.fail = AssertionError("the converser must not be called")
+    message = error_of(client.post("/v1/recommend", json={"request": "a comedy", "objectives": objectives}),
+                       422)
+    assert message.startswith(field), message
+    fake.conversations["c1"] = {"user": None, "turns": [], "rejected": set()}
+    message = error_of(client.post("/v1/conversations/c1/turns", json={"text": "a comedy",
+                                                                       "objectives": objectives}), 422)
+    assert message.startswith(field), message
+
+
+def test_a_non_finite_weight_is_a_422(client):
+    body = b'{"request": "a comedy", "objectives": {"diversity": Infinity}}'
+    assert error_of(client.post("/v1/recommend", content=body, headers={"content-type": "application/json"}),
+                    422).startswith("objectives.diversity")
 
 
 def test_a_call_past_the_timeout_is_a_503(fake):
