@@ -50,6 +50,8 @@ class BenchConfig:
     permutations: int = arg(4, help="P cyclic shifts for the prefix-caching comparison")
     max_tokens: int = arg(80, help="generation budget for the listwise ranking")
     hf_batch: int = arg(8, help="transformers reference batch size")
+    item_model: str | None = arg(None, help="also (d): an item-token model's whole-catalog scoring, vLLM vs "
+                                            "the transformers reference (bench.items)")
     block_size: int | None = arg(None, help="vLLM KV-cache block size "
                                             "(default: 32 on CPU, vLLM's own on GPU)")
 
@@ -145,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{tokens:.0f} tokens, block size "
           f"{engine_options(False, cfg.block_size).get('block_size', 'default')}, "
           f"retriever={cfg.retriever or 'untrained'}\n")
+    if cfg.item_model:
+        from bench.items import compare_item_scoring
+
+        rows.append("(d) " + compare_item_scoring(cfg.item_model, data, cfg.users, cfg.hf_batch))
     print("\n\n".join(rows))
     return 0
 

@@ -257,3 +257,40 @@ def test_the_merged_model_carries_the_trained_item_rows_and_the_chosen_checkpoin
     again = validator.evaluate(model)
     assert again["recall@20"] == pytest.approx(card["validation"]["recall@20"], abs=1e-9)
     assert again["ndcg@10"] == pytest.approx(card["validation"]["ndcg@10"], abs=1e-9)
+
+
+def test_the_merged_candidate_set_takes_the_llms_top_items_then_the_retrievers_best_others():
+    from eval.generative import _merged
+
+    llm = np.array([0.9, 0.1, 0.8, 0.7, 0.0, 0.2])
+    retr = np.array([0.0, 0.9, 0.8, 0.1, 0.7, 0.6])
+    seen = np.array([0])  # item 0 was seen: in neither list
+    assert _merged(llm, retr, seen, n=4, share=2).tolist() == [2, 3, 1, 4]
+    assert _merged(llm, retr, seen, n=3, share=0).tolist() == [1, 2, 4]  # the retriever alone
+
+
+def test_items_added_after_training_get_tokens_from_their_text_without_retraining(smoke_model, ml100k,
+                                                                                 tmp_path):
+    import pandas as pd
+    from transformers import AutoModelForCausalLM
+
+    from finetune.cold_items import add_cold_items
+
+    frame = ml100k.catalog.frame
+    new = pd.DataFrame({"title": ["Brand New Film (1998)"], "year": pd.array([1998], dtype="Int64"),
+                        "genres": [("Comedy",)]}, index=pd.Index([5000], name="item"))
+    bigger = Catalog(pd.concat([frame, new.reindex(columns=frame.columns)]))
+    with pytest.raises(ArtifactError, match="another catalog"):
+        load_item_model(smoke_model, bigger)
+    manifest = add_cold_items(smoke_model, bigger, tmp_path / "extended")
+    assert manifest["cold_items"] == [5000] and manifest["catalog"] == catalog_fingerprint(bigger)
+    _, old = load_item_model(smoke_model, ml100k.catalog)
+    _, vocab = load_item_model(tmp_path / "extended", bigger)
+    a = AutoModelForCausalLM.from_pretrained(smoke_model).get_input_embeddings().weight.detach()
+    b = AutoModelForCausalLM.from_pretrained(tmp_path / "extended").get_input_embeddings().weight.detach()
+    assert torch.equal(a, b[:len(a)])  # the trained rows and the vocabulary unchanged
+    assert vocab.token_ids[:-1].tolist() == old.token_ids.tolist() and vocab.token_ids[-1] == len(a)
+    rec = GenLLM(GenLLMConfig(model=str(tmp_path / "extended"), backend="transformers", dtype="float32"))
+    rec.fit(Dataset(ml100k.interactions, bigger, name="bigger"))
+    h = next(iter(histories(ml100k.interactions).values()))
+    assert np.isfinite(rec.score(h, np.array([5000, 1])).all())

@@ -47,6 +47,8 @@ class GenLLMConfig(RecommenderConfig):
     retriever_weight: float = Field(0.0, ge=0, description="weight of the retriever's standardised scores")
     candidates: int | None = Field(None, ge=1, description="rerank only the retriever's top K (None: all)")
     kv_cache_gib: float = Field(1.0, gt=0, description="vLLM KV cache")
+    enforce_eager: bool | Literal["auto"] = Field("auto", description="vLLM without torch.compile (shorter "
+                                                                     "start, slower prompts); auto: compiled")
 
 
 def zscore(x: np.ndarray) -> np.ndarray:
@@ -57,21 +59,26 @@ def zscore(x: np.ndarray) -> np.ndarray:
 
 
 def history_key(history: History) -> tuple:
-    return (int(history.user), len(history), history.items[-8:].tobytes())
+    """What the LLM's scores depend on: the history's items (the prompt is written from them alone)."""
+    return (len(history), history.items.tobytes())
 
 
 class GenLLM(Recommender[GenLLMConfig]):
     name = "genllm"
     config_class = GenLLMConfig
 
-    def __init__(self, config: GenLLMConfig | None = None, *, backend=None, retriever=None):
+    def __init__(self, config: GenLLMConfig | None = None, *, backend=None, retriever=None,
+                 cache: dict[tuple, np.ndarray] | None = None):
+        """``backend`` (started), ``retriever`` (fitted or not) and ``cache`` (history -> LLM scores, e.g. one
+        shared by several fusion weights on the same split) may be given; by default they are made here."""
         if config is None:
             raise ConfigError("genllm needs a model: --param model=DIR (python -m finetune.items)")
         super().__init__(config)
         self.backend, self.retriever = backend, retriever
         self.vocab: ItemVocabulary | None = None
         self.manifest: dict[str, Any] = {}
-        self._cache: dict[tuple, np.ndarray] = {}
+        self._cache: dict[tuple, np.ndarray] = {} if cache is None else cache
+        self._retriever_data: str | None = None
         self._seconds, self._users = 0.0, 0
 
     # -- fitting ---------------------------------------------------------------------------------------
@@ -82,11 +89,13 @@ class GenLLM(Recommender[GenLLMConfig]):
         self._catalog = data.catalog.item_ids
         if self.vocab.item_ids.tolist() != self._catalog.tolist():
             raise ConfigError("the item vocabulary is not in the catalog's order")
-        self._cache.clear()
         if self.config.retriever is not None or self.retriever is not None:
             if self.retriever is None:
                 self.retriever = create_recommender("dense", {"retriever": self.config.retriever})
-            self.retriever.fit(data)
+            fitted_on = data.interactions.fingerprint()
+            if not self.retriever.is_trained() or self._retriever_data not in (None, fitted_on):
+                self.retriever.fit(data)
+            self._retriever_data = fitted_on
         self._trained = True
         return self
 
@@ -100,6 +109,7 @@ class GenLLM(Recommender[GenLLMConfig]):
                 self.backend = VLLMBackend(VLLMConfig(
                     model=self.config.model, dtype=dtype, max_logprobs=len(self.vocab),
                     logprobs_mode="processed_logprobs", workload="batch", max_model_len=self._max_len(),
+                    enforce_eager=self.config.enforce_eager,
                     kv_cache_gib=self.config.kv_cache_gib))
             else:
                 self.backend = TransformersBackend(TransformersConfig(model=self.config.model, dtype=dtype,
