@@ -150,13 +150,14 @@ class Pipeline:
         every constraint it states, for ``user`` or for a new user (None), read and checked by
         :class:`~llmrec.converse.Conversations`.  ``objectives`` (weights of ``diversity``, ``calibration``,
         ``popularity``: :mod:`llmrec.recommenders.objectives`) re-rank the ranked candidates before the top
-        ``k`` are taken and explained."""
+        ``k`` are taken and explained, with or without a request (with one, the items that satisfy it)."""
         k = check_k(k)
         weights = self._weights(objectives)
         if request is not None:
             if isinstance(user, History):
                 raise ConfigError("a request is answered for a user id or a new user (None), not a History")
-            turn = self.conversations().recommend(request, user=user, k=k, explain=self.explain)
+            turn = self.conversations().recommend(request, user=user, k=k, explain=self.explain,
+                                                  objectives=weights)
             return Recommendations.from_turn(turn, -1 if user is None else int(user))
         if user is None:
             raise ConfigError("recommend needs a user, a request, or both")

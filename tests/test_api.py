@@ -56,3 +56,34 @@ def test_python_dash_m_llmrec_is_the_llmrec_command():
                           timeout=120, check=False)
     assert done.returncode == 0
     assert all(c in done.stdout for c in ("evaluate", "recommend", "history", "models", "serve-llm"))
+
+
+def test_a_pipeline_request_is_re_ranked_by_its_objective_weights_within_its_constraints(monkeypatch):
+    """``Pipeline.recommend(request=..., objectives=...)``: the weights reach the conversational engine, which
+    re-orders the constrained answer by them (a scripted LLM stands in for vLLM)."""
+    from llmrec.llm import ranker as ranker_module
+    from llmrec.recommenders.objectives import ObjectiveWeights
+    from llmrec.testing import ScriptedLLM, conformance_dataset
+
+    monkeypatch.setattr(ranker_module, "create_backend", lambda config: ScriptedLLM())
+    with llmrec.Pipeline(conformance_dataset(), retriever=None, ranker={"candidates": 6}) as p:
+        conversations = p.conversations()
+        given = []
+        recommend = conversations.recommend
+
+        def recorded(text, **kwargs):
+            given.append(kwargs["objectives"])
+            return recommend(text, **kwargs)
+
+        monkeypatch.setattr(conversations, "recommend", recorded)
+        plain = p.recommend(request="a thriller", k=6)
+        diverse = p.recommend(request="a thriller", k=6, objectives={"diversity": 5.0})
+        with pytest.raises(llmrec.ConfigError, match="invalid objective weights"):
+            p.recommend(request="a thriller", objectives={"diversity": -1})
+    assert given == [None, ObjectiveWeights(diversity=5.0)]
+    catalog = p.data.catalog
+    assert all("Thriller" in catalog.genres(int(i)) for i in [*plain.items, *diverse.items])
+    assert sorted(diverse.items.tolist()) == sorted(plain.items.tolist())  # every thriller, re-ordered
+    assert diverse.items.tolist() != plain.items.tolist()
+    scores = dict(zip(plain.items.tolist(), plain.scores.tolist()))
+    assert dict(zip(diverse.items.tolist(), diverse.scores.tolist())) == scores  # each score kept by its item
