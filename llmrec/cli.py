@@ -225,7 +225,8 @@ def _objectives(args: RecommendArgs):
 
 def _recommend_request(args: RecommendArgs) -> int:
     with _converser(args, args.explain) as conv:
-        turn = conv.recommend(args.request, user=args.user, k=args.k, explain=args.explain)
+        turn = conv.recommend(args.request, user=args.user, k=args.k, explain=args.explain,
+                              objectives=_objectives(args))
         print(turn.text())
         sys.stdout.flush()
     return 0

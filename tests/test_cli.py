@@ -119,3 +119,36 @@ def test_a_core_command_does_not_load_the_commands_of_the_layers_above(ml100k, c
     sys.modules.pop("eval.main_job", None)
     assert main(["history", "--data", ml100k.source["path"], "--user", "1", "--max-items", "1"]) == 0
     assert "eval.main_job" not in sys.modules  # loading it imports retrieval training (torch): seconds
+
+
+def test_recommend_with_a_request_passes_the_re_ranking_weights_on(monkeypatch, capsys):
+    """``llmrec recommend --request ... --diversity 0.3``: the conversational engine gets the weights."""
+    import llmrec.cli
+    from llmrec.converse import Turn
+    from llmrec.recommenders.objectives import ObjectiveWeights
+
+    calls = []
+
+    class Recording:
+        def __init__(self, data, **kwargs):
+            pass
+
+        def recommend(self, text, **kwargs):
+            calls.append((text, kwargs))
+            return Turn(conversation_id=None, turn=1, request=text, interpretation="Comedy", parse={})
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr("llmrec.converse.open_converser", Recording)
+    monkeypatch.setattr(llmrec.cli, "load_dataset", lambda data, items, download: "the dataset")
+    assert main(["recommend", "--request", "a comedy", "--k", "4", "--diversity", "0.3",
+                 "--popularity", "0.1"]) == 0
+    assert capsys.readouterr().out.startswith("Interpretation: Comedy")
+    assert calls == [("a comedy", {"user": None, "k": 4, "explain": 3, "objectives": ObjectiveWeights(
+        diversity=0.3, popularity=0.1)})]
+    assert main(["recommend", "--request", "a comedy", "--diversity", "-1"]) == 2
+    assert "re-ranking weights must be 0 or more" in capsys.readouterr().err
