@@ -33,7 +33,8 @@ def test_every_registered_recommender_can_be_created_by_name_from_the_api():
 
 
 def test_an_unknown_recommender_names_the_known_ones():
-    with pytest.raises(llmrec.ConfigError, match="unknown recommender 'nope'; known: dense, itemknn, llm"):
+    known = "dense, genllm, itemknn, llm"
+    with pytest.raises(llmrec.ConfigError, match=f"unknown recommender 'nope'; known: {known}"):
         llmrec.create_recommender("nope")
 
 

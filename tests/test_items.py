@@ -80,6 +80,11 @@ def test_an_unknown_item_is_an_error_naming_it(tokenizer):
         vocab.encode([9999])
 
 
+def test_genllm_without_a_model_says_how_to_get_one():
+    with pytest.raises(ConfigError, match="needs an item-token model.*python -m finetune.items"):
+        GenLLM().fit(conformance_dataset())
+
+
 def test_a_model_for_another_catalog_is_refused(tmp_path):
     data = conformance_dataset()
     model = item_model_stub(tmp_path / "m", data.catalog)
@@ -186,6 +191,9 @@ def test_a_corrupt_model_file_is_refused(smoke_model, ml100k, tmp_path):
 class _Retriever:
     def __init__(self, scores):
         self.scores = scores
+
+    def is_trained(self):
+        return True
 
     def fit(self, data):
         return self

@@ -1,5 +1,6 @@
 """The item-token model served by vLLM (issue 25): a model trained by ``python -m finetune.items`` loads in
-the real engine, and its whole-catalog scores through ``allowed_token_ids`` are the transformers reference's."""
+the real engine, and its whole-catalog scores through ``allowed_token_ids`` are the transformers
+reference's."""
 
 import numpy as np
 import pytest

@@ -28,7 +28,7 @@ from llmrec.data import Dataset
 from llmrec.errors import ConfigError
 from llmrec.history import History
 from llmrec.llm.items import ItemVocabulary, load_item_model
-from llmrec.recommenders.base import Recommender, RecommenderConfig, create_recommender
+from llmrec.recommenders.base import Recommender, RecommenderConfig, fit_retriever
 
 __all__ = ["GenLLM", "GenLLMConfig", "history_key", "zscore"]
 
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 class GenLLMConfig(RecommenderConfig):
-    model: str = Field(description="item-token model directory (python -m finetune.items)")
+    model: str | None = Field(None, description="item-token model directory (python -m finetune.items); "
+                                                 "required before fit")
     backend: Literal["vllm", "transformers"] = Field("vllm", description="vLLM engine or transformers "
                                                                          "reference")
     dtype: str = Field("auto", description="auto: bfloat16 on CUDA or a CPU with bf16 units, else float32")
@@ -71,8 +72,6 @@ class GenLLM(Recommender[GenLLMConfig]):
                  cache: dict[tuple, np.ndarray] | None = None):
         """``backend`` (started), ``retriever`` (fitted or not) and ``cache`` (history -> LLM scores, e.g. one
         shared by several fusion weights on the same split) may be given; by default they are made here."""
-        if config is None:
-            raise ConfigError("genllm needs a model: --param model=DIR (python -m finetune.items)")
         super().__init__(config)
         self.backend, self.retriever = backend, retriever
         self.vocab: ItemVocabulary | None = None
@@ -85,17 +84,16 @@ class GenLLM(Recommender[GenLLMConfig]):
     def fit(self, data: Dataset) -> GenLLM:
         """Check the model against ``data``'s catalog (a model for another catalog is refused) and fit the
         retriever when one is fused.  The model itself was trained by ``python -m finetune.items``."""
+        if self.config.model is None:
+            raise ConfigError("genllm needs an item-token model: --param model=DIR (train one with python -m "
+                              "finetune.items)")
         self.manifest, self.vocab = load_item_model(self.config.model, data.catalog)
         self._catalog = data.catalog.item_ids
         if self.vocab.item_ids.tolist() != self._catalog.tolist():
             raise ConfigError("the item vocabulary is not in the catalog's order")
         if self.config.retriever is not None or self.retriever is not None:
-            if self.retriever is None:
-                self.retriever = create_recommender("dense", {"retriever": self.config.retriever})
-            fitted_on = data.interactions.fingerprint()
-            if not self.retriever.is_trained() or self._retriever_data not in (None, fitted_on):
-                self.retriever.fit(data)
-            self._retriever_data = fitted_on
+            self.retriever, self._retriever_data = fit_retriever(self.retriever, self.config.retriever, data,
+                                                                 self._retriever_data)
         self._trained = True
         return self
 

@@ -62,7 +62,7 @@ from llmrec.llm.rank_config import (
 )
 from llmrec.llm.starting import BackendStart
 from llmrec.prompts import Prompt, load_prompt
-from llmrec.recommenders.base import Recommender, Retriever, check_n, create_recommender
+from llmrec.recommenders.base import Recommender, Retriever, check_n, fit_retriever
 from llmrec.request import Request
 from llmrec.timing import Progress, Stages, report
 
@@ -208,14 +208,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def fit(self, data: Dataset) -> LLMRanker:
         self._catalog = data.catalog
-        if self.retriever is None:
-            self.retriever = create_recommender("dense", {"retriever": self.config.retriever})
-        fitted_on = data.interactions.fingerprint()
-        # a retriever given trained is kept; one this ranker fitted is fitted again on other data (a second
-        # split), so that it never recalls from the first split's fit data
-        if not self.retriever.is_trained() or self._retriever_data not in (None, fitted_on):
-            self.retriever.fit(data)
-        self._retriever_data = fitted_on
+        self.retriever, self._retriever_data = fit_retriever(self.retriever, self.config.retriever, data,
+                                                             self._retriever_data)
         self.labels = list(LABELS[:self.config.candidates])
         if self._start is None:  # started now (errors here), unless it is starting in the background
             self._read_tokens()

@@ -32,10 +32,25 @@ __all__ = [
     "Retriever",
     "check_n",
     "create_recommender",
+    "fit_retriever",
     "recommender_class",
     "register_recommender",
     "registered_recommenders",
 ]
+
+
+def fit_retriever(retriever: Any, spec: str | None, data: Dataset, fitted_on: str | None
+                  ) -> tuple[Any, str]:
+    """``(retriever, fingerprint of data)``: the stage's retriever (the registered ``dense`` one for ``spec``
+    when None) fitted on ``data`` unless it is trained already on exactly that data.  ``fitted_on`` is the
+    fingerprint the caller fitted it on before (None: never, so one given trained is kept as it is); a
+    retriever the caller fitted on another split is fitted again, so it never recalls from that split."""
+    if retriever is None:
+        retriever = create_recommender("dense", {"retriever": spec})
+    fingerprint = data.interactions.fingerprint()
+    if not retriever.is_trained() or fitted_on not in (None, fingerprint):
+        retriever.fit(data)
+    return retriever, fingerprint
 
 
 def check_n(n: Any, what: str = "n") -> int:
