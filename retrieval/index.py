@@ -1,6 +1,8 @@
 """The item index: cosine nearest-neighbour search over item embeddings with FAISS.
 
-Vectors are L2-normalised float32 searched by inner product.  ``kind``: ``flat`` (exact), ``hnsw`` (graph)
+Vectors are L2-normalised float32 searched by inner product (``metric="cosine"``), or searched as they are
+(``metric="ip"``: the raw inner product, the dense retriever's own score, so an exact index ranks as its
+matmul does).  ``kind``: ``flat`` (exact), ``hnsw`` (graph)
 or ``ivf`` (inverted lists), both approximate; ``auto`` is flat up to ``exact_max_items`` items, HNSW above.
 
 Each vector added gets a *slot* (0, 1, 2, ..., never reused): FAISS stores slots, ``slot_ids[slot]`` is
@@ -56,6 +58,8 @@ class IndexConfig:
     nlist: int | None = arg(None, help="IVF lists (None: 4*sqrt(n), at most n/39 and 65536)")
     nprobe: int = arg(16, help="IVF lists visited per query (recall/speed trade-off)")
     use_gpu: bool | None = arg(None, help="GPU FAISS for flat/ivf (None: when faiss sees a GPU)")
+    metric: Literal["cosine", "ip"] = arg(
+        "cosine", help="cosine (vectors and queries L2-normalised) or ip (raw inner product, unnormalised)")
 
     def __post_init__(self) -> None:
         if self.kind not in ("auto", "flat", "hnsw", "ivf"):
@@ -66,6 +70,8 @@ class IndexConfig:
                     isinstance(value, bool) or not isinstance(value, int)
                     or value < (name != "exact_max_items")):
                 raise ConfigError(f"IndexConfig.{name} must be a positive integer, got {value!r}")
+        if self.metric not in ("cosine", "ip"):
+            raise ConfigError(f"IndexConfig.metric must be cosine or ip, got {self.metric!r}")
         if self.use_gpu not in (None, True, False):
             raise ConfigError(f"IndexConfig.use_gpu must be None, True or False, got {self.use_gpu!r}")
         if self.use_gpu and faiss.get_num_gpus() == 0:
@@ -112,7 +118,7 @@ class ItemIndex:
                               f"and {encoder_hash!r}")
         vectors = np.asarray(vectors)
         ids = _check_ids(item_ids, len(vectors) if vectors.ndim else -1)
-        x = _normalised(vectors, None, "vectors", ids)
+        x = _normalised(vectors, None, "vectors", ids, unit=config.metric == "cosine")
         kind, n, d = config.resolve_kind(len(x)), len(x), x.shape[1]
         if kind == "flat":
             index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
@@ -205,7 +211,8 @@ class ItemIndex:
         present = ids[self._slots_of(ids) >= 0]
         if len(present):
             raise ValueError(f"item ids already in the index: {_few(present)}; remove them first to replace")
-        self._append(_normalised(vectors, self._dim, "vectors", ids), ids)
+        unit = self._config.metric == "cosine"
+        self._append(_normalised(vectors, self._dim, "vectors", ids, unit=unit), ids)
         log.info("added n=%d n_items=%d kind=%s", len(ids), len(self), self._kind)
 
     def remove(self, item_ids: np.ndarray | Sequence[int]) -> None:
@@ -233,17 +240,20 @@ class ItemIndex:
         elif self._kind == "ivf":
             self._index.nprobe = self._config.nprobe
 
-    def search(self, queries: np.ndarray, k: int, *,
-               exclude: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, exclude: Sequence[np.ndarray] | None = None,
+               only: np.ndarray | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items per query: (scores float32 (m, k), item ids int64 (m, k)), best first.
 
         Rows are padded with -inf / -1 when fewer than ``k`` items qualify.  ``exclude[i]`` lists item
         ids to leave out of row i; the search over-fetches so each row still has ``k`` results if it can.
+        ``only``: search among these item ids alone (a catalog masked by hard constraints; ids not in the
+        index are ignored), filtered inside FAISS by a bitmap of their slots.
         Exact (flat) search is much faster in big batches: FAISS 1.15 uses BLAS only when m * d >= 128,000.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        q = _normalised(queries, self._dim, "queries", None, encoder=self._encoder_id)
+        q = _normalised(queries, self._dim, "queries", None, encoder=self._encoder_id,
+                        unit=self._config.metric == "cosine")
         if exclude is not None and len(exclude) != len(q):
             raise ValueError(f"exclude has {len(exclude)} entries for {len(q)} queries")
         excl = [np.asarray(e, dtype=np.int64).ravel() for e in exclude] if exclude is not None else []
@@ -254,10 +264,18 @@ class ItemIndex:
         ids = np.full((len(q), k), -1, dtype=np.int64)
         if fetch == 0 or len(q) == 0:
             return scores, ids
-        params = None
+        params, selector = None, None
+        if only is not None:
+            selector = self._only_selector(np.asarray(only, dtype=np.int64).ravel())
+            fetch = min(int(k) + max(map(len, excl), default=0), int(np.count_nonzero(selector[0])))
+            if fetch == 0:
+                return scores, ids
         if self._kind == "hnsw":  # efSearch must cover the over-fetch; tombstones filtered inside FAISS
-            params = faiss.SearchParametersHNSW(efSearch=max(self._config.ef_search, fetch),
-                                                sel=self._live_selector() if dead else None)
+            sel = selector[1] if selector is not None else (self._live_selector() if dead else None)
+            params = faiss.SearchParametersHNSW(efSearch=max(self._config.ef_search, fetch), sel=sel)
+        elif selector is not None:
+            params = (faiss.SearchParametersIVF(sel=selector[1], nprobe=self._config.nprobe)
+                      if self._kind == "ivf" else faiss.SearchParameters(sel=selector[1]))
         dist, slots = self._index.search(q, fetch, params=params)
         valid = slots >= 0
         safe = np.where(valid, slots, 0)
@@ -335,6 +353,17 @@ class ItemIndex:
         pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
         return np.where(sorted_ids[pos] == ids, sorted_slots[pos], -1)
 
+    def _only_selector(self, only: np.ndarray) -> tuple[np.ndarray, Any, np.ndarray]:
+        """(mask, IDSelectorBitmap, its bitmap) of the live slots of the ids in ``only`` (the caller keeps
+        the bitmap referenced while FAISS reads it)."""
+        if self._gpu_resources is not None:
+            raise ConfigError("ItemIndex.search(only=...) is not supported on a GPU index; use use_gpu=False")
+        slots = self._slots_of(only)
+        mask = np.zeros(len(self._slot_ids), dtype=bool)
+        mask[slots[slots >= 0]] = True
+        bitmap = np.packbits(mask, bitorder="little")
+        return mask, faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)), bitmap
+
     def _live_selector(self) -> Any:
         if self._selector is None:  # keep the bitmap referenced: FAISS reads it without owning it
             bitmap = np.packbits(self._alive, bitorder="little")  # bit slot % 8 of byte slot // 8
@@ -373,8 +402,10 @@ def _check_ids(item_ids: Any, n: int) -> np.ndarray:
     return ids.astype(np.int64, copy=False)
 
 
-def _normalised(x: Any, dim: int | None, what: str, ids: np.ndarray | None, encoder: str = "") -> np.ndarray:
-    """A C-contiguous float32 copy of ``x`` (n, d) with unit rows; NaN/inf/zero rows raise ValueError."""
+def _normalised(x: Any, dim: int | None, what: str, ids: np.ndarray | None, encoder: str = "",
+                unit: bool = True) -> np.ndarray:
+    """A C-contiguous float32 copy of ``x`` (n, d) with unit rows (``unit=False``: as they are); NaN/inf rows
+    (and with ``unit``, zero rows) raise ValueError."""
     a = np.asarray(x)
     if a.ndim != 2 or (a.shape[1] == 0 and a.shape[0] > 0):
         raise ValueError(f"{what} must be a 2-D array (n, d), got shape {a.shape}"
@@ -387,9 +418,10 @@ def _normalised(x: Any, dim: int | None, what: str, ids: np.ndarray | None, enco
         raise ValueError(f"{what} must be real numbers, got dtype {a.dtype}")
     a = np.array(a, dtype=np.float32, order="C", copy=True)
     norms = np.sqrt(np.einsum("ij,ij->i", a, a))
-    if (bad := ~np.isfinite(norms) | (norms == 0)).any():
+    if (bad := ~np.isfinite(norms) | ((norms == 0) & unit)).any():
         rows = np.flatnonzero(bad)
         where = f"item ids {_few(ids[rows])}" if ids is not None else f"rows {_few(rows)}"
         raise ValueError(f"{what} for {where} are NaN, infinite or all zero and cannot be normalised")
-    a /= norms[:, None]
+    if unit:
+        a /= norms[:, None]
     return a

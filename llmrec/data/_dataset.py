@@ -90,6 +90,41 @@ class Catalog:
     def __contains__(self, item: object) -> bool:
         return item in self.frame.index
 
+    def append(self, item: int, title: str, year: int | None = None, genres: Iterable[str] = (),
+               **text: str) -> None:
+        """Add a new item to this catalog in place (real-time updates: every holder of the catalog sees it).
+
+        ``item`` must be greater than every id already here, so the new item takes the last position and the
+        :meth:`positions` of the existing items (rows of the vectors indexed by them) do not move.  ``text``:
+        free-text columns (a new column is empty, ``""``, for the other items, so their text is unchanged).
+        """
+        if isinstance(item, bool) or not isinstance(item, int | np.integer):
+            raise DataError(f"a new item id must be an integer, got {item!r}")
+        if len(self) and int(item) <= int(self.item_ids[-1]):
+            raise DataError(f"a new item id must be greater than every catalog id (largest "
+                            f"{int(self.item_ids[-1])}), got {int(item)}")
+        if not isinstance(title, str) or not title.strip():
+            raise DataError(f"a new item needs a title, got {title!r}")
+        row = {c: "" for c in self.text_columns} | {"title": title.strip(), "year": year,
+                                                    "genres": _as_genres(list(genres))}
+        for col, value in text.items():
+            if col in ("title", "year", "genres") or not isinstance(value, str):
+                raise DataError(f"free-text column {col!r} must be a string other than title/year/genres, "
+                                f"got {value!r}")
+            row[col] = value
+        frame = self.frame.copy()
+        for col in row:
+            if col not in frame.columns:
+                frame[col] = ""
+        frame.loc[int(item)] = pd.Series(row, dtype=object)
+        frame["year"] = pd.array(frame["year"], dtype="Int64")
+        frame.index = frame.index.astype("int64")
+        frame.index.name = "item"
+        object.__setattr__(self, "frame", frame)
+        object.__setattr__(self, "_ids", frame.index.to_numpy(dtype="int64"))
+        counts = frame["title"].value_counts()
+        object.__setattr__(self, "_shared_titles", frozenset(counts.index[counts > 1]))
+
     @property
     def item_ids(self) -> np.ndarray:
         """All item ids, ascending."""
