@@ -22,7 +22,7 @@ from typing import Any, Literal
 from llmrec.cli import DataArgs, configure_logging
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
-from llmrec.errors import LLMRecError
+from llmrec.errors import ConfigError, LLMRecError
 from llmrec.evaluation.report import Report, compare_reports
 from llmrec.evaluation.runner import evaluate_recommender
 from llmrec.llm.ranker import LLMRanker
@@ -96,9 +96,18 @@ class EvalConfig(DataArgs):
                                                        "(eval.slices)")
     resamples: int = arg(10_000, help="bootstrap resamples for --compare")
     seed: int = arg(0, help="bootstrap seed for --compare; with --explanations also the seed of the user "
-                            "sample, the deletion test's random items and its bootstrap")
+                            "sample, the deletion test's random items and its bootstrap; with --protocol "
+                            "cold-items/cold-users the seed of the cold items / users")
     progress: bool = arg(True, help="show a progress bar")
     verbose: bool = arg(False, help="keep INFO logging (vLLM's included); default: warnings only")
+    protocol: Literal["holdout", "cold-items", "cold-users", "replay"] = arg(
+        "holdout", help="holdout: leave-last-out; cold-items: a seeded --cold-share of items lose all their "
+                        "fit interactions, users whose held-out item is one of them are evaluated; "
+                        "cold-users: a seeded --cold-share of users keep their first --history-lengths fit "
+                        "interactions (--seed seeds both; docs/cold-start.md); replay: eval.replay")
+    cold_share: float = arg(0.1, help="--protocol cold-items/cold-users: share of items / users made cold")
+    history_lengths: list[int] = arg(default_factory=lambda: [1, 3, 5],
+                                     help="--protocol cold-users: fit interactions each cold user keeps")
 
 
 def metrics_table(reports: list[Report], labels: list[str] | None = None) -> str:
@@ -347,6 +356,20 @@ def _simulate(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     return 0
 
 
+def _protocol(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
+    if config.protocol == "replay":
+        try:
+            from eval.replay import run_replay
+        except ModuleNotFoundError as err:
+            if err.name != "eval.replay":
+                raise
+            raise ConfigError("--protocol replay needs eval/replay.py, which is not built yet") from None
+        return run_replay(config, dataset)
+    from eval.protocols import run_protocol
+
+    return run_protocol(config, dataset, params)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0],
                                      epilog=f"recommenders: {', '.join(registered_recommenders())}")
@@ -363,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         if config.slices:
             return _slices(config, dataset)
         params = parse_params(config.param)
+        if config.protocol != "holdout":
+            return _protocol(config, dataset, params)
         if config.objectives:
             return _objectives(config, dataset, params)
         if config.retriever:

@@ -34,7 +34,7 @@ from llmrec.evaluation import evaluate, summarize
 from llmrec.history import histories
 from llmrec.models import resolve_embedder
 from llmrec.recommenders import create_recommender
-from llmrec.split import leave_last_out
+from llmrec.split import HoldoutSplit, leave_last_out
 from llmrec.tables import format_table
 from retrieval.collab import CollabConfig, train_collab
 from retrieval.store import RETRIEVER_KIND, default_path
@@ -95,12 +95,17 @@ def print_card(card: dict, output: str) -> None:
     print(f"chose text weight {card['text_weight']}; wrote {output} in {card['seconds']['total']:.0f} s")
 
 
-def ensure_retriever(dataset: Dataset, *, progress: bool = True) -> Path:
+def ensure_retriever(dataset: Dataset, *, progress: bool = True,
+                     splits: tuple[HoldoutSplit, HoldoutSplit] | None = None) -> Path:
     """The default trained retriever for ``dataset`` (the full interaction log, before any split).
 
     It lives in the cache (``<cache>/retrievers/<data fingerprint>``) and is trained with the default
     configuration on first use (a few minutes on 2 cores); a corrupt or mismatched one is retrained.
+    With ``splits`` (validation, test; e.g. :func:`llmrec.protocols.pretraining_splits` of a cold-start
+    protocol) it is trained from those splits instead, and cached under the test split's fit data.
     """
+    if splits is not None:
+        dataset = splits[1].train
     path = default_path(dataset)
     try:
         manifest = read_manifest(path, RETRIEVER_KIND)
@@ -111,7 +116,7 @@ def ensure_retriever(dataset: Dataset, *, progress: bool = True) -> Path:
             log.warning("retraining the cached retriever at %s: %s", path, err)
     log.warning("training the default retriever for %s into %s (first use; a few minutes)", dataset.name,
                 path)
-    train_retriever(TrainConfig(output=str(path), progress=progress), dataset)
+    train_retriever(TrainConfig(output=str(path), progress=progress), dataset, splits)
     return path
 
 
@@ -123,13 +128,15 @@ def resolve_retriever(spec: str | None, dataset: Dataset, *, progress: bool = Tr
     return None if spec in (None, "untrained") else spec
 
 
-def train_retriever(cfg: TrainConfig, dataset: Dataset) -> dict:
-    """Train, select by validation and write the retriever to ``cfg.output``; returns its card."""
+def train_retriever(cfg: TrainConfig, dataset: Dataset,
+                    splits: tuple[HoldoutSplit, HoldoutSplit] | None = None) -> dict:
+    """Train, select by validation and write the retriever to ``cfg.output``; returns its card.  ``splits``:
+    the (validation, test) splits to learn from (default: ``dataset``'s leave-last-out splits)."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     t0 = time.perf_counter()
     catalog = dataset.catalog
-    val, test = leave_last_out(dataset, "validation"), leave_last_out(dataset, "test")
+    val, test = splits or (leave_last_out(dataset, "validation"), leave_last_out(dataset, "test"))
     val_histories = histories(val.train.interactions)
     encoder = resolve_embedder(cfg.encoder)
     collab_cfg = CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr,
