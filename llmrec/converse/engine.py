@@ -18,6 +18,11 @@ call's ``objectives`` weights when it gives any (diversity, calibration, popular
 explained by the grounded explainer.  When nothing is left, the answer says so and proposes the smallest
 relaxation; a violating item is never returned.  When the LLM is unavailable the turn is answered from
 deterministic parsing and the retriever's order (re-ordered by the weights too), flagged ``degraded``.
+
+Real-time updates (:mod:`~llmrec.converse.events`): ``add_interaction`` and ``add_item`` record an event in
+the store and apply it at once, so the next turn of any conversation reads it; recall searches through the
+retriever's FAISS item index (exact), which new items join without a rebuild.  The engine works on its own
+copy of the dataset's catalog, which new items extend.
 """
 
 from __future__ import annotations
@@ -33,13 +38,20 @@ from typing import Any, Self
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llmrec.converse.events import (
+    InteractionEvent,
+    ItemEvent,
+    interaction_event,
+    item_event,
+    with_interaction,
+)
 from llmrec.converse.feedback import read_feedback
 from llmrec.converse.parse import RequestParser, intent_constraints
 from llmrec.converse.query import Constraints, Query
 from llmrec.converse.reader import IntentReader, ReaderConfig
 from llmrec.converse.state import ConversationState, ConversationStore, update_provenance
 from llmrec.converse.turn import RecommendedItem, RequestError, Turn
-from llmrec.data import Dataset
+from llmrec.data import Catalog, Dataset
 from llmrec.errors import LLMRecError, LLMUnavailable
 from llmrec.history import History, histories
 from llmrec.items import ItemList
@@ -80,6 +92,9 @@ class ConverseConfig(BaseModel):
         "again, so that turns do not queue behind the backend's retries"))
     db: str = Field(":memory:", description="SQLite file of the conversations (':memory:': this process)")
     max_request_chars: int = Field(2000, ge=1, description="longest request accepted")
+    item_index: bool = Field(True, description=(
+        "recall searches through the retriever's FAISS item index (exact inner product: the same ranking "
+        "as without it), which new items (add_item) join without a rebuild"))
 
 
 def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bool]],
@@ -131,10 +146,16 @@ class Conversations:
         from llmrec.recommenders import create_recommender
 
         self.config = config = config or ConverseConfig()
+        # a catalog of its own, which new items extend (the caller's dataset is left as it is)
+        data = Dataset(data.interactions, Catalog(data.catalog.frame), data.name, dict(data.source),
+                       data.users)
         self.data, self.catalog = data, data.catalog
         counts = data.interactions.frame["item"].value_counts()
-        self.parser = RequestParser(self.catalog, {int(i): int(n) for i, n in counts.items()})
+        self._popularity = {int(i): int(n) for i, n in counts.items()}
+        self.parser = RequestParser(self.catalog, self._popularity)
         self._histories = histories(data.interactions)
+        ratings = data.interactions.frame["rating"]
+        self._max_rating = float(ratings.max()) if len(ratings) and ratings.notna().any() else 5.0
         self.store = store or ConversationStore(config.db)
         self._lock = threading.RLock()
         params = {"retriever": config.retriever, "candidates": config.candidates, **config.ranker}
@@ -160,6 +181,9 @@ class Conversations:
         self._objectives: MultiObjective | None = None  # the re-ranking stage, made on first use
         self._llm_error: str | None = None if config.llm else "the LLM is switched off (llm=False)"
         self._llm_down_until = 0.0  # time.monotonic() before which the LLM is not tried again
+        if config.item_index and hasattr(self.retriever, "use_index"):
+            self.retriever.use_index()
+        self._replay()
 
     # -- the Converser protocol --------------------------------------------------------------------------
     def create(self, user: int | None = None) -> str:
@@ -192,6 +216,61 @@ class Conversations:
         reason = self._llm_error
         return {"status": "degraded" if reason else "ok", "llm": not reason, "reason": reason,
                 "items": len(self.catalog), "users": len(self._histories)}
+
+    # -- real-time updates -------------------------------------------------------------------------------
+    def add_interaction(self, user: Any, item: Any, rating: Any = None, timestamp: Any = None
+                        ) -> dict[str, Any]:
+        """Record that ``user`` (a new id starts a new user) interacted with catalog ``item`` (``rating``
+        None: unrated; ``timestamp`` None: now) and apply it: the user's next request reads it.  Bad values:
+        :class:`~llmrec.converse.events.InvalidEvent` naming the field; an unknown item:
+        :class:`~llmrec.converse.events.UnknownItem`."""
+        with self._lock:
+            event = interaction_event(self.catalog, user=user, item=item, rating=rating, timestamp=timestamp,
+                                      max_rating=self._max_rating)
+            seq = self.store.add_interaction(event.user, event.item, event.rating, event.timestamp)
+            self._apply_interaction(event)
+            log.info("event_interaction seq=%d user=%d item=%d", seq, event.user, event.item)
+            return {**event.to_dict(), "seq": seq, "history_length": len(self._histories[event.user])}
+
+    def add_item(self, title: Any, *, item: Any = None, year: Any = None, genres: Any = (),
+                 text: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Add a catalog item (``item`` None: the next id) and apply it: its text is encoded and its vector
+        added to the retriever's item index, so the next request can recall it."""
+        with self._lock:
+            if not hasattr(self.retriever, "add_items"):
+                raise RequestError(f"this recommender's retriever ({type(self.retriever).__name__}) cannot "
+                                   "add items")
+            event = item_event(self.catalog, title=title, item=item, year=year, genres=genres, text=text)
+            self.store.add_item(event.item, event.to_dict())
+            self._apply_items([event])
+            log.info("event_item item=%d title=%r", event.item, event.title)
+            return {**event.to_dict(), "display_title": self.catalog.display_title(event.item),
+                    "items": len(self.catalog)}
+
+    def _apply_interaction(self, event: InteractionEvent) -> None:
+        before = self._histories.get(event.user) or History.empty(event.user)
+        self._histories[event.user] = with_interaction(before, event)
+
+    def _apply_items(self, events: list[ItemEvent]) -> None:
+        if not events:
+            return
+        for e in events:
+            self.catalog.append(e.item, e.title, e.year, e.genres, **e.text)
+        self.retriever.add_items(np.array([e.item for e in events], dtype=np.int64))
+        self.parser = RequestParser(self.catalog, self._popularity)  # titles: "like <the new item>"
+        self._objectives = self._explainer = None  # made again on first use, with the new items
+
+    def _replay(self) -> None:
+        """Apply the store's recorded events (a restart): the new items, then the interactions in order."""
+        items, interactions = self.store.item_events(), self.store.interaction_events()
+        if items and not hasattr(self.retriever, "add_items"):
+            raise RequestError(f"the store holds {len(items)} new items but this recommender's retriever "
+                               f"({type(self.retriever).__name__}) cannot add items")
+        self._apply_items([ItemEvent.from_dict(e) for e in items])
+        for e in interactions:
+            self._apply_interaction(InteractionEvent(e["user"], e["item"], e["rating"], e["timestamp"]))
+        if items or interactions:
+            log.info("events_replayed items=%d interactions=%d", len(items), len(interactions))
 
     def close(self) -> None:
         if self.ranker is not None:

@@ -6,11 +6,17 @@ accepted.  :class:`ConversationStore` keeps states and the turns' answers in two
 state and its new turn in one ``BEGIN IMMEDIATE`` transaction (WAL journal), so a process killed at any
 point leaves either the turn fully recorded or not at all, and a restarted process continues every
 conversation.  The schema carries a version (``PRAGMA user_version``); an unknown version is refused.
+
+Version 2 adds the real-time events (:mod:`llmrec.converse.events`): ``interaction_events`` (user, item,
+rating, timestamp, in arrival order) and ``item_events`` (new catalog items), each written in its own
+transaction and replayed into memory when the recommender starts.  A version-1 file is migrated in place, in
+one transaction (its conversations kept).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -25,7 +31,9 @@ from llmrec.errors import ArtifactError
 
 __all__ = ["SCHEMA_VERSION", "ConversationState", "ConversationStore"]
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, user INTEGER, created REAL NOT NULL, updated REAL NOT NULL, state TEXT NOT NULL);
@@ -33,6 +41,14 @@ CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id), turn INTEGER NOT NULL, request TEXT NOT NULL,
     answer TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (conversation_id, turn));
 """
+#: The statements that take a database from version ``v - 1`` to ``v``, run in one transaction.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (("CREATE TABLE IF NOT EXISTS interaction_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+         "user INTEGER NOT NULL, item INTEGER NOT NULL, rating REAL, timestamp INTEGER NOT NULL, "
+         "created REAL NOT NULL)"),
+        ("CREATE TABLE IF NOT EXISTS item_events (item INTEGER PRIMARY KEY, data TEXT NOT NULL, "
+         "created REAL NOT NULL)")),
+}
 
 
 @dataclass
@@ -95,11 +111,38 @@ class ConversationStore:
             if self.path != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if not 0 <= version <= SCHEMA_VERSION:
                 raise ArtifactError(f"{self.path}: conversation store schema version {version}, this llmrec "
-                                    f"reads version {SCHEMA_VERSION}")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                                    f"reads versions 1..{SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:
+                self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        """Bring the schema from ``version`` (0: a new file) to :data:`SCHEMA_VERSION`, one transaction per
+        step (a failed step leaves the file at the version before it)."""
+        if version == 0:
+            self._transaction([s.strip() for s in _SCHEMA.split(";") if s.strip()], 1)
+            version = 1
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self._transaction(list(_MIGRATIONS[target]), target)
+            log.info("conversation_store_migrated path=%s from=%d to=%d", self.path, target - 1, target)
+
+    def _transaction(self, statements: list[str], version: int) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={int(version)}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    @property
+    def version(self) -> int:
+        """The schema version of the open database."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def create(self, user: int | None = None) -> ConversationState:
         state = ConversationState(id=uuid.uuid4().hex, user=user)
@@ -138,6 +181,39 @@ class ConversationStore:
             rows = self._db.execute("SELECT turn, request, answer FROM turns WHERE conversation_id = ? "
                                     "ORDER BY turn", (conversation_id,)).fetchall()
         return [{"turn": t, "request": r, "answer": json.loads(a)} for t, r, a in rows]
+
+    # -- real-time events ------------------------------------------------------------------------------
+    def add_interaction(self, user: int, item: int, rating: float | None, timestamp: int) -> int:
+        """Record an interaction event (one transaction); its sequence number (1, 2, ...)."""
+        with self._lock:
+            rating = None if rating is None else float(rating)
+            cursor = self._db.execute(
+                "INSERT INTO interaction_events (user, item, rating, timestamp, created) "
+                "VALUES (?, ?, ?, ?, ?)", (int(user), int(item), rating, int(timestamp), time.time()))
+            return int(cursor.lastrowid)
+
+    def add_item(self, item: int, data: dict[str, Any]) -> None:
+        """Record a new catalog item (its fields as JSON; one transaction); a recorded id: ArtifactError."""
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO item_events VALUES (?, ?, ?)",
+                                 (int(item), json.dumps(data), time.time()))
+            except sqlite3.IntegrityError:
+                raise ArtifactError(f"{self.path}: item {item} was already added") from None
+
+    def interaction_events(self) -> list[dict[str, Any]]:
+        """Every recorded interaction event in arrival order: ``{"seq", "user", "item", "rating",
+        "timestamp"}`` (rating None when not given)."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, user, item, rating, timestamp FROM interaction_events "
+                                    "ORDER BY seq").fetchall()
+        return [dict(zip(("seq", "user", "item", "rating", "timestamp"), row)) for row in rows]
+
+    def item_events(self) -> list[dict[str, Any]]:
+        """Every recorded new item, by id: its fields as given to :meth:`add_item`, with ``"item"``."""
+        with self._lock:
+            rows = self._db.execute("SELECT item, data FROM item_events ORDER BY item").fetchall()
+        return [{**json.loads(data), "item": item} for item, data in rows]
 
     def close(self) -> None:
         with self._lock:
