@@ -26,6 +26,7 @@ from llmrec.recommenders.base import Recommender, RecommenderConfig
 from llmrec.recommenders.popularity import Popularity
 from retrieval.collab import CollabConfig, CollabEnsemble, pad_window
 from retrieval.encoder import TextEncoder
+from retrieval.index import IndexConfig, ItemIndex
 from retrieval.store import RETRIEVER_KIND, find_cached
 from retrieval.text import item_texts, query_text
 
@@ -182,6 +183,7 @@ class DenseRetriever(Recommender[DenseConfig]):
         if q is None:
             scores = self._fallback.score(history, items)
         else:
+            items = self._narrowed(items, q, k)  # through the item index when one is in use (use_index)
             scores = (self._items[self._catalog.positions(items)] @ q).astype(np.float64)
         out = top_n(items, scores, k)
         return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
@@ -199,4 +201,48 @@ class DenseRetriever(Recommender[DenseConfig]):
         out = top_n(ids, self.score(history, ids, request), k)
         return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
 
+    # -- real-time updates: the item index and new items (service/realtime) ------------------------------
+    def use_index(self, config: IndexConfig | None = None) -> ItemIndex:
+        """Search through a FAISS :class:`~retrieval.index.ItemIndex` of the fused item vectors from now on
+        (default: exact, flat, raw inner product, so rankings are those of the matmul); new items are added
+        to it by :meth:`add_items` without a rebuild."""
+        config = config or IndexConfig(kind="flat", metric="ip", use_gpu=False)
+        model, digest = self.encoder.identity
+        self._index = ItemIndex.build(self._items, self._catalog.item_ids, encoder_id=model,
+                                      encoder_hash=digest, config=config)
+        self._index_weight = self.text_weight
+        return self._index
 
+    @property
+    def index(self) -> ItemIndex | None:
+        """The item index searches go through (None: the numpy matmul over the allowed items)."""
+        return getattr(self, "_index", None)
+
+    def add_items(self, items: np.ndarray) -> None:
+        """Encode items just appended to the catalog (:meth:`~llmrec.data.Catalog.append`) by the text
+        channel and add their vectors (collaborative part zero, as for any item the channel never saw) to the
+        item matrix and the index, without re-encoding or rebuilding anything else."""
+        items = np.asarray(items, dtype=np.int64)
+        first = len(self._text)
+        if not np.array_equal(self._catalog.positions(items), np.arange(first, first + len(items))):
+            raise ValueError(f"items {items.tolist()} are not the catalog's next {len(items)} items (the "
+                             f"retriever holds {first}; append them to the catalog first, in order)")
+        self._text = np.concatenate([self._text, self.encoder.encode(item_texts(self._catalog, items))])
+        zeros = np.zeros((len(items), self._collab_vectors.shape[1]), dtype=np.float32)
+        self._collab_vectors = np.concatenate([self._collab_vectors, zeros])
+        self._fallback._counts = np.concatenate([self._fallback._counts, np.zeros(len(items))])  # nobody yet
+        self.set_text_weight(self.text_weight)
+        if self.index is not None and self._index_weight == self.text_weight:
+            self._index.add(self._items[first:], items)
+
+    def _narrowed(self, items: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+        """The items the index finds best for ``q`` among ``items`` (k, plus a margin so that the exact
+        re-score orders the top k as over all of them), or ``items`` without an index or with the profile
+        blend (it standardises over the whole set)."""
+        if self.index is None or getattr(self, "_demographic", None) is not None or len(items) <= 2 * k:
+            return items
+        if self._index_weight != self.text_weight:  # re-weighted since: the vectors changed
+            self.use_index(self._index.config)
+        fetch = min(len(items), 2 * k + 32)
+        _, found = self._index.search(q[None, :], fetch, only=items)
+        return found[0][found[0] >= 0]
