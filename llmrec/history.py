@@ -1,7 +1,10 @@
 """Users' histories as ordered item sequences, and the one place they are rendered as text.
 
 The retriever's query encoder and every LLM prompt use :func:`render_history`, so a history reads the
-same everywhere.
+same everywhere.  A history may mark its items "liked" / "disliked" by rating (``show_sentiment``), and a
+user's profile (age band, gender, occupation from MovieLens' ``u.user``) is written by
+:func:`render_profile` ("25-34, female, engineer"), which the prompts and the retriever's query put beside
+the history.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from llmrec.data import Catalog, Interactions
 
-__all__ = ["History", "HistoryFormat", "histories", "render_history"]
+__all__ = ["AGE_BANDS", "History", "HistoryFormat", "age_band", "histories", "render_history",
+           "render_profile", "sentiment"]
 
 
 @dataclass(frozen=True)
@@ -70,10 +75,27 @@ class HistoryFormat:
     show_rating: bool = True  # "rated 5/5"
     show_recency: bool = True  # "3 days before the latest"
     rating_scale: int = 5  # the maximum rating, for "rated r/N"
+    show_sentiment: bool = False  # "liked" (rating >= liked_min) / "disliked" (rating <= disliked_max)
+    liked_min: float = 4.0  # the lowest rating marked "liked"
+    disliked_max: float = 2.0  # the highest rating marked "disliked"
 
     def __post_init__(self) -> None:
         if self.max_items is not None and self.max_items < 1:
             raise ValueError(f"max_items must be >= 1 or None, got {self.max_items}")
+        if not self.disliked_max < self.liked_min:
+            raise ValueError(f"disliked_max must be below liked_min, got disliked_max={self.disliked_max} "
+                             f"and liked_min={self.liked_min}")
+
+
+def sentiment(rating: float, liked_min: float = 4.0, disliked_max: float = 2.0) -> str | None:
+    """``"liked"``, ``"disliked"`` or None (a middling or missing rating) for one rating."""
+    if np.isnan(rating):
+        return None
+    if rating >= liked_min:
+        return "liked"
+    if rating <= disliked_max:
+        return "disliked"
+    return None
 
 
 def render_history(history: History, catalog: Catalog, fmt: HistoryFormat = HistoryFormat()) -> str:
@@ -93,6 +115,8 @@ def render_history(history: History, catalog: Catalog, fmt: HistoryFormat = Hist
             parts.append(", ".join(catalog.genres(item)))
         if fmt.show_rating and not np.isnan(rating):
             parts.append(f"rated {_num(rating)}/{fmt.rating_scale}")
+        if fmt.show_sentiment and (mark := sentiment(rating, fmt.liked_min, fmt.disliked_max)):
+            parts.append(mark)
         if fmt.show_recency:
             parts.append(_recency(latest - int(ts)))
         entries.append(" | ".join(parts) if fmt.style == "lines" else ", ".join(parts))
@@ -101,6 +125,39 @@ def render_history(history: History, catalog: Catalog, fmt: HistoryFormat = Hist
     if fmt.style == "compact":
         return "; ".join(entries)
     return "\n".join(f"{i}. {e}" for i, e in enumerate(entries, 1))
+
+
+#: Age bands of a profile, as (lowest age, label); an age falls in the last band whose lowest age it reaches.
+AGE_BANDS = ((0, "under 18"), (18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"), (55, "55+"))
+_GENDERS = {"M": "male", "F": "female"}
+
+
+def age_band(age: float) -> str:
+    """The band of an age in years (``25 -> "25-34"``); a negative or missing age: ValueError."""
+    if age is None or np.isnan(age) or age < 0:
+        raise ValueError(f"an age must be a non-negative number of years, got {age!r}")
+    return [label for low, label in AGE_BANDS if age >= low][-1]
+
+
+def render_profile(users: pd.DataFrame | None, user: int) -> str | None:
+    """A user's profile as short text, ``"25-34, female, engineer"`` (age band, gender, occupation; fields
+    that are missing are left out, an occupation of "none"/"other" too), or None when ``users`` (a frame
+    indexed by user id with ``age``, ``gender``, ``occupation`` columns, ``Dataset.users``) is None or does
+    not know the user."""
+    if users is None or user not in users.index:
+        return None
+    row = users.loc[user]
+    parts = []
+    age = row.get("age")
+    if age is not None and not pd.isna(age):
+        parts.append(age_band(float(age)))
+    gender = str(row.get("gender") or "").strip()
+    if gender:
+        parts.append(_GENDERS.get(gender.upper(), gender.lower()))
+    occupation = str(row.get("occupation") or "").strip().lower()
+    if occupation and occupation not in ("none", "other", "nan"):
+        parts.append(occupation)
+    return ", ".join(parts) or None
 
 
 def _num(x: float) -> str:

@@ -7,6 +7,12 @@ interacted with (cold start).  The collaborative channel (``retrieval.collab``) 
 artifact (``python -m retrieval.train``); items it never saw get zero collaborative vectors.  Both are
 concatenated into one vector per item, so a single inner product (one FAISS search) scores both.
 A user with no history is served from the request text; with neither, from popularity.
+
+The query reads the history's content, sentiment and recency as :class:`retrieval.interests.InterestConfig`
+says (``interests``: by default every item counts the same).  With ``profile`` the user's profile (age
+band, gender, occupation) serves short histories: popularity within the user's demographic groups
+(:mod:`retrieval.profiles`) replaces global popularity for a user with neither history nor request, and is
+blended into the scores of a history of at most ``profile_max_history`` items.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from llmrec.recommenders.popularity import Popularity
 from retrieval.collab import CollabConfig, CollabEnsemble, pad_window
 from retrieval.encoder import TextEncoder
 from retrieval.index import IndexConfig, ItemIndex
+from retrieval.interests import InterestConfig, InterestProfile
+from retrieval.profiles import DemographicPopularity
 from retrieval.store import RETRIEVER_KIND, find_cached
 from retrieval.text import item_texts, query_text
 
@@ -44,6 +52,17 @@ class DenseConfig(RecommenderConfig):
     text_weight: float | None = Field(None, ge=0, description="weight of the text channel (None: the "
                                                               "artifact's validation-chosen value, or 1)")
     batch_size: int = Field(64, ge=1, description="encoding batch size")
+    interests: InterestConfig = Field(default_factory=InterestConfig,
+                                      description="how the history's content, sentiment and recency shape "
+                                                  "the query (--param interests.disliked_weight=0.2)")
+    profile: bool = Field(False, description="cold-user fallback from the user's profile (age band, gender, "
+                                             "occupation): demographic popularity for an empty history, "
+                                             "blended in for a short one")
+    profile_weight: float = Field(0.5, ge=0, description="weight of the standardised demographic popularity "
+                                                          "blended into a short history's standardised "
+                                                          "scores, divided by the history's length")
+    profile_max_history: int = Field(5, ge=0, description="histories of at most this many items get the "
+                                                          "demographic blend")
 
 
 class DenseRetriever(Recommender[DenseConfig]):
@@ -82,6 +101,7 @@ class DenseRetriever(Recommender[DenseConfig]):
             self._collab_vectors[cold] = 0.0
         self.set_text_weight(self.text_weight)
         self._fallback = Popularity().fit(data)  # for users with neither history nor request
+        self._demographic = DemographicPopularity().fit(data) if cfg.profile else None
         self._query_cache: dict[str, np.ndarray] = {}
         self._trained = True
         return self
@@ -125,26 +145,43 @@ class DenseRetriever(Recommender[DenseConfig]):
         """Re-weight the text channel (item side) without re-encoding anything."""
         self.text_weight = float(weight)
         self._items = np.concatenate([self.text_weight * self._text, self._collab_vectors], axis=1)
+        self.set_interests(self.config.interests)
+
+    def set_interests(self, interests: InterestConfig) -> None:
+        """Change how the query reads the history (content, sentiment, recency) without re-encoding items."""
+        self.interests = interests
+        bias = np.zeros(self._items.shape[1], dtype=bool)
+        if self._collab is not None:  # each member's block ends with its bias column
+            block = self._collab.config.dim + 1
+            bias[self._text.shape[1] + block - 1::block] = True
+        self._profile = InterestProfile(interests, self._items, bias)
 
     def query_vector(self, history: History, request: str | None = None) -> np.ndarray | None:
         """The fused query vector, or None for a user with neither history nor request."""
         if len(history) == 0 and not (request or "").strip():
             return None
-        parts = [self._encode_query(query_text(history, self._catalog, request))]
+        interests = self.interests
+        text = self._encode_query(query_text(interests.kept(history, "text"), self._catalog, request))
+        parts = [(interests.content_weight if len(history) else 1.0) * text]  # a request alone: as it is
         if self._collab is not None:
-            known = history.items[np.isin(history.items, self._collab_items)]
+            window = interests.kept(history, "collab")
+            known = window.items[np.isin(window.items, self._collab_items)]
             pos = np.searchsorted(self._collab_items, known)
             x = torch.from_numpy(pad_window(pos, self._collab.config.window)).unsqueeze(0)
             q = self._collab.query(x)[0].numpy()
             if len(known) == 0:
                 q[:] = 0.0
             parts.append(q.astype(np.float32))
-        return np.concatenate(parts)
+        query = np.concatenate(parts)
+        if len(history):
+            query = self._profile.adjust(query, history, self._catalog.positions(history.items))
+        return query
 
     def prepare(self, histories: list[History]) -> None:
         """Encode these users' query texts in batches into the query cache, so scoring them afterwards encodes
         nothing one text at a time (a batch costs about half as much per text on CPU)."""
-        self._cache_queries([query_text(h, self._catalog) for h in histories if len(h)])
+        self._cache_queries([query_text(self.interests.kept(h, "text"), self._catalog)
+                             for h in histories if len(h)])
 
     def _cache_queries(self, texts: list[str]) -> None:
         """Encode the texts not in the query cache yet, in batches (the one place the cache is filled)."""
@@ -163,8 +200,26 @@ class DenseRetriever(Recommender[DenseConfig]):
     def score(self, history: History, items: np.ndarray, request: str | None = None) -> np.ndarray:
         q = self.query_vector(history, request)
         if q is None:
-            return self._fallback.score(history, items)
-        return (self._items @ q)[self._catalog.positions(items)].astype(np.float64)
+            return self._cold_scores(history, items)
+        scores = (self._items @ q)[self._catalog.positions(items)].astype(np.float64)
+        return self._with_profile(history, items, scores)
+
+    def _cold_scores(self, history: History, items: np.ndarray) -> np.ndarray:
+        """A user with neither history nor request: demographic popularity with ``profile`` (where the
+        profile is known), else global popularity."""
+        if self._demographic is not None and self._demographic.knows(history.user):
+            return self._demographic.score(history, items)
+        return self._fallback.score(history, items)
+
+    def _with_profile(self, history: History, items: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """With ``profile``, a short history's scores blended with its demographic popularity:
+        ``z(scores) + profile_weight / n * z(demographic popularity)`` for n <= ``profile_max_history``."""
+        cfg, n = self.config, len(history)
+        if (self._demographic is None or n == 0 or n > cfg.profile_max_history or len(scores) < 2
+                or not self._demographic.knows(history.user)):
+            return scores
+        pop = self._demographic.score(history, items)
+        return _z(scores) + cfg.profile_weight / n * _z(pop)
 
     def search(self, history: History, items: np.ndarray, k: int = 20, request: str | None = None,
                seeds: np.ndarray | None = None, seed_weight: float = 1.0) -> ItemList:
@@ -181,10 +236,12 @@ class DenseRetriever(Recommender[DenseConfig]):
             s = s / (np.linalg.norm(s) + 1e-9)
             q = seed_weight * s if q is None else q / (np.linalg.norm(q) + 1e-9) + seed_weight * s
         if q is None:
-            scores = self._fallback.score(history, items)
+            scores = self._cold_scores(history, items)
         else:
             items = self._narrowed(items, q, k)  # through the item index when one is in use (use_index)
             scores = (self._items[self._catalog.positions(items)] @ q).astype(np.float64)
+            if not len(seeds):
+                scores = self._with_profile(history, items, scores)
         out = top_n(items, scores, k)
         return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
 
@@ -246,3 +303,7 @@ class DenseRetriever(Recommender[DenseConfig]):
         fetch = min(len(items), 2 * k + 32)
         _, found = self._index.search(q[None, :], fetch, only=items)
         return found[0][found[0] >= 0]
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / (x.std() + 1e-9)

@@ -67,6 +67,11 @@ class LLMRankerConfig(RecommenderConfig):
                                                  "rank_marks for marks)")
     shuffle_candidates: bool = Field(False, description="shuffle the candidate order (seeded by user) "
                                                         "instead of the retriever's order")
+    sentiment: bool = Field(False, description="mark the history's items liked (rated >= 4) or disliked "
+                                               "(rated <= 2) in the prompt")
+    profile: bool = Field(False, description="write the user's profile (age band, gender, occupation) into "
+                                             "the prompt, and recall with the retriever's profile fallback "
+                                             "(demographic popularity for empty and short histories)")
 
     @model_validator(mode="before")
     @classmethod

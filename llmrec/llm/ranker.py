@@ -47,7 +47,7 @@ import numpy as np
 
 from llmrec.data import Dataset
 from llmrec.errors import ConfigError, LLMRecError, LLMUnavailable
-from llmrec.history import History, HistoryFormat, render_history
+from llmrec.history import History, HistoryFormat, render_history, render_profile
 from llmrec.items import ItemList
 from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, trained_fields
 from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids
@@ -62,7 +62,7 @@ from llmrec.llm.rank_config import (
 )
 from llmrec.llm.starting import BackendStart
 from llmrec.prompts import Prompt, load_prompt
-from llmrec.recommenders.base import Recommender, Retriever, check_n, fit_retriever
+from llmrec.recommenders.base import Recommender, Retriever, check_n, create_recommender, fit_retriever
 from llmrec.request import Request
 from llmrec.timing import Progress, Stages, report
 
@@ -112,6 +112,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self._prepared: dict[tuple, ItemList] = {}
         self._degraded_users = 0
         self._retriever_data: str | None = None  # fingerprint of the data the retriever was fitted on here
+        self._users = None  # the fitted dataset's user profiles, with profile=True
 
     def backend_config(self, workload: Workload = None) -> LLMConfig:
         """The backend's construction config: the ranker's model, adapter and ``engine`` settings, with
@@ -208,6 +209,10 @@ class LLMRanker(Recommender[LLMRankerConfig]):
 
     def fit(self, data: Dataset) -> LLMRanker:
         self._catalog = data.catalog
+        self._users = data.users if self.config.profile else None
+        if self.retriever is None and self.config.profile:  # recall with the profile fallback too
+            self.retriever = create_recommender("dense", {"retriever": self.config.retriever,
+                                                          "profile": True})
         self.retriever, self._retriever_data = fit_retriever(self.retriever, self.config.retriever, data,
                                                              self._retriever_data)
         self.labels = list(LABELS[:self.config.candidates])
@@ -215,7 +220,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
             self._read_tokens()
         self._check_adapter_fields()
         base = RANK_HISTORY_FORMAT if self.config.details == "titles" else RANK_HISTORY_FORMAT_FULL
-        self.history_format = HistoryFormat(**{**base.__dict__, "max_items": self.config.history_items})
+        self.history_format = HistoryFormat(**{**base.__dict__, "max_items": self.config.history_items,
+                                               "show_sentiment": self.config.sentiment})
         self._trained = True
         return self
 
@@ -305,8 +311,9 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         if prompt is None:
             prompt = self.request_prompt if text else self.prompt
         quoted = json.dumps(text or "", ensure_ascii=False)
+        profile = render_profile(self._users, history.user) if self.config.profile else None
         return prompt.messages(history=render_history(history, self._catalog, self.history_format),
-                               candidates=cands, mark=mark, request=quoted)
+                               candidates=cands, mark=mark, request=quoted, profile=profile or "")
 
     def answer_text(self, item: int, candidates: np.ndarray) -> str:
         """The assistant's answer naming ``item`` after the ranking prompt (its label; with marks, its

@@ -1,0 +1,129 @@
+"""``python -m eval.interests``: choose the dense retriever's interest weights
+(:class:`retrieval.interests.InterestConfig`) on the validation split.
+
+The grid is walked axis by axis (sentiment, then the liked term with its recency half-life, then the
+content weight), each axis keeping the best values of the ones before; the table of every configuration
+tried is printed, and the best by NDCG@10 is written as JSON with ``--output`` and printed as ``--param``
+flags for ``python -m eval --recommender dense``.
+
+    python -m eval.interests --split validation --output runs/interests.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import dataclass
+
+from tqdm.auto import tqdm
+
+from eval.choice import ChoiceArgs
+from llmrec.artifacts import atomic_write_text
+from llmrec.configargs import arg
+from llmrec.history import histories
+from retrieval.interests import InterestConfig
+
+__all__ = ["InterestGridArgs", "grid_search", "main"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InterestGridArgs(ChoiceArgs):
+    """The values tried, axis by axis: sentiment first (with recency and the liked term off), then the liked
+    term and its recency half-life (with the best sentiment), then the content weight (with both)."""
+
+    disliked_weights: list[float] = arg(default_factory=lambda: [0.0, 0.1, 0.2, 0.4],
+                                        help="disliked_weight values tried")
+    drops: list[str] = arg(default_factory=lambda: ["none", "text", "both"],
+                           help="drop_disliked values tried")
+    liked_weights: list[float] = arg(default_factory=lambda: [0.0, 0.1, 0.2, 0.4],
+                                     help="liked_weight values tried")
+    half_lives: list[float] = arg(default_factory=lambda: [0.0, 1.0, 7.0, 30.0],
+                                  help="half_life_days values tried (0: no decay)")
+    content_weights: list[float] = arg(default_factory=lambda: [0.0, 0.5, 1.0, 2.0],
+                                       help="content_weight values tried")
+
+
+def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = True
+                ) -> tuple[list[list], InterestConfig, dict[str, float]]:
+    """Evaluate the grid axis by axis on ``held`` with a fitted dense retriever; (table rows, the best
+    config by NDCG@10, its metrics).  Every axis keeps the best value found so far on the others."""
+    from llmrec.evaluation.harness import evaluate
+    from llmrec.evaluation.metrics import summarize
+
+    rows: list[list] = []
+    seen: dict[InterestConfig, dict[str, float]] = {}
+
+    def run(axis: str, cfg: InterestConfig) -> dict[str, float]:
+        if cfg not in seen:
+            retriever.set_interests(cfg)
+            seen[cfg] = summarize(evaluate(retriever, held, progress=False).ranks["rank"].to_numpy())
+            m = seen[cfg]
+            rows.append([axis, cfg.content_weight, cfg.disliked_weight, cfg.drop_disliked, cfg.liked_weight,
+                         cfg.half_life_days or 0.0, m["ndcg@10"], m["recall@20"], m["mrr"]])
+            log.info("interests axis=%s config=%s ndcg@10=%.4f", axis, cfg.model_dump(), m["ndcg@10"])
+        return seen[cfg]
+
+    best = InterestConfig()
+    axes = [("sentiment", [{"disliked_weight": w, "drop_disliked": d}
+                           for w in args.disliked_weights for d in args.drops]),
+            ("recency", [{"liked_weight": w, "half_life_days": h or None}
+                         for w in args.liked_weights for h in args.half_lives]),
+            ("content", [{"content_weight": w} for w in args.content_weights])]
+    with tqdm(total=sum(len(v) for _, v in axes) + 1, desc="interest grid", disable=not progress) as bar:
+        run("current", best)
+        bar.update()
+        for axis, values in axes:
+            for update in values:
+                cfg = best.model_copy(update=update)
+                if cfg.liked_weight == 0 and cfg.disliked_weight == 0 and cfg.half_life_days is not None:
+                    bar.update()
+                    continue  # the half-life weights nothing then
+                run(axis, cfg)
+                bar.update()
+            best = max(seen, key=lambda c: (seen[c]["ndcg@10"], c.is_plain))
+    retriever.set_interests(best)
+    return rows, best, seen[best]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from llmrec.configargs import add_config_arguments, config_from_args
+    from llmrec.data import load_dataset
+    from llmrec.params import parse_params
+    from llmrec.split import leave_last_out, sample_users
+    from llmrec.tables import format_table
+    from retrieval.retriever import DenseConfig, DenseRetriever
+    from retrieval.train import resolve_retriever
+
+    parser = argparse.ArgumentParser(prog="python -m eval.interests",
+                                     description="choose the dense retriever's interest weights on "
+                                                 "the validation split")
+    add_config_arguments(parser, InterestGridArgs)
+    args = config_from_args(InterestGridArgs, parser.parse_args(argv))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    dataset = load_dataset(args.data, args.items, download=args.download)
+    held = sample_users(leave_last_out(dataset, args.split), args.users, args.seed)
+    directory = resolve_retriever(args.retriever, dataset, progress=args.progress)
+    params = {**parse_params(args.param), "retriever": directory}
+    retriever = DenseRetriever(DenseConfig(**params)).fit(held.train)
+    retriever.prepare([h for h in histories(held.train.interactions).values()])
+    rows, best, metrics = grid_search(retriever, held, args, progress=args.progress)
+    headers = ["axis", "content", "disliked", "drop", "liked", "half-life (d)", "ndcg@10", "recall@20", "mrr"]
+    print(format_table(rows, headers))
+    plain = rows[0]
+    changed = {k: v for k, v in best.model_dump().items() if v != InterestConfig().model_dump()[k]}
+    flags = " ".join(f"--param interests.{k}={json.dumps(v)}" for k, v in changed.items()) or "(the defaults)"
+    print(f"chosen on {args.split} ({held.n_users} users): {flags}; ndcg@10 {metrics['ndcg@10']:.4f} "
+          f"(current {plain[6]:.4f})")
+    if args.output:
+        atomic_write_text(args.output, json.dumps({
+            "split": args.split, "users": held.n_users, "retriever": directory, "headers": headers,
+            "rows": rows, "interests": best.model_dump(mode="json"), "changed": changed,
+            "ndcg@10": metrics["ndcg@10"], "current_ndcg@10": plain[6]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
