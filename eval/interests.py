@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -44,6 +45,10 @@ class InterestGridArgs(ChoiceArgs):
                                   help="half_life_days values tried (0: no decay)")
     content_weights: list[float] = arg(default_factory=lambda: [0.0, 0.5, 1.0, 2.0],
                                        help="content_weight values tried")
+    ablation: str | None = arg(None, help="instead of the grid: evaluate each dimension on alone, from this "
+                                          "grid's JSON (--output of a grid run), on --split, with paired "
+                                          "intervals against the current query; --output: a directory for "
+                                          "the reports")
 
 
 def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = True
@@ -54,6 +59,7 @@ def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = Tru
     from llmrec.evaluation.metrics import summarize
 
     rows: list[list] = []
+    configs: list[InterestConfig] = []
     seen: dict[InterestConfig, dict[str, float]] = {}
 
     def run(axis: str, cfg: InterestConfig) -> dict[str, float]:
@@ -61,6 +67,7 @@ def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = Tru
             retriever.set_interests(cfg)
             seen[cfg] = summarize(evaluate(retriever, held, progress=False).ranks["rank"].to_numpy())
             m = seen[cfg]
+            configs.append(cfg)
             rows.append([axis, cfg.content_weight, cfg.disliked_weight, cfg.drop_disliked, cfg.liked_weight,
                          cfg.half_life_days or 0.0, m["ndcg@10"], m["recall@20"], m["mrr"]])
             log.info("interests axis=%s config=%s ndcg@10=%.4f", axis, cfg.model_dump(), m["ndcg@10"])
@@ -85,7 +92,62 @@ def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = Tru
                 bar.update()
             best = max(seen, key=lambda c: (seen[c]["ndcg@10"], c.is_plain))
     retriever.set_interests(best)
-    return rows, best, seen[best]
+    return rows, best, seen[best], configs
+
+
+def ablation_configs(grid: dict) -> dict[str, InterestConfig]:
+    """Each dimension on alone, from a grid's rows (``--output`` of the grid): the current query; content
+    off; the best sentiment setting that uses the disliked items (even when it loses to the current
+    query); the liked term without decay and with its best half-life; and the configuration chosen."""
+    plain = InterestConfig()
+    configs = [InterestConfig(**c) for c in grid["configs"]]
+    score = {c: row[6] for c, row in zip(configs, grid["rows"])}
+    sentiment = [c for c in configs if c.disliked_weight > 0 or c.drop_disliked != "none"]
+    recency = [c for c in configs if c.liked_weight > 0 and c.half_life_days is not None]
+    liked = [c for c in configs if c.liked_weight > 0]
+    out = {"current": plain, "content off": plain.model_copy(update={"content_weight": 0.0})}
+    if sentiment:
+        best = max(sentiment, key=score.get)
+        out["sentiment"] = plain.model_copy(update={"disliked_weight": best.disliked_weight,
+                                                    "drop_disliked": best.drop_disliked})
+    if liked:
+        out["liked term, no decay"] = plain.model_copy(update={"liked_weight": max(liked, key=score.get)
+                                                               .liked_weight})
+    if recency:
+        best = max(recency, key=score.get)
+        out["recency"] = plain.model_copy(update={"liked_weight": best.liked_weight,
+                                                  "half_life_days": best.half_life_days})
+    chosen = InterestConfig(**grid["interests"])
+    if chosen not in out.values():
+        out["chosen"] = chosen
+    return out
+
+
+def run_ablation(dataset, directory: str, grid: dict, split: str, output: str | None, *,
+                 progress: bool = True) -> tuple[list[list], list[str]]:
+    """Evaluate :func:`ablation_configs` on ``split`` (reports saved under ``output``); rows with each
+    one's NDCG@10 and recall@20 and the paired bootstrap interval of its difference to the current query."""
+    from llmrec.evaluation.report import compare_reports
+    from llmrec.evaluation.runner import evaluate_recommender
+    from retrieval.retriever import DenseConfig, DenseRetriever
+
+    reports = {}
+    for name, cfg in ablation_configs(grid).items():
+        rec = DenseRetriever(DenseConfig(retriever=directory, interests=cfg))
+        reports[name] = evaluate_recommender(dataset, rec, split, recall_cutoffs=(50, 100), progress=progress)
+        if output:
+            tag = "".join(c if c.isalnum() else "-" for c in name)
+            reports[name].save(Path(output) / f"dense.{tag}.{split}.json")
+    base = reports["current"]
+    rows = []
+    for name, report in reports.items():
+        cmp = compare_reports(base, report, n_resamples=10_000, seed=0).set_index("metric")
+        cells = [name, json.dumps(ablation_configs(grid)[name].model_dump(exclude_defaults=True))]
+        for metric in ("ndcg@10", "recall@20"):
+            r = cmp.loc[metric]
+            cells += [report.metrics[metric], f"{r['diff']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"]
+        rows.append(cells)
+    return rows, ["setting", "values", "ndcg@10", "vs current (95% CI)", "recall@20", "vs current (95% CI)"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,20 +169,30 @@ def main(argv: list[str] | None = None) -> int:
     held = sample_users(leave_last_out(dataset, args.split), args.users, args.seed)
     directory = resolve_retriever(args.retriever, dataset, progress=args.progress)
     params = {**parse_params(args.param), "retriever": directory}
-    retriever = DenseRetriever(DenseConfig(**params)).fit(held.train)
-    retriever.prepare([h for h in histories(held.train.interactions).values()])
-    rows, best, metrics = grid_search(retriever, held, args, progress=args.progress)
+    if not args.ablation:
+        retriever = DenseRetriever(DenseConfig(**params)).fit(held.train)
+        every = histories(held.train.interactions)
+        retriever.prepare([every[int(u)] for u in held.targets["user"] if int(u) in every])
+    if args.ablation:
+        grid = json.loads(Path(args.ablation).read_text())
+        rows, headers = run_ablation(dataset, directory, grid, args.split, args.output,
+                                     progress=args.progress)
+        print(f"interest dimensions on {args.split}, each against the current query (paired bootstrap)")
+        print(format_table(rows, headers))
+        return 0
+    rows, best, metrics, configs = grid_search(retriever, held, args, progress=args.progress)
     headers = ["axis", "content", "disliked", "drop", "liked", "half-life (d)", "ndcg@10", "recall@20", "mrr"]
     print(format_table(rows, headers))
     plain = rows[0]
     changed = {k: v for k, v in best.model_dump().items() if v != InterestConfig().model_dump()[k]}
-    flags = " ".join(f"--param interests.{k}={json.dumps(v)}" for k, v in changed.items()) or "(the defaults)"
+    flags = " ".join(f"--param interests.{k}={v}" for k, v in changed.items()) or "(the defaults)"
     print(f"chosen on {args.split} ({held.n_users} users): {flags}; ndcg@10 {metrics['ndcg@10']:.4f} "
           f"(current {plain[6]:.4f})")
     if args.output:
         atomic_write_text(args.output, json.dumps({
             "split": args.split, "users": held.n_users, "retriever": directory, "headers": headers,
-            "rows": rows, "interests": best.model_dump(mode="json"), "changed": changed,
+            "rows": rows, "configs": [c.model_dump(mode="json") for c in configs],
+            "interests": best.model_dump(mode="json"), "changed": changed,
             "ndcg@10": metrics["ndcg@10"], "current_ndcg@10": plain[6]}, indent=2))
     return 0
 

@@ -123,3 +123,32 @@ def test_the_profile_terms_ignore_the_bias_columns_and_scale_with_the_query():
     h = History(1, np.array([1, 2]), np.array([5.0, 1.0]), np.array([0, 1]))
     q = profile.adjust(np.array([2.0, 0.0, 1.0]), h, np.array([0, 1]))
     assert np.allclose(q, [2.0, -1.0, 1.0])  # minus 0.5 * |q taste| * unit(disliked mean), bias untouched
+
+
+def test_the_grid_keeps_the_current_query_unless_a_setting_beats_it_and_the_ablation_turns_each_on():
+    from eval.interests import ablation_configs
+
+    rows = [["current", 0, 0, 0, 0, 0, 0.10], ["sentiment", 0, 0, 0, 0, 0, 0.09],
+            ["sentiment", 0, 0, 0, 0, 0, 0.08], ["recency", 0, 0, 0, 0, 0, 0.11]]
+    configs = [{}, {"disliked_weight": 0.2}, {"drop_disliked": "text"},
+               {"liked_weight": 0.1, "half_life_days": 7.0}]
+    grid = {"rows": rows, "configs": [InterestConfig(**c).model_dump() for c in configs],
+            "interests": InterestConfig(liked_weight=0.1, half_life_days=7.0).model_dump()}
+    out = ablation_configs(grid)
+    assert out["current"].is_plain and out["content off"].content_weight == 0
+    assert out["sentiment"] == InterestConfig(disliked_weight=0.2)  # the best using dislikes, though worse
+    assert out["liked term, no decay"] == InterestConfig(liked_weight=0.1)
+    assert out["recency"] == InterestConfig(liked_weight=0.1, half_life_days=7.0) and "chosen" not in out
+
+
+def test_the_grid_search_returns_its_best_setting_and_a_row_per_setting(movies):
+    from eval.interests import InterestGridArgs, grid_search
+    from llmrec.split import leave_last_out
+
+    held = leave_last_out(movies, "validation")
+    retriever = DenseRetriever().fit(held.train)
+    args = InterestGridArgs(disliked_weights=[0.0, 0.3], drops=["none"], liked_weights=[0.0],
+                            half_lives=[0.0], content_weights=[1.0])
+    rows, best, metrics, configs = grid_search(retriever, held, args, progress=False)
+    assert [r[0] for r in rows] == ["current", "sentiment"] and len(configs) == 2
+    assert metrics["ndcg@10"] == max(r[6] for r in rows) and retriever.interests == best
