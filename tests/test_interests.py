@@ -152,3 +152,14 @@ def test_the_grid_search_returns_its_best_setting_and_a_row_per_setting(movies):
     rows, best, metrics, configs = grid_search(retriever, held, args, progress=False)
     assert [r[0] for r in rows] == ["current", "sentiment"] and len(configs) == 2
     assert metrics["ndcg@10"] == max(r[6] for r in rows) and retriever.interests == best
+
+
+def test_the_ablation_table_has_a_row_per_dimension_with_intervals_against_the_current_query(movies):
+    from eval.interests import run_ablation
+
+    grid = {"rows": [["current", 0, 0, 0, 0, 0, 0.1], ["sentiment", 0, 0, 0, 0, 0, 0.1]],
+            "configs": [InterestConfig().model_dump(), InterestConfig(disliked_weight=0.2).model_dump()],
+            "interests": InterestConfig().model_dump()}
+    rows, headers = run_ablation(movies, None, grid, "validation", None, progress=False)
+    assert [r[0] for r in rows] == ["current", "content off", "sentiment"] and len(headers) == len(rows[0])
+    assert rows[0][3].startswith("+0.0000 [+0.0000, +0.0000]")  # the current query against itself
