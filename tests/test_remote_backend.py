@@ -56,6 +56,8 @@ class FakeVLLM(ThreadingHTTPServer):
         self.neg_inf: set[int] = set()
         self.faults: list[int | str] = []
         self.requests: list[dict] = []
+        self.healthy = True  # GET /health answers 200 (else 503)
+        self.probes = 0
         self.url = f"http://127.0.0.1:{self.server_address[1]}/v1"
 
     def completion(self, body: dict) -> dict:
@@ -98,6 +100,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def do_GET(self) -> None:
+        if self.path == "/health":
+            self.server.probes += 1
+            self.send_response(200 if self.server.healthy else 503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self._answer(None)
 
     def do_POST(self) -> None:
@@ -106,6 +114,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake() -> Iterator[FakeVLLM]:
+    server = FakeVLLM()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def fake2() -> Iterator[FakeVLLM]:
+    """A second server (another replica)."""
     server = FakeVLLM()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
@@ -200,6 +219,59 @@ def test_the_url_may_omit_v1_and_the_tokenizer_is_the_local_model(fake: FakeVLLM
     b = backend(fake.url.removesuffix("/v1") + "/", model_dir)
     assert b.url == fake.url
     assert b.tokenizer == f"tokenizer of {model_dir}"
+
+
+# --- several servers ----------------------------------------------------------------------------------------
+
+def test_requests_are_spread_round_robin_over_several_servers(fake: FakeVLLM, fake2: FakeVLLM,
+                                                              model_dir: str) -> None:
+    b = backend(f"{fake.url}, {fake2.url}", model_dir)
+    assert b.urls == [fake.url, fake2.url]
+    for _ in range(4):
+        assert b.label_logprobs(["p"], [10]).tolist() == [[-0.1]]
+    completions = [len([r for r in f.requests if "prompt" in r]) for f in (fake, fake2)]
+    assert completions == [2, 2]
+
+
+def test_a_failing_server_is_set_aside_at_once_and_probed_before_it_gets_requests_again(
+        fake: FakeVLLM, fake2: FakeVLLM, model_dir: str) -> None:
+    b = backend(f"{fake.url},{fake2.url}", model_dir, retries=2, backoff=10.0, cooldown=0.2)
+    fake.faults = [503]
+    start = time.monotonic()
+    for _ in range(2):  # one of them goes to the first server, fails there, is answered by the second
+        assert b.label_logprobs(["p"], [10]).tolist() == [[-0.1]]
+    assert time.monotonic() - start < 5  # no backoff wait
+    assert not fake.faults and b.endpoints.healthy() == [fake2.url]
+    fake.healthy = False
+    time.sleep(0.3)
+    b.label_logprobs(["p"], [10])
+    assert fake.probes >= 1 and b.endpoints.healthy() == [fake2.url]  # probed, still unwell: set aside
+    fake.healthy = True
+    time.sleep(0.3)
+    before = len(fake.requests)
+    for _ in range(2):
+        b.label_logprobs(["p"], [10])
+    assert len(fake.requests) > before and b.endpoints.healthy() == [fake.url, fake2.url]
+
+
+def test_a_stopped_server_gives_no_error_while_another_answers(fake: FakeVLLM, model_dir: str) -> None:
+    stopped = FakeVLLM()  # a replica that answered at start-up, then went away
+    thread = threading.Thread(target=stopped.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    b = backend(f"{stopped.url},{fake.url}", model_dir, retries=0)
+    stopped.shutdown()
+    stopped.server_close()
+    for _ in range(3):
+        assert b.label_logprobs(["p"], [10]).tolist() == [[-0.1]]
+    assert b.endpoints.healthy() == [fake.url]
+
+
+def test_when_every_server_fails_the_error_names_the_last_one(fake: FakeVLLM, fake2: FakeVLLM,
+                                                               model_dir: str) -> None:
+    b = backend(f"{fake.url},{fake2.url}", model_dir, retries=0)
+    fake.faults, fake2.faults = [503], [503]
+    with pytest.raises(LLMUnavailable, match=r"unavailable after 1 attempt\(s\): HTTP 503"):
+        b.label_logprobs(["p"], [10])
 
 
 # --- failures ---------------------------------------------------------------------------------------------

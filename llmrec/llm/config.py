@@ -131,18 +131,21 @@ class RemoteConfig(LLMConfig):
     """An OpenAI-compatible vLLM server, and how to talk to it (``model`` is the local tokenizer's)."""
 
     kind: ClassVar[str] = "remote"
-    url: str | None = None  # the server's API root, e.g. http://127.0.0.1:8000/v1
+    url: str | None = None  # the server's API root, e.g. http://127.0.0.1:8000/v1; several: comma-separated
     served_model: str | None = None  # the request's "model"; None: the first one the server lists
     timeout: float = 60.0  # seconds per HTTP request
     retries: int = 3  # further attempts after a failed request, waiting backoff * 2**i seconds before each
     backoff: float = 0.5
     request_batch: int = 16  # prompts per HTTP request
+    cooldown: float = 5.0  # seconds a failed server (of several) rests before a health probe
 
     def __post_init__(self):
-        if self.retries < 0 or self.timeout <= 0 or self.request_batch < 1 or self.backoff < 0:
-            raise ConfigError(f"remote backend: need retries >= 0, timeout > 0, backoff >= 0 and "
-                              f"request_batch >= 1; got retries={self.retries}, timeout={self.timeout}, "
-                              f"backoff={self.backoff}, request_batch={self.request_batch}")
+        if (self.retries < 0 or self.timeout <= 0 or self.request_batch < 1 or self.backoff < 0
+                or self.cooldown < 0):
+            raise ConfigError(f"remote backend: need retries >= 0, timeout > 0, backoff >= 0, "
+                              f"request_batch >= 1 and cooldown >= 0; got retries={self.retries}, "
+                              f"timeout={self.timeout}, backoff={self.backoff}, "
+                              f"request_batch={self.request_batch}, cooldown={self.cooldown}")
 
     def title(self) -> str:
         return f"LLM server at {self.url}"

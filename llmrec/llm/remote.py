@@ -7,11 +7,18 @@ log-probability of each requested label (the server writes -inf as -9999.0, whic
 
 Every request is retried with exponential backoff on connection errors, timeouts, 408/429 and 5xx;
 anything else that goes wrong raises :class:`~llmrec.errors.LLMUnavailable` naming the URL and the cause.
+
+Several servers (``url`` = comma-separated API roots, e.g. N replicas of the same model): requests go
+round-robin to the healthy ones.  A server that fails a request is set aside and the request goes at once
+to the next one; after ``cooldown`` seconds it is probed (``GET /health``, vLLM's liveness route) and gets
+requests again once it answers.  Only when every server fails through the retries does the caller see
+:class:`LLMUnavailable` (the pipeline's degraded mode then answers from the retriever).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -24,7 +31,7 @@ from llmrec.llm.base import AdapterRef, per_prompt, prefix_token_logprobs, struc
 from llmrec.llm.config import RemoteConfig
 from llmrec.models import resolve_llm
 
-__all__ = ["RemoteBackend", "api_root"]
+__all__ = ["Endpoints", "RemoteBackend", "api_root"]
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +48,74 @@ def api_root(url: str) -> str:
     return root
 
 
-class RemoteBackend:
-    """An OpenAI-compatible vLLM server at ``config.url``; the tokenizer is loaded locally.
+def split_urls(url: str) -> list[str]:
+    """The API roots of a comma-separated ``url`` (duplicates and blanks dropped, order kept)."""
+    roots = [api_root(u.strip()) for u in url.split(",") if u.strip()]
+    return list(dict.fromkeys(roots))
 
-    Construction asks the server for its models (``/v1/models``), so an unreachable URL fails here with
+
+class Endpoints:
+    """Which of several servers gets the next request: round-robin over the healthy ones; a failed one rests
+    ``cooldown`` seconds, then must answer a health probe before it is used again."""
+
+    def __init__(self, roots: list[str], cooldown: float, probe):
+        self.roots = roots
+        self.cooldown = cooldown
+        self._probe = probe  # root -> bool (the server answers its health route)
+        self._down: dict[str, float] = {}  # root -> monotonic time it may be probed
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def order(self) -> list[str]:
+        """The servers to try for one request, in order: healthy ones from the rotation's position, then
+        rested ones that pass their probe; when none qualifies, all of them (a last try beats no answer)."""
+        with self._lock:
+            start = self._next
+            self._next = (self._next + 1) % len(self.roots)
+            rotation = self.roots[start:] + self.roots[:start]
+            healthy = [r for r in rotation if r not in self._down]
+            rested = [r for r in rotation if r in self._down and self._down[r] <= time.monotonic()]
+        for root in rested:
+            if self._probe(root):
+                self.recovered(root)
+                healthy.append(root)
+            else:
+                self.failed(root)
+        return [r for r in rotation if r in healthy] or rotation  # a recovered server in its turn
+
+    def failed(self, root: str) -> None:
+        if len(self.roots) > 1:
+            log.warning("llm_server_set_aside url=%s cooldown_s=%g", root, self.cooldown)
+        with self._lock:
+            self._down[root] = time.monotonic() + self.cooldown
+
+    def recovered(self, root: str) -> None:
+        with self._lock:
+            if self._down.pop(root, None) is not None and len(self.roots) > 1:
+                log.warning("llm_server_back url=%s", root)
+
+    def healthy(self) -> list[str]:
+        with self._lock:
+            return [r for r in self.roots if r not in self._down]
+
+
+class RemoteBackend:
+    """OpenAI-compatible vLLM server(s) at ``config.url``; the tokenizer is loaded locally.
+
+    Construction asks a server for its models (``/v1/models``), so an unreachable URL fails here with
     :class:`LLMUnavailable`; the request's model is ``config.served_model`` or the first one listed.
+    With several servers, one answering is enough to start; the others are probed before their first use.
     """
 
     def __init__(self, config: RemoteConfig):
-        if not config.url:
+        if not config.url or not split_urls(config.url):
             raise ConfigError("the remote LLM backend needs the server's url, e.g. http://127.0.0.1:8000/v1 "
-                              "(start one with `llmrec serve-llm`)")
+                              "(start one with `llmrec serve-llm`; several: comma-separated)")
         self.config = config
-        self.url = api_root(config.url)
+        self.urls = split_urls(config.url)
+        self.url = self.urls[0]
         self._client = httpx.Client(timeout=config.timeout)
+        self.endpoints = Endpoints(self.urls, config.cooldown, self._probe)
         self.models = self._served_models()
         if config.served_model is None:
             self.served_model = self.models[0]
@@ -186,32 +247,46 @@ class RemoteBackend:
         return LLMUnavailable(f"LLM server at {self.url}: {cause}", url=self.url, cause=cause)
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """The JSON answer of one request, retried on transient failures."""
-        url = self.url + path
+        """The JSON answer of one request, retried on transient failures; with several servers a failed
+        one is set aside and the next one tried at once, the backoff coming only after a round of all."""
         attempts = self.config.retries + 1
         for attempt in range(attempts):
             if attempt:
                 time.sleep(self.config.backoff * 2 ** (attempt - 1))
-            try:
-                response = self._client.request(method, url, json=body)
-            except httpx.TimeoutException:
-                cause = f"timeout (no answer within {self.config.timeout:g} s)"
-            except httpx.ConnectError as err:
-                cause = "connection refused" if "refused" in str(err).lower() else f"cannot connect ({err})"
-            except httpx.TransportError as err:
-                cause = f"{type(err).__name__} ({err})"
-            else:
-                if response.is_success:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise self._malformed(f"not JSON: {response.text[:300]!r}") from None
-                cause = f"HTTP {response.status_code} ({_error_detail(response)})"
-                if response.status_code not in _RETRY_STATUS:
-                    raise LLMUnavailable(f"LLM server at {url} answered {cause}", url=self.url, cause=cause)
-            log.warning("llm_request_failed url=%s attempt=%d/%d cause=%r", url, attempt + 1, attempts, cause)
+            for root in self.endpoints.order():
+                url = root + path
+                try:
+                    response = self._client.request(method, url, json=body)
+                except httpx.TimeoutException:
+                    cause = f"timeout (no answer within {self.config.timeout:g} s)"
+                except httpx.ConnectError as err:
+                    cause = ("connection refused" if "refused" in str(err).lower()
+                             else f"cannot connect ({err})")
+                except httpx.TransportError as err:
+                    cause = f"{type(err).__name__} ({err})"
+                else:
+                    if response.is_success:
+                        self.endpoints.recovered(root)
+                        try:
+                            return response.json()
+                        except ValueError:
+                            raise self._malformed(f"not JSON: {response.text[:300]!r}") from None
+                    cause = f"HTTP {response.status_code} ({_error_detail(response)})"
+                    if response.status_code not in _RETRY_STATUS:
+                        raise LLMUnavailable(f"LLM server at {url} answered {cause}", url=root, cause=cause)
+                self.endpoints.failed(root)
+                log.warning("llm_request_failed url=%s attempt=%d/%d cause=%r", url, attempt + 1, attempts,
+                            cause)
         raise LLMUnavailable(f"LLM server at {url} unavailable after {attempts} attempt(s): {cause}. Is it "
-                             "running? (`llmrec serve-llm` starts one)", url=self.url, cause=cause)
+                             "running? (`llmrec serve-llm` starts one)", url=root, cause=cause)
+
+    def _probe(self, root: str) -> bool:
+        """Whether the server answers its health route (vLLM: ``GET /health`` beside ``/v1``)."""
+        base = root.removesuffix("/v1")
+        try:
+            return self._client.get(base + "/health", timeout=min(5.0, self.config.timeout)).is_success
+        except httpx.HTTPError:
+            return False
 
 
 def _load_tokenizer(model_path: str):
