@@ -131,11 +131,15 @@ def next_item_examples(sequences: list[np.ndarray], window: int) -> tuple[torch.
 
 
 def train_sequence_model(sequences: list[np.ndarray], n_items: int, config: CollabConfig,
-                         progress: bool = True, desc: str = "collab channel") -> SequenceModel:
-    """Train on next-item prediction at every position of each sequence of catalog positions."""
+                         progress: bool = True, desc: str = "collab channel",
+                         initial: dict[str, torch.Tensor] | None = None) -> SequenceModel:
+    """Train on next-item prediction at every position of each sequence of catalog positions, from random
+    weights or from ``initial`` (a state dict: a federated client continues from the server's model)."""
     torch.manual_seed(config.seed)
     x, y = next_item_examples(sequences, config.window)
     model = SequenceModel(n_items, config)
+    if initial is not None:
+        model.load_state_dict(initial)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     steps = config.epochs * ((len(x) + config.batch_size - 1) // config.batch_size)

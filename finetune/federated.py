@@ -1,0 +1,302 @@
+"""``python -m finetune.federated``: the collaborative retriever channel trained by federated averaging.
+
+Users are split into clients (:func:`partition_users`: by zip-code region, the first digit of the zip code
+in ``u.user``, or at random as the IID control).  Each client keeps its own users' interaction sequences (a
+file only its ``ClientApp`` reads); in each Flower round (:mod:`finetune.federated_flower`, the simulation
+runtime on Ray) every client trains the server's :class:`~retrieval.collab.SequenceModel` on next-item
+prediction over its sequences for ``--local-epochs`` and sends back the parameters and its example count;
+the server averages them weighted by the counts (FedAvg).  Only parameter arrays and counts reach the server.
+
+Compared with centralised training at equal compute: the centralised model makes ``rounds * local_epochs``
+passes over all the data, the federated clients together make the same number.  Each model (one
+collaborative member, the text channel at a fixed weight on both sides) is written as a retriever directory
+(loadable with ``--retriever DIR``; its validation model trained on the validation split's fit data, its final
+model on the test split's) and evaluated as the retriever's recall@20 on both splits, with paired intervals
+against the centralised one.
+
+    python -m finetune.federated --output runs/federated --clients 5 10 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from finetune.federated_flower import simulate_fedavg
+from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
+from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.data import Dataset, load_dataset
+from llmrec.errors import ConfigError
+from llmrec.evaluation import Report, compare_reports, evaluate_recommender
+from llmrec.history import histories
+from llmrec.models import resolve_embedder
+from llmrec.split import leave_last_out
+from llmrec.tables import format_table
+from retrieval.collab import CollabConfig, CollabEnsemble, SequenceModel, train_sequence_model
+from retrieval.retriever import DenseConfig, DenseRetriever
+from retrieval.store import RETRIEVER_KIND
+
+__all__ = ["CollabClient", "FederatedConfig", "main", "partition_users", "run_federated", "user_regions"]
+
+log = logging.getLogger(__name__)
+
+FEDERATED_KIND = "federated-run"
+Partition = Literal["iid", "region"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FederatedConfig:
+    output: str = arg(help="directory to write the run to (one retriever directory per model, reports, "
+                           "results.json)")
+    data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or "
+                                      "../shared/data/ml-100k)")
+    clients: list[int] = arg(default_factory=lambda: [5, 10, 20], help="client counts to simulate")
+    partitions: list[Partition] = arg(default_factory=lambda: ["iid", "region"],
+                                      help="how users are split into clients: iid (seeded random, the "
+                                           "control) or region (first digit of the zip code)")
+    rounds: int = arg(3, help="federated rounds")
+    local_epochs: int = arg(1, help="passes over its own data each client makes per round (the centralised "
+                                    "model makes rounds * local_epochs passes: equal compute)")
+    dim: int = arg(64, help="collaborative embedding size")
+    window: int = arg(50, help="history items read by the collaborative query encoder")
+    lr: float = arg(1e-2, help="learning rate (AdamW, fresh on each client each round)")
+    dropout: float = arg(0.3, help="dropout on history embeddings")
+    batch_size: int = arg(256, help="training batch size")
+    text_weight: float = arg(1.0, help="text-channel weight of every retriever written (the default "
+                                       "retriever's validation choice)")
+    splits: list[Literal["validation", "test"]] = arg(default_factory=lambda: ["validation", "test"],
+                                                      help="splits evaluated")
+    num_cpus: int = arg(2, help="CPUs of the in-process Ray the simulation runs on")
+    seed: int = arg(0, help="random seed (partitions, initial model, training)")
+    progress: bool = arg(True, help="show progress bars")
+
+    def __post_init__(self):
+        if not self.clients or min(self.clients) < 1:
+            raise ConfigError(f"--clients must be positive counts, got {self.clients}")
+        if self.rounds < 1 or self.local_epochs < 1:
+            raise ConfigError(f"--rounds and --local-epochs must be >= 1, got {self.rounds} and "
+                              f"{self.local_epochs}")
+
+    def collab(self, epochs: int) -> CollabConfig:
+        return CollabConfig(dim=self.dim, window=self.window, epochs=epochs, batch_size=self.batch_size,
+                            lr=self.lr, dropout=self.dropout, members=1, seed=self.seed)
+
+
+# -- partitioning --------------------------------------------------------------------------------------------
+def user_regions(dataset: Dataset, users: np.ndarray) -> np.ndarray:
+    """Each user's region: the first digit of their zip code ("0".."9"), "other" for non-numeric zips
+    (Canadian postcodes in MovieLens) and "unknown" for users without a profile."""
+    if dataset.users is None or "zip" not in dataset.users:
+        raise ConfigError(f"partition 'region' needs user zip codes and dataset {dataset.name!r} has none "
+                          "(MovieLens reads them from u.user); use --partitions iid")
+    zips = dataset.users["zip"].reindex(users).astype("string").fillna("")
+    return np.array([z[0] if z[:1].isdigit() else ("other" if z else "unknown") for z in zips], dtype=object)
+
+
+def partition_users(users: np.ndarray, n_clients: int, how: Partition, *, seed: int = 0,
+                    regions: np.ndarray | None = None) -> list[np.ndarray]:
+    """Split ``users`` into ``n_clients`` disjoint, non-empty groups.
+
+    ``iid``: a seeded random permutation cut into near-equal parts.  ``region``: one group per region
+    (``regions[i]`` is ``users[i]``'s), then the two smallest groups merged until there are ``n_clients``,
+    or the largest split in two halves at random until there are that many (so a client holds one region or
+    a few small ones, never a mix drawn at random)."""
+    users = np.asarray(users)
+    if not 1 <= n_clients <= len(users):
+        raise ConfigError(f"cannot split {len(users)} users into {n_clients} clients")
+    rng = np.random.default_rng(seed)
+    if how == "iid":
+        return [np.sort(p) for p in np.array_split(rng.permutation(users), n_clients)]
+    if how != "region":
+        raise ConfigError(f"partition must be 'iid' or 'region', got {how!r}")
+    if regions is None or len(regions) != len(users):
+        raise ConfigError("partition 'region' needs one region per user")
+    groups = [np.sort(users[regions == r]) for r in sorted(set(regions))]
+    while len(groups) > n_clients:
+        groups.sort(key=len)
+        groups = [np.sort(np.concatenate(groups[:2]))] + groups[2:]
+    while len(groups) < n_clients:
+        groups.sort(key=len)
+        big = rng.permutation(groups.pop())
+        groups += [np.sort(big[: len(big) // 2]), np.sort(big[len(big) // 2:])]
+    return sorted(groups, key=lambda g: g[0])
+
+
+# -- the client ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CollabClient:
+    """A client's round: load its own sequences (``<store>/client-<i>.npz``), train the server's model on
+    them for ``config.epochs`` and return the parameters and its example count (never the sequences)."""
+
+    store: str
+    n_items: int
+    config: CollabConfig
+
+    def __call__(self, client: int, arrays: dict[str, np.ndarray], server_round: int):
+        sequences = load_client_sequences(Path(self.store) / f"client-{client}.npz")
+        cfg = replace(self.config, seed=self.config.seed + 1000 * server_round + client)
+        initial = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+        model = train_sequence_model(sequences, self.n_items, cfg, progress=False, initial=initial)
+        n = sum(max(len(s) - 1, 0) for s in sequences)
+        return {k: v.detach().numpy() for k, v in model.state_dict().items()}, n, {}
+
+
+def save_client_sequences(path: Path, sequences: list[np.ndarray]) -> None:
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    items = np.concatenate(sequences).astype(np.int64) if sequences else np.zeros(0, np.int64)
+    np.savez(path, items=items, lengths=lengths)
+
+
+def load_client_sequences(path: Path) -> list[np.ndarray]:
+    with np.load(path) as f:
+        return np.split(f["items"], np.cumsum(f["lengths"])[:-1])
+
+
+# -- training ------------------------------------------------------------------------------------------------
+def user_sequences(data: Dataset) -> dict[int, np.ndarray]:
+    """Each user's fit interactions as catalog positions, oldest first."""
+    return {u: data.catalog.positions(h.items) for u, h in histories(data.interactions).items()}
+
+
+def train_central(sequences: dict[int, np.ndarray], n_items: int, cfg: FederatedConfig) -> SequenceModel:
+    """The baseline: ``rounds * local_epochs`` passes over every user's sequences in one place."""
+    return train_sequence_model(list(sequences.values()), n_items, cfg.collab(cfg.rounds * cfg.local_epochs),
+                                progress=cfg.progress, desc="collab (centralised)")
+
+
+def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list[np.ndarray],
+                    cfg: FederatedConfig) -> tuple[SequenceModel, dict]:
+    """FedAvg over one client per group of users; returns the global model and what the server received."""
+    model_cfg = cfg.collab(cfg.local_epochs)
+    torch.manual_seed(cfg.seed)
+    model = SequenceModel(n_items, model_cfg)
+    with tempfile.TemporaryDirectory(prefix="llmrec-clients-") as store:
+        for i, group in enumerate(groups):  # each client's own data, where only its ClientApp reads it
+            own = [sequences[u] for u in group if u in sequences]
+            save_client_sequences(Path(store) / f"client-{i}.npz", own)
+        run = simulate_fedavg({k: v.numpy() for k, v in model.state_dict().items()},
+                              CollabClient(store, n_items, model_cfg), len(groups), cfg.rounds,
+                              num_cpus=cfg.num_cpus)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})
+    received = {"replies": len(run.received), "records": sorted({r for x in run.received for r in x.records}),
+                "metrics": sorted({m for x in run.received for m in x.metrics}),
+                "array_names": sorted({a for x in run.received for a in x.arrays}),
+                "seconds": round(run.seconds, 1)}
+    return model.eval(), received
+
+
+# -- the experiment ------------------------------------------------------------------------------------------
+def write_retriever(directory: Path, models: dict[str, SequenceModel], dataset: Dataset,
+                    fits: dict[str, str], cfg: FederatedConfig, card: dict) -> None:
+    """A retriever directory (as ``python -m retrieval.train`` writes) around one collaborative model per
+    split's fit data: ``validation`` -> collab-validation.pt, ``final`` -> collab-final.pt."""
+    directory.mkdir(parents=True)
+    for name, model in models.items():
+        CollabEnsemble([model]).save(directory / f"collab-{name}.pt")
+    np.save(directory / "items.npy", dataset.catalog.item_ids)
+    atomic_write_text(directory / "card.json", json.dumps(card, indent=2))
+    write_manifest(directory, RETRIEVER_KIND, encoder=resolve_embedder(None), text=None,
+                   collab=cfg.collab(cfg.rounds * cfg.local_epochs).to_dict(), text_weight=cfg.text_weight,
+                   dataset=dataset.interactions.fingerprint(), fits=fits)
+
+
+def run_federated(cfg: FederatedConfig, dataset: Dataset) -> dict:
+    """Train the centralised and every federated model, write and evaluate them; returns the results."""
+    t0 = time.perf_counter()
+    splits = {"validation": leave_last_out(dataset, "validation"), "test": leave_last_out(dataset, "test")}
+    fit_name = {"validation": "validation", "test": "final"}
+    seqs = {s: user_sequences(h.train) for s, h in splits.items()}
+    users = np.array(sorted(seqs["test"]))
+    regions = user_regions(dataset, users) if "region" in cfg.partitions else None
+    n_items = len(dataset.catalog)
+    fits = {fit_name[s]: h.train.interactions.fingerprint() for s, h in splits.items()}
+    setups = [("central", None, 1)] + [(p, p, k) for p in cfg.partitions for k in cfg.clients]
+    results: dict = {"config": asdict(cfg), "models": {}}
+    with atomic_directory(cfg.output) as tmp:
+        for name, how, k in setups:
+            label = name if how is None else f"{how}-{k}"
+            t = time.perf_counter()
+            models, card = {}, {"setup": label, "clients": k, "partition": how}
+            groups = None if how is None else partition_users(users, k, how, seed=cfg.seed, regions=regions)
+            if groups is not None:
+                card["client_users"] = [len(g) for g in groups]
+            for s in splits:
+                if groups is None:
+                    models[fit_name[s]] = train_central(seqs[s], n_items, cfg)
+                else:
+                    models[fit_name[s]], card[f"server_received_{s}"] = train_federated(seqs[s], n_items,
+                                                                                        groups, cfg)
+            card["train_seconds"] = round(time.perf_counter() - t, 1)
+            write_retriever(tmp / label, models, dataset, fits, cfg, card)
+            card["metrics"] = {}
+            for s in cfg.splits:
+                retriever = DenseRetriever(DenseConfig(retriever=str(tmp / label)))
+                report = evaluate_recommender(dataset, retriever, s, recall_cutoffs=(50,),
+                                              progress=cfg.progress)
+                report.save(tmp / "reports" / f"{label}-{s}.json")
+                card["metrics"][s] = report.metrics
+            results["models"][label] = card
+            log.info("model_done setup=%s metrics=%s", label, card["metrics"])
+        results["comparisons"] = compare_all(tmp / "reports", results["models"], cfg.splits)
+        results["seconds"] = round(time.perf_counter() - t0, 1)
+        atomic_write_text(tmp / "results.json", json.dumps(results, indent=2))
+        write_manifest(tmp, FEDERATED_KIND, dataset=dataset.interactions.fingerprint(), config=asdict(cfg))
+    return results
+
+
+def compare_all(reports: Path, models: dict, splits: list[str]) -> dict:
+    """recall@20 of each federated model minus the centralised one's, with paired bootstrap intervals."""
+    out: dict = {}
+    for s in splits:
+        base = Report.load(reports / f"central-{s}.json")
+        for label in models:
+            if label == "central":
+                continue
+            rows = compare_reports(base, Report.load(reports / f"{label}-{s}.json")).set_index("metric")
+            row = rows.loc["recall@20"]
+            out.setdefault(label, {})[s] = {"diff": float(row["diff"]), "ci": [float(row["ci_low"]),
+                                                                                 float(row["ci_high"])],
+                                            "relative": float(row["diff"] / row["a"])}
+    return out
+
+
+def results_table(results: dict) -> str:
+    rows = []
+    for label, card in results["models"].items():
+        m = card["metrics"]
+        row = [label, card["clients"]]
+        for s in ("validation", "test"):
+            if s not in m:
+                row += ["-", "-"]
+                continue
+            c = results["comparisons"].get(label, {}).get(s)
+            rel = "-" if c is None else f"{100 * c['relative']:+.1f}% [{c['ci'][0]:+.4f}, {c['ci'][1]:+.4f}]"
+            row += [f"{m[s]['recall@20']:.4f}", rel]
+        rows.append(row)
+    return format_table(rows, ["model", "clients", "val recall@20", "vs central (95% CI of diff)",
+                               "test recall@20", "vs central (95% CI of diff)"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m finetune.federated", description=__doc__.split("\n")[0])
+    add_config_arguments(parser, FederatedConfig)
+    cfg = config_from_args(FederatedConfig, parser.parse_args(argv))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("flwr").setLevel(logging.WARNING)
+    results = run_federated(cfg, load_dataset(cfg.data))
+    print(results_table(results))
+    print(f"wrote {cfg.output} in {results['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

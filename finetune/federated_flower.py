@@ -1,0 +1,153 @@
+"""Federated averaging in Flower's simulation runtime, for any model whose parameters are named arrays.
+
+:func:`simulate_fedavg` runs a Flower ``ServerApp`` (the ``FedAvg`` strategy) against ``n_clients`` virtual
+``ClientApp`` s on the Ray backend.  Each round the server sends the current parameters to every client; a
+client trains them on its own data (a :class:`ClientTrainer`, which reads that data itself, from where the
+client keeps it) and replies with its parameters and its example count; the server averages the replies
+weighted by the counts.  Nothing else crosses: the strategy records the structure of every reply
+(:class:`Received`) so a caller, or a test, can check that only parameter arrays and counts arrived.
+
+Parameters travel as ``{name: ndarray}``; training (and the data) stays in the client's process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["ClientTrainer", "FedAvgRun", "Received", "simulate_fedavg", "weighted_mean"]
+
+log = logging.getLogger(__name__)
+
+Arrays = dict[str, np.ndarray]
+NUM_EXAMPLES = "num-examples"  # the metric FedAvg weights by
+
+
+class ClientTrainer(Protocol):
+    """What a client does with the server's parameters in one round (runs in the client's process; must
+    pickle).  Returns its new parameters, the number of examples it trained on and metrics (floats)."""
+
+    def __call__(self, client: int, arrays: Arrays,
+                 server_round: int) -> tuple[Arrays, int, dict[str, float]]:
+        ...
+
+
+@dataclass(frozen=True)
+class Received:
+    """One client reply as the server saw it: its record names, and per record what it held."""
+
+    round: int
+    arrays: dict[str, tuple[str, tuple[int, ...]]]  # name -> (dtype, shape) of each parameter array
+    metrics: dict[str, float]  # the reply's metric record (the example count, the training loss)
+    records: tuple[str, ...]  # every record name in the reply's content
+
+
+@dataclass
+class FedAvgRun:
+    """The outcome of :func:`simulate_fedavg`."""
+
+    arrays: Arrays  # the final global parameters
+    received: list[Received] = field(default_factory=list)  # every reply, every round
+    train_metrics: dict[int, dict[str, float]] = field(default_factory=dict)  # round -> averaged metrics
+    seconds: float = 0.0
+
+
+def weighted_mean(states: list[Arrays], weights: list[float]) -> Arrays:
+    """The FedAvg aggregate: each parameter's mean over ``states`` weighted by ``weights``."""
+    if not states or len(states) != len(weights):
+        raise ValueError(f"need one weight per state, got {len(states)} states and {len(weights)} weights")
+    w = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+    return {k: sum(wi * s[k].astype(np.float64) for wi, s in zip(w, states)).astype(states[0][k].dtype)
+            for k in states[0]}
+
+
+def _to_record(arrays: Arrays):
+    from flwr.app import Array, ArrayRecord
+
+    return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in arrays.items()})
+
+
+def _from_record(record) -> Arrays:
+    return {k: v.numpy() for k, v in record.items()}
+
+
+def _client_app(trainer: ClientTrainer):
+    """A ``ClientApp`` whose train handler runs ``trainer`` on the client's partition."""
+    from flwr.app import Message, MetricRecord, RecordDict
+    from flwr.clientapp import ClientApp
+
+    app = ClientApp()
+
+    @app.train()
+    def train(msg: Message, context) -> Message:
+        client = int(context.node_config["partition-id"])
+        server_round = int(msg.content["config"]["server-round"])
+        arrays, n, metrics = trainer(client, _from_record(msg.content["arrays"]), server_round)
+        reply = RecordDict({"arrays": _to_record(arrays),
+                            "metrics": MetricRecord({**metrics, NUM_EXAMPLES: int(n)})})
+        return Message(content=reply, reply_to=msg)
+
+    return app
+
+
+def _recording_strategy(n_clients: int, received: list[Received]):
+    from flwr.serverapp.strategy import FedAvg
+
+    class RecordingFedAvg(FedAvg):
+        """FedAvg over every client each round, recording the structure of what each reply carried."""
+
+        def aggregate_train(self, server_round: int, replies: Iterable):
+            replies = list(replies)
+            for msg in replies:
+                if msg.has_error():
+                    raise RuntimeError(f"client {msg.metadata.src_node_id} failed in round {server_round}: "
+                                       f"{msg.error.reason}")
+                content = msg.content
+                arrays = {k: (str(v.dtype), tuple(v.shape)) for k, v in content["arrays"].items()}
+                metrics = {k: float(v) for k, v in content["metrics"].items()}
+                received.append(Received(server_round, arrays, metrics, tuple(content.keys())))
+            return super().aggregate_train(server_round, replies)
+
+    return RecordingFedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=n_clients,
+                           min_available_nodes=n_clients)
+
+
+def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rounds: int, *,
+                    num_cpus: int = 2, cpus_per_client: float = 1.0) -> FedAvgRun:
+    """``rounds`` of FedAvg over ``n_clients`` simulated clients (Flower's simulation runtime on a Ray started
+    in-process with ``num_cpus`` CPUs and shut down afterwards), starting from ``initial``."""
+    if n_clients < 1 or rounds < 1:
+        raise ValueError(f"need at least one client and one round, got n_clients={n_clients} rounds={rounds}")
+    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # the simulation never phones home
+    from flwr.app import ConfigRecord
+    from flwr.serverapp import ServerApp
+    from flwr.simulation import run_simulation
+
+    run = FedAvgRun(arrays={})
+    strategy = _recording_strategy(n_clients, run.received)
+    server = ServerApp()
+
+    @server.main()
+    def main(grid, context) -> None:
+        result = strategy.start(grid=grid, initial_arrays=_to_record(initial), num_rounds=rounds,
+                                train_config=ConfigRecord({}))
+        run.arrays = _from_record(result.arrays)
+        run.train_metrics = {int(r): dict(m) for r, m in result.train_metrics_clientapp.items()}
+
+    backend = {"init_args": {"num_cpus": num_cpus, "include_dashboard": False},
+               "client_resources": {"num_cpus": cpus_per_client, "num_gpus": 0.0}}
+    t = time.perf_counter()
+    run_simulation(server_app=server, client_app=_client_app(trainer), num_supernodes=n_clients,
+                   backend_config=backend)
+    run.seconds = time.perf_counter() - t
+    if not run.arrays:
+        raise RuntimeError("the Flower simulation ended without a global model (see the flwr log above)")
+    log.info("fedavg_done clients=%d rounds=%d replies=%d seconds=%.1f", n_clients, rounds,
+             len(run.received), run.seconds)
+    return run

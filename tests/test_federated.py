@@ -1,0 +1,144 @@
+"""Federated training: client partitions, FedAvg as a weighted mean, and what the server is sent.
+
+The simulations start Ray in-process on 2 CPUs and shut it down (about 15 s each).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from finetune.federated import (
+    CollabClient,
+    FederatedConfig,
+    load_client_sequences,
+    partition_users,
+    save_client_sequences,
+    user_regions,
+)
+from finetune.federated_flower import simulate_fedavg, weighted_mean
+from llmrec.errors import ConfigError
+from retrieval.collab import CollabConfig, SequenceModel
+
+pytest.importorskip("flwr")
+pytest.importorskip("ray")
+
+
+class ConstantClient:
+    """Client i returns every parameter filled with i + 1, having trained on 10 * (i + 1) examples."""
+
+    def __call__(self, client, arrays, server_round):
+        return {k: np.full_like(v, client + 1.0) for k, v in arrays.items()}, 10 * (client + 1), {}
+
+
+# -- partitions ----------------------------------------------------------------------------------------------
+def test_iid_partition_is_disjoint_covering_balanced_and_seeded():
+    users = np.arange(1, 101)
+    parts = partition_users(users, 7, "iid", seed=3)
+    assert len(parts) == 7
+    assert np.array_equal(np.sort(np.concatenate(parts)), users)
+    assert {len(p) for p in parts} <= {14, 15}
+    assert all(np.array_equal(a, b) for a, b in zip(parts, partition_users(users, 7, "iid", seed=3)))
+    assert not all(np.array_equal(a, b) for a, b in zip(parts, partition_users(users, 7, "iid", seed=4)))
+
+
+def test_region_partition_merges_whole_regions_down_to_the_client_count():
+    users = np.arange(12)
+    regions = np.array(list("000011223333"), dtype=object)  # sizes 4, 2, 2, 4
+    parts = partition_users(users, 3, "region", regions=regions)
+    assert sorted(len(p) for p in parts) == [4, 4, 4]
+    for p in parts:  # no region is cut in two: each client holds whole regions
+        for r in set(regions[p]):
+            assert set(users[regions == r]) <= set(p)
+    assert sorted(tuple(sorted(set(regions[p]))) for p in parts) == [("0",), ("1", "2"), ("3",)]
+
+
+def test_region_partition_splits_the_largest_region_for_more_clients():
+    users = np.arange(10)
+    regions = np.array(list("0000000011"), dtype=object)
+    parts = partition_users(users, 3, "region", regions=regions, seed=0)
+    assert sorted(len(p) for p in parts) == [2, 4, 4]
+    assert np.array_equal(np.sort(np.concatenate(parts)), users)
+    assert all(len(set(regions[p])) == 1 for p in parts)  # a split keeps its region
+
+
+def test_partition_refuses_more_clients_than_users():
+    with pytest.raises(ConfigError, match="3 users into 4 clients"):
+        partition_users(np.arange(3), 4, "iid")
+
+
+def test_regions_are_the_first_zip_digit_and_non_numeric_zips_are_their_own_group(tiny):
+    profiles = pd.DataFrame({"zip": ["94110", "T8H1N", "02138"]}, index=pd.Index([1, 2, 3], name="user"))
+    data = type(tiny)(tiny.interactions, tiny.catalog, tiny.name, {}, profiles)
+    assert list(user_regions(data, np.array([1, 2, 3, 4]))) == ["9", "other", "0", "unknown"]
+    with pytest.raises(ConfigError, match="zip codes"):
+        user_regions(tiny, np.array([1]))
+
+
+def test_config_names_bad_values():
+    with pytest.raises(ConfigError, match=r"\[0\]"):
+        FederatedConfig(output="x", clients=[0])
+    with pytest.raises(ConfigError, match="rounds"):
+        FederatedConfig(output="x", rounds=0)
+
+
+def test_client_sequences_round_trip(tmp_path):
+    seqs = [np.array([3, 1, 2]), np.array([0]), np.array([5, 4])]
+    save_client_sequences(tmp_path / "c.npz", seqs)
+    assert [s.tolist() for s in load_client_sequences(tmp_path / "c.npz")] == [s.tolist() for s in seqs]
+
+
+# -- aggregation ---------------------------------------------------------------------------------------------
+def test_weighted_mean_weights_each_state_by_its_example_count():
+    states = [{"w": np.array([1.0, 2.0], np.float32)}, {"w": np.array([4.0, 8.0], np.float32)}]
+    out = weighted_mean(states, [3, 1])
+    assert out["w"].dtype == np.float32
+    np.testing.assert_allclose(out["w"], [1.75, 3.5])
+
+
+def test_flower_fedavg_equals_the_example_weighted_mean_of_the_clients():
+    initial = {"w": np.zeros((2, 3), np.float32), "b": np.zeros(3, np.float32)}
+    run = simulate_fedavg(initial, ConstantClient(), n_clients=2, rounds=1, num_cpus=2)
+    expected = weighted_mean([{k: np.full_like(v, 1.0) for k, v in initial.items()},
+                              {k: np.full_like(v, 2.0) for k, v in initial.items()}], [10, 20])
+    for k, value in initial.items():
+        np.testing.assert_allclose(run.arrays[k], expected[k], rtol=1e-6)
+        assert run.arrays[k].shape == value.shape
+    assert sorted(r.metrics["num-examples"] for r in run.received) == [10, 20]
+
+
+# -- a 2-client federated collaborative channel --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def collab_run(tmp_path_factory):
+    """Two clients, each holding two users' item sequences over 8 items; 2 rounds of FedAvg."""
+    store = tmp_path_factory.mktemp("clients")
+    rng = np.random.default_rng(0)
+    clients = [[rng.integers(0, 8, 12) for _ in range(2)] for _ in range(2)]
+    for i, seqs in enumerate(clients):
+        save_client_sequences(store / f"client-{i}.npz", seqs)
+    config = CollabConfig(dim=4, window=5, epochs=1, batch_size=8, members=1)
+    initial = {k: v.numpy() for k, v in SequenceModel(8, config).state_dict().items()}
+    run = simulate_fedavg(initial, CollabClient(str(store), 8, config), n_clients=2, rounds=2, num_cpus=2)
+    return initial, run
+
+
+def test_the_server_receives_only_the_models_parameter_arrays_and_example_counts(collab_run):
+    initial, run = collab_run
+    shapes = {k: (str(v.dtype), v.shape) for k, v in initial.items()}
+    assert len(run.received) == 4  # 2 clients x 2 rounds
+    for reply in run.received:
+        assert reply.records == ("arrays", "metrics")
+        assert reply.arrays == shapes  # the model's own arrays, nothing more (no item ids or sequences)
+        assert all(dtype == "float32" for dtype, _ in reply.arrays.values())
+        assert set(reply.metrics) == {"num-examples"}
+        assert reply.metrics["num-examples"] == 22  # 2 users x 11 next-item examples
+
+
+def test_federated_training_changes_the_global_model(collab_run):
+    initial, run = collab_run
+    assert set(run.arrays) == set(initial)
+    assert not np.allclose(run.arrays["out.weight"], initial["out.weight"])
+    model = SequenceModel(8, CollabConfig(dim=4, window=5, members=1))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})  # loads as the model
