@@ -1,11 +1,14 @@
-"""Conversation state and its store: SQLite (the embedded default), every turn written in one transaction.
+"""Conversation state and its store: SQLite (the embedded default) or PostgreSQL (shared by replicas), every
+turn written in one transaction.
 
 A :class:`ConversationState` holds what the conversation asked so far (one folded :class:`~llmrec.converse.
 query.Query`, and for each constraint the turn it came from), the lists shown, and the items rejected and
 accepted.  :class:`ConversationStore` keeps states and the turns' answers in two tables; ``save`` writes a
 state and its new turn in one ``BEGIN IMMEDIATE`` transaction (WAL journal), so a process killed at any
 point leaves either the turn fully recorded or not at all, and a restarted process continues every
-conversation.  The schema carries a version (``PRAGMA user_version``); an unknown version is refused.
+conversation.  The schema carries a version (``PRAGMA user_version``; on PostgreSQL the table
+``llmrec_schema``); an unknown version is refused, an older one migrated step by step
+(:mod:`llmrec.converse.sql` holds the two dialects).
 
 Version 2 adds the real-time events (:mod:`llmrec.converse.events`): ``interaction_events`` (user, item,
 rating, timestamp, in arrival order) and ``item_events`` (new catalog items), each written in its own
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 import uuid
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from llmrec.converse.query import Query
+from llmrec.converse.sql import open_dialect, redact
 from llmrec.converse.turn import UnknownConversation
 from llmrec.errors import ArtifactError
 
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY, user INTEGER, created REAL NOT NULL, updated REAL NOT NULL, state TEXT NOT NULL);
+    id TEXT PRIMARY KEY, "user" INTEGER, created REAL NOT NULL, updated REAL NOT NULL, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id), turn INTEGER NOT NULL, request TEXT NOT NULL,
     answer TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (conversation_id, turn));
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS turns (
 #: The statements that take a database from version ``v - 1`` to ``v``, run in one transaction.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (("CREATE TABLE IF NOT EXISTS interaction_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-         "user INTEGER NOT NULL, item INTEGER NOT NULL, rating REAL, timestamp INTEGER NOT NULL, "
+         "\"user\" INTEGER NOT NULL, item INTEGER NOT NULL, rating REAL, timestamp INTEGER NOT NULL, "
          "created REAL NOT NULL)"),
         ("CREATE TABLE IF NOT EXISTS item_events (item INTEGER PRIMARY KEY, data TEXT NOT NULL, "
          "created REAL NOT NULL)")),
@@ -98,64 +101,64 @@ def update_provenance(state: ConversationState, new_parse: dict[str, Any]) -> No
 
 
 class ConversationStore:
-    """Conversation states in SQLite (``path``; ``":memory:"`` keeps them in this process only)."""
+    """Conversation states in SQLite (``path``: a file; ``":memory:"`` keeps them in this process only) or in
+    PostgreSQL (``path``: a ``postgresql://user:password@host/db`` URL; several processes share it)."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.path = str(Path(self.path).expanduser())
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._sql = open_dialect(str(path))
+        self.path = self._sql.location
         with self._lock:
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            version = self._sql.version()
             if not 0 <= version <= SCHEMA_VERSION:
-                raise ArtifactError(f"{self.path}: conversation store schema version {version}, this llmrec "
-                                    f"reads versions 1..{SCHEMA_VERSION}")
-            if version < SCHEMA_VERSION:
-                self._migrate(version)
+                self._sql.close()
+                raise ArtifactError(f"{redact(self.path)}: conversation store schema version {version}, this "
+                                    f"llmrec reads versions 1..{SCHEMA_VERSION}")
+            while version < SCHEMA_VERSION:
+                version = self._migrate_step()
 
-    def _migrate(self, version: int) -> None:
-        """Bring the schema from ``version`` (0: a new file) to :data:`SCHEMA_VERSION`, one transaction per
-        step (a failed step leaves the file at the version before it)."""
-        if version == 0:
-            self._transaction([s.strip() for s in _SCHEMA.split(";") if s.strip()], 1)
-            version = 1
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            self._transaction(list(_MIGRATIONS[target]), target)
-            log.info("conversation_store_migrated path=%s from=%d to=%d", self.path, target - 1, target)
+    def _x(self, statement: str, params: tuple = ()) -> Any:
+        return self._sql.execute(statement, params)
 
-    def _transaction(self, statements: list[str], version: int) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _migrate_step(self) -> int:
+        """One migration step in one transaction (a failed step leaves the database at the version before
+        it): version 0 (a new database) -> 1 creates the tables, ``v - 1 -> v`` runs ``_MIGRATIONS[v]``.
+        The version is read again under the migration lock, so concurrent starts migrate once."""
+        self._x(self._sql.begin)
         try:
-            for statement in statements:
-                self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version={int(version)}")
-            self._db.execute("COMMIT")
+            self._sql.lock_migrations()
+            version = self._sql.version()
+            if version < SCHEMA_VERSION:
+                statements = ([s.strip() for s in _SCHEMA.split(";") if s.strip()] if version == 0
+                              else list(_MIGRATIONS[version + 1]))
+                for statement in statements:
+                    self._x(self._sql.ddl(statement))
+                version += 1
+                self._sql.set_version(version)
+                log.info("conversation_store_migrated db=%s to=%d", redact(self.path), version)
+            self._x("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._x("ROLLBACK")
             raise
+        return version
 
     @property
     def version(self) -> int:
         """The schema version of the open database."""
         with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            return self._sql.version()
 
     def create(self, user: int | None = None) -> ConversationState:
         state = ConversationState(id=uuid.uuid4().hex, user=user)
         now = time.time()
         with self._lock:
-            self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
-                             (state.id, user, now, now, json.dumps(state.to_dict())))
+            self._x("INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
+                    (state.id, user, now, now, json.dumps(state.to_dict())))
         return state
 
     def load(self, conversation_id: str) -> ConversationState:
         with self._lock:
-            row = self._db.execute("SELECT state FROM conversations WHERE id = ?",
-                                   (conversation_id,)).fetchone()
+            row = self._x("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         if row is None:
             raise UnknownConversation(f"no conversation {conversation_id!r}")
         return ConversationState.from_dict(json.loads(row[0]))
@@ -164,22 +167,22 @@ class ConversationStore:
         """Write ``state`` and its latest turn (number ``state.turns``) atomically."""
         now = time.time()
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._x(self._sql.begin)
             try:
-                self._db.execute("UPDATE conversations SET state = ?, updated = ? WHERE id = ?",
-                                 (json.dumps(state.to_dict()), now, state.id))
-                self._db.execute("INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
-                                 (state.id, state.turns, request, json.dumps(answer), now))
-                self._db.execute("COMMIT")
+                self._x("UPDATE conversations SET state = ?, updated = ? WHERE id = ?",
+                        (json.dumps(state.to_dict()), now, state.id))
+                self._x("INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
+                        (state.id, state.turns, request, json.dumps(answer), now))
+                self._x("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._x("ROLLBACK")
                 raise
 
     def turns(self, conversation_id: str) -> list[dict[str, Any]]:
         """The conversation's turns, in order: ``{"turn", "request", "answer"}``."""
         with self._lock:
-            rows = self._db.execute("SELECT turn, request, answer FROM turns WHERE conversation_id = ? "
-                                    "ORDER BY turn", (conversation_id,)).fetchall()
+            rows = self._x("SELECT turn, request, answer FROM turns WHERE conversation_id = ? "
+                           "ORDER BY turn", (conversation_id,)).fetchall()
         return [{"turn": t, "request": r, "answer": json.loads(a)} for t, r, a in rows]
 
     # -- real-time events ------------------------------------------------------------------------------
@@ -187,34 +190,35 @@ class ConversationStore:
         """Record an interaction event (one transaction); its sequence number (1, 2, ...)."""
         with self._lock:
             rating = None if rating is None else float(rating)
-            cursor = self._db.execute(
-                "INSERT INTO interaction_events (user, item, rating, timestamp, created) "
-                "VALUES (?, ?, ?, ?, ?)", (int(user), int(item), rating, int(timestamp), time.time()))
-            return int(cursor.lastrowid)
+            row = self._x(
+                'INSERT INTO interaction_events ("user", item, rating, timestamp, created) '
+                "VALUES (?, ?, ?, ?, ?) RETURNING seq",
+                (int(user), int(item), rating, int(timestamp), time.time())).fetchone()
+            return int(row[0])
 
     def add_item(self, item: int, data: dict[str, Any]) -> None:
         """Record a new catalog item (its fields as JSON; one transaction); a recorded id: ArtifactError."""
         with self._lock:
             try:
-                self._db.execute("INSERT INTO item_events VALUES (?, ?, ?)",
-                                 (int(item), json.dumps(data), time.time()))
-            except sqlite3.IntegrityError:
-                raise ArtifactError(f"{self.path}: item {item} was already added") from None
+                self._x("INSERT INTO item_events VALUES (?, ?, ?)",
+                        (int(item), json.dumps(data), time.time()))
+            except self._sql.integrity_errors:
+                raise ArtifactError(f"{redact(self.path)}: item {item} was already added") from None
 
     def interaction_events(self) -> list[dict[str, Any]]:
         """Every recorded interaction event in arrival order: ``{"seq", "user", "item", "rating",
         "timestamp"}`` (rating None when not given)."""
         with self._lock:
-            rows = self._db.execute("SELECT seq, user, item, rating, timestamp FROM interaction_events "
-                                    "ORDER BY seq").fetchall()
+            rows = self._x('SELECT seq, "user", item, rating, timestamp FROM interaction_events '
+                           "ORDER BY seq").fetchall()
         return [dict(zip(("seq", "user", "item", "rating", "timestamp"), row)) for row in rows]
 
     def item_events(self) -> list[dict[str, Any]]:
         """Every recorded new item, by id: its fields as given to :meth:`add_item`, with ``"item"``."""
         with self._lock:
-            rows = self._db.execute("SELECT item, data FROM item_events ORDER BY item").fetchall()
+            rows = self._x("SELECT item, data FROM item_events ORDER BY item").fetchall()
         return [{**json.loads(data), "item": item} for item, data in rows]
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._sql.close()
