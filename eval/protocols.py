@@ -107,6 +107,9 @@ def run_protocol(config, dataset: Dataset, params: dict[str, Any]) -> int:
     spec = config.retriever or params.get("retriever")
     if spec is not None:  # one retriever serves every history length (the cold users are not in it)
         params["retriever"] = protocol_retriever(spec, dataset, protocols[0], progress=config.progress)
+    # llm: --param text_weight=W is its retriever's (LLMRankerConfig has none), for its candidates and the
+    # retriever-order run beside it
+    text_weight = params.pop("text_weight", None) if config.recommender == "llm" else None
     runs = _runs(config, params)
     if config.protocol == "cold-items" and config.recommender != "popularity":
         runs[REFERENCE] = ("popularity", {})
@@ -117,9 +120,12 @@ def run_protocol(config, dataset: Dataset, params: dict[str, Any]) -> int:
         print(f"{protocol.describe()} ({config.split}): {held.n_users} users evaluated, "
               f"{len(held.train.interactions)} fit interactions")
         for i, (label, (name, run_params)) in enumerate(runs.items()):
+            if text_weight is not None and name == "dense":
+                run_params = {**run_params, "text_weight": text_weight}
             rec = create_recommender(name, run_params)
             if isinstance(rec, LLMRanker):  # the candidate orders and history lengths share one engine
-                rec = LLMRanker(rec.config, backend=backend)
+                rec = LLMRanker(rec.config, backend=backend,
+                                retriever=_llm_retriever(rec.config, text_weight))
             row = label if length is None else f"{label} (first {length})"
             reports[row] = evaluate_on_split(dataset, held, rec, protocol.describe(),
                                              nonfinite=config.nonfinite, progress=config.progress,
@@ -136,6 +142,14 @@ def run_protocol(config, dataset: Dataset, params: dict[str, Any]) -> int:
     if config.output:
         print(f"reports written beside {config.output}")
     return 0
+
+
+def _llm_retriever(config, text_weight: float | None) -> Recommender | None:
+    """The LLM ranker's retriever with ``text_weight`` (None: the ranker builds its own)."""
+    if text_weight is None:
+        return None
+    return create_recommender("dense", {"retriever": config.retriever, "text_weight": text_weight,
+                                        **({"profile": True} if getattr(config, "profile", False) else {})})
 
 
 def _reference_tables(reports: dict[str, Report]) -> None:

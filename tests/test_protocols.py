@@ -143,3 +143,12 @@ def test_a_lora_adapter_is_refused_under_a_cold_protocol(ml100k, capsys):
     assert main(["--data", ml100k.source["path"], "--protocol", "cold-items", "--recommender", "llm",
                  "--adapter", "runs/lora", "--no-progress"]) == 2
     assert "adapter" in capsys.readouterr().err
+
+
+def test_the_llm_rankers_retriever_takes_the_text_weight_given_to_the_llm_run():
+    from eval.protocols import _llm_retriever
+    from llmrec.llm.rank_config import LLMRankerConfig
+
+    assert _llm_retriever(LLMRankerConfig(), None) is None
+    retriever = _llm_retriever(LLMRankerConfig(retriever="untrained"), 8.0)
+    assert retriever.name == "dense" and retriever.config.text_weight == 8.0
