@@ -55,8 +55,10 @@ Partition = Literal["iid", "region"]
 
 @dataclass(frozen=True, kw_only=True)
 class FederatedConfig:
-    output: str = arg(help="directory to write the run to (one retriever directory per model, reports, "
-                           "results.json)")
+    output: str = arg(help="directory to write the run to (one retriever or adapter directory per model, "
+                           "reports, results.json)")
+    model: Literal["collab", "lora"] = arg("collab", help="what is trained: the retriever's collaborative "
+                                                          "channel, or the LoRA ranker adapter")
     data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or "
                                       "../shared/data/ml-100k)")
     clients: list[int] = arg(default_factory=lambda: [5, 10, 20], help="client counts to simulate")
@@ -75,6 +77,12 @@ class FederatedConfig:
                                        "retriever's validation choice)")
     splits: list[Literal["validation", "test"]] = arg(default_factory=lambda: ["validation", "test"],
                                                       help="splits evaluated")
+    local_steps: int = arg(4, help="lora: optimizer steps each client takes per round (the centralised "
+                                   "adapter takes rounds * clients * local_steps)")
+    val_users: int = arg(100, help="lora: validation users scored (a seeded sample, the same for all)")
+    lora_examples: int = arg(800, help="lora: ranking examples built (a seeded sample over all users)")
+    lora_batch_size: int = arg(8, help="lora: examples per optimizer step")
+    lora_lr: float = arg(5e-4, help="lora: learning rate (constant)")
     num_cpus: int = arg(2, help="CPUs of the in-process Ray the simulation runs on")
     seed: int = arg(0, help="random seed (partitions, initial model, training)")
     progress: bool = arg(True, help="show progress bars")
@@ -292,8 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(FederatedConfig, parser.parse_args(argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("flwr").setLevel(logging.WARNING)
-    results = run_federated(cfg, load_dataset(cfg.data))
-    print(results_table(results))
+    if cfg.model == "lora":
+        from finetune.federated_lora import lora_table, run_federated_lora
+
+        results = run_federated_lora(cfg, load_dataset(cfg.data))
+        print(lora_table(results))
+    else:
+        results = run_federated(cfg, load_dataset(cfg.data))
+        print(results_table(results))
     print(f"wrote {cfg.output} in {results['seconds']:.0f} s")
     return 0
 
