@@ -98,7 +98,8 @@ def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = Tru
 def ablation_configs(grid: dict) -> dict[str, InterestConfig]:
     """Each dimension on alone, from a grid's rows (``--output`` of the grid): the current query; content
     off; the best sentiment setting that uses the disliked items (even when it loses to the current
-    query); the liked term without decay and with its best half-life; and the configuration chosen."""
+    query), and the best that subtracts them when that one only drops them from the text; the liked term
+    without decay and with its best half-life; and the configuration chosen."""
     plain = InterestConfig()
     configs = [InterestConfig(**c) for c in grid["configs"]]
     score = {c: row[6] for c, row in zip(configs, grid["rows"])}
@@ -110,6 +111,11 @@ def ablation_configs(grid: dict) -> dict[str, InterestConfig]:
         best = max(sentiment, key=score.get)
         out["sentiment"] = plain.model_copy(update={"disliked_weight": best.disliked_weight,
                                                     "drop_disliked": best.drop_disliked})
+    negative = [c for c in sentiment if c.disliked_weight > 0]
+    if negative and out["sentiment"].disliked_weight == 0:  # the best that subtracts the disliked items too
+        best = max(negative, key=score.get)
+        out["sentiment, negative vector"] = plain.model_copy(update={"disliked_weight": best.disliked_weight,
+                                                                     "drop_disliked": best.drop_disliked})
     if liked:
         out["liked term, no decay"] = plain.model_copy(update={"liked_weight": max(liked, key=score.get)
                                                                .liked_weight})

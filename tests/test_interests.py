@@ -129,14 +129,16 @@ def test_the_grid_keeps_the_current_query_unless_a_setting_beats_it_and_the_abla
     from eval.interests import ablation_configs
 
     rows = [["current", 0, 0, 0, 0, 0, 0.10], ["sentiment", 0, 0, 0, 0, 0, 0.09],
-            ["sentiment", 0, 0, 0, 0, 0, 0.08], ["recency", 0, 0, 0, 0, 0, 0.11]]
+            ["sentiment", 0, 0, 0, 0, 0, 0.08], ["recency", 0, 0, 0, 0, 0, 0.11],
+            ["sentiment", 0, 0, 0, 0, 0, 0.07]]
     configs = [{}, {"disliked_weight": 0.2}, {"drop_disliked": "text"},
-               {"liked_weight": 0.1, "half_life_days": 7.0}]
+               {"liked_weight": 0.1, "half_life_days": 7.0}, {"disliked_weight": 0.4}]
     grid = {"rows": rows, "configs": [InterestConfig(**c).model_dump() for c in configs],
             "interests": InterestConfig(liked_weight=0.1, half_life_days=7.0).model_dump()}
     out = ablation_configs(grid)
     assert out["current"].is_plain and out["content off"].content_weight == 0
     assert out["sentiment"] == InterestConfig(disliked_weight=0.2)  # the best using dislikes, though worse
+    assert "sentiment, negative vector" not in out  # the best sentiment setting subtracts them already
     assert out["liked term, no decay"] == InterestConfig(liked_weight=0.1)
     assert out["recency"] == InterestConfig(liked_weight=0.1, half_life_days=7.0) and "chosen" not in out
 
