@@ -51,6 +51,20 @@ class TestGenLLM(RecommenderTests):
         return GenLLM(GenLLMConfig(model=model), backend=ScriptedItemLLM())
 
 
+class TestGraph(RecommenderTests):
+    name = "graph"
+    params: ClassVar[dict] = {"cowatch_neighbors": 5}
+
+
+class TestHybrid(RecommenderTests):
+    name = "hybrid"  # the untrained text encoder fused with the knowledge graph
+    params: ClassVar[dict] = {"graph_weight": 0.5, "graph": {"cowatch_neighbors": 5}}
+
+
+class TestHybridByZScores(TestHybrid):
+    params: ClassVar[dict] = {"graph_weight": 0.5, "method": "zscore"}
+
+
 class TestLLMBeyondItsCandidates(TestLLM):
     n = 8  # more than K: the candidates, then the retriever's order
 

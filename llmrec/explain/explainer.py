@@ -11,7 +11,11 @@ reason), and sharing a genre with the item — so the sentence can say what they
 LLM evidence rescored (one batched call; with the marks read-out the log-odds of the item's own mark, which
 reads the prompt only up to the item): the ``cite_pool`` most influential make the citable list, those whose
 removal lowers the score first.  ``cite="shown"`` skips the scoring and orders them by shared genres and
-recency.  With no evidence the explanation cites nothing and says what the item is.
+recency.  With no evidence the explanation cites nothing and says what the item is.  With
+``evidence="graph"`` the evidence comes from the knowledge graph instead (:mod:`llmrec.explain.graph_paths`):
+every liked history item linked to the item through a shared genre node, wherever it is in the history,
+ordered by the strength of the graph paths between them (shared genres, decade, release year, co-watching),
+and the explanation prompt lists what each shares with the item ("shares Sci-Fi and the 1980s").
 
 **The answer** is JSON constrained by a schema built per request (vLLM structured outputs): ``because`` names
 one citable movie or two joined by "and", and ``reason`` is, per choice of ``because``, one of the
@@ -64,8 +68,12 @@ class ExplainerConfig:
     temperature: float = 0.5
     # request seeds per (seed, user, item) where the backend takes them (transformers; vLLM on CUDA)
     seed: int = 0
+    # "genres": shown history items sharing a genre; "graph": knowledge-graph paths (module doc)
+    evidence: Literal["genres", "graph"] = "genres"
 
     def __post_init__(self):
+        if self.evidence not in ("genres", "graph"):
+            raise ValueError(f"ExplainerConfig.evidence must be 'genres' or 'graph', got {self.evidence!r}")
         if self.reason not in ("phrases", "free"):
             raise ValueError(f"ExplainerConfig.reason must be 'phrases' or 'free', got {self.reason!r}")
         if self.cite not in ("influential", "shown"):
@@ -168,10 +176,13 @@ class Explainer:
     """Explanations for a fitted :class:`~llmrec.llm.ranker.LLMRanker`'s recommendations, through its backend
     (and its adapter, when it has one)."""
 
-    def __init__(self, ranker, config: ExplainerConfig | None = None):
+    def __init__(self, ranker, config: ExplainerConfig | None = None, graph=None):
+        """``graph``: the :class:`~retrieval.graph.KnowledgeGraph` of ``evidence="graph"`` (default: the
+        ranker's recall's, else one built from the ranker's fit data on first use)."""
         from llmrec.explain.claims import ClaimExtractor
 
         self.ranker, self.config = ranker, config or ExplainerConfig()
+        self._graph = graph
         self.catalog = ranker.catalog
         self.prompt = load_prompt(self.config.prompt)
         self.extractor = ClaimExtractor(self.catalog)
@@ -187,8 +198,28 @@ class Explainer:
                 out.append(int(i))
         return out
 
+    @property
+    def graph(self):
+        """The knowledge graph graph-path evidence reads (``__init__``)."""
+        if self._graph is None:
+            self._graph = getattr(self.ranker.retriever, "knowledge_graph", None)
+        if self._graph is None:
+            from retrieval.graph import KnowledgeGraph
+
+            data = getattr(self.ranker, "fit_data", None)
+            if data is None:
+                raise ValueError("graph evidence needs a fitted ranker (its fit data builds the graph)")
+            self._graph = KnowledgeGraph.build(data)
+        return self._graph
+
     def evidence(self, history: History, item: int) -> list[int]:
-        """The shown history items that are evidence for ``item`` (:func:`evidence`), newest first."""
+        """The history items that are evidence for ``item``: the shown ones (:func:`evidence`), newest first,
+        or with ``evidence="graph"`` the graph's (:func:`~llmrec.explain.graph_paths.graph_evidence`),
+        strongest paths first."""
+        if self.config.evidence == "graph":
+            from llmrec.explain.graph_paths import graph_evidence
+
+            return graph_evidence(self.graph, self.catalog, item, history, self.config.min_rating)
         return evidence(self.catalog, item, history, self.shown_items(history), self.config.min_rating)
 
     def influence(self, requests: list[Request]) -> list[dict[int, float]]:
@@ -199,7 +230,10 @@ class Explainer:
         spans = []
         for r in requests:
             item, candidates = r.need_item(), r.need_candidates()
-            shown, ids = self.ranker.shown_history(r.history), self.evidence(r.history, item)
+            shown = self.ranker.shown_history(r.history)
+            # only a shown item's removal changes the prompt (graph evidence may lie further back)
+            on_show = set(shown.items.tolist())
+            ids = [i for i in self.evidence(r.history, item) if i in on_show]
             key = (r.user, len(r.history), tuple(candidates.tolist()), item)
             spans.append((key, ids))
             if ids:
@@ -216,7 +250,7 @@ class Explainer:
         found = self.evidence(history, item)
         if influence is not None:
             found.sort(key=lambda i: (influence.get(i, 0.0) <= 0, -influence.get(i, 0.0)))
-        else:
+        elif self.config.evidence != "graph":  # graph evidence comes ordered by its paths
             found.sort(key=lambda i: -_overlap(self.catalog, item, i))
         return found[: self.config.cite_pool]
 
@@ -258,6 +292,17 @@ class Explainer:
             text += f", rated {rating:g}/5" if np.isfinite(rating) and rating > 0 else ""
         return text
 
+    def _source(self, item: int, cited: int, history: History) -> str:
+        """A citable movie as the explanation prompt lists it: its facts, and with graph evidence what it
+        shares with the item ("; shares Sci-Fi and the 1980s")."""
+        text = self.facts(cited, history)
+        if self.config.evidence == "graph":
+            from llmrec.explain.graph_paths import path_phrase
+
+            shared = path_phrase(self.graph, item, cited)
+            text += f"; {shared}" if shared else ""
+        return text
+
     def prompt_text(self, request: Request, citable: list[int]) -> str:
         """The ranking conversation for the request's candidates, answered with its item (the item's label,
         or with marks its title), then the question listing the ``citable`` movies with their facts."""
@@ -267,7 +312,7 @@ class Explainer:
                     + [{"role": "assistant", "content": answer}])
         messages += self.prompt.messages(item=self.facts(item), title=self.catalog.short_title(item),
                                          cite="listed" if citable else "none",
-                                         sources=[self.facts(i, request.history) for i in citable])
+                                         sources=[self._source(item, i, request.history) for i in citable])
         return chat_prompt(self.ranker.backend.tokenizer, messages)
 
     # -- answers -----------------------------------------------------------------------------------------

@@ -72,6 +72,12 @@ class LLMRankerConfig(RecommenderConfig):
     profile: bool = Field(False, description="write the user's profile (age band, gender, occupation) into "
                                              "the prompt, and recall with the retriever's profile fallback "
                                              "(demographic popularity for empty and short histories)")
+    graph_weight: float = Field(0.0, ge=0, description=(
+        "weight of the knowledge graph's personalised PageRank in the candidate set, fused with the dense "
+        "retriever's (retrieval.graph_fusion, registered as hybrid); 0: the dense retriever alone"))
+    graph: dict[str, Any] = Field(default_factory=dict, description=(
+        "with graph_weight > 0: the fusion's settings (method, rrf_k) and the graph's (graph: {...}, "
+        "retrieval.graph.GraphConfig)"))
 
     @model_validator(mode="before")
     @classmethod

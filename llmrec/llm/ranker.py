@@ -210,6 +210,11 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def fit(self, data: Dataset) -> LLMRanker:
         self._catalog = data.catalog
         self._users = data.users if self.config.profile else None
+        self.fit_data = data  # the explainer's knowledge graph is built from it when recall has none
+        if self.retriever is None and self.config.graph_weight > 0:  # dense + knowledge-graph candidates
+            self.retriever = create_recommender("hybrid", {
+                "retriever": self.config.retriever, "dense": {"profile": True} if self.config.profile else {},
+                "graph_weight": self.config.graph_weight, **self.config.graph})
         if self.retriever is None and self.config.profile:  # recall with the profile fallback too
             self.retriever = create_recommender("dense", {"retriever": self.config.retriever,
                                                           "profile": True})
