@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from eval.choice import ChoiceArgs
@@ -60,12 +61,14 @@ def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = Tru
 
     rows: list[list] = []
     configs: list[InterestConfig] = []
+    ranks: dict[InterestConfig, np.ndarray] = {}
     seen: dict[InterestConfig, dict[str, float]] = {}
 
     def run(axis: str, cfg: InterestConfig) -> dict[str, float]:
         if cfg not in seen:
             retriever.set_interests(cfg)
-            seen[cfg] = summarize(evaluate(retriever, held, progress=False).ranks["rank"].to_numpy())
+            ranks[cfg] = evaluate(retriever, held, progress=False).ranks["rank"].to_numpy()
+            seen[cfg] = summarize(ranks[cfg])
             m = seen[cfg]
             configs.append(cfg)
             rows.append([axis, cfg.content_weight, cfg.disliked_weight, cfg.drop_disliked, cfg.liked_weight,
@@ -91,8 +94,22 @@ def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = Tru
                 run(axis, cfg)
                 bar.update()
             best = max(seen, key=lambda c: (seen[c]["ndcg@10"], c.is_plain))
+    best, interval = adopted(best, ranks)
     retriever.set_interests(best)
-    return rows, best, seen[best], configs
+    return rows, best, {**seen[best], "best_interval": interval}, configs
+
+
+def adopted(best: InterestConfig, ranks: dict[InterestConfig, np.ndarray]
+            ) -> tuple[InterestConfig, tuple[float, float, float]]:
+    """``best`` if its per-user NDCG@10 beats the current query's with a paired bootstrap 95% interval
+    above 0, else the current query; and (difference, low, high) of ``best`` against the current query."""
+    from llmrec.evaluation.metrics import ndcg_at
+    from llmrec.evaluation.report import paired_bootstrap
+
+    plain = InterestConfig()
+    diff = ndcg_at(ranks[best], 10) - ndcg_at(ranks[plain], 10)
+    low, high = paired_bootstrap(diff, random_state=0)
+    return (best if low > 0 else plain), (float(diff.mean()), low, high)
 
 
 def ablation_configs(grid: dict) -> dict[str, InterestConfig]:
@@ -209,13 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     plain = rows[0]
     changed = {k: v for k, v in best.model_dump().items() if v != InterestConfig().model_dump()[k]}
     flags = " ".join(f"--param interests.{k}={v}" for k, v in changed.items()) or "(the defaults)"
-    print(f"chosen on {args.split} ({held.n_users} users): {flags}; ndcg@10 {metrics['ndcg@10']:.4f} "
-          f"(current {plain[6]:.4f})")
+    top = max(range(len(rows)), key=lambda i: (rows[i][6], i == 0))
+    d, low, high = metrics["best_interval"]
+    shown = json.dumps(configs[top].model_dump(exclude_defaults=True))
+    print(f"best on {args.split} ({held.n_users} users): {shown}, ndcg@10 {rows[top][6]:.4f} vs current "
+          f"{plain[6]:.4f}: {d:+.4f} [{low:+.4f}, {high:+.4f}] (paired bootstrap 95%)")
+    print(f"adopted (only when that interval is above 0): {flags}")
     if args.output:
         atomic_write_text(args.output, json.dumps({
             "split": args.split, "users": held.n_users, "retriever": directory, "headers": headers,
             "rows": rows, "configs": [c.model_dump(mode="json") for c in configs],
             "interests": best.model_dump(mode="json"), "changed": changed,
+            "best": configs[top].model_dump(mode="json"), "best_vs_current": [d, low, high],
             "ndcg@10": metrics["ndcg@10"], "current_ndcg@10": plain[6]}, indent=2))
     return 0
 

@@ -153,7 +153,19 @@ def test_the_grid_search_returns_its_best_setting_and_a_row_per_setting(movies):
                             half_lives=[0.0], content_weights=[1.0])
     rows, best, metrics, configs = grid_search(retriever, held, args, progress=False)
     assert [r[0] for r in rows] == ["current", "sentiment"] and len(configs) == 2
-    assert metrics["ndcg@10"] == max(r[6] for r in rows) and retriever.interests == best
+    assert retriever.interests == best and len(metrics["best_interval"]) == 3
+    assert best.is_plain or metrics["best_interval"][1] > 0  # adopted only with an interval above 0
+
+
+def test_a_setting_is_adopted_only_when_its_paired_interval_is_above_zero():
+    from eval.interests import adopted
+
+    plain, other = InterestConfig(), InterestConfig(disliked_weight=0.1)
+    ranks = {plain: np.array([0, 50, 3, 9] * 25), other: np.array([0, 40, 3, 9] * 25)}
+    assert adopted(other, ranks)[0] == plain  # 50 -> 40 is outside the top 10: no gain at all
+    ranks[other] = np.array([0, 1, 3, 9] * 25)
+    chosen, (diff, low, _) = adopted(other, ranks)
+    assert chosen == other and diff > 0 and low > 0
 
 
 def test_the_ablation_table_has_a_row_per_dimension_with_intervals_against_the_current_query(movies):
