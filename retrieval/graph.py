@@ -63,10 +63,10 @@ class GraphConfig(RecommenderConfig):
                                                        "(age band, gender, occupation), per attribute")
     cowatch_weight: float = Field(8.0, ge=0, description="weight of item -- item co-watch edges (cosine "
                                                          "of the two items' viewer sets)")
-    cowatch_neighbors: int = Field(50, ge=1, description="co-watch edges kept per item (the strongest)")
+    cowatch_neighbors: int = Field(10, ge=1, description="co-watch edges kept per item (the strongest)")
     cowatch_window: int = Field(0, ge=0, description="co-watch counts pairs at most this many interactions "
                                                      "apart in a user's history (0: any two of its items)")
-    damping: float = Field(0.7, gt=0, lt=1, description="probability the walk follows an edge rather than "
+    damping: float = Field(0.5, gt=0, lt=1, description="probability the walk follows an edge rather than "
                                                         "restarting at the user's history")
     liked_rating: float = Field(4.0, description="ratings at least this count as liked")
     liked_weight: float = Field(2.0, ge=0, description="restart mass of a liked history item relative to "

@@ -218,3 +218,20 @@ def test_a_dataset_without_profiles_has_no_group_nodes(tiny):
     kg = KnowledgeGraph.build(tiny)
     assert kg.graph.number_of_nodes() > len(tiny.catalog)
     assert not any(n[0] in ("age", "gender", "occupation") for n in kg.nodes)
+
+
+def test_the_validation_sweep_ranks_held_out_items_as_the_harness_does():
+    from eval.graph import target_ranks
+    from llmrec.evaluation.harness import evaluate
+
+    data = conformance_dataset()
+    held = leave_last_out(data, "validation")
+    rec = GraphRecommender().fit(held.train)
+    harness = evaluate(rec, held, progress=False).ranks.set_index("user")
+    hs = histories(held.train.interactions)
+    users = harness.index.to_numpy()
+    ids = data.catalog.item_ids
+    scores = np.stack([rec.score(hs[u], ids) for u in users])
+    seen = np.stack([np.isin(ids, hs[u].items) for u in users])
+    ours = target_ranks(scores, seen, data.catalog.positions(harness["item"].to_numpy()), ids)
+    assert ours.tolist() == harness["rank"].tolist()

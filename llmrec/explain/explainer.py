@@ -182,7 +182,7 @@ class Explainer:
         from llmrec.explain.claims import ClaimExtractor
 
         self.ranker, self.config = ranker, config or ExplainerConfig()
-        self._graph = graph
+        self._graph, self._built = graph, None
         self.catalog = ranker.catalog
         self.prompt = load_prompt(self.config.prompt)
         self.extractor = ClaimExtractor(self.catalog)
@@ -200,17 +200,21 @@ class Explainer:
 
     @property
     def graph(self):
-        """The knowledge graph graph-path evidence reads (``__init__``)."""
-        if self._graph is None:
-            self._graph = getattr(self.ranker.retriever, "knowledge_graph", None)
-        if self._graph is None:
+        """The knowledge graph graph-path evidence reads (``__init__``), of the data the ranker is fitted on
+        now."""
+        if self._graph is not None:
+            return self._graph
+        recall = getattr(self.ranker.retriever, "knowledge_graph", None)
+        if recall is not None:
+            return recall
+        data = getattr(self.ranker, "fit_data", None)
+        if data is None:
+            raise ValueError("graph evidence needs a fitted ranker (its fit data builds the graph)")
+        if self._built is None or self._built[0] is not data:
             from retrieval.graph import KnowledgeGraph
 
-            data = getattr(self.ranker, "fit_data", None)
-            if data is None:
-                raise ValueError("graph evidence needs a fitted ranker (its fit data builds the graph)")
-            self._graph = KnowledgeGraph.build(data)
-        return self._graph
+            self._built = (data, KnowledgeGraph.build(data))
+        return self._built[1]
 
     def evidence(self, history: History, item: int) -> list[int]:
         """The history items that are evidence for ``item``: the shown ones (:func:`evidence`), newest first,

@@ -113,6 +113,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         self._degraded_users = 0
         self._retriever_data: str | None = None  # fingerprint of the data the retriever was fitted on here
         self._users = None  # the fitted dataset's user profiles, with profile=True
+        self.fit_data: Dataset | None = None  # the data fit() last saw (the explainer builds graphs of it)
 
     def backend_config(self, workload: Workload = None) -> LLMConfig:
         """The backend's construction config: the ranker's model, adapter and ``engine`` settings, with
@@ -210,7 +211,7 @@ class LLMRanker(Recommender[LLMRankerConfig]):
     def fit(self, data: Dataset) -> LLMRanker:
         self._catalog = data.catalog
         self._users = data.users if self.config.profile else None
-        self.fit_data = data  # the explainer's knowledge graph is built from it when recall has none
+        self.fit_data = data
         if self.retriever is None and self.config.graph_weight > 0:  # dense + knowledge-graph candidates
             self.retriever = create_recommender("hybrid", {
                 "retriever": self.config.retriever, "dense": {"profile": True} if self.config.profile else {},
