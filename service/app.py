@@ -8,12 +8,15 @@ facade (``llmrec serve`` runs it under uvicorn).
     POST /v1/conversations/{id}/turns      {"text": "not that one, older"}          -> the Turn
     GET  /v1/conversations/{id}                                                     -> its state
     GET  /v1/models, POST /v1/chat/completions (model "llmrec")                     -> chat.completion
+    POST /v1/events/interactions           {"user": 42, "item": 50, "rating": 5}    -> recorded (201)
+    POST /v1/items                         {"title": "...", "year": 2001, "genres": [...]}  -> added (201)
     GET  /health                                                                    -> {"status": ...}
 
 Every error is ``{"error": {"message", "type"}}`` with a 4xx status (503 when a call runs past
-``request_timeout_s``); a 500 is a bug, and is logged.  The converser is blocking and not thread-safe: each
-call runs in a worker thread under one lock.  A request's text is data, never instructions: the chat facade
-serves the last user message and ignores system messages.
+``request_timeout_s``; 404 for an unknown conversation or item, 422 for a bad field); a 500 is a bug, and is
+logged.  Events take effect on the next request (real-time updates: docs/realtime.md). The converser is
+blocking and not thread-safe: each call runs in a worker thread under one lock. A request's text is data,
+never instructions: the chat facade serves the last user message and ignores system messages.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmrec.configargs import arg
+from llmrec.converse.events import InvalidEvent, UnknownItem
 from llmrec.converse.turn import Converser, RequestError, Turn, UnknownConversation
 from llmrec.errors import ConfigError, LLMRecError
 from service.schemas import (
@@ -46,7 +50,11 @@ from service.schemas import (
     ConversationRequest,
     ErrorResponse,
     Health,
+    InteractionEvent,
+    InteractionRecorded,
+    ItemAdded,
     ModelList,
+    NewItem,
     Objectives,
     RecommendRequest,
     TurnOut,
@@ -93,7 +101,7 @@ def _error(status: int, kind: str, message: str) -> JSONResponse:
 _ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error", 405: "method_not_allowed",
                 413: "request_too_large", 422: "validation_error", 503: "timeout"}
 _ERROR_DESCRIPTIONS = {400: "bad request: empty text, not JSON, invalid UTF-8, or refused by the recommender",
-                       404: "unknown conversation or model", 413: "request body over max_request_bytes",
+                       404: "unknown conversation, model or item", 413: "request body over max_request_bytes",
                        422: "a field of the wrong type or out of range", 503: "the request timed out"}
 
 
@@ -209,8 +217,10 @@ def _not_json(errors: list[dict[str, Any]]) -> bool:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LLMRecError)
     async def llmrec_error(request: Request, err: LLMRecError) -> JSONResponse:
-        if isinstance(err, UnknownConversation):
+        if isinstance(err, UnknownConversation | UnknownItem):
             return _error(404, "not_found_error", str(err))
+        if isinstance(err, InvalidEvent):
+            return _error(422, "validation_error", str(err))
         return _error(400, "invalid_request_error", str(err) or type(err).__name__)
 
     @app.exception_handler(ServiceTimeout)
@@ -289,6 +299,22 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
         """The conversation's state: constraints by turn, shown lists, rejected and accepted items."""
         return await call(converser.state, conversation_id)
 
+    @app.post("/v1/events/interactions", status_code=201, response_model=InteractionRecorded,
+              responses=_errors(400, 404, 413, 422, 503))
+    async def interaction(body: InteractionEvent) -> dict[str, Any]:
+        """Record a user's interaction with a catalog item; the user's next request reads it (no
+        retraining).  Kept in the store, replayed when the service restarts."""
+        return await call(_event_method(converser, "add_interaction"), body.user, body.item,
+                          rating=body.rating, timestamp=body.timestamp)
+
+    @app.post("/v1/items", status_code=201, response_model=ItemAdded, responses=_errors(400, 413, 422, 503))
+    async def new_item(body: NewItem) -> dict[str, Any]:
+        """Add a catalog item: its text is encoded and its vector added to the item index, so the next
+        request can recall it.  Kept in the store, replayed when the service restarts."""
+        text = {"description": body.description} if body.description else None
+        return await call(_event_method(converser, "add_item"), body.title, item=body.item,
+                          year=body.year, genres=body.genres, text=text)
+
     @app.get("/v1/models", response_model=ModelList)
     async def models() -> dict[str, Any]:
         """The one model of the OpenAI-compatible facade."""
@@ -319,6 +345,14 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
         return completion
 
     return app
+
+
+def _event_method(converser: Converser, method: str) -> Callable[..., Any]:
+    """The converser's event method (``add_interaction``, ``add_item``); one without events: a 400."""
+    fn = getattr(converser, method, None)
+    if fn is None:
+        raise RequestError(f"this recommender ({type(converser).__name__}) does not take real-time events")
+    return fn
 
 
 def _objectives(objectives: Objectives | None) -> dict[str, float] | None:

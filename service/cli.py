@@ -4,8 +4,8 @@
     llmrec serve --backend remote --url http://127.0.0.1:8000/v1 --port 9000
 
 The command is added to ``llmrec`` through the ``llmrec.commands`` entry point ``serve``.  It loads the
-dataset, opens the converser (conversations kept in ``--db``), serves until Ctrl-C or SIGTERM, then closes
-the converser.
+dataset, opens the converser (conversations and real-time events kept in ``--db``; the events recorded
+there are replayed first), serves until Ctrl-C or SIGTERM, then closes the converser.
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ class ServeConfig(DataArgs):
                                                 "served beside the ranking adapter")
     no_llm: bool = arg(False, help="no LLM: deterministic parsing and the retriever's order (every answer "
                                    "degraded; fast, for tests and load checks of the service itself)")
-    db: str = arg(DEFAULT_DB, help="SQLite file the conversations are kept in")
+    db: str = arg(DEFAULT_DB, help="where the conversations and the real-time events (new interactions and "
+                                   "items, replayed on restart) are kept: a SQLite file, or a "
+                                   "postgresql://user:password@host/db URL shared by several replicas")
+    item_index: bool = arg(True, help="recall through the retriever's FAISS item index (exact; new items "
+                                      "join it without a rebuild)")
     explain: int = arg(0, help=f"explain the top N items of each answer, 0..{MAX_EXPLAIN}, when a request "
                                "does not say")
     service: ServiceConfig = arg(default_factory=ServiceConfig, help="limits per request")
@@ -100,11 +104,10 @@ def run(cfg: ServeConfig) -> int:
 
     cfg = _with_port(cfg)
     dataset = load_dataset(cfg.data, cfg.items, download=cfg.download)
-    db = Path(cfg.db).expanduser()
-    db.parent.mkdir(parents=True, exist_ok=True)
+    db = cfg.db if "://" in cfg.db else str(Path(cfg.db).expanduser())  # the store creates a file's folder
     with contextlib.closing(open_converser(dataset, retriever=cfg.retriever, backend=cfg.backend, url=cfg.url,
                                            adapter=cfg.adapter, parser_adapter=cfg.parser_adapter,
-                                           db=str(db), explain=cfg.explain,
+                                           db=db, explain=cfg.explain, item_index=cfg.item_index,
                                            llm=not cfg.no_llm, progress=_stderr)) as converser:
         app = create_app(converser, cfg.service)
         verbose = logging.getLogger().isEnabledFor(logging.INFO)

@@ -11,8 +11,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from llmrec.converse.turn import RequestError
 
 __all__ = ["ChatCompletion", "ChatRequest", "ConversationCreated", "ConversationRequest", "ErrorResponse",
-           "Health", "ModelList", "Objectives", "RecommendRequest", "TurnOut", "TurnRequest",
-           "last_user_text"]
+           "Health", "InteractionEvent", "InteractionRecorded", "ItemAdded", "ModelList", "NewItem",
+           "Objectives", "RecommendRequest", "TurnOut", "TurnRequest", "last_user_text"]
 
 MAX_K, MAX_EXPLAIN = 50, 10
 _K = "how many items to return, 1..50 (null: the service's default)"
@@ -74,6 +74,51 @@ class TurnRequest(_Request):
     k: K | None = Field(None, description=_K)
     explain: Explain | None = Field(None, description=_EXPLAIN)
     objectives: Objectives | None = Field(None, description=_OBJECTIVES)
+
+
+class InteractionEvent(_Request):
+    """A user's new interaction: the user's next request reads it (real-time updates, docs/realtime.md)."""
+
+    user: Annotated[int, Field(ge=1), BeforeValidator(_integral)] = Field(
+        description="the user id (a new id starts a new user)")
+    item: Annotated[int, Field(ge=1), BeforeValidator(_integral)] = Field(
+        description="a catalog item id (an unknown one: 404; add new items with POST /v1/items)")
+    rating: float | None = Field(None, gt=0, allow_inf_nan=False,
+                                 description="the rating, up to the dataset's largest (null: not rated)")
+    timestamp: Annotated[int, Field(ge=0), BeforeValidator(_integral)] | None = Field(
+        None, description="unix seconds (null: now); the history keeps timestamp order")
+
+
+class InteractionRecorded(BaseModel):
+    user: int
+    item: int
+    rating: float | None
+    timestamp: int
+    seq: int
+    history_length: int
+
+
+class NewItem(_Request):
+    """A new catalog item: recallable on the next request (its text encoded, its vector indexed)."""
+
+    item: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+        None, description="its id, greater than every catalog id (null: the next id)")
+    title: str = Field(description="the title (non-blank, at most 300 characters)",
+                       json_schema_extra=_NONBLANK)
+    year: Annotated[int, Field(ge=1800, le=2100), BeforeValidator(_integral)] | None = Field(
+        None, description="release year (null: unknown)")
+    genres: list[str] = Field(default_factory=list, description="genres, among the catalog's genre names")
+    description: str | None = Field(None, description="free text the retriever reads beside title and genres")
+
+
+class ItemAdded(BaseModel):
+    item: int
+    title: str
+    display_title: str
+    year: int | None
+    genres: list[str]
+    text: dict[str, str]
+    items: int
 
 
 class ConversationCreated(BaseModel):
