@@ -120,7 +120,7 @@ def replay(dataset: Dataset, split: str = "test", *, retriever: str | None = Non
     ranks = pd.DataFrame(rows, columns=["user", "events", "arm", "next_item", "next_rank", "heldout_rank"])
     return {"split": split, "retriever": retriever or "untrained", "users": len(users), "events": n,
             "cutoff": config.cutoff, "seed": config.seed, "steps": _steps(ranks, config),
-            "seconds": round(time.perf_counter() - t0, 1), "ranks": ranks}
+            "pooled": _pooled(ranks, config), "seconds": round(time.perf_counter() - t0, 1), "ranks": ranks}
 
 
 def _steps(ranks: pd.DataFrame, cfg: ReplayConfig) -> list[dict[str, Any]]:
@@ -137,6 +137,22 @@ def _steps(ranks: pd.DataFrame, cfg: ReplayConfig) -> list[dict[str, Any]]:
                 row[f"{target}_{name}"] = {"updated": float(up.mean()), "static": float(st.mean()),
                                            "diff": float((up - st).mean()), "ci": [low, high]}
         out.append(row)
+    return out
+
+
+def _pooled(ranks: pd.DataFrame, cfg: ReplayConfig) -> dict[str, Any]:
+    """Next-item NDCG@k / hit@k averaged over the steps after 1..events events, per user, updated and static,
+    with the paired bootstrap 95% interval of updated - static (one pair per user)."""
+    k, after = cfg.cutoff, ranks[ranks["events"] >= 1]
+    out: dict[str, Any] = {}
+    for name, fn in ((f"ndcg@{k}", ndcg_at), (f"hit@{k}", recall_at)):
+        per_user = (after.assign(v=fn(after["next_rank"].to_numpy(), k))
+                    .pivot_table(index="user", columns="arm", values="v", aggfunc="mean"))
+        diff = (per_user["updated"] - per_user["static"]).to_numpy()
+        low, high = paired_bootstrap(diff, random_state=cfg.seed)
+        out[f"next_{name}"] = {"updated": float(per_user["updated"].mean()),
+                               "static": float(per_user["static"].mean()), "diff": float(diff.mean()),
+                               "ci": [low, high]}
     return out
 
 
@@ -204,6 +220,10 @@ def run_replay(config: Any, dataset: Dataset) -> int:
     print(f"replay on {result['split']}: {result['users']} users, {result['events']} events each, retriever "
           f"{result['retriever']} ({result['seconds']} s)")
     print(table(result))
+    for name, v in result["pooled"].items():
+        low, high = v["ci"]
+        print(f"after 1..{result['events']} events, {name.replace('_', ' ')}: updated {v['updated']:.4f}, "
+              f"static {v['static']:.4f}, diff {v['diff']:+.4f} [95% CI {low:+.4f}, {high:+.4f}]")
     if config.output:
         print(f"wrote {save(result, config.output)}")
     return 0

@@ -69,3 +69,11 @@ def test_the_cli_writes_the_figures_the_plot_and_a_manifest(ml100k, tmp_path, ca
 def test_bad_replay_settings_are_refused_naming_them(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         ReplayConfig(**bad)
+
+
+def test_the_pooled_figure_is_the_mean_of_the_steps_after_an_event(result):
+    steps = [s for s in result["steps"] if s["events"] >= 1]
+    pooled = result["pooled"]["next_ndcg@10"]
+    for arm in ("updated", "static"):
+        assert pooled[arm] == pytest.approx(np.mean([s["next_ndcg@10"][arm] for s in steps]))
+    assert pooled["ci"][0] <= pooled["diff"] <= pooled["ci"][1]
