@@ -104,7 +104,9 @@ def run(cfg: ServeConfig) -> int:
 
     cfg = _with_port(cfg)
     dataset = load_dataset(cfg.data, cfg.items, download=cfg.download)
-    db = cfg.db if "://" in cfg.db else str(Path(cfg.db).expanduser())  # the store creates a file's folder
+    db = cfg.db if "://" in cfg.db else str(Path(cfg.db).expanduser())
+    if "://" not in db:  # a file's folder now, so that a bad --db fails before the recommender loads
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(open_converser(dataset, retriever=cfg.retriever, backend=cfg.backend, url=cfg.url,
                                            adapter=cfg.adapter, parser_adapter=cfg.parser_adapter,
                                            db=db, explain=cfg.explain, item_index=cfg.item_index,
