@@ -271,6 +271,12 @@ class DenseRetriever(Recommender[DenseConfig]):
         return self._index
 
     @property
+    def catalog(self):
+        """The catalog the item vectors are in (their rows are its positions); :meth:`add_items` extends
+        them for items appended to it."""
+        return self._catalog
+
+    @property
     def index(self) -> ItemIndex | None:
         """The item index searches go through (None: the numpy matmul over the allowed items)."""
         return getattr(self, "_index", None)

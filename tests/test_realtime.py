@@ -4,6 +4,7 @@ kept in the conversation store (schema v2) and survive a restart."""
 from __future__ import annotations
 
 import sqlite3
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -168,6 +169,16 @@ def test_events_survive_a_restart(served, ml100k):
         turn = restarted.recommend("lighthouse keepers at the end of the world, Patagonia", k=3)
         assert turn.items[0].item == item
     assert item not in ml100k.catalog  # the caller's dataset is left as it was
+
+
+def test_new_items_need_a_retriever_fitted_on_the_recommenders_own_catalog(served, ml100k):
+    _, conv, _ = served
+    borrowed = SimpleNamespace(retriever=conv.retriever)  # trained elsewhere, on another catalog object
+    with Conversations(ml100k, ConverseConfig(retriever=None, llm=False, item_index=False),
+                       ranker=borrowed) as other:
+        with pytest.raises(RequestError, match="another catalog"):
+            other.add_item("Anything", genres=["Drama"])
+        assert other.store.item_events() == [] and len(other.catalog) == len(ml100k.catalog)
 
 
 # -- the search path ---------------------------------------------------------------------------------------

@@ -237,15 +237,23 @@ class Conversations:
         """Add a catalog item (``item`` None: the next id) and apply it: its text is encoded and its vector
         added to the retriever's item index, so the next request can recall it."""
         with self._lock:
-            if not hasattr(self.retriever, "add_items"):
-                raise RequestError(f"this recommender's retriever ({type(self.retriever).__name__}) cannot "
-                                   "add items")
+            if reason := self._cannot_add_items():
+                raise RequestError(reason)
             event = item_event(self.catalog, title=title, item=item, year=year, genres=genres, text=text)
             self.store.add_item(event.item, event.to_dict())
             self._apply_items([event])
             log.info("event_item item=%d title=%r", event.item, event.title)
             return {**event.to_dict(), "display_title": self.catalog.display_title(event.item),
                     "items": len(self.catalog)}
+
+    def _cannot_add_items(self) -> str | None:
+        """Why new items cannot be added here (None: they can), checked before anything is written."""
+        if not hasattr(self.retriever, "add_items"):
+            return f"this recommender's retriever ({type(self.retriever).__name__}) cannot add items"
+        if getattr(self.retriever, "catalog", None) is not self.catalog:
+            return ("this recommender's retriever was passed in trained on another catalog; new items need "
+                    "a retriever fitted by the conversational recommender itself")
+        return None
 
     def _apply_interaction(self, event: InteractionEvent) -> None:
         before = self._histories.get(event.user) or History.empty(event.user)
@@ -263,9 +271,8 @@ class Conversations:
     def _replay(self) -> None:
         """Apply the store's recorded events (a restart): the new items, then the interactions in order."""
         items, interactions = self.store.item_events(), self.store.interaction_events()
-        if items and not hasattr(self.retriever, "add_items"):
-            raise RequestError(f"the store holds {len(items)} new items but this recommender's retriever "
-                               f"({type(self.retriever).__name__}) cannot add items")
+        if items and (reason := self._cannot_add_items()):
+            raise RequestError(f"the store holds {len(items)} new items, but {reason}")
         self._apply_items([ItemEvent.from_dict(e) for e in items])
         for e in interactions:
             self._apply_interaction(InteractionEvent(e["user"], e["item"], e["rating"], e["timestamp"]))
