@@ -281,10 +281,19 @@ class DenseRetriever(Recommender[DenseConfig]):
         """The item index searches go through (None: the numpy matmul over the allowed items)."""
         return getattr(self, "_index", None)
 
+    def cannot_add_items(self) -> str | None:
+        """Why :meth:`add_items` would refuse (None: it would not)."""
+        if getattr(self, "_demographic", None) is not None:
+            return ("new items with the retriever's profile blend on are not supported (its demographic "
+                    "popularity is counted over the catalog at fit)")
+        return None
+
     def add_items(self, items: np.ndarray) -> None:
         """Encode items just appended to the catalog (:meth:`~llmrec.data.Catalog.append`) by the text
         channel and add their vectors (collaborative part zero, as for any item the channel never saw) to the
         item matrix and the index, without re-encoding or rebuilding anything else."""
+        if reason := self.cannot_add_items():
+            raise ValueError(reason)
         items = np.asarray(items, dtype=np.int64)
         first = len(self._text)
         if not np.array_equal(self._catalog.positions(items), np.arange(first, first + len(items))):

@@ -253,7 +253,7 @@ class Conversations:
         if getattr(self.retriever, "catalog", None) is not self.catalog:
             return ("this recommender's retriever was passed in trained on another catalog; new items need "
                     "a retriever fitted by the conversational recommender itself")
-        return None
+        return self.retriever.cannot_add_items() if hasattr(self.retriever, "cannot_add_items") else None
 
     def _apply_interaction(self, event: InteractionEvent) -> None:
         before = self._histories.get(event.user) or History.empty(event.user)
