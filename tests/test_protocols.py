@@ -1,6 +1,7 @@
 """Cold-start protocols: what the fit data loses, who is evaluated, and what a pre-trained model may see."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,20 @@ def test_the_llm_rankers_retriever_takes_the_text_weight_given_to_the_llm_run():
     assert _llm_retriever(LLMRankerConfig(), None) is None
     retriever = _llm_retriever(LLMRankerConfig(retriever="untrained"), 8.0)
     assert retriever.name == "dense" and retriever.config.text_weight == 8.0
+
+
+def test_auto_is_a_retriever_trained_once_on_the_protocols_pretraining_splits(small, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMREC_CACHE", str(tmp_path))
+    from llmrec.artifacts import read_manifest
+
+    protocol = ColdStart("cold-items", share=0.2)
+    val, test = pretraining_splits(small, protocol)
+    path = protocol_retriever("auto", small, protocol, progress=False)
+    manifest = read_manifest(path, "retriever")
+    assert manifest["fits"] == {"validation": val.train.interactions.fingerprint(),
+                                "final": test.train.interactions.fingerprint()}
+    assert manifest["dataset"] != small.interactions.fingerprint()  # never taken for the whole log's
+    written = (Path(path) / "manifest.json").stat().st_mtime_ns
+    assert protocol_retriever("auto", small, protocol, progress=False) == path  # cached: not trained again
+    assert (Path(path) / "manifest.json").stat().st_mtime_ns == written
+    assert [p.name for p in (tmp_path / "retrievers").iterdir()] == [test.train.interactions.fingerprint()]
