@@ -7,12 +7,12 @@ runtime on Ray) every client trains the server's :class:`~retrieval.collab.Seque
 prediction over its sequences for ``--local-epochs`` and sends back the parameters and its example count;
 the server averages them weighted by the counts (FedAvg).  Only parameter arrays and counts reach the server.
 
-Compared with centralised training at equal compute: the centralised model makes ``rounds * local_epochs``
-passes over all the data, the federated clients together make the same number.  Each model (one
-collaborative member, the text channel at a fixed weight on both sides) is written as a retriever directory
-(loadable with ``--retriever DIR``; its validation model trained on the validation split's fit data, its final
-model on the test split's) and evaluated as the retriever's recall@20 on both splits, with paired intervals
-against the centralised one.
+Compared with centralised training at equal compute: the centralised model makes
+``rounds * local_epochs * local_fraction`` passes over all the data, the federated clients together make the
+same number.  Each model (one collaborative member, the text channel at a fixed weight on both sides) is
+written as a retriever directory (loadable with ``--retriever DIR``; its validation model trained on the
+validation split's fit data, its final model on the test split's) and evaluated as the retriever's recall@20
+on both splits, with paired intervals against the centralised one.
 
     python -m finetune.federated --output runs/federated --clients 5 10 20
 """
@@ -67,7 +67,9 @@ class FederatedConfig:
                                            "control) or region (first digit of the zip code)")
     rounds: int = arg(3, help="federated rounds")
     local_epochs: int = arg(1, help="passes over its own data each client makes per round (the centralised "
-                                    "model makes rounds * local_epochs passes: equal compute)")
+                                    "model makes rounds * local_epochs * local_fraction: equal compute)")
+    local_fraction: float = arg(1.0, help="collab: share of its users a client trains on in a round (a block "
+                                          "of a seeded permutation, the next block each round; 1: all)")
     dim: int = arg(64, help="collaborative embedding size")
     window: int = arg(50, help="history items read by the collaborative query encoder")
     lr: float = arg(1e-2, help="learning rate (AdamW, fresh on each client each round)")
@@ -83,6 +85,12 @@ class FederatedConfig:
     lora_examples: int = arg(800, help="lora: ranking examples built (a seeded sample over all users)")
     lora_batch_size: int = arg(8, help="lora: examples per optimizer step")
     lora_lr: float = arg(5e-4, help="lora: learning rate (constant)")
+    dp_noise: list[float] = arg(default_factory=list,
+                                help="collab: noise multipliers of differentially private runs (iid, "
+                                     "--dp-clients clients, Flower DP, client-side clipping); none: no DP")
+    dp_clients: int = arg(10, help="collab: clients of the differentially private runs")
+    dp_clip: float = arg(0.0, help="collab: clipping norm of client updates (0: the median update norm of "
+                                   "the non-private iid run with --dp-clients clients, per split)")
     num_cpus: int = arg(2, help="CPUs of the in-process Ray the simulation runs on")
     seed: int = arg(0, help="random seed (partitions, initial model, training)")
     progress: bool = arg(True, help="show progress bars")
@@ -90,9 +98,25 @@ class FederatedConfig:
     def __post_init__(self):
         if not self.clients or min(self.clients) < 1:
             raise ConfigError(f"--clients must be positive counts, got {self.clients}")
+        if self.dp_noise and ("iid" not in self.partitions or self.dp_clients not in self.clients):
+            raise ConfigError(f"--dp-noise needs the non-private iid run it is compared with: --partitions "
+                              f"{self.partitions} and --clients {self.clients} must include iid and "
+                              f"--dp-clients {self.dp_clients}")
+        if min(self.dp_noise, default=0.0) < 0 or self.dp_clip < 0:
+            raise ConfigError(f"--dp-noise and --dp-clip must be >= 0, got {self.dp_noise} and "
+                              f"{self.dp_clip}")
+        passes = self.rounds * self.local_epochs * self.local_fraction
+        if not 0 < self.local_fraction <= 1 or abs(passes - round(passes)) > 1e-6 or round(passes) < 1:
+            raise ConfigError(f"--local-fraction must be in (0, 1] and make rounds * local_epochs * "
+                              f"local_fraction whole passes, got {self.local_fraction} ({passes})")
         if self.rounds < 1 or self.local_epochs < 1:
             raise ConfigError(f"--rounds and --local-epochs must be >= 1, got {self.rounds} and "
                               f"{self.local_epochs}")
+
+    @property
+    def central_epochs(self) -> int:
+        """The centralised model's passes: what the clients make together."""
+        return round(self.rounds * self.local_epochs * self.local_fraction)
 
     def collab(self, epochs: int) -> CollabConfig:
         return CollabConfig(dim=self.dim, window=self.window, epochs=epochs, batch_size=self.batch_size,
@@ -148,9 +172,14 @@ class CollabClient:
     store: str
     n_items: int
     config: CollabConfig
+    fraction: float = 1.0  # share of its users trained on per round: block (round - 1) mod 1/fraction
 
     def __call__(self, client: int, arrays: dict[str, np.ndarray], server_round: int):
         sequences = load_client_sequences(Path(self.store) / f"client-{client}.npz")
+        if self.fraction < 1:
+            order = np.random.default_rng(self.config.seed + client).permutation(len(sequences))
+            blocks = np.array_split(order, round(1 / self.fraction))
+            sequences = [sequences[i] for i in blocks[(server_round - 1) % len(blocks)]]
         cfg = replace(self.config, seed=self.config.seed + 1000 * server_round + client)
         initial = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
         model = train_sequence_model(sequences, self.n_items, cfg, progress=False, initial=initial)
@@ -176,14 +205,16 @@ def user_sequences(data: Dataset) -> dict[int, np.ndarray]:
 
 
 def train_central(sequences: dict[int, np.ndarray], n_items: int, cfg: FederatedConfig) -> SequenceModel:
-    """The baseline: ``rounds * local_epochs`` passes over every user's sequences in one place."""
-    return train_sequence_model(list(sequences.values()), n_items, cfg.collab(cfg.rounds * cfg.local_epochs),
+    """The baseline: the clients' passes together (``central_epochs``) over every user's sequences."""
+    return train_sequence_model(list(sequences.values()), n_items, cfg.collab(cfg.central_epochs),
                                 progress=cfg.progress, desc="collab (centralised)")
 
 
 def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list[np.ndarray],
-                    cfg: FederatedConfig) -> tuple[SequenceModel, dict]:
-    """FedAvg over one client per group of users; returns the global model and what the server received."""
+                    cfg: FederatedConfig,
+                    dp: tuple[float, float] | None = None) -> tuple[SequenceModel, dict]:
+    """FedAvg over one client per group of users (``dp``: (noise multiplier, clipping norm)); returns the
+    global model and what the server received."""
     model_cfg = cfg.collab(cfg.local_epochs)
     torch.manual_seed(cfg.seed)
     model = SequenceModel(n_items, model_cfg)
@@ -192,13 +223,15 @@ def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list
             own = [sequences[u] for u in group if u in sequences]
             save_client_sequences(Path(store) / f"client-{i}.npz", own)
         run = simulate_fedavg({k: v.numpy() for k, v in model.state_dict().items()},
-                              CollabClient(store, n_items, model_cfg), len(groups), cfg.rounds,
-                              num_cpus=cfg.num_cpus)
+                              CollabClient(store, n_items, model_cfg, cfg.local_fraction), len(groups),
+                              cfg.rounds,
+                              num_cpus=cfg.num_cpus, dp=dp)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})
     received = {"replies": len(run.received), "records": sorted({r for x in run.received for r in x.records}),
                 "metrics": sorted({m for x in run.received for m in x.metrics}),
                 "array_names": sorted({a for x in run.received for a in x.arrays}),
-                "seconds": round(run.seconds, 1)}
+                "update_norm_median": float(np.median([x.update_norm for x in run.received])),
+                "seconds": round(run.seconds, 1), "dp": list(dp) if dp else None}
     return model.eval(), received
 
 
@@ -213,7 +246,7 @@ def write_retriever(directory: Path, models: dict[str, SequenceModel], dataset: 
     np.save(directory / "items.npy", dataset.catalog.item_ids)
     atomic_write_text(directory / "card.json", json.dumps(card, indent=2))
     write_manifest(directory, RETRIEVER_KIND, encoder=resolve_embedder(None), text=None,
-                   collab=cfg.collab(cfg.rounds * cfg.local_epochs).to_dict(), text_weight=cfg.text_weight,
+                   collab=cfg.collab(cfg.central_epochs).to_dict(), text_weight=cfg.text_weight,
                    dataset=dataset.interactions.fingerprint(), fits=fits)
 
 
@@ -227,11 +260,12 @@ def run_federated(cfg: FederatedConfig, dataset: Dataset) -> dict:
     regions = user_regions(dataset, users) if "region" in cfg.partitions else None
     n_items = len(dataset.catalog)
     fits = {fit_name[s]: h.train.interactions.fingerprint() for s, h in splits.items()}
-    setups = [("central", None, 1)] + [(p, p, k) for p in cfg.partitions for k in cfg.clients]
+    setups = ([("central", None, 1)] + [(p, p, k) for p in cfg.partitions for k in cfg.clients]
+              + [(f"dp-{z:g}", "iid", cfg.dp_clients) for z in cfg.dp_noise])
     results: dict = {"config": asdict(cfg), "models": {}}
     with atomic_directory(cfg.output) as tmp:
         for name, how, k in setups:
-            label = name if how is None else f"{how}-{k}"
+            label = name if how is None or name.startswith("dp-") else f"{how}-{k}"
             t = time.perf_counter()
             models, card = {}, {"setup": label, "clients": k, "partition": how}
             groups = None if how is None else partition_users(users, k, how, seed=cfg.seed, regions=regions)
@@ -241,8 +275,12 @@ def run_federated(cfg: FederatedConfig, dataset: Dataset) -> dict:
                 if groups is None:
                     models[fit_name[s]] = train_central(seqs[s], n_items, cfg)
                 else:
+                    dp = None
+                    if label.startswith("dp-"):
+                        seen = results["models"][f"iid-{k}"][f"server_received_{s}"]["update_norm_median"]
+                        dp = (float(label[3:]), cfg.dp_clip or seen)
                     models[fit_name[s]], card[f"server_received_{s}"] = train_federated(seqs[s], n_items,
-                                                                                        groups, cfg)
+                                                                                        groups, cfg, dp)
             card["train_seconds"] = round(time.perf_counter() - t, 1)
             write_retriever(tmp / label, models, dataset, fits, cfg, card)
             card["metrics"] = {}

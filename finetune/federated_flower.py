@@ -46,6 +46,7 @@ class Received:
     arrays: dict[str, tuple[str, tuple[int, ...]]]  # name -> (dtype, shape) of each parameter array
     metrics: dict[str, float]  # the reply's metric record (the example count, the training loss)
     records: tuple[str, ...]  # every record name in the reply's content
+    update_norm: float  # L2 norm of (reply - the parameters sent that round), all arrays together
 
 
 @dataclass
@@ -77,12 +78,14 @@ def _from_record(record) -> Arrays:
     return {k: v.numpy() for k, v in record.items()}
 
 
-def _client_app(trainer: ClientTrainer):
-    """A ``ClientApp`` whose train handler runs ``trainer`` on the client's partition."""
+def _client_app(trainer: ClientTrainer, clip: bool = False):
+    """A ``ClientApp`` whose train handler runs ``trainer`` on the client's partition; with ``clip``, Flower's
+    ``fixedclipping_mod`` clips its update to the norm the DP strategy sends before it leaves the client."""
     from flwr.app import Message, MetricRecord, RecordDict
     from flwr.clientapp import ClientApp
+    from flwr.clientapp.mod import fixedclipping_mod
 
-    app = ClientApp()
+    app = ClientApp(mods=[fixedclipping_mod] if clip else None)
 
     @app.train()
     def train(msg: Message, context) -> Message:
@@ -102,8 +105,14 @@ def _recording_strategy(n_clients: int, received: list[Received]):
     class RecordingFedAvg(FedAvg):
         """FedAvg over every client each round, recording the structure of what each reply carried."""
 
+        sent: Arrays | None = None  # the parameters of the round being aggregated
+
+        def configure_train(self, server_round: int, arrays, config, grid):
+            self.sent = _from_record(arrays)
+            return super().configure_train(server_round, arrays, config, grid)
+
         def aggregate_train(self, server_round: int, replies: Iterable):
-            replies = list(replies)
+            replies, sent = list(replies), self.sent or {}
             for msg in replies:
                 if msg.has_error():
                     raise RuntimeError(f"client {msg.metadata.src_node_id} failed in round {server_round}: "
@@ -111,7 +120,9 @@ def _recording_strategy(n_clients: int, received: list[Received]):
                 content = msg.content
                 arrays = {k: (str(v.dtype), tuple(v.shape)) for k, v in content["arrays"].items()}
                 metrics = {k: float(v) for k, v in content["metrics"].items()}
-                received.append(Received(server_round, arrays, metrics, tuple(content.keys())))
+                norm = float(np.sqrt(sum(np.sum((v.numpy().astype(np.float64) - sent[k]) ** 2)
+                                         for k, v in content["arrays"].items() if k in sent)))
+                received.append(Received(server_round, arrays, metrics, tuple(content.keys()), norm))
             return super().aggregate_train(server_round, replies)
 
     return RecordingFedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=n_clients,
@@ -119,9 +130,15 @@ def _recording_strategy(n_clients: int, received: list[Received]):
 
 
 def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rounds: int, *,
-                    num_cpus: int = 2, cpus_per_client: float = 1.0) -> FedAvgRun:
+                    num_cpus: int = 2, cpus_per_client: float = 1.0,
+                    dp: tuple[float, float] | None = None) -> FedAvgRun:
     """``rounds`` of FedAvg over ``n_clients`` simulated clients (Flower's simulation runtime on a Ray started
-    in-process with ``num_cpus`` CPUs and shut down afterwards), starting from ``initial``."""
+    in-process with ``num_cpus`` CPUs and shut down afterwards), starting from ``initial``.
+
+    ``dp=(noise_multiplier, clipping_norm)``: central differential privacy with client-side fixed clipping
+    (Flower's ``DifferentialPrivacyClientSideFixedClipping``: each client clips its update to the norm, the
+    server adds Gaussian noise of standard deviation ``noise_multiplier * clipping_norm / n_clients`` to the
+    average)."""
     if n_clients < 1 or rounds < 1:
         raise ValueError(f"need at least one client and one round, got n_clients={n_clients} rounds={rounds}")
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # the simulation never phones home
@@ -131,6 +148,11 @@ def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rou
 
     run = FedAvgRun(arrays={})
     strategy = _recording_strategy(n_clients, run.received)
+    if dp is not None:
+        from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping
+
+        strategy = DifferentialPrivacyClientSideFixedClipping(
+            strategy, noise_multiplier=dp[0], clipping_norm=dp[1], num_sampled_clients=n_clients)
     server = ServerApp()
 
     @server.main()
@@ -143,8 +165,8 @@ def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rou
     backend = {"init_args": {"num_cpus": num_cpus, "include_dashboard": False},
                "client_resources": {"num_cpus": cpus_per_client, "num_gpus": 0.0}}
     t = time.perf_counter()
-    run_simulation(server_app=server, client_app=_client_app(trainer), num_supernodes=n_clients,
-                   backend_config=backend)
+    run_simulation(server_app=server, client_app=_client_app(trainer, clip=dp is not None),
+                   num_supernodes=n_clients, backend_config=backend)
     run.seconds = time.perf_counter() - t
     if not run.arrays:
         raise RuntimeError("the Flower simulation ended without a global model (see the flwr log above)")

@@ -107,6 +107,15 @@ def test_flower_fedavg_equals_the_example_weighted_mean_of_the_clients():
         np.testing.assert_allclose(run.arrays[k], expected[k], rtol=1e-6)
         assert run.arrays[k].shape == value.shape
     assert sorted(r.metrics["num-examples"] for r in run.received) == [10, 20]
+    # 9 parameters moved by 1 and by 2: update norms 3 and 6
+    assert sorted(r.update_norm for r in run.received) == pytest.approx([3.0, 6.0])
+
+
+def test_with_differential_privacy_every_update_is_clipped_before_it_reaches_the_server():
+    initial = {"w": np.zeros(4, np.float32)}
+    run = simulate_fedavg(initial, ConstantClient(), n_clients=2, rounds=1, num_cpus=2, dp=(0.0, 0.5))
+    assert [r.update_norm for r in run.received] == pytest.approx([0.5, 0.5])  # unclipped: 2.0 and 4.0
+    np.testing.assert_allclose(np.linalg.norm(run.arrays["w"]), 0.5, rtol=1e-5)  # no noise: their mean
 
 
 # -- a 2-client federated collaborative channel --------------------------------------------------------------
