@@ -145,7 +145,7 @@ class DenseRetriever(Recommender[DenseConfig]):
         """Re-weight the text channel (item side) without re-encoding anything."""
         self.text_weight = float(weight)
         self._items = np.concatenate([self.text_weight * self._text, self._collab_vectors], axis=1)
-        self.set_interests(self.config.interests)
+        self.set_interests(getattr(self, "interests", self.config.interests))  # kept when re-weighted
 
     def set_interests(self, interests: InterestConfig) -> None:
         """Change how the query reads the history (content, sentiment, recency) without re-encoding items."""

@@ -177,3 +177,10 @@ def test_the_ablation_table_has_a_row_per_dimension_with_intervals_against_the_c
     rows, headers = run_ablation(movies, None, grid, "validation", None, progress=False)
     assert [r[0] for r in rows] == ["current", "content off", "sentiment"] and len(headers) == len(rows[0])
     assert rows[0][3].startswith("+0.0000 [+0.0000, +0.0000]")  # the current query against itself
+
+
+def test_re_weighting_the_text_channel_keeps_the_interest_settings(movies):
+    r = DenseRetriever().fit(movies)
+    r.set_interests(InterestConfig(disliked_weight=0.3))
+    r.set_text_weight(2.0)
+    assert r.interests == InterestConfig(disliked_weight=0.3)
