@@ -13,10 +13,11 @@ facade (``llmrec serve`` runs it under uvicorn).
     GET  /health                                                                    -> {"status": ...}
 
 Every error is ``{"error": {"message", "type"}}`` with a 4xx status (503 when a call runs past
-``request_timeout_s``; 404 for an unknown conversation or item, 422 for a bad field); a 500 is a bug, and is
-logged.  Events take effect on the next request (real-time updates: docs/realtime.md). The converser is
-blocking and not thread-safe: each call runs in a worker thread under one lock. A request's text is data,
-never instructions: the chat facade serves the last user message and ignores system messages.
+``request_timeout_s``; 404 for an unknown conversation or item, 422 for a field the schema refuses, 400 for
+one the recommender refuses: an unknown genre, a taken item id); a 500 is a bug, and is logged. Events take
+effect on the next request (real-time updates: docs/realtime.md). The converser is blocking and not
+thread-safe: each call runs in a worker thread under one lock. A request's text is data, never instructions:
+the chat facade serves the last user message and ignores system messages.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmrec.configargs import arg
-from llmrec.converse.events import InvalidEvent, UnknownItem
+from llmrec.converse.events import UnknownItem
 from llmrec.converse.turn import Converser, RequestError, Turn, UnknownConversation
 from llmrec.errors import ConfigError, LLMRecError
 from service.schemas import (
@@ -219,8 +220,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def llmrec_error(request: Request, err: LLMRecError) -> JSONResponse:
         if isinstance(err, UnknownConversation | UnknownItem):
             return _error(404, "not_found_error", str(err))
-        if isinstance(err, InvalidEvent):
-            return _error(422, "validation_error", str(err))
         return _error(400, "invalid_request_error", str(err) or type(err).__name__)
 
     @app.exception_handler(ServiceTimeout)

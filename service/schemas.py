@@ -15,6 +15,7 @@ __all__ = ["ChatCompletion", "ChatRequest", "ConversationCreated", "Conversation
            "Objectives", "RecommendRequest", "TurnOut", "TurnRequest", "last_user_text"]
 
 MAX_K, MAX_EXPLAIN = 50, 10
+MAX_ID = 2**53  # the largest id or timestamp an event may carry (exact in JSON numbers)
 _K = "how many items to return, 1..50 (null: the service's default)"
 _EXPLAIN = "explain the top N items, 0..10 (null: the service's default)"
 _OBJECTIVES = ("re-ranking weights for this answer (null or all 0: the recommender's own order; "
@@ -79,13 +80,13 @@ class TurnRequest(_Request):
 class InteractionEvent(_Request):
     """A user's new interaction: the user's next request reads it (real-time updates, docs/realtime.md)."""
 
-    user: Annotated[int, Field(ge=1), BeforeValidator(_integral)] = Field(
+    user: Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral)] = Field(
         description="the user id (a new id starts a new user)")
-    item: Annotated[int, Field(ge=1), BeforeValidator(_integral)] = Field(
+    item: Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral)] = Field(
         description="a catalog item id (an unknown one: 404; add new items with POST /v1/items)")
     rating: float | None = Field(None, gt=0, allow_inf_nan=False,
                                  description="the rating, up to the dataset's largest (null: not rated)")
-    timestamp: Annotated[int, Field(ge=0), BeforeValidator(_integral)] | None = Field(
+    timestamp: Annotated[int, Field(ge=0, le=MAX_ID), BeforeValidator(_integral)] | None = Field(
         None, description="unix seconds (null: now); the history keeps timestamp order")
 
 
@@ -101,14 +102,15 @@ class InteractionRecorded(BaseModel):
 class NewItem(_Request):
     """A new catalog item: recallable on the next request (its text encoded, its vector indexed)."""
 
-    item: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+    item: Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral)] | None = Field(
         None, description="its id, greater than every catalog id (null: the next id)")
-    title: str = Field(description="the title (non-blank, at most 300 characters)",
+    title: str = Field(max_length=300, description="the title (non-blank, at most 300 characters)",
                        json_schema_extra=_NONBLANK)
     year: Annotated[int, Field(ge=1800, le=2100), BeforeValidator(_integral)] | None = Field(
         None, description="release year (null: unknown)")
     genres: list[str] = Field(default_factory=list, description="genres, among the catalog's genre names")
-    description: str | None = Field(None, description="free text the retriever reads beside title and genres")
+    description: str | None = Field(None, max_length=4000,
+                                    description="free text the retriever reads beside title and genres")
 
 
 class ItemAdded(BaseModel):

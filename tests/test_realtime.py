@@ -102,10 +102,11 @@ def test_a_new_item_is_recallable_on_the_next_request(served):
     assert conv.history(3).items[-1] == item
 
 
-BAD_INTERACTIONS = [
-    ({"user": 1, "item": 1, "rating": 7}, "rating"),
+BAD_INTERACTIONS = [  # the schema refuses these: 422 naming the field
     ({"user": 1, "item": 1, "rating": "5"}, "rating"),
+    ({"user": 1, "item": 1, "rating": 0}, "rating"),
     ({"user": 0, "item": 1}, "user"),
+    ({"user": 2**60, "item": 1}, "user"),
     ({"item": 1}, "user"),
     ({"user": 1, "item": 1, "timestamp": -5}, "timestamp"),
     ({"user": 1, "item": "Toy Story"}, "item"),
@@ -124,28 +125,38 @@ def test_a_bad_interaction_is_a_422_naming_the_field(served, body, field):
     assert len(conv.store.interaction_events()) == before  # nothing recorded
 
 
+def test_a_rating_above_the_datasets_scale_is_refused_naming_it(served):
+    client, conv, _ = served
+    before = len(conv.store.interaction_events())
+    r = client.post("/v1/events/interactions", json={"user": 1, "item": 1, "rating": 7})
+    assert r.status_code == 400 and "rating must be a number in (0, 5]" in r.json()["error"]["message"]
+    assert len(conv.store.interaction_events()) == before
+
+
 def test_an_interaction_with_an_unknown_item_is_a_404(served):
     client, _, _ = served
     r = client.post("/v1/events/interactions", json={"user": 1, "item": 99999})
     assert r.status_code == 404 and "unknown item 99999" in r.json()["error"]["message"]
 
 
-BAD_ITEMS = [
-    ({"title": "   "}, "title"),
-    ({"title": "X", "genres": ["Space Opera"]}, "genres"),
-    ({"title": "X", "year": 3000}, "year"),
-    ({"title": "X", "item": 5}, "item"),
-    ({"title": "X", "genres": "Comedy"}, "genres"),
-    ({"year": 2000}, "title"),
+BAD_ITEMS = [  # (body, field, status): 422 when the schema refuses it, 400 when the catalog does
+    ({"title": "   "}, "title", 400),
+    ({"title": "X" * 301}, "title", 422),
+    ({"title": "X", "genres": ["Space Opera"]}, "genres", 400),
+    ({"title": "X", "year": 3000}, "year", 422),
+    ({"title": "X", "item": 5}, "item", 400),
+    ({"title": "X", "genres": "Comedy"}, "genres", 422),
+    ({"year": 2000}, "title", 422),
 ]
 
 
-@pytest.mark.parametrize("body,field", BAD_ITEMS, ids=[f"{f}-{i}" for i, (_, f) in enumerate(BAD_ITEMS)])
-def test_a_bad_item_is_a_422_naming_the_field(served, body, field):
+@pytest.mark.parametrize("body,field,status", BAD_ITEMS,
+                         ids=[f"{f}-{i}" for i, (_, f, _) in enumerate(BAD_ITEMS)])
+def test_a_bad_item_is_refused_naming_the_field(served, body, field, status):
     client, conv, _ = served
     n = len(conv.catalog)
     r = client.post("/v1/items", json=body)
-    assert r.status_code == 422, r.text
+    assert r.status_code == status, r.text
     assert field in r.json()["error"]["message"] and len(conv.catalog) == n
 
 

@@ -28,6 +28,7 @@ __all__ = ["InteractionEvent", "InvalidEvent", "ItemEvent", "UnknownItem", "inte
            "with_interaction"]
 
 MAX_TITLE_CHARS, MAX_TEXT_CHARS = 300, 4000
+MAX_ID = 2**53  # the largest user or item id and timestamp (exact in JSON numbers and in SQLite)
 YEARS = (1800, 2100)
 
 
@@ -78,6 +79,8 @@ class ItemEvent:
 def _integer(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise InvalidEvent(f"{name} must be an integer, got {value!r}")
+    if abs(int(value)) > MAX_ID:
+        raise InvalidEvent(f"{name} must be at most {MAX_ID}, got {value}")
     return int(value)
 
 
