@@ -33,7 +33,7 @@ def test_every_registered_recommender_can_be_created_by_name_from_the_api():
 
 
 def test_an_unknown_recommender_names_the_known_ones():
-    known = "dense, genllm, itemknn, llm"
+    known = "dense, genllm, graph, hybrid, itemknn, llm, popularity, rerank"
     with pytest.raises(llmrec.ConfigError, match=f"unknown recommender 'nope'; known: {known}"):
         llmrec.create_recommender("nope")
 
