@@ -111,3 +111,23 @@ def test_an_unreachable_server_is_an_error_without_the_password():
 def test_another_url_scheme_is_refused_by_name():
     with pytest.raises(ConfigError, match="mysql://"):
         ConversationStore("mysql://x/y")
+
+
+def test_events_posted_to_one_replica_reach_the_others_next_request(database, ml100k):
+    """Two conversational recommenders (no LLM, the untrained text retriever) on one PostgreSQL store: an
+    interaction and a new item recorded by one are applied by the other before its next request."""
+    from llmrec.converse import Conversations, ConverseConfig
+
+    config = ConverseConfig(retriever=None, llm=False, db=database)
+    with Conversations(ml100k, config) as one, Conversations(ml100k, config) as two:
+        ask = "something good to watch tonight"
+        before = [i.item for i in two.recommend(ask, user=7, k=10).items]
+        seen = set(two.history(7).items.tolist())
+        new = next(i for i in (1, 94, 121, 172, 181, 222, 258, 313, 405, 450) if i not in seen | set(before))
+        one.add_interaction(7, new, 5)
+        after = [i.item for i in two.recommend(ask, user=7, k=10).items]
+        assert two.history(7).items[-1] == new and after != before
+        added = one.add_item("The Whales of Andromeda", year=2001, genres=["Documentary", "Sci-Fi"],
+                             text={"description": "humpback whales sing to astronauts on a starship"})
+        found = two.recommend("humpback whales singing to astronauts on a starship", k=5).items
+        assert found[0].item == added["item"]

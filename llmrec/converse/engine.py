@@ -63,6 +63,9 @@ __all__ = ["Conversations", "ConverseConfig", "apply_intents"]
 
 log = logging.getLogger(__name__)
 
+#: Event numbers re-read at each sync of a shared store (a number committed this late is still applied).
+_SYNC_WINDOW = 1000
+
 
 class ConverseConfig(BaseModel):
     """How conversations are served (construction settings; k and explain may also be given per turn)."""
@@ -183,10 +186,13 @@ class Conversations:
         self._llm_down_until = 0.0  # time.monotonic() before which the LLM is not tried again
         if config.item_index and hasattr(self.retriever, "use_index"):
             self.retriever.use_index()
+        self._applied: set[int] = set()  # interaction events applied here (their store numbers)
+        self._last_seq = 0
         self._replay()
 
     # -- the Converser protocol --------------------------------------------------------------------------
     def create(self, user: int | None = None) -> str:
+        self._sync()
         if user is not None:
             self.history(user)  # an unknown user is an error now, not at the first turn
         return self.store.create(user).id
@@ -200,6 +206,7 @@ class Conversations:
                   explain: int | None = None, objectives: ObjectiveWeights | Mapping[str, Any] | None = None
                   ) -> Turn:
         weights = self._weights(objectives)
+        self._sync()
         if user is not None:
             self.history(user)
         state = ConversationState(id="", user=user)
@@ -208,6 +215,7 @@ class Conversations:
     def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None,
              objectives: ObjectiveWeights | Mapping[str, Any] | None = None) -> Turn:
         weights = self._weights(objectives)
+        self._sync()
         with self._lock:
             state = self.store.load(conversation_id)
             return self._answer(state, text, k, explain, persist=True, weights=weights)
@@ -228,7 +236,7 @@ class Conversations:
             event = interaction_event(self.catalog, user=user, item=item, rating=rating, timestamp=timestamp,
                                       max_rating=self._max_rating)
             seq = self.store.add_interaction(event.user, event.item, event.rating, event.timestamp)
-            self._apply_interaction(event)
+            self._apply_interaction(event, seq)
             log.info("event_interaction seq=%d user=%d item=%d", seq, event.user, event.item)
             return {**event.to_dict(), "seq": seq, "history_length": len(self._histories[event.user])}
 
@@ -255,7 +263,10 @@ class Conversations:
                     "a retriever fitted by the conversational recommender itself")
         return self.retriever.cannot_add_items() if hasattr(self.retriever, "cannot_add_items") else None
 
-    def _apply_interaction(self, event: InteractionEvent) -> None:
+    def _apply_interaction(self, event: InteractionEvent, seq: int | None = None) -> None:
+        if seq is not None:
+            self._applied.add(seq)
+            self._last_seq = max(self._last_seq, seq)
         before = self._histories.get(event.user) or History.empty(event.user)
         self._histories[event.user] = with_interaction(before, event)
 
@@ -275,9 +286,32 @@ class Conversations:
             raise RequestError(f"the store holds {len(items)} new items, but {reason}")
         self._apply_items([ItemEvent.from_dict(e) for e in items])
         for e in interactions:
-            self._apply_interaction(InteractionEvent(e["user"], e["item"], e["rating"], e["timestamp"]))
+            self._apply_interaction(InteractionEvent(e["user"], e["item"], e["rating"], e["timestamp"]),
+                                    e["seq"])
         if items or interactions:
             log.info("events_replayed items=%d interactions=%d", len(items), len(interactions))
+
+    def _sync(self) -> None:
+        """On a store other processes write too (replicas on one PostgreSQL), apply the events they recorded
+        since this process last looked: new items (ids above this catalog's), then interactions.  Event
+        numbers may commit out of order, so the last ``_SYNC_WINDOW`` numbers are read again and only the
+        ones not applied yet are applied."""
+        if not self.store.shared:
+            return
+        with self._lock:
+            top = int(self.catalog.item_ids.max()) if len(self.catalog) else 0
+            items = [ItemEvent.from_dict(e) for e in self.store.item_events() if e["item"] > top]
+            if items and not self._cannot_add_items():
+                self._apply_items(items)
+            floor = max(0, self._last_seq - _SYNC_WINDOW)
+            fresh = [e for e in self.store.interaction_events(after=floor) if e["seq"] not in self._applied]
+            for e in fresh:
+                if e["item"] in self.catalog:
+                    self._apply_interaction(InteractionEvent(e["user"], e["item"], e["rating"],
+                                                             e["timestamp"]), e["seq"])
+            self._applied = {q for q in self._applied if q > floor}
+            if items or fresh:
+                log.info("events_synced items=%d interactions=%d", len(items), len(fresh))
 
     def close(self) -> None:
         if self.ranker is not None:

@@ -205,12 +205,17 @@ class ConversationStore:
             except self._sql.integrity_errors:
                 raise ArtifactError(f"{redact(self.path)}: item {item} was already added") from None
 
-    def interaction_events(self) -> list[dict[str, Any]]:
-        """Every recorded interaction event in arrival order: ``{"seq", "user", "item", "rating",
-        "timestamp"}`` (rating None when not given)."""
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write to this store too (PostgreSQL: replicas of the service)."""
+        return self._sql.name == "postgresql"
+
+    def interaction_events(self, after: int = 0) -> list[dict[str, Any]]:
+        """The recorded interaction events numbered above ``after`` (0: all), in arrival order: ``{"seq",
+        "user", "item", "rating", "timestamp"}`` (rating None when not given)."""
         with self._lock:
             rows = self._x('SELECT seq, "user", item, rating, timestamp FROM interaction_events '
-                           "ORDER BY seq").fetchall()
+                           "WHERE seq > ? ORDER BY seq", (int(after),)).fetchall()
         return [dict(zip(("seq", "user", "item", "rating", "timestamp"), row)) for row in rows]
 
     def item_events(self) -> list[dict[str, Any]]:
