@@ -246,6 +246,10 @@ class MilvusIndex:
     def kind(self) -> str:
         return self._config.index_type
 
+    @property
+    def config(self) -> MilvusConfig:
+        return self._config
+
     def __len__(self) -> int:
         return len(self._ids)
 

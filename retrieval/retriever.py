@@ -32,11 +32,13 @@ from llmrec.recommenders.base import Recommender, RecommenderConfig
 from llmrec.recommenders.popularity import Popularity
 from retrieval.collab import CollabConfig, CollabEnsemble, pad_window
 from retrieval.encoder import TextEncoder
-from retrieval.index import IndexConfig, ItemIndex
+from retrieval.index import IndexConfig
 from retrieval.interests import InterestConfig, InterestProfile
+from retrieval.milvus import MilvusConfig
 from retrieval.profiles import DemographicPopularity
 from retrieval.store import RETRIEVER_KIND, find_cached
 from retrieval.text import item_texts, query_text
+from retrieval.vector_store import VectorIndex, build_index
 
 __all__ = ["RETRIEVER_KIND", "DenseConfig", "DenseRetriever"]
 
@@ -259,14 +261,16 @@ class DenseRetriever(Recommender[DenseConfig]):
         return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
 
     # -- real-time updates: the item index and new items (service/realtime) ------------------------------
-    def use_index(self, config: IndexConfig | None = None) -> ItemIndex:
-        """Search through a FAISS :class:`~retrieval.index.ItemIndex` of the fused item vectors from now on
-        (default: exact, flat, raw inner product, so rankings are those of the matmul); new items are added
-        to it by :meth:`add_items` without a rebuild."""
+    def use_index(self, config: IndexConfig | MilvusConfig | None = None) -> VectorIndex:
+        """Search through an item index of the fused item vectors from now on: FAISS
+        (:class:`~retrieval.index.ItemIndex`; default: exact, flat, raw inner product, so rankings are those
+        of the matmul) or, given a :class:`~retrieval.milvus.MilvusConfig`, Milvus (use ``metric="ip"`` and
+        ``index_type="FLAT"`` for the same rankings); new items are added by :meth:`add_items` without a
+        rebuild."""
         config = config or IndexConfig(kind="flat", metric="ip", use_gpu=False)
         model, digest = self.encoder.identity
-        self._index = ItemIndex.build(self._items, self._catalog.item_ids, encoder_id=model,
-                                      encoder_hash=digest, config=config)
+        self._index = build_index(self._items, self._catalog.item_ids, encoder_id=model, encoder_hash=digest,
+                                  config=config)
         self._index_weight = self.text_weight
         return self._index
 
@@ -277,7 +281,7 @@ class DenseRetriever(Recommender[DenseConfig]):
         return self._catalog
 
     @property
-    def index(self) -> ItemIndex | None:
+    def index(self) -> VectorIndex | None:
         """The item index searches go through (None: the numpy matmul over the allowed items)."""
         return getattr(self, "_index", None)
 

@@ -124,3 +124,36 @@ def test_every_movielens_test_user_gets_the_same_top_20_from_milvus_and_faiss(ml
     f, m = both(tmp_path, retriever.item_vectors(items), items, metric="ip")
     assert len(users) == 943
     assert same_top_k(f.search(q, 20), m.search(q, 20))
+
+
+def test_the_retriever_searches_through_milvus_as_through_faiss_and_adds_items_to_it(ml100k, tmp_path):
+    """``DenseRetriever.use_index`` on either backend: the same top-20 for users with and without a mask,
+    and a new item's vector joins the Milvus collection without a rebuild."""
+    from dataclasses import replace
+
+    from llmrec.data import Catalog, Dataset
+    from llmrec.history import histories
+    from retrieval.retriever import DenseRetriever
+
+    data = Dataset(ml100k.interactions, Catalog(ml100k.catalog.frame), ml100k.name, dict(ml100k.source),
+                   ml100k.users)
+    retriever = DenseRetriever().fit(data)
+    hist = histories(data.interactions)
+    ids = data.catalog.item_ids
+    masks = [ids, ids[::3]]
+    lists = {}
+    for name, config in (("faiss", None), ("milvus", MilvusConfig(uri=str(tmp_path / "m" / "milvus.db"),
+                                                                 metric="ip"))):
+        retriever.use_index(config)
+        lists[name] = [retriever.search(hist[u], m, 20).items.tolist() for u in (1, 42, 500) for m in masks]
+    assert lists["milvus"] == lists["faiss"]
+    assert isinstance(retriever.index, MilvusIndex)
+    new = int(ids[-1]) + 1
+    data.catalog.append(new, "The Whales of Andromeda", 2001, ["Documentary"],
+                        description="humpback whales sing to astronauts aboard a starship")
+    retriever.add_items(np.array([new]))
+    assert new in retriever.index.item_ids
+    found = retriever.search(replace(hist[1], items=hist[1].items[:0], ratings=hist[1].ratings[:0],
+                                     timestamps=hist[1].timestamps[:0]), data.catalog.item_ids, 3,
+                             request="humpback whales singing to astronauts on a starship")
+    assert found.items[0] == new
