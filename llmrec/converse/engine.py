@@ -184,7 +184,7 @@ class Conversations:
         self._objectives: MultiObjective | None = None  # the re-ranking stage, made on first use
         self._llm_error: str | None = None if config.llm else "the LLM is switched off (llm=False)"
         self._llm_down_until = 0.0  # time.monotonic() before which the LLM is not tried again
-        if config.item_index and hasattr(self.retriever, "use_index"):
+        if config.item_index and hasattr(self.retriever, "use_index") and self.retriever.is_trained():
             self.retriever.use_index()
         self._applied: set[int] = set()  # interaction events applied here (their store numbers)
         self._last_seq = 0
