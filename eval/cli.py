@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from eval.runs import comparison_table, metrics_table, runs_for
 from llmrec.cli import DataArgs, configure_logging
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import load_dataset
@@ -108,34 +109,6 @@ class EvalConfig(DataArgs):
     cold_share: float = arg(0.1, help="--protocol cold-items/cold-users: share of items / users made cold")
     history_lengths: list[int] = arg(default_factory=lambda: [1, 3, 5],
                                      help="--protocol cold-users: fit interactions each cold user keeps")
-
-
-def metrics_table(reports: list[Report], labels: list[str] | None = None) -> str:
-    """One row per report; ``labels`` name the rows (default: the recommender names)."""
-    names = list(reports[0].metrics)
-    labels = labels or [r.recommender for r in reports]
-    rows = [[label, r.split, r.n_users, *(r.metrics[n] for n in names)] for label, r in zip(labels, reports)]
-    return format_table(rows, ["recommender", "split", "users", *names])
-
-
-def comparison_table(a: Report, b: Report, table) -> str:
-    rows = [[r.metric, r.a, r.b, r.diff, f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]",
-             "yes" if r.excludes_0 else "no"]
-            for r in table.itertuples()]
-    head = f"B - A with paired bootstrap 95% CIs over {table.attrs['n_users']} users " \
-           f"(A = {a.recommender}, B = {b.recommender}, split {a.split})"
-    return head + "\n" + format_table(rows, ["metric", "A", "B", "B - A", "95% CI", "excludes 0"])
-
-
-def _runs(config: EvalConfig, params: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """What to evaluate: the recommender; for ``llm``, one run per candidate order plus the retriever's
-    own."""
-    if config.recommender != "llm":
-        return {config.recommender: (config.recommender, params)}
-    runs = {f"llm ({order} order)": ("llm", {**params, "shuffle_candidates": order == "shuffled"})
-            for order in config.orders}
-    runs["dense (retriever order)"] = ("dense", {k: v for k, v in params.items() if k == "retriever"})
-    return runs
 
 
 def _output_path(output: str, label: str, first: bool) -> Path:
@@ -400,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             return _conversation(config, dataset, params)
         if config.simulate:
             return _simulate(config, dataset, params)
-        runs = _runs(config, params)
+        runs = runs_for(config, params)
         reports, backend = {}, None
         for label, (name, run_params) in runs.items():
             rec = create_recommender(name, run_params)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval.runs import comparison_table, metrics_table, runs_for
 from llmrec.artifacts import read_manifest
 from llmrec.data import Dataset
 from llmrec.errors import ArtifactError, ConfigError
@@ -94,7 +95,6 @@ def _output(output: str, length: int | None, label: str, first: bool) -> Path:
 def run_protocol(config, dataset: Dataset, params: dict[str, Any]) -> int:
     """Evaluate ``config.recommender`` (for ``llm``: each candidate order and the retriever's) under
     ``config.protocol`` on ``config.split``; print the tables, write the reports; returns the exit code."""
-    from eval.cli import _runs, metrics_table
 
     if config.adapter or params.get("adapter"):
         raise ConfigError(f"--protocol {config.protocol}: a LoRA adapter is trained on the whole log, "
@@ -110,7 +110,7 @@ def run_protocol(config, dataset: Dataset, params: dict[str, Any]) -> int:
     # llm: --param text_weight=W is its retriever's (LLMRankerConfig has none), for its candidates and the
     # retriever-order run beside it
     text_weight = params.pop("text_weight", None) if config.recommender == "llm" else None
-    runs = _runs(config, params)
+    runs = runs_for(config, params)
     if config.protocol == "cold-items" and config.recommender != "popularity":
         runs[REFERENCE] = ("popularity", {})
     reports: dict[str, Report] = {}
@@ -154,7 +154,6 @@ def _llm_retriever(config, text_weight: float | None) -> Recommender | None:
 
 def _reference_tables(reports: dict[str, Report]) -> None:
     """Each report against popularity on the same users: recall@20 ratio and paired intervals."""
-    from eval.cli import comparison_table
 
     ref = reports[REFERENCE]
     for label, report in reports.items():

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from finetune.federated_flower import simulate_fedavg
+from finetune.partitions import Partition, partition_users, user_regions
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import add_config_arguments, arg, config_from_args
 from llmrec.data import Dataset, load_dataset
@@ -50,7 +51,6 @@ __all__ = ["CollabClient", "FederatedConfig", "main", "partition_users", "run_fe
 log = logging.getLogger(__name__)
 
 FEDERATED_KIND = "federated-run"
-Partition = Literal["iid", "region"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,46 +121,6 @@ class FederatedConfig:
     def collab(self, epochs: int) -> CollabConfig:
         return CollabConfig(dim=self.dim, window=self.window, epochs=epochs, batch_size=self.batch_size,
                             lr=self.lr, dropout=self.dropout, members=1, seed=self.seed)
-
-
-# -- partitioning --------------------------------------------------------------------------------------------
-def user_regions(dataset: Dataset, users: np.ndarray) -> np.ndarray:
-    """Each user's region: the first digit of their zip code ("0".."9"), "other" for non-numeric zips
-    (Canadian postcodes in MovieLens) and "unknown" for users without a profile."""
-    if dataset.users is None or "zip" not in dataset.users:
-        raise ConfigError(f"partition 'region' needs user zip codes and dataset {dataset.name!r} has none "
-                          "(MovieLens reads them from u.user); use --partitions iid")
-    zips = dataset.users["zip"].reindex(users).astype("string").fillna("")
-    return np.array([z[0] if z[:1].isdigit() else ("other" if z else "unknown") for z in zips], dtype=object)
-
-
-def partition_users(users: np.ndarray, n_clients: int, how: Partition, *, seed: int = 0,
-                    regions: np.ndarray | None = None) -> list[np.ndarray]:
-    """Split ``users`` into ``n_clients`` disjoint, non-empty groups.
-
-    ``iid``: a seeded random permutation cut into near-equal parts.  ``region``: one group per region
-    (``regions[i]`` is ``users[i]``'s), then the two smallest groups merged until there are ``n_clients``,
-    or the largest split in two halves at random until there are that many (so a client holds one region or
-    a few small ones, never a mix drawn at random)."""
-    users = np.asarray(users)
-    if not 1 <= n_clients <= len(users):
-        raise ConfigError(f"cannot split {len(users)} users into {n_clients} clients")
-    rng = np.random.default_rng(seed)
-    if how == "iid":
-        return [np.sort(p) for p in np.array_split(rng.permutation(users), n_clients)]
-    if how != "region":
-        raise ConfigError(f"partition must be 'iid' or 'region', got {how!r}")
-    if regions is None or len(regions) != len(users):
-        raise ConfigError("partition 'region' needs one region per user")
-    groups = [np.sort(users[regions == r]) for r in sorted(set(regions))]
-    while len(groups) > n_clients:
-        groups.sort(key=len)
-        groups = [np.sort(np.concatenate(groups[:2]))] + groups[2:]
-    while len(groups) < n_clients:
-        groups.sort(key=len)
-        big = rng.permutation(groups.pop())
-        groups += [np.sort(big[: len(big) // 2]), np.sort(big[len(big) // 2:])]
-    return sorted(groups, key=lambda g: g[0])
 
 
 # -- the client ----------------------------------------------------------------------------------------------

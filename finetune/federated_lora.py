@@ -26,6 +26,7 @@ import numpy as np
 
 from finetune.config import AdapterConfig, ExamplesConfig, LoraTrainConfig, SaveConfig, TrainingConfig
 from finetune.federated_flower import simulate_fedavg
+from finetune.partitions import partition_users, user_regions
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.data import Dataset
 from llmrec.llm.adapters import ADAPTER_KIND, model_fingerprint
@@ -125,7 +126,6 @@ def save_lora(directory: Path, wrapped, data, lcfg: LoraTrainConfig, name: str, 
 def run_federated_lora(cfg, dataset: Dataset) -> dict:
     """The centralised and the federated LoRA adapters at equal steps, for each (partition, clients) of
     ``cfg``; writes them to ``cfg.output`` with ``results.json``; returns the results."""
-    from finetune.federated import partition_users, user_regions
     from finetune.lora import build_data, wrap_model
     from finetune.trainer import encode_rows
 
