@@ -133,6 +133,10 @@ def _cowatch(data: Dataset, neighbors: int, window: int = 0) -> sp.csr_matrix:
 class KnowledgeGraph:
     """The item-attribute graph of a fit-data :class:`Dataset` (module doc) and PPR over it."""
 
+    def shared_nodes(self, item: int, other: int, kinds: Sequence[str] = ("genre", "decade")) -> list[Node]:
+        """:func:`shared_nodes` of this graph (the layers above read the graph through its methods)."""
+        return shared_nodes(self, item, other, kinds)
+
     def __init__(self, graph: nx.Graph, items: np.ndarray):
         self.graph = graph
         self.items = np.asarray(items, dtype=np.int64)  # catalog item ids, in catalog order

@@ -210,10 +210,10 @@ class Explainer:
         data = getattr(self.ranker, "fit_data", None)
         if data is None:
             raise ValueError("graph evidence needs a fitted ranker (its fit data builds the graph)")
-        if self._built is None or self._built[0] is not data:
-            from retrieval.graph import KnowledgeGraph
+        if self._built is None or self._built[0] is not data:  # the registered graph recommender builds it
+            from llmrec.recommenders import create_recommender
 
-            self._built = (data, KnowledgeGraph.build(data))
+            self._built = (data, create_recommender("graph").fit(data).knowledge_graph)
         return self._built[1]
 
     def evidence(self, history: History, item: int) -> list[int]:

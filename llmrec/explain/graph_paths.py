@@ -13,19 +13,23 @@ shows).  :func:`path_phrase` writes the shared nodes for the explanation prompt 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from llmrec.history import History
-from retrieval.graph import KnowledgeGraph, shared_nodes
 
 __all__ = ["graph_evidence", "path_phrase", "path_strength"]
 
+# ``graph`` below is a :class:`retrieval.graph.KnowledgeGraph` (the retrieval layer builds it; this layer only
+# reads it, through ``edge_weight`` and ``shared_nodes``).
 
-def path_strength(graph: KnowledgeGraph, item: int, other: int) -> float:
+
+def path_strength(graph: Any, item: int, other: int) -> float:
     """The weight of every path of at most two steps between the two items (module doc)."""
     a, b = ("item", int(item)), ("item", int(other))
     total = graph.edge_weight(a, b)
-    for node in shared_nodes(graph, item, other, kinds=("genre", "decade", "year")):
+    for node in graph.shared_nodes(item, other, kinds=("genre", "decade", "year")):
         total += graph.edge_weight(a, node) * graph.edge_weight(node, b)
     return total
 
@@ -41,20 +45,20 @@ def _liked(history: History, min_rating: float) -> list[int]:
     return list(out)
 
 
-def graph_evidence(graph: KnowledgeGraph, catalog, item: int, history: History,
+def graph_evidence(graph: Any, catalog, item: int, history: History,
                    min_rating: float = 4.0) -> list[int]:
     """The liked history items sharing a genre node with ``item``, strongest paths first (newest first
     among ties)."""
     found = [i for i in _liked(history, min_rating)
-             if i != item and shared_nodes(graph, item, i, kinds=("genre",))]
+             if i != item and graph.shared_nodes(item, i, kinds=("genre",))]
     strength = {i: path_strength(graph, item, i) for i in found}
     return sorted(found, key=lambda i: -strength[i])
 
 
-def path_phrase(graph: KnowledgeGraph, item: int, other: int) -> str:
+def path_phrase(graph: Any, item: int, other: int) -> str:
     """``"shares Sci-Fi, Horror and the 1980s"``: the genre and decade nodes both items link to ("" when
     none)."""
-    names = [str(v) if kind == "genre" else f"the {v}s" for kind, v in shared_nodes(graph, item, other)]
+    names = [str(v) if kind == "genre" else f"the {v}s" for kind, v in graph.shared_nodes(item, other)]
     if not names:
         return ""
     return "shares " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
