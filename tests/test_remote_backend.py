@@ -112,25 +112,30 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeVLLM]:
+@contextlib.contextmanager
+def running_fake() -> Iterator[FakeVLLM]:
+    """A scripted server answering in a thread until the block ends."""
     server = FakeVLLM()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeVLLM]:
+    with running_fake() as server:
+        yield server
 
 
 @pytest.fixture
 def fake2() -> Iterator[FakeVLLM]:
     """A second server (another replica)."""
-    server = FakeVLLM()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with running_fake() as server:
+        yield server
 
 
 @pytest.fixture
@@ -255,12 +260,8 @@ def test_a_failing_server_is_set_aside_at_once_and_probed_before_it_gets_request
 
 
 def test_a_stopped_server_gives_no_error_while_another_answers(fake: FakeVLLM, model_dir: str) -> None:
-    stopped = FakeVLLM()  # a replica that answered at start-up, then went away
-    thread = threading.Thread(target=stopped.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    b = backend(f"{stopped.url},{fake.url}", model_dir, retries=0)
-    stopped.shutdown()
-    stopped.server_close()
+    with running_fake() as stopped:  # a replica that answered at start-up, then went away
+        b = backend(f"{stopped.url},{fake.url}", model_dir, retries=0)
     for _ in range(3):
         assert b.label_logprobs(["p"], [10]).tolist() == [[-0.1]]
     assert b.endpoints.healthy() == [fake.url]
