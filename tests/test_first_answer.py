@@ -95,7 +95,11 @@ class Factory:
         self.events: list[str] = []
         self.threads: list[str] = []
         self.configs: list = []
+        self.preloaded: list[str] = []
         self.closed = 0
+
+    def preload(self, config):
+        self.preloaded.append(threading.current_thread().name)
 
     def __call__(self, config):
         self.threads.append(threading.current_thread().name)
@@ -121,6 +125,7 @@ def factory(monkeypatch):
     def install(**kwargs) -> Factory:
         made = Factory(**kwargs)
         monkeypatch.setattr(ranker_module, "create_backend", made)
+        monkeypatch.setattr(ranker_module, "preload_backend", made.preload)
         recall = LLMRanker.recall
 
         def recorded_recall(self, history, text=None):
@@ -226,6 +231,27 @@ def test_a_background_start_hands_its_error_over_with_its_traceback_and_is_close
     slow._thread.join()
     slow.abandon()
     assert closed == [1]
+
+
+def test_a_background_start_runs_its_imports_in_the_calling_thread_before_the_start_thread_begins():
+    # two threads importing transformers at once can hand one a half-initialised module (llmrec.llm.starting)
+    events: list[tuple[str, str]] = []
+
+    def preload(config):
+        events.append(("preload", threading.current_thread().name))
+
+    def start(config):
+        events.append(("start", threading.current_thread().name))
+        return object()
+
+    BackendStart(VLLMConfig(), start, preload=preload).result()
+    assert events == [("preload", threading.current_thread().name), ("start", "llmrec-backend-start")]
+
+
+def test_the_ranker_preloads_the_backend_imports_before_its_background_start(factory):
+    made = factory()
+    LLMRanker(LLMRankerConfig(candidates=5)).start(background=True).backend  # noqa: B018
+    assert made.preloaded == [threading.current_thread().name]
 
 
 def test_without_a_background_start_the_ranker_starts_its_backend_when_fitted(factory):

@@ -33,7 +33,7 @@ from llmrec.llm.vllm_engine import VLLMBackend, engine_options, vllm_cpu_env
 __all__ = ["LLMBackend", "LLMConfig", "RemoteConfig", "TransformersBackend", "TransformersConfig",
            "VLLMBackend", "VLLMConfig", "backend_config", "chat_prompt", "create_backend", "engine_options",
            "hidden_logprobs", "label_token_ids", "left_pad", "per_prompt", "position_logprobs",
-           "prefix_token_logprobs", "structured_outputs", "vllm_cpu_env"]
+           "prefix_token_logprobs", "preload_backend", "structured_outputs", "vllm_cpu_env"]
 
 
 def create_backend(config: LLMConfig) -> LLMBackend:
@@ -47,3 +47,14 @@ def create_backend(config: LLMConfig) -> LLMBackend:
 
         return RemoteBackend(config)
     raise ConfigError(f"no LLM backend for {type(config).__name__} (have: vllm, transformers, remote)")
+
+
+def preload_backend(config: LLMConfig) -> None:
+    """Import what starting the backend ``config`` is for imports (vLLM's engine and the transformers modules
+    it reads), so that a start in another thread imports nothing another thread may be importing too
+    (:mod:`llmrec.llm.starting`)."""
+    if isinstance(config, VLLMConfig):
+        import vllm.entrypoints.llm  # noqa: F401 - imports transformers' configuration and tokenizer modules
+    if isinstance(config, (VLLMConfig, TransformersConfig)):
+        import transformers.modeling_utils
+        import transformers.models.auto.modeling_auto  # noqa: F401

@@ -50,7 +50,7 @@ from llmrec.errors import ConfigError, LLMRecError, LLMUnavailable
 from llmrec.history import History, HistoryFormat, render_history, render_profile
 from llmrec.items import ItemList
 from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, trained_fields
-from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids
+from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids, preload_backend
 from llmrec.llm.config import LLMConfig, Workload, backend_config, backend_fields
 from llmrec.llm.rank_config import (
     LABELS,
@@ -136,7 +136,8 @@ class LLMRanker(Recommender[LLMRankerConfig]):
         config = self.backend_config(workload)
         if background:
             report(self.progress, f"starting the {config.summary()} in the background...")
-            self._start = BackendStart(config, create_backend, progress=self.progress)
+            self._start = BackendStart(config, create_backend, progress=self.progress,
+                                       preload=preload_backend)
         else:
             report(self.progress, f"starting the {config.summary()}...")
             self._backend = create_backend(config)

@@ -6,6 +6,12 @@
 
 Starting the in-process vLLM engine takes most of a first answer's time (~50 s eager on 2 CPU cores), mostly
 in the engine's own processes, so it overlaps well with the retriever's work in the calling process.
+
+Imports are not overlapped: two threads importing the same lazily loaded package at once (transformers, which
+both vLLM and sentence-transformers import piece by piece) can hand one of them a half-initialised module
+(``ImportError: cannot import name 'PreTrainedConfig'``, seen when a conversation loaded its retriever while
+the engine started).  A ``preload`` callable runs in the calling thread before the thread starts, importing
+what the backend's start would import (:func:`llmrec.llm.backends.preload_backend`).
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ class BackendStart(Generic[B]):
     """
 
     def __init__(self, config: LLMConfig, factory: Callable[[LLMConfig], B], *,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, preload: Callable[[LLMConfig], None] | None = None):
         self.config, self._factory, self._progress = config, factory, progress
+        if preload is not None:  # in this thread, before the start's thread imports anything (module doc)
+            preload(config)
         self.seconds: float | None = None
         self._backend: B | None = None
         self._error: BaseException | None = None
