@@ -73,6 +73,9 @@ class FederatedConfig:
     dim: int = arg(64, help="collaborative embedding size")
     window: int = arg(50, help="history items read by the collaborative query encoder")
     lr: float = arg(1e-2, help="learning rate (AdamW, fresh on each client each round)")
+    server_lr: float = arg(1.0, help="collab: the server's step along the clients' averaged update (FedAvgM; "
+                                     "1: plain FedAvg)")
+    server_momentum: float = arg(0.0, help="collab: server momentum across rounds (FedAvgM; 0: none)")
     dropout: float = arg(0.3, help="dropout on history embeddings")
     batch_size: int = arg(256, help="training batch size")
     text_weight: float = arg(1.0, help="text-channel weight of every retriever written (the default "
@@ -109,6 +112,9 @@ class FederatedConfig:
         if not 0 < self.local_fraction <= 1 or abs(passes - round(passes)) > 1e-6 or round(passes) < 1:
             raise ConfigError(f"--local-fraction must be in (0, 1] and make rounds * local_epochs * "
                               f"local_fraction whole passes, got {self.local_fraction} ({passes})")
+        if self.server_lr <= 0 or not 0 <= self.server_momentum < 1:
+            raise ConfigError(f"--server-lr must be > 0 and --server-momentum in [0, 1), got "
+                              f"{self.server_lr} and {self.server_momentum}")
         if self.rounds < 1 or self.local_epochs < 1:
             raise ConfigError(f"--rounds and --local-epochs must be >= 1, got {self.rounds} and "
                               f"{self.local_epochs}")
@@ -184,8 +190,8 @@ def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list
             save_client_sequences(Path(store) / f"client-{i}.npz", own)
         run = simulate_fedavg({k: v.numpy() for k, v in model.state_dict().items()},
                               CollabClient(store, n_items, model_cfg, cfg.local_fraction), len(groups),
-                              cfg.rounds,
-                              num_cpus=cfg.num_cpus, dp=dp)
+                              cfg.rounds, num_cpus=cfg.num_cpus, dp=dp, server_lr=cfg.server_lr,
+                              server_momentum=cfg.server_momentum)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})
     received = {"replies": len(run.received), "records": sorted({r for x in run.received for r in x.records}),
                 "metrics": sorted({m for x in run.received for m in x.metrics}),

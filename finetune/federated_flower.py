@@ -1,11 +1,13 @@
 """Federated averaging in Flower's simulation runtime, for any model whose parameters are named arrays.
 
-:func:`simulate_fedavg` runs a Flower ``ServerApp`` (the ``FedAvg`` strategy) against ``n_clients`` virtual
-``ClientApp`` s on the Ray backend.  Each round the server sends the current parameters to every client; a
-client trains them on its own data (a :class:`ClientTrainer`, which reads that data itself, from where the
-client keeps it) and replies with its parameters and its example count; the server averages the replies
-weighted by the counts.  Nothing else crosses: the strategy records the structure of every reply
-(:class:`Received`) so a caller, or a test, can check that only parameter arrays and counts arrived.
+:func:`simulate_fedavg` runs a Flower ``ServerApp`` (the ``FedAvgM`` strategy: FedAvg with a server
+learning rate and momentum, plain FedAvg at 1 and 0) against ``n_clients`` virtual ``ClientApp`` s on the Ray
+backend.  Each round the server sends the current parameters to every client; a client trains them on its own
+data (a :class:`ClientTrainer`, which reads that data itself, from where the client keeps it) and replies with
+its parameters and its example count; the server averages the replies weighted by the counts and moves the
+global model along (average - current) times the server learning rate, with momentum across rounds.  Nothing
+else crosses: the strategy records the structure of every reply (:class:`Received`) so a caller, or a test,
+can check that only parameter arrays and counts arrived.
 
 Parameters travel as ``{name: ndarray}``; training (and the data) stays in the client's process.
 """
@@ -99,11 +101,12 @@ def _client_app(trainer: ClientTrainer, clip: bool = False):
     return app
 
 
-def _recording_strategy(n_clients: int, received: list[Received]):
-    from flwr.serverapp.strategy import FedAvg
+def _recording_strategy(n_clients: int, received: list[Received], server_lr: float = 1.0,
+                        server_momentum: float = 0.0):
+    from flwr.serverapp.strategy import FedAvgM
 
-    class RecordingFedAvg(FedAvg):
-        """FedAvg over every client each round, recording the structure of what each reply carried."""
+    class RecordingFedAvg(FedAvgM):
+        """FedAvg(M) over every client each round, recording the structure of what each reply carried."""
 
         sent: Arrays | None = None  # the parameters of the round being aggregated
 
@@ -126,14 +129,20 @@ def _recording_strategy(n_clients: int, received: list[Received]):
             return super().aggregate_train(server_round, replies)
 
     return RecordingFedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=n_clients,
-                           min_available_nodes=n_clients)
+                           min_available_nodes=n_clients, server_learning_rate=server_lr,
+                           server_momentum=server_momentum)
 
 
 def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rounds: int, *,
                     num_cpus: int = 2, cpus_per_client: float = 1.0,
-                    dp: tuple[float, float] | None = None) -> FedAvgRun:
+                    dp: tuple[float, float] | None = None, server_lr: float = 1.0,
+                    server_momentum: float = 0.0) -> FedAvgRun:
     """``rounds`` of FedAvg over ``n_clients`` simulated clients (Flower's simulation runtime on a Ray started
     in-process with ``num_cpus`` CPUs and shut down afterwards), starting from ``initial``.
+
+    ``server_lr`` and ``server_momentum``: the server's step along the averaged update (FedAvgM, Hsu et al.
+    2019); 1 and 0 are plain FedAvg.  A server learning rate above 1 makes up for clients that each saw a
+    ``1/n_clients`` share of the data: their average moves about as far as one client's steps.
 
     ``dp=(noise_multiplier, clipping_norm)``: central differential privacy with client-side fixed clipping
     (Flower's ``DifferentialPrivacyClientSideFixedClipping``: each client clips its update to the norm, the
@@ -141,13 +150,16 @@ def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rou
     average)."""
     if n_clients < 1 or rounds < 1:
         raise ValueError(f"need at least one client and one round, got n_clients={n_clients} rounds={rounds}")
+    if server_lr <= 0 or not 0 <= server_momentum < 1:
+        raise ValueError(f"need server_lr > 0 and 0 <= server_momentum < 1, got {server_lr} and "
+                         f"{server_momentum}")
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # the simulation never phones home
     from flwr.app import ConfigRecord
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
 
     run = FedAvgRun(arrays={})
-    strategy = _recording_strategy(n_clients, run.received)
+    strategy = _recording_strategy(n_clients, run.received, server_lr, server_momentum)
     if dp is not None:
         from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping
 

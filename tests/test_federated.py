@@ -111,6 +111,16 @@ def test_flower_fedavg_equals_the_example_weighted_mean_of_the_clients():
     assert sorted(r.update_norm for r in run.received) == pytest.approx([3.0, 6.0])
 
 
+def test_a_server_learning_rate_scales_the_averaged_update_and_momentum_carries_it_to_the_next_round():
+    initial = {"w": np.zeros(3, np.float32)}
+    run = simulate_fedavg(initial, ConstantClient(), n_clients=2, rounds=1, num_cpus=2, server_lr=2.0)
+    np.testing.assert_allclose(run.arrays["w"], 2 * (10 * 1.0 + 20 * 2.0) / 30, rtol=1e-6)
+    # round 2 from 5/3: the clients send 1 and 2 again, average 5/3 (pseudo-gradient 0); momentum 0.5 keeps
+    # half of round 1's step (-5/3): 5/3 + 0.5 * 5/3
+    run = simulate_fedavg(initial, ConstantClient(), n_clients=2, rounds=2, num_cpus=2, server_momentum=0.5)
+    np.testing.assert_allclose(run.arrays["w"], 5 / 3 * 1.5, rtol=1e-5)
+
+
 def test_with_differential_privacy_every_update_is_clipped_before_it_reaches_the_server():
     initial = {"w": np.zeros(4, np.float32)}
     run = simulate_fedavg(initial, ConstantClient(), n_clients=2, rounds=1, num_cpus=2, dp=(0.0, 0.5))
