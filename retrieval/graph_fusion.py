@@ -20,8 +20,8 @@ from pydantic import Field, field_validator
 
 from llmrec.data import Dataset
 from llmrec.history import History
-from llmrec.items import ItemList, top_n
-from llmrec.recommenders.base import Recommender, RecommenderConfig, create_recommender
+from llmrec.items import ItemList
+from llmrec.recommenders.base import Recommender, RecommenderConfig, catalog_candidates, create_recommender
 from retrieval.graph import GraphConfig, GraphRecommender, KnowledgeGraph
 
 __all__ = ["FusionMethod", "HybridConfig", "HybridRetriever", "fuse"]
@@ -135,9 +135,5 @@ class HybridRetriever(Recommender[HybridConfig]):
     def candidates(self, history: History, k: int = 20, request: str | None = None,
                    exclude_seen: bool = True) -> ItemList:
         """The fused top ``k`` items for the user (the candidates the LLM ranker sees)."""
-        ids = self._catalog.item_ids
-        if exclude_seen:
-            ids = ids[~np.isin(ids, history.items)]
-        out = top_n(ids, self.score(history, ids, request), k)
-        return ItemList(out.items, out.scores, {"stage": "retrieval", "source": "dense+graph",
-                                                "cold": len(history) == 0})
+        return catalog_candidates(self.score, self._catalog.item_ids, history, k, request, exclude_seen,
+                                  source="dense+graph")

@@ -28,7 +28,7 @@ from llmrec.artifacts import read_manifest
 from llmrec.data import Dataset
 from llmrec.history import History
 from llmrec.items import ItemList, top_n
-from llmrec.recommenders.base import Recommender, RecommenderConfig
+from llmrec.recommenders.base import Recommender, RecommenderConfig, catalog_candidates
 from llmrec.recommenders.popularity import Popularity
 from retrieval.collab import CollabConfig, CollabEnsemble, pad_window
 from retrieval.encoder import TextEncoder
@@ -254,11 +254,7 @@ class DenseRetriever(Recommender[DenseConfig]):
     def candidates(self, history: History, k: int = 20, request: str | None = None,
                    exclude_seen: bool = True) -> ItemList:
         """The top ``k`` items for the user (the candidates the LLM ranker will see)."""
-        ids = self._catalog.item_ids
-        if exclude_seen:
-            ids = ids[~np.isin(ids, history.items)]
-        out = top_n(ids, self.score(history, ids, request), k)
-        return ItemList(out.items, out.scores, {"stage": "retrieval", "cold": len(history) == 0})
+        return catalog_candidates(self.score, self._catalog.item_ids, history, k, request, exclude_seen)
 
     # -- real-time updates: the item index and new items (service/realtime) ------------------------------
     def use_index(self, config: IndexConfig | MilvusConfig | None = None) -> VectorIndex:

@@ -53,6 +53,16 @@ def fit_retriever(retriever: Any, spec: str | None, data: Dataset, fitted_on: st
     return retriever, fingerprint
 
 
+def catalog_candidates(score: Any, ids: np.ndarray, history: History, k: int, request: str | None,
+                       exclude_seen: bool, **meta: Any) -> ItemList:
+    """A retriever's candidates: the top ``k`` of the catalog ``ids`` (less the user's history with
+    ``exclude_seen``) by ``score(history, items, request)``, with ``meta`` beside the stage's own."""
+    if exclude_seen:
+        ids = ids[~np.isin(ids, history.items)]
+    out = top_n(ids, score(history, ids, request), k)
+    return ItemList(out.items, out.scores, {"stage": "retrieval", **meta, "cold": len(history) == 0})
+
+
 def check_n(n: Any, what: str = "n") -> int:
     """``n`` as a positive number of items to recommend; anything else is an error naming the value."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
