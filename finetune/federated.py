@@ -78,6 +78,9 @@ class FederatedConfig:
     server_momentum: float = arg(0.0, help="collab: server momentum across rounds (FedAvgM; 0: none)")
     dropout: float = arg(0.3, help="dropout on history embeddings")
     batch_size: int = arg(256, help="training batch size")
+    client_batch_size: int | None = arg(None, help="collab: a client's training batch size (default: "
+                                                   "--batch-size; smaller: more local steps from the same "
+                                                   "examples)")
     text_weight: float = arg(1.0, help="text-channel weight of every retriever written (the default "
                                        "retriever's validation choice)")
     splits: list[Literal["validation", "test"]] = arg(default_factory=lambda: ["validation", "test"],
@@ -115,6 +118,8 @@ class FederatedConfig:
         if self.server_lr <= 0 or not 0 <= self.server_momentum < 1:
             raise ConfigError(f"--server-lr must be > 0 and --server-momentum in [0, 1), got "
                               f"{self.server_lr} and {self.server_momentum}")
+        if self.client_batch_size is not None and self.client_batch_size < 1:
+            raise ConfigError(f"--client-batch-size must be >= 1, got {self.client_batch_size}")
         if self.rounds < 1 or self.local_epochs < 1:
             raise ConfigError(f"--rounds and --local-epochs must be >= 1, got {self.rounds} and "
                               f"{self.local_epochs}")
@@ -181,7 +186,7 @@ def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list
                     dp: tuple[float, float] | None = None) -> tuple[SequenceModel, dict]:
     """FedAvg over one client per group of users (``dp``: (noise multiplier, clipping norm)); returns the
     global model and what the server received."""
-    model_cfg = cfg.collab(cfg.local_epochs)
+    model_cfg = replace(cfg.collab(cfg.local_epochs), batch_size=cfg.client_batch_size or cfg.batch_size)
     torch.manual_seed(cfg.seed)
     model = SequenceModel(n_items, model_cfg)
     with tempfile.TemporaryDirectory(prefix="llmrec-clients-") as store:
