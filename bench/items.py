@@ -1,8 +1,10 @@
 """``python -m bench.items``: the item-token scorer (``genllm``), vLLM against the transformers reference on
 the same batch of users: the whole catalog scored from one forward pass per user.
 
-Prints seconds per user of each backend on one batch (after a warm-up batch of other users), their ratio, and
-how far their log-probabilities are apart (max |difference|, agreement of the top 10).  ``python -m
+Prints seconds per user on one batch (after a warm-up batch of other users) of vLLM's two scorings (the
+last hidden state through the item rows, and ``allowed_token_ids`` log-probabilities) and of the transformers
+reference, each one's speed-up over the reference and how far its log-probabilities are from the reference's
+(max |difference|, agreement of the top 10).  ``python -m
 bench.ranking --item-model DIR`` prints the same table beside one-pass label scoring.
 
     python -m bench.items --model runs/items --users 200
@@ -44,29 +46,32 @@ def compare_item_scoring(model: str, data, users: int, hf_batch: int = 16, dtype
     ids = sorted(target_items(test))
     batch, warm = [hs[u] for u in ids[:users]], [hs[u] for u in ids[users:users + 16]]
     results = {}
-    for backend in ("vllm", "transformers"):
-        cfg = GenLLMConfig(model=model, backend=backend, dtype=dtype, batch_size=hf_batch)
-        rec = GenLLM(cfg).fit(test.train)
+    runs = {"vllm-hidden": {"backend": "vllm", "scoring": "hidden"},
+            "vllm-logprobs": {"backend": "vllm", "scoring": "logprobs"},
+            "transformers": {"backend": "transformers"}}
+    for name, how in runs.items():
+        rec = GenLLM(GenLLMConfig(model=model, dtype=dtype, batch_size=hf_batch, **how)).fit(test.train)
         rec.item_logprobs(warm)
         t0 = time.perf_counter()
-        results[backend] = (rec.item_logprobs(batch), time.perf_counter() - t0)
+        results[name] = (rec.item_logprobs(batch), time.perf_counter() - t0)
         tokens = np.mean([len(rec.prompt(h)) for h in batch])
         rec.close()
         del rec
         gc.collect()
-    (v, v_t), (h, h_t) = results["vllm"], results["transformers"]
-    top = np.mean([len(set(np.argsort(-a)[:10]) & set(np.argsort(-b)[:10])) / 10 for a, b in zip(v, h)])
-    table = format_table([
-        ["vLLM embedded (one batch, allowed_token_ids)", f"{v_t / len(batch):.4f}",
-         f"{len(batch) / v_t:.1f}"],
-        [f"transformers reference (batches of {hf_batch})", f"{h_t / len(batch):.4f}",
-         f"{len(batch) / h_t:.1f}"],
-    ], ["item-token scoring, whole catalog", "s/user", "users/s"])
+    h, h_t = results["transformers"]
+    labels = {"vllm-hidden": "vLLM embedded, last hidden state x item rows (default)",
+              "vllm-logprobs": "vLLM embedded, allowed_token_ids log-probabilities",
+              "transformers": f"transformers reference (batches of {hf_batch})"}
+    rows = []
+    for name, (v, t) in results.items():
+        top = np.mean([len(set(np.argsort(-a)[:10]) & set(np.argsort(-b)[:10])) / 10 for a, b in zip(v, h)])
+        rows.append([labels[name], f"{t / len(batch):.4f}", f"{len(batch) / t:.1f}", f"{h_t / t:.2f}x",
+                     f"{np.max(np.abs(v - h)):.4f}", f"{top:.1%}"])
+    table = format_table(rows, ["item-token scoring, whole catalog (one batch)", "s/user", "users/s",
+                                "vs reference", "max |logprob diff|", "top-10 overlap"])
     resolved = fast_dtype() if dtype == "auto" else dtype
-    return (f"{len(batch)} test users, mean prompt {tokens:.0f} tokens, {v.shape[1]} items scored per user, "
-            f"dtype {resolved} (bf16 units on this CPU: {cpu_has_bf16()})\n{table}\n"
-            f"ratio vLLM / transformers: {h_t / v_t:.1f}x; max |logprob difference| "
-            f"{np.max(np.abs(v - h)):.4f}; top-10 overlap {top:.1%}")
+    return (f"{len(batch)} test users, mean prompt {tokens:.0f} tokens, {h.shape[1]} items scored per user, "
+            f"dtype {resolved} (bf16 units on this CPU: {cpu_has_bf16()})\n{table}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,15 @@ from llmrec.artifacts import read_manifest
 from llmrec.data import Catalog, Dataset
 from llmrec.errors import ArtifactError, ConfigError
 from llmrec.history import histories
-from llmrec.llm.generative import GenLLM, GenLLMConfig, zscore
-from llmrec.llm.items import ITEM_MODEL_KIND, ItemVocabulary, catalog_fingerprint, item_token, load_item_model
+from llmrec.llm.generative import GenLLM, GenLLMConfig, log_softmax, zscore
+from llmrec.llm.items import (
+    ITEM_MODEL_KIND,
+    ItemVocabulary,
+    catalog_fingerprint,
+    item_head,
+    item_token,
+    load_item_model,
+)
 from llmrec.models import resolve_llm
 from llmrec.split import leave_last_out
 from llmrec.testing import ScriptedItemLLM, conformance_dataset, item_model_stub
@@ -302,3 +309,24 @@ def test_items_added_after_training_get_tokens_from_their_text_without_retrainin
     rec.fit(Dataset(ml100k.interactions, bigger, name="bigger"))
     h = next(iter(histories(ml100k.interactions).values()))
     assert np.isfinite(rec.score(h, np.array([5000, 1])).all())
+
+
+def test_the_item_head_is_the_models_own_output_rows_or_else_its_tied_embeddings(tmp_path):
+    from safetensors.torch import save_file
+
+    embed, head = torch.arange(12.0).reshape(6, 2), -torch.arange(12.0).reshape(6, 2)
+    save_file({"model.embed_tokens.weight": embed}, str(tmp_path / "model.safetensors"))
+    np.testing.assert_array_equal(item_head(tmp_path, np.array([4, 1])), embed[[4, 1]].numpy())
+    save_file({"lm_head.weight": head}, str(tmp_path / "model-head.safetensors"))
+    np.testing.assert_array_equal(item_head(tmp_path, np.array([4, 1])), head[[4, 1]].numpy())
+    with pytest.raises(ArtifactError, match="6 rows"):
+        item_head(tmp_path, np.array([6]))
+
+
+def test_hidden_states_through_the_item_rows_give_the_softmax_restricted_to_the_items():
+    logits = np.array([[2.0, 0.0, -1.0], [1000.0, 999.0, 0.0]])
+    out = log_softmax(logits)
+    np.testing.assert_allclose(np.exp(out).sum(1), 1.0)
+    np.testing.assert_allclose(out[0], torch.log_softmax(torch.tensor(logits[0]), 0).numpy())
+    assert np.isfinite(out).all() and out[1, 0] - out[1, 1] == pytest.approx(1.0)
+

@@ -1,6 +1,6 @@
 """The item-token model served by vLLM (issue 25): a model trained by ``python -m finetune.items`` loads in
-the real engine, and its whole-catalog scores through ``allowed_token_ids`` are the transformers
-reference's."""
+the real engine, and its whole-catalog scores — from a pooling engine's last hidden states through the item
+rows, and through ``allowed_token_ids`` — are the transformers reference's."""
 
 import numpy as np
 import pytest
@@ -19,17 +19,25 @@ def item_model(tmp_path_factory):
     return out
 
 
-def test_vllm_scores_the_whole_catalog_as_the_transformers_reference_does(item_model, ml100k):
+@pytest.fixture(scope="module")
+def reference_scores(item_model, ml100k):
+    return scores_of(item_model, ml100k, backend="transformers")
+
+
+def scores_of(item_model, ml100k, **config) -> np.ndarray:
     hs = list(histories(ml100k.interactions).values())[:12]
-    scores = {}
-    for backend in ("vllm", "transformers"):
-        rec = GenLLM(GenLLMConfig(model=str(item_model), backend=backend, dtype="float32", history=50,
-                                  enforce_eager=True)).fit(ml100k)
-        try:
-            scores[backend] = rec.item_logprobs(hs)
-        finally:
-            rec.close()
-    v, h = scores["vllm"], scores["transformers"]
+    rec = GenLLM(GenLLMConfig(model=str(item_model), dtype="float32", history=50, enforce_eager=True,
+                              **config)).fit(ml100k)
+    try:
+        return rec.item_logprobs(hs)
+    finally:
+        rec.close()
+
+
+@pytest.mark.parametrize("scoring", ["hidden", "logprobs"])
+def test_vllm_scores_the_whole_catalog_as_the_transformers_reference_does(item_model, ml100k,
+                                                                          reference_scores, scoring):
+    v, h = scores_of(item_model, ml100k, backend="vllm", scoring=scoring), reference_scores
     assert v.shape == (12, len(ml100k.catalog)) and np.isfinite(v).all()
     assert np.allclose(np.exp(v).sum(1), 1.0, atol=1e-3)  # normalised over the item tokens alone
     assert np.abs(v - h).max() < 0.02

@@ -91,8 +91,13 @@ class VLLMConfig(LLMConfig):
     verbose: bool = False  # keep vLLM's INFO logging (default: warnings only)
     max_logprobs: int | None = None  # most log-probabilities a request may ask for (None: vLLM's 20)
     logprobs_mode: str | None = None  # "processed_logprobs": after allowed_token_ids masking (None: raw)
+    # "pooling": the engine returns each prompt's last hidden state (after the final norm) instead of
+    # sampling (VLLMBackend.last_hidden); "generate": a generative engine (vLLM's own default)
+    runner: Literal["generate", "pooling"] = "generate"
 
     def __post_init__(self):
+        if self.runner not in ("generate", "pooling"):
+            raise ConfigError(f"vllm backend: runner must be 'generate' or 'pooling', got {self.runner!r}")
         for name in ("enforce_eager", "in_process"):
             value = getattr(self, name)
             if not isinstance(value, bool) and value != "auto":

@@ -2,8 +2,11 @@
 
 The user's history is written as item tokens (:mod:`llmrec.llm.items`) and the next-token distribution,
 restricted to the item tokens, scores every item: no candidates in the prompt, so no position bias.  Through
-vLLM the restriction is ``allowed_token_ids`` with log-probabilities after the mask; the transformers
-reference computes the same softmax (a test compares them).
+vLLM (``scoring="hidden"``, the default) a pooling engine returns each prompt's last hidden state and the
+item tokens' output rows turn it into the restricted softmax here, one matrix product; with
+``scoring="logprobs"`` a generative engine applies the restriction itself (``allowed_token_ids``, the 1,682
+log-probabilities after the mask returned per user, which costs more than the forward pass on CPU).  The
+transformers reference computes the same softmax (a test compares them).
 
 With a ``retriever`` the scores are fused, ``llm_weight * z(llm) + retriever_weight * z(retriever)`` (each
 standardised over the catalog for the user; weights chosen on validation by ``python -m eval.generative``);
@@ -27,7 +30,7 @@ from pydantic import Field
 from llmrec.data import Dataset
 from llmrec.errors import ConfigError
 from llmrec.history import History
-from llmrec.llm.items import ItemVocabulary, load_item_model
+from llmrec.llm.items import ItemVocabulary, item_head, load_item_model
 from llmrec.recommenders.base import Recommender, RecommenderConfig, fit_retriever
 
 __all__ = ["GenLLM", "GenLLMConfig", "history_key", "zscore"]
@@ -47,9 +50,19 @@ class GenLLMConfig(RecommenderConfig):
     llm_weight: float = Field(1.0, ge=0, description="weight of the LLM's standardised log-probabilities")
     retriever_weight: float = Field(0.0, ge=0, description="weight of the retriever's standardised scores")
     candidates: int | None = Field(None, ge=1, description="rerank only the retriever's top K (None: all)")
+    scoring: Literal["hidden", "logprobs"] = Field(
+        "hidden", description="vLLM: the last hidden state times the item rows (a pooling engine), or the "
+                              "engine's own log-probabilities over allowed_token_ids (slower)")
     kv_cache_gib: float = Field(1.0, gt=0, description="vLLM KV cache")
     enforce_eager: bool | Literal["auto"] = Field("auto", description="vLLM without torch.compile (shorter "
                                                                      "start, slower prompts); auto: compiled")
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in float64."""
+    x = np.asarray(logits, dtype=np.float64)
+    x = x - x.max(axis=1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
 
 
 def zscore(x: np.ndarray) -> np.ndarray:
@@ -79,6 +92,7 @@ class GenLLM(Recommender[GenLLMConfig]):
         self._cache: dict[tuple, np.ndarray] = {} if cache is None else cache
         self._retriever_data: str | None = None
         self._seconds, self._users = 0.0, 0
+        self._head: np.ndarray | None = None
 
     # -- fitting ---------------------------------------------------------------------------------------
     def fit(self, data: Dataset) -> GenLLM:
@@ -104,11 +118,13 @@ class GenLLM(Recommender[GenLLMConfig]):
 
             dtype = fast_dtype() if self.config.dtype == "auto" else self.config.dtype
             if self.config.backend == "vllm":
+                hidden = self.config.scoring == "hidden"
+                how = ({"runner": "pooling"} if hidden
+                       else {"max_logprobs": len(self.vocab), "logprobs_mode": "processed_logprobs"})
                 self.backend = VLLMBackend(VLLMConfig(
-                    model=self.config.model, dtype=dtype, max_logprobs=len(self.vocab),
-                    logprobs_mode="processed_logprobs", workload="batch", max_model_len=self._max_len(),
-                    enforce_eager=self.config.enforce_eager,
-                    kv_cache_gib=self.config.kv_cache_gib))
+                    model=self.config.model, dtype=dtype, workload="batch", max_model_len=self._max_len(),
+                    enforce_eager=self.config.enforce_eager, kv_cache_gib=self.config.kv_cache_gib, **how))
+
             else:
                 self.backend = TransformersBackend(TransformersConfig(model=self.config.model, dtype=dtype,
                                                                       batch_size=self.config.batch_size))
@@ -130,7 +146,13 @@ class GenLLM(Recommender[GenLLMConfig]):
         if missing:
             backend = self._start()  # the engine's start is not scoring time
             t0 = time.perf_counter()
-            rows = backend.allowed_logprobs([self.prompt(h) for h in missing], self.vocab.token_ids.tolist())
+            prompts = [self.prompt(h) for h in missing]
+            if getattr(getattr(backend, "config", None), "runner", None) == "pooling":
+                if self._head is None:  # the item tokens' output rows: hidden states -> item logits
+                    self._head = item_head(self.config.model, self.vocab.token_ids)
+                rows = log_softmax(backend.last_hidden(prompts) @ self._head.T)
+            else:
+                rows = backend.allowed_logprobs(prompts, self.vocab.token_ids.tolist())
             self._seconds += time.perf_counter() - t0
             self._users += len(missing)
             for h, row in zip(missing, rows):

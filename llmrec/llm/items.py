@@ -27,7 +27,7 @@ from llmrec.artifacts import read_manifest
 from llmrec.data import Catalog
 from llmrec.errors import ArtifactError, ConfigError
 
-__all__ = ["ITEM_MODEL_KIND", "ItemForm", "ItemVocabulary", "catalog_fingerprint", "item_token",
+__all__ = ["ITEM_MODEL_KIND", "ItemForm", "ItemVocabulary", "catalog_fingerprint", "item_head", "item_token",
            "load_item_model"]
 
 ITEM_MODEL_KIND = "item-token-model"
@@ -143,3 +143,29 @@ def load_item_model(path: str | Path, catalog: Catalog, *, verify: bool = True
         raise ArtifactError(f"{path} was trained for another catalog (fingerprint {vocab.catalog}, this "
                             f"catalog {want}: {diff}); train one for it with python -m finetune.items")
     return manifest, vocab
+
+
+def item_head(path: str | Path, token_ids: np.ndarray) -> np.ndarray:
+    """``(items, hidden size)`` float32: the output rows of the item tokens in the model directory at
+    ``path`` — ``lm_head.weight`` where the model has its own head, else the (tied) input embeddings — read
+    from its safetensors files without loading the model.  ``hidden @ rows.T`` are the item tokens'
+    logits."""
+    from safetensors import safe_open
+
+    files = sorted(Path(path).glob("*.safetensors"))
+    found: dict[str, Path] = {}
+    for f in files:
+        with safe_open(str(f), framework="numpy") as st:
+            found |= {k: f for k in st.keys()  # noqa: SIM118 - a safetensors handle, not a dict
+                      if k.endswith(("lm_head.weight", "embed_tokens.weight"))}
+    key = next((k for k in found if k.endswith("lm_head.weight")), None) or next(
+        (k for k in found if k.endswith("embed_tokens.weight")), None)
+    if key is None:
+        raise ArtifactError(f"{path}: no lm_head.weight or embed_tokens.weight in {[f.name for f in files]}")
+    with safe_open(str(found[key]), framework="pt") as st:
+        matrix = st.get_tensor(key)
+    token_ids = np.asarray(token_ids, dtype=np.int64)
+    if token_ids.size and token_ids.max() >= matrix.shape[0]:
+        raise ArtifactError(f"{path}: {key} has {matrix.shape[0]} rows, fewer than the item tokens need")
+    return matrix[token_ids].float().numpy()
+

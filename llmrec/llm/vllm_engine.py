@@ -133,6 +133,11 @@ class VLLMBackend:
             lora = {"enable_lora": True, "max_loras": len(self.adapters), "max_lora_rank": rank}
         extra = {name: getattr(config, name) for name in ("max_num_batched_tokens", "max_logprobs",
                                                            "logprobs_mode") if getattr(config, name)}
+        if config.runner == "pooling":  # the last position's hidden state, as it is (no normalisation)
+            from vllm.config import PoolerConfig
+
+            extra |= {"runner": "pooling", "convert": "embed",
+                      "pooler_config": PoolerConfig(seq_pooling_type="LAST", use_activation=False)}
         with _multiprocessing(not self.in_process) as executor:
             self.llm = LLM(model=self.model_path, dtype=resolve_dtype(config.dtype),
                            max_model_len=config.max_model_len, enable_prefix_caching=config.prefix_caching,
@@ -203,6 +208,17 @@ class VLLMBackend:
                 if tid in column:
                     out[row, column[tid]] = lp.logprob
         return out
+
+    def last_hidden(self, prompts: list[list[int]]) -> np.ndarray:
+        """``(prompts, hidden size)``: each prompt's last hidden state after the model's final norm — what the
+        output head reads to predict the next token — from an engine started with ``runner="pooling"``."""
+        from vllm.inputs import TokensPrompt
+
+        if self.config.runner != "pooling":
+            raise ConfigError("last_hidden needs an engine started with runner='pooling'")
+        inputs = [TokensPrompt(prompt_token_ids=list(map(int, p))) for p in prompts]
+        outputs = self.llm.embed(inputs, use_tqdm=False)
+        return np.stack([np.asarray(o.outputs.embedding, dtype=np.float32) for o in outputs])
 
     def token_logprobs(self, prompts: list[list[int]], positions: list[list[int]], *,
                        adapter: AdapterRef = None, against: int | None = None) -> list[np.ndarray]:
