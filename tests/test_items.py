@@ -12,7 +12,7 @@ from llmrec.artifacts import read_manifest
 from llmrec.data import Catalog, Dataset
 from llmrec.errors import ArtifactError, ConfigError
 from llmrec.history import histories
-from llmrec.llm.generative import GenLLM, GenLLMConfig, log_softmax, zscore
+from llmrec.llm.generative import GenLLM, GenLLMConfig, zscore
 from llmrec.llm.items import (
     ITEM_MODEL_KIND,
     ItemVocabulary,
@@ -323,10 +323,26 @@ def test_the_item_head_is_the_models_own_output_rows_or_else_its_tied_embeddings
         item_head(tmp_path, np.array([6]))
 
 
-def test_hidden_states_through_the_item_rows_give_the_softmax_restricted_to_the_items():
-    logits = np.array([[2.0, 0.0, -1.0], [1000.0, 999.0, 0.0]])
-    out = log_softmax(logits)
-    np.testing.assert_allclose(np.exp(out).sum(1), 1.0)
-    np.testing.assert_allclose(out[0], torch.log_softmax(torch.tensor(logits[0]), 0).numpy())
-    assert np.isfinite(out).all() and out[1, 0] - out[1, 1] == pytest.approx(1.0)
+def test_a_pooling_engines_hidden_states_through_the_item_rows_give_the_softmax_restricted_to_the_items(
+        tmp_path):
+    from safetensors.torch import save_file
 
+    data = conformance_dataset()
+    n = len(data.catalog)
+    rows = torch.randn(1000 + n, 4, generator=torch.Generator().manual_seed(0))
+    save_file({"model.embed_tokens.weight": rows}, str(tmp_path / "model.safetensors"))
+    model = item_model_stub(tmp_path, data.catalog)  # item tokens 1000, 1001, ...
+    hidden = np.array([[2.0, 0.0, -1.0, 0.5], [300.0, -200.0, 100.0, 0.0]], dtype=np.float32)
+
+    class PoolingEngine:  # what GenLLM reads of a VLLMBackend started with runner="pooling"
+        config = type("Config", (), {"runner": "pooling"})()
+
+        def last_hidden(self, prompts):
+            return hidden[:len(prompts)]
+
+    rec = GenLLM(GenLLMConfig(model=model), backend=PoolingEngine()).fit(data)
+    out = rec.item_logprobs(list(histories(data.interactions).values())[:2])
+    expected = torch.log_softmax(torch.tensor(hidden, dtype=torch.float64) @ rows[1000:].double().T, 1)
+    np.testing.assert_allclose(np.exp(out).sum(1), 1.0)
+    np.testing.assert_allclose(out, expected.numpy(), atol=1e-5)
+    assert np.isfinite(out).all()  # large logits (row 2) stay finite

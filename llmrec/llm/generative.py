@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
+from scipy.special import log_softmax
 
 from llmrec.data import Dataset
 from llmrec.errors import ConfigError
@@ -56,13 +57,6 @@ class GenLLMConfig(RecommenderConfig):
     kv_cache_gib: float = Field(1.0, gt=0, description="vLLM KV cache")
     enforce_eager: bool | Literal["auto"] = Field("auto", description="vLLM without torch.compile (shorter "
                                                                      "start, slower prompts); auto: compiled")
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax in float64."""
-    x = np.asarray(logits, dtype=np.float64)
-    x = x - x.max(axis=1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
 
 
 def zscore(x: np.ndarray) -> np.ndarray:
@@ -118,13 +112,11 @@ class GenLLM(Recommender[GenLLMConfig]):
 
             dtype = fast_dtype() if self.config.dtype == "auto" else self.config.dtype
             if self.config.backend == "vllm":
-                hidden = self.config.scoring == "hidden"
-                how = ({"runner": "pooling"} if hidden
+                how = ({"runner": "pooling"} if self.config.scoring == "hidden"
                        else {"max_logprobs": len(self.vocab), "logprobs_mode": "processed_logprobs"})
                 self.backend = VLLMBackend(VLLMConfig(
                     model=self.config.model, dtype=dtype, workload="batch", max_model_len=self._max_len(),
                     enforce_eager=self.config.enforce_eager, kv_cache_gib=self.config.kv_cache_gib, **how))
-
             else:
                 self.backend = TransformersBackend(TransformersConfig(model=self.config.model, dtype=dtype,
                                                                       batch_size=self.config.batch_size))
@@ -150,7 +142,8 @@ class GenLLM(Recommender[GenLLMConfig]):
             if getattr(getattr(backend, "config", None), "runner", None) == "pooling":
                 if self._head is None:  # the item tokens' output rows: hidden states -> item logits
                     self._head = item_head(self.config.model, self.vocab.token_ids)
-                rows = log_softmax(backend.last_hidden(prompts) @ self._head.T)
+                logits = backend.last_hidden(prompts).astype(np.float64) @ self._head.T.astype(np.float64)
+                rows = log_softmax(logits, axis=1)
             else:
                 rows = backend.allowed_logprobs(prompts, self.vocab.token_ids.tolist())
             self._seconds += time.perf_counter() - t0
