@@ -42,7 +42,14 @@ from llmrec.history import histories
 from llmrec.models import resolve_embedder
 from llmrec.split import leave_last_out
 from llmrec.tables import format_table
-from retrieval.collab import CollabConfig, CollabEnsemble, SequenceModel, train_sequence_model
+from retrieval.collab import (
+    CollabConfig,
+    CollabEnsemble,
+    SequenceModel,
+    make_optimizer,
+    train_epochs,
+    train_sequence_model,
+)
 from retrieval.retriever import DenseConfig, DenseRetriever
 from retrieval.store import RETRIEVER_KIND
 
@@ -72,7 +79,12 @@ class FederatedConfig:
                                           "of a seeded permutation, the next block each round; 1: all)")
     dim: int = arg(64, help="collaborative embedding size")
     window: int = arg(50, help="history items read by the collaborative query encoder")
-    lr: float = arg(1e-2, help="learning rate (AdamW, fresh on each client each round)")
+    lr: float = arg(1e-2, help="learning rate (AdamW) of the centralised model, and of the clients unless "
+                               "--client-lr is given")
+    client_lr: float | None = arg(None, help="collab: the clients' learning rate (default: --lr)")
+    client_state: bool = arg(False, help="collab: each client keeps its AdamW state on its own storage from "
+                                         "round to round (default: a fresh AdamW each round); it never "
+                                         "leaves the client")
     server_lr: float = arg(1.0, help="collab: the server's step along the clients' averaged update (FedAvgM; "
                                      "1: plain FedAvg)")
     server_momentum: float = arg(0.0, help="collab: server momentum across rounds (FedAvgM; 0: none)")
@@ -118,6 +130,8 @@ class FederatedConfig:
         if self.server_lr <= 0 or not 0 <= self.server_momentum < 1:
             raise ConfigError(f"--server-lr must be > 0 and --server-momentum in [0, 1), got "
                               f"{self.server_lr} and {self.server_momentum}")
+        if self.client_lr is not None and self.client_lr <= 0:
+            raise ConfigError(f"--client-lr must be > 0, got {self.client_lr}")
         if self.client_batch_size is not None and self.client_batch_size < 1:
             raise ConfigError(f"--client-batch-size must be >= 1, got {self.client_batch_size}")
         if self.rounds < 1 or self.local_epochs < 1:
@@ -138,12 +152,15 @@ class FederatedConfig:
 @dataclass(frozen=True)
 class CollabClient:
     """A client's round: load its own sequences (``<store>/client-<i>.npz``), train the server's model on
-    them for ``config.epochs`` and return the parameters and its example count (never the sequences)."""
+    them for ``config.epochs`` and return the parameters and its example count (never the sequences).  With
+    ``keep_state`` its AdamW state (moments, step counts) is saved beside its data after each round and
+    loaded at the next, instead of starting a fresh optimiser."""
 
     store: str
     n_items: int
     config: CollabConfig
     fraction: float = 1.0  # share of its users trained on per round: block (round - 1) mod 1/fraction
+    keep_state: bool = False
 
     def __call__(self, client: int, arrays: dict[str, np.ndarray], server_round: int):
         sequences = load_client_sequences(Path(self.store) / f"client-{client}.npz")
@@ -152,8 +169,16 @@ class CollabClient:
             blocks = np.array_split(order, round(1 / self.fraction))
             sequences = [sequences[i] for i in blocks[(server_round - 1) % len(blocks)]]
         cfg = replace(self.config, seed=self.config.seed + 1000 * server_round + client)
-        initial = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
-        model = train_sequence_model(sequences, self.n_items, cfg, progress=False, initial=initial)
+        torch.manual_seed(cfg.seed)
+        model = SequenceModel(self.n_items, cfg)
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+        opt = make_optimizer(model, cfg)
+        state = Path(self.store) / f"client-{client}.optimizer.pt"
+        if self.keep_state and state.exists():
+            opt.load_state_dict(torch.load(state, weights_only=True))
+        train_epochs(model, opt, sequences, cfg, progress=False)
+        if self.keep_state:
+            torch.save(opt.state_dict(), state)
         n = sum(max(len(s) - 1, 0) for s in sequences)
         return {k: v.detach().numpy() for k, v in model.state_dict().items()}, n, {}
 
@@ -186,7 +211,8 @@ def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list
                     dp: tuple[float, float] | None = None) -> tuple[SequenceModel, dict]:
     """FedAvg over one client per group of users (``dp``: (noise multiplier, clipping norm)); returns the
     global model and what the server received."""
-    model_cfg = replace(cfg.collab(cfg.local_epochs), batch_size=cfg.client_batch_size or cfg.batch_size)
+    model_cfg = replace(cfg.collab(cfg.local_epochs), batch_size=cfg.client_batch_size or cfg.batch_size,
+                        lr=cfg.client_lr or cfg.lr)
     torch.manual_seed(cfg.seed)
     model = SequenceModel(n_items, model_cfg)
     with tempfile.TemporaryDirectory(prefix="llmrec-clients-") as store:
@@ -194,7 +220,8 @@ def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list
             own = [sequences[u] for u in group if u in sequences]
             save_client_sequences(Path(store) / f"client-{i}.npz", own)
         run = simulate_fedavg({k: v.numpy() for k, v in model.state_dict().items()},
-                              CollabClient(store, n_items, model_cfg, cfg.local_fraction), len(groups),
+                              CollabClient(store, n_items, model_cfg, cfg.local_fraction,
+                                           cfg.client_state), len(groups),
                               cfg.rounds, num_cpus=cfg.num_cpus, dp=dp, server_lr=cfg.server_lr,
                               server_momentum=cfg.server_momentum)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "train_collab", "train_sequence_model"]
+__all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "make_optimizer", "train_collab",
+           "train_epochs", "train_sequence_model"]
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +137,24 @@ def train_sequence_model(sequences: list[np.ndarray], n_items: int, config: Coll
     """Train on next-item prediction at every position of each sequence of catalog positions, from random
     weights or from ``initial`` (a state dict: a federated client continues from the server's model)."""
     torch.manual_seed(config.seed)
-    x, y = next_item_examples(sequences, config.window)
     model = SequenceModel(n_items, config)
     if initial is not None:
         model.load_state_dict(initial)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = make_optimizer(model, config)
+    return train_epochs(model, opt, sequences, config, progress=progress, desc=desc)
+
+
+def make_optimizer(model: SequenceModel, config: CollabConfig) -> torch.optim.Optimizer:
+    """The channel's optimiser (AdamW at ``config.lr`` and ``config.weight_decay``)."""
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def train_epochs(model: SequenceModel, opt: torch.optim.Optimizer, sequences: list[np.ndarray],
+                 config: CollabConfig, progress: bool = True, desc: str = "collab channel") -> SequenceModel:
+    """``config.epochs`` passes of next-item cross-entropy over ``sequences`` with ``opt`` (whose state a
+    caller may keep between calls: a federated client's optimiser across rounds); batches drawn with
+    ``config.seed``, dropout from torch's global generator (seeded by the caller)."""
+    x, y = next_item_examples(sequences, config.window)
     gen = torch.Generator().manual_seed(config.seed)
     steps = config.epochs * ((len(x) + config.batch_size - 1) // config.batch_size)
     with tqdm(total=steps, desc=desc, disable=not progress, unit="step") as bar:

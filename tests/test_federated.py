@@ -161,3 +161,22 @@ def test_federated_training_changes_the_global_model(collab_run):
     assert not np.allclose(run.arrays["out.weight"], initial["out.weight"])
     model = SequenceModel(8, CollabConfig(dim=4, window=5, members=1))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})  # loads as the model
+
+
+def test_a_client_keeps_its_optimiser_state_across_rounds_only_when_asked(tmp_path):
+    rng = np.random.default_rng(1)
+    save_client_sequences(tmp_path / "client-0.npz", [rng.integers(0, 8, 12) for _ in range(2)])
+    config = CollabConfig(dim=4, window=5, epochs=1, batch_size=8, members=1)
+    arrays = {k: v.numpy() for k, v in SequenceModel(8, config).state_dict().items()}
+    fresh = CollabClient(str(tmp_path), 8, config)
+    kept = CollabClient(str(tmp_path), 8, config, keep_state=True)
+    fresh(0, arrays, 1)
+    assert not (tmp_path / "client-0.optimizer.pt").exists()
+    kept(0, arrays, 1)
+    state = torch.load(tmp_path / "client-0.optimizer.pt", weights_only=True)
+    assert {float(s["step"]) for s in state["state"].values()} == {3.0}  # 22 examples / 8: 3 steps
+    again, _, _ = kept(0, arrays, 2)
+    state = torch.load(tmp_path / "client-0.optimizer.pt", weights_only=True)
+    assert {float(s["step"]) for s in state["state"].values()} == {6.0}  # round 2 went on from round 1's
+    restart, _, _ = fresh(0, arrays, 2)
+    assert not np.allclose(again["out.weight"], restart["out.weight"])  # moments carried over change the step
