@@ -190,7 +190,7 @@ class Pipeline:
         ranked = self.ranker.rank(history)
         if self._stage is None:
             self._stage = MultiObjective(self.data.catalog, self.data.interactions, weights)
-        order = self._stage.rerank(history, ranked.items, ranked.scores, weights)[:k]
+        order = self._stage.rerank(history, ranked.items, ranked.scores, weights.for_answer(k))[:k]
         position = {int(i): n for n, i in enumerate(ranked.items)}
         scores = ranked.scores[[position[int(i)] for i in order]]
         return ItemList(order, scores, {**ranked.meta, "objectives": weights.model_dump()})

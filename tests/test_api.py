@@ -78,10 +78,10 @@ def test_a_pipeline_request_is_re_ranked_by_its_objective_weights_within_its_con
 
         monkeypatch.setattr(conversations, "recommend", recorded)
         plain = p.recommend(request="a thriller", k=6)
-        diverse = p.recommend(request="a thriller", k=6, objectives={"diversity": 5.0})
+        diverse = p.recommend(request="a thriller", k=6, objectives={"diversity": 5.0, "page": 0})
         with pytest.raises(llmrec.ConfigError, match="invalid objective weights"):
             p.recommend(request="a thriller", objectives={"diversity": -1})
-    assert given == [None, ObjectiveWeights(diversity=5.0)]
+    assert given == [None, ObjectiveWeights(diversity=5.0, page=0)]
     catalog = p.data.catalog
     assert all("Thriller" in catalog.genres(int(i)) for i in [*plain.items, *diverse.items])
     assert sorted(diverse.items.tolist()) == sorted(plain.items.tolist())  # every thriller, re-ordered

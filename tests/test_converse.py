@@ -265,12 +265,17 @@ def _genre_spread(catalog, items) -> float:
 def test_a_diversity_weight_spreads_the_genres_of_an_answer_and_every_constraint_still_holds(conv, ml100k):
     text = "action films from the 90s, no comedy"
     plain = conv.recommend(text, k=10)
-    diverse = conv.recommend(text, k=10, objectives={"diversity": 3.0})
+    diverse = conv.recommend(text, k=10, objectives={"diversity": 3.0, "page": 0})  # in the greedy's order
     assert diverse.parse == plain.parse and len(diverse.items) == len(plain.items) == 10
     assert [it.item for it in diverse.items] != [it.item for it in plain.items]
     catalog = ml100k.catalog  # the top of the list shares fewer genres
     assert (_genre_spread(catalog, [it.item for it in diverse.items[:3]])
             > _genre_spread(catalog, [it.item for it in plain.items[:3]]))
+    # by default the answer is one page: the greedy's first five picks, shown in the ranked order
+    five = [it.item for it in conv.recommend(text, k=5, objectives={"diversity": 3.0}).items]
+    greedy = [it.item for it in conv.recommend(text, k=5, objectives={"diversity": 3.0, "page": 0}).items]
+    ranked = [it.item for it in plain.items]
+    assert set(five) == set(greedy) and five == sorted(five, key=ranked.index) and five != greedy
     stated = Query.from_parse(diverse.parse)
     for it in diverse.items:
         assert not stated.constraints.violations(catalog, it.item), it.title
@@ -322,7 +327,7 @@ def test_weights_reorder_the_llm_ranked_list_with_each_score_kept_by_its_item(ml
     with Conversations(ml100k, config, ranker=ranker) as c:
         text = "a thriller"
         plain = c.recommend(text, k=10)  # 6 LLM-ranked candidates, then 4 recalled below them (score 0)
-        diverse = c.recommend(text, k=10, objectives={"diversity": 2.0})
+        diverse = c.recommend(text, k=10, objectives={"diversity": 2.0, "page": 0})  # the greedy's order
     assert not plain.degraded and not diverse.degraded and ranker.calls == 2
     assert [it.score for it in plain.items] == pytest.approx([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0, 0, 0, 0])
     assert [it.item for it in diverse.items] != [it.item for it in plain.items]

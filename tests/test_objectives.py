@@ -45,8 +45,8 @@ def test_zero_weights_keep_the_rankers_order_ties_by_id_and_nonfinite_last(data)
 
 
 def test_diversity_breaks_up_a_run_of_the_same_genre(data):
-    assert stage(data, diversity=2.0).rerank(NOBODY, ITEMS, SCORES).tolist()[:3] == [1, 4, 5]
-    mild = stage(data, diversity=0.1).rerank(NOBODY, ITEMS, SCORES).tolist()
+    assert stage(data, diversity=2.0, page=0).rerank(NOBODY, ITEMS, SCORES).tolist()[:3] == [1, 4, 5]
+    mild = stage(data, diversity=0.1, page=0).rerank(NOBODY, ITEMS, SCORES).tolist()
     assert mild[:2] == [1, 2]  # a small weight keeps the ranker's close calls
 
 
@@ -58,7 +58,16 @@ def test_calibration_brings_the_list_toward_the_historys_genres(data):
 
 
 def test_popularity_weight_demotes_the_most_popular_items(data):
-    assert stage(data, popularity=3.0).rerank(NOBODY, ITEMS, SCORES).tolist()[0] != 1
+    assert stage(data, popularity=3.0, page=0).rerank(NOBODY, ITEMS, SCORES).tolist()[0] != 1
+
+
+def test_the_objectives_choose_each_pages_items_and_the_ranker_orders_them(data):
+    picked = stage(data, diversity=2.0, page=0).rerank(NOBODY, ITEMS, SCORES).tolist()
+    assert picked == [1, 4, 5, 6, 2, 3]  # the greedy's order
+    paged = stage(data, diversity=2.0, page=3).rerank(NOBODY, ITEMS, SCORES).tolist()
+    assert paged == [1, 4, 5, 2, 3, 6]  # pages {1, 4, 5} and {6, 2, 3}, each in the ranker's order
+    # a page as long as the pool keeps the ranker's order: nothing left to choose
+    assert stage(data, diversity=2.0, page=10).rerank(NOBODY, ITEMS, SCORES).tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_only_the_pool_is_reordered_and_the_rest_keeps_its_order(data):
@@ -72,14 +81,15 @@ def test_the_harness_ranks_by_the_reranked_order(data):
     same = create_recommender("rerank", {"base": "popularity"}).fit(held.train)
     again = evaluate(same, held, progress=False, top_n=4)
     assert again.ranks.equals(base.ranks) and (again.lists == base.lists).all()
-    diverse = create_recommender("rerank", {"base": "popularity", "diversity": 3.0}).fit(held.train)
+    diverse = create_recommender("rerank", {"base": "popularity", "diversity": 3.0, "page": 0})
+    diverse.fit(held.train)
     lists = evaluate(diverse, held, progress=False, top_n=4).lists
     assert not (lists == base.lists).all()
 
 
 def test_a_reranked_recommendation_follows_the_stage_order(data):
     held = leave_last_out(data, "test")
-    rec = create_recommender("rerank", {"base": "popularity", "diversity": 3.0}).fit(held.train)
+    rec = create_recommender("rerank", {"base": "popularity", "diversity": 3.0, "page": 0}).fit(held.train)
     base = create_recommender("popularity").fit(held.train)
     top = rec.recommend(NOBODY, ITEMS, n=3)
     assert top.items.tolist() == rec.stage.rerank(NOBODY, ITEMS, base.score(NOBODY, ITEMS))[:3].tolist()

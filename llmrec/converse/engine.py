@@ -479,6 +479,7 @@ class Conversations:
               weights: ObjectiveWeights | None = None) -> tuple[ItemList, dict]:
         """Recall on the allowed items, the LLM's rerank of the top K, the objectives' re-ordering
         (``weights``; without the LLM, of the retriever's order), explanations of the top ``explain``."""
+        weights = weights.for_answer(k) if weights is not None else None
         genres = [*query.constraints.genres_all, *query.constraints.genres_any]
         recall_text = " ".join([*genres, query.text]).strip() or None
         n = max(k, self.config.candidates)

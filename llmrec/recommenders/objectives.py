@@ -10,8 +10,11 @@ is taken, where ``rel`` is the ranker's score min-max scaled to [0, 1] over the 
 genre Jaccard similarity to an item already chosen (MMR, Carbonell & Goldstein 1998); ``KL`` Steck's
 calibration divergence (RecSys 2018) between the genre distribution ``p`` of the user's history and that of
 the list so far with ``i`` (``q~ = 0.99 q + 0.01 p``); ``pop`` the item's training popularity as
-``log(1 + count) / log(1 + max count)``.  All weights 0 give the ranker's own order.  Items below the pool
-keep their order after the re-ranked list.
+``log(1 + count) / log(1 + max count)``.  The objectives choose which items make each page of the list
+(``page`` items: the first page is the greedy's first ``page`` picks, and so on); within a page the items are
+shown in the ranker's order, so the most relevant pick leads (``page=0``: in the order the greedy picked
+them).  Diversity, coverage and calibration of a page do not depend on its order; its accuracy does.  All
+weights 0 give the ranker's own order.  Items below the pool keep their order after the re-ranked list.
 
     rec = create_recommender("rerank", {"base": "itemknn", "diversity": 0.3})
     python -m eval --recommender rerank --param base=itemknn --param diversity=0.3
@@ -39,9 +42,16 @@ class ObjectiveWeights(RecommenderConfig):
     popularity: float = Field(0.0, ge=0, description="weight of the item's scaled log popularity")
     pool: int = Field(100, ge=1, description="the ranker's top items the stage re-orders")
     length: int = Field(20, ge=1, description="length of the re-ranked list")
+    page: int = Field(10, ge=0, description="items per page: each page's picks shown in the ranker's order "
+                                            "(0: in the order they were picked)")
 
     def active(self) -> bool:
         return bool(self.diversity or self.calibration or self.popularity)
+
+    def for_answer(self, k: int) -> ObjectiveWeights:
+        """These weights for an answer of ``k`` items: its page no longer than the answer (so the items
+        shown are the greedy's first ``k`` picks, in the ranker's order)."""
+        return self.model_copy(update={"page": min(self.page, k)}) if self.page > k else self
 
 
 class MultiObjective:
@@ -68,6 +78,8 @@ class MultiObjective:
             return items[order]
         pool = order[:w.pool]
         chosen = self._greedy(history, items[pool], np.where(finite[pool], scores[pool], np.nan), w)
+        if w.page:  # the pool is in the ranker's order: sorting positions within a page restores it
+            chosen = np.concatenate([np.sort(chosen[i:i + w.page]) for i in range(0, len(chosen), w.page)])
         head = pool[chosen]
         rest = order[~np.isin(order, head)]
         return items[np.concatenate([head, rest])]
