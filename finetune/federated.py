@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from finetune.federated_flower import simulate_fedavg
+from finetune.federated_privacy import epsilon, plot_privacy
 from finetune.partitions import Partition, partition_users, user_regions
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import add_config_arguments, arg, config_from_args
@@ -109,6 +110,8 @@ class FederatedConfig:
     dp_clients: int = arg(10, help="collab: clients of the differentially private runs")
     dp_clip: float = arg(0.0, help="collab: clipping norm of client updates (0: the median update norm of "
                                    "the non-private iid run with --dp-clients clients, per split)")
+    dp_delta: float = arg(1e-5, help="collab: delta at which each private run's epsilon is reported (per "
+                                     "client, Opacus's RDP accountant)")
     num_cpus: int = arg(2, help="CPUs of the in-process Ray the simulation runs on")
     seed: int = arg(0, help="random seed (partitions, initial model, training)")
     progress: bool = arg(True, help="show progress bars")
@@ -120,6 +123,8 @@ class FederatedConfig:
             raise ConfigError(f"--dp-noise needs the non-private iid run it is compared with: --partitions "
                               f"{self.partitions} and --clients {self.clients} must include iid and "
                               f"--dp-clients {self.dp_clients}")
+        if not 0 < self.dp_delta < 1:
+            raise ConfigError(f"--dp-delta must be in (0, 1), got {self.dp_delta}")
         if min(self.dp_noise, default=0.0) < 0 or self.dp_clip < 0:
             raise ConfigError(f"--dp-noise and --dp-clip must be >= 0, got {self.dp_noise} and "
                               f"{self.dp_clip}")
@@ -269,6 +274,10 @@ def run_federated(cfg: FederatedConfig, dataset: Dataset) -> dict:
             groups = None if how is None else partition_users(users, k, how, seed=cfg.seed, regions=regions)
             if groups is not None:
                 card["client_users"] = [len(g) for g in groups]
+            if label.startswith("dp-"):
+                z = float(label[3:])
+                card["dp"] = {"noise": z, "delta": cfg.dp_delta,
+                              "epsilon": epsilon(z, cfg.rounds, cfg.dp_delta)}
             for s in splits:
                 if groups is None:
                     models[fit_name[s]] = train_central(seqs[s], n_items, cfg)
@@ -276,7 +285,7 @@ def run_federated(cfg: FederatedConfig, dataset: Dataset) -> dict:
                     dp = None
                     if label.startswith("dp-"):
                         seen = results["models"][f"iid-{k}"][f"server_received_{s}"]["update_norm_median"]
-                        dp = (float(label[3:]), cfg.dp_clip or seen)
+                        dp = (card["dp"]["noise"], cfg.dp_clip or seen)
                     models[fit_name[s]], card[f"server_received_{s}"] = train_federated(seqs[s], n_items,
                                                                                         groups, cfg, dp)
             card["train_seconds"] = round(time.perf_counter() - t, 1)
@@ -291,6 +300,8 @@ def run_federated(cfg: FederatedConfig, dataset: Dataset) -> dict:
             results["models"][label] = card
             log.info("model_done setup=%s metrics=%s", label, card["metrics"])
         results["comparisons"] = compare_all(tmp / "reports", results["models"], cfg.splits)
+        if cfg.dp_noise:
+            plot_privacy(results, tmp / "privacy.png")
         results["seconds"] = round(time.perf_counter() - t0, 1)
         atomic_write_text(tmp / "results.json", json.dumps(results, indent=2))
         write_manifest(tmp, FEDERATED_KIND, dataset=dataset.interactions.fingerprint(), config=asdict(cfg))
@@ -317,7 +328,7 @@ def results_table(results: dict) -> str:
     rows = []
     for label, card in results["models"].items():
         m = card["metrics"]
-        row = [label, card["clients"]]
+        row = [label, card["clients"], f"{card['dp']['epsilon']:.3g}" if card.get("dp") else "-"]
         for s in ("validation", "test"):
             if s not in m:
                 row += ["-", "-"]
@@ -326,7 +337,7 @@ def results_table(results: dict) -> str:
             rel = "-" if c is None else f"{100 * c['relative']:+.1f}% [{c['ci'][0]:+.4f}, {c['ci'][1]:+.4f}]"
             row += [f"{m[s]['recall@20']:.4f}", rel]
         rows.append(row)
-    return format_table(rows, ["model", "clients", "val recall@20", "vs central (95% CI of diff)",
+    return format_table(rows, ["model", "clients", "epsilon", "val recall@20", "vs central (95% CI of diff)",
                                "test recall@20", "vs central (95% CI of diff)"])
 
 

@@ -180,3 +180,33 @@ def test_a_client_keeps_its_optimiser_state_across_rounds_only_when_asked(tmp_pa
     assert {float(s["step"]) for s in state["state"].values()} == {6.0}  # round 2 went on from round 1's
     restart, _, _ = fresh(0, arrays, 2)
     assert not np.allclose(again["out.weight"], restart["out.weight"])  # moments carried over change the step
+
+
+# -- the privacy budget --------------------------------------------------------------------------------------
+def test_epsilon_is_the_gaussian_mechanisms_renyi_budget_over_the_rounds():
+    import math
+
+    from finetune.federated_privacy import ORDERS, epsilon
+
+    # every client in every round: Renyi DP of order a is rounds * a / (2 z^2); Opacus converts it with
+    # eps = rdp - (log delta + log a) / (a - 1) + log((a - 1) / a), the best order
+    z, rounds, delta = 1.0, 3, 1e-5
+    by_hand = min(rounds * a / (2 * z * z) - (math.log(delta) + math.log(a)) / (a - 1) + math.log((a - 1) / a)
+                  for a in ORDERS)
+    assert epsilon(z, rounds, delta) == pytest.approx(by_hand, rel=1e-9)
+    assert epsilon(2.0, rounds, delta) < epsilon(1.0, rounds, delta) < epsilon(1.0, 10, delta)
+    assert epsilon(0.0, rounds, delta) == math.inf
+
+
+def test_the_privacy_plot_is_a_png_of_every_private_run(tmp_path):
+    from finetune.federated_privacy import plot_privacy
+
+    def card(recall, dp=None):
+        return {"metrics": {"validation": {"recall@20": recall}}, **({"dp": dp} if dp else {})}
+
+    results = {"config": {"dp_clients": 10, "dp_delta": 1e-5, "rounds": 3},
+               "models": {"central": card(0.33), "iid-10": card(0.29),
+                          "dp-0.1": card(0.05, {"noise": 0.1, "epsilon": 231.0}),
+                          "dp-1": card(0.01, {"noise": 1.0, "epsilon": 9.0})}}
+    path = plot_privacy(results, tmp_path / "privacy.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
