@@ -272,11 +272,11 @@ def test_objective_weights_are_forwarded_to_the_recommender_and_default_to_none(
                        ).status_code == 200
     assert client.post("/v1/recommend", json={"request": "a comedy"}).status_code == 200
     cid = client.post("/v1/conversations").json()["id"]
-    weights = {"diversity": 0.1, "calibration": 2, "popularity": 0.25}
+    weights = {"diversity": 0.1, "calibration": 2, "popularity": 0.25, "page": 0}
     assert client.post(f"/v1/conversations/{cid}/turns", json={"text": "a comedy", "objectives": weights}
                        ).status_code == 200
-    assert fake.objectives == [{"diversity": 0.5, "calibration": 0.0, "popularity": 0.0}, None,
-                               {"diversity": 0.1, "calibration": 2.0, "popularity": 0.25}]
+    assert fake.objectives == [{"diversity": 0.5, "calibration": 0.0, "popularity": 0.0, "page": 10}, None,
+                               {"diversity": 0.1, "calibration": 2.0, "popularity": 0.25, "page": 0}]
 
 
 @pytest.mark.parametrize("objectives,field", [
@@ -285,6 +285,7 @@ def test_objective_weights_are_forwarded_to_the_recommender_and_default_to_none(
     ({"popularity": True}, "objectives.popularity"),
     ({"diversty": 0.3}, "objectives.diversty"),
     ({"pool": 50}, "objectives.pool"),  # the service's stage sizes are not the request's to choose
+    ({"page": -1}, "objectives.page"),
     ([0.3], "objectives"),
 ])
 def test_invalid_objective_weights_are_a_422_naming_the_field(client, fake, objectives, field):
