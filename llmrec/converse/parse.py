@@ -61,7 +61,8 @@ _SEEN_AFTER = re.compile(r"^\s*(?:(?:schon|bereits|deja|ya)\s+(?:gesehen|vu|vist
 _YEAR = r"(?:19\d\d|20[0-2]\d)"
 _DECADE = (r"(?:(?:the|los|las|les|den|der|die)\s+)?(?:(?:early|late|mid)[\s-]+)?(?:"
            r"(?P<full>(?:19|20)\d0)['’]?s\b|['’]?(?P<short>\d0)['’]?s\b|(?P<word>"
-           + "|".join(DECADE_WORDS) + r")\b|(?:anos|decada\s+de(?:\s+los)?|annees)\s+(?:(?:19)?(?P<rom>\d0)\b"
+           + "|".join(DECADE_WORDS) + r")(?:jahren?|n)?\b"  # German: "den Siebzigern", "Siebzigerjahre"
+           r"|(?:anos|decada\s+de(?:\s+los)?|annees)\s+(?:(?:19)?(?P<rom>\d0)\b"
            r"|(?P<romword>" + "|".join(sorted(DECADE_WORDS, key=len, reverse=True)) + r"))"
            r"|(?:19)?(?P<de>\d0)er(?:\s+jahre\w*|n)?\b|(?<=los\s)(?P<los>\d0)\b)")
 _SPAN = rf"(?:(?P<year>{_YEAR})\b|{_DECADE})"
