@@ -45,13 +45,13 @@ __all__ = ["GRID", "Pools", "choose", "collect_pools", "objective_rows", "object
 
 log = logging.getLogger(__name__)
 
-_DIVERSITY = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0)
-_POPULARITY = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
+_DIVERSITY = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8, 1.2, 2.0)
+_POPULARITY = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.8)
 #: The weights tried per objective: each alone (0 is the un-reranked list), and diversity with popularity
 #: together (for lists that are both more diverse and cover more of the catalog).
 GRID: dict[str, list[dict[str, float]]] = {
     "diversity": [{"diversity": w} for w in _DIVERSITY],
-    "calibration": [{"calibration": w} for w in (0.0, 0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)],
+    "calibration": [{"calibration": w} for w in (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.4, 2.0, 4.0, 8.0)],
     "popularity": [{"popularity": w} for w in _POPULARITY],
     "diversity+popularity": [{"diversity": d, "popularity": p}
                              for d in _DIVERSITY[:7] for p in _POPULARITY[:6]],

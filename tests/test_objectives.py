@@ -63,9 +63,9 @@ def test_popularity_weight_demotes_the_most_popular_items(data):
 
 def test_the_objectives_choose_each_pages_items_and_the_ranker_orders_them(data):
     picked = stage(data, diversity=2.0, page=0).rerank(NOBODY, ITEMS, SCORES).tolist()
-    assert picked == [1, 4, 5, 6, 2, 3]  # the greedy's order
+    assert picked == [1, 4, 5, 2, 6, 3]  # the greedy's order
     paged = stage(data, diversity=2.0, page=3).rerank(NOBODY, ITEMS, SCORES).tolist()
-    assert paged == [1, 4, 5, 2, 3, 6]  # pages {1, 4, 5} and {6, 2, 3}, each in the ranker's order
+    assert paged == [1, 4, 5, 2, 3, 6]  # pages {1, 4, 5} and {2, 6, 3}, each in the ranker's order
     # a page as long as the pool keeps the ranker's order: nothing left to choose
     assert stage(data, diversity=2.0, page=10).rerank(NOBODY, ITEMS, SCORES).tolist() == [1, 2, 3, 4, 5, 6]
 
@@ -94,3 +94,22 @@ def test_a_reranked_recommendation_follows_the_stage_order(data):
     top = rec.recommend(NOBODY, ITEMS, n=3)
     assert top.items.tolist() == rec.stage.rerank(NOBODY, ITEMS, base.score(NOBODY, ITEMS))[:3].tolist()
     assert top.scores.tolist() == [0.0, -1.0, -2.0]
+
+
+def test_mean_redundancy_counts_overlap_with_every_chosen_item_and_max_only_the_closest(data):
+    # after comedy 1, drama 4 and horror 5: comedy 2 overlaps one chosen item fully (mean 1/3, max 1), the
+    # comedy-drama 6 two of them by half (mean 1/3, max 1/2); the mean ties them and rank decides, MMR's max
+    # takes 6
+    mean = stage(data, diversity=2.0, page=0).rerank(NOBODY, ITEMS, SCORES).tolist()
+    mmr = stage(data, diversity=2.0, page=0, redundancy="max").rerank(NOBODY, ITEMS, SCORES).tolist()
+    assert mean[:4] == [1, 4, 5, 2] and mmr[:4] == [1, 4, 5, 6]
+
+
+def test_rank_relevance_does_not_depend_on_the_scale_of_the_rankers_scores(data):
+    near_tie = np.array([10.0, 9.9, 0.2, 0.1, 0.05, 0.0])  # two leaders 0.1 apart, the rest far below
+    by_score = stage(data, popularity=0.3, page=0, relevance="score").rerank(NOBODY, ITEMS, near_tie)
+    by_rank = stage(data, popularity=0.3, page=0).rerank(NOBODY, ITEMS, near_tie)
+    assert by_score.tolist()[:2] == [2, 1]  # scaled scores: 1.0 vs 0.99, the popularity term swaps them
+    assert by_rank.tolist()[:2] == [1, 2]  # ranks: gains 1 vs 0.63 whatever the scores
+    assert (stage(data, popularity=0.3, page=0).rerank(NOBODY, ITEMS, near_tie * 100).tolist()
+            == by_rank.tolist())

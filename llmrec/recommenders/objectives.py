@@ -4,12 +4,15 @@ calibration or less popular items, one weight per objective.
 The ranker's top ``pool`` items are re-ordered greedily into a list of ``length``: at each position the item
 with the highest
 
-    rel(i) - diversity * max_sim(i, chosen) - calibration * KL(p || q~(chosen + i)) - popularity * pop(i)
+    rel(i) - diversity * sim(i, chosen) - calibration * KL(p || q~(chosen + i)) - popularity * pop(i)
 
-is taken, where ``rel`` is the ranker's score min-max scaled to [0, 1] over the pool; ``max_sim`` the largest
-genre Jaccard similarity to an item already chosen (MMR, Carbonell & Goldstein 1998); ``KL`` Steck's
-calibration divergence (RecSys 2018) between the genre distribution ``p`` of the user's history and that of
-the list so far with ``i`` (``q~ = 0.99 q + 0.01 p``); ``pop`` the item's training popularity as
+is taken, where ``rel`` is the DCG gain of the item's rank r in the ranker's order, ``1 / log2(r + 2)``
+(``relevance="rank"``, the default: the same scale whatever the ranker's scores are) or the ranker's score
+min-max scaled to [0, 1] over the pool (``relevance="score"``); ``sim`` the mean genre Jaccard similarity to
+the items already chosen (``redundancy="mean"``, the default: the greedy step of intra-list diversity) or the
+largest (``"max"``: MMR, Carbonell & Goldstein 1998); ``KL`` Steck's calibration divergence (RecSys 2018)
+between the genre distribution ``p`` of the user's history and that of the list so far with ``i``
+(``q~ = 0.99 q + 0.01 p``); ``pop`` the item's training popularity as
 ``log(1 + count) / log(1 + max count)``.  The objectives choose which items make each page of the list
 (``page`` items: the first page is the greedy's first ``page`` picks, and so on); within a page the items are
 shown in the ranker's order, so the most relevant pick leads (``page=0``: in the order the greedy picked
@@ -22,7 +25,7 @@ weights 0 give the ranker's own order.  Items below the pool keep their order af
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -44,6 +47,10 @@ class ObjectiveWeights(RecommenderConfig):
     length: int = Field(20, ge=1, description="length of the re-ranked list")
     page: int = Field(10, ge=0, description="items per page: each page's picks shown in the ranker's order "
                                             "(0: in the order they were picked)")
+    relevance: Literal["rank", "score"] = Field("rank", description="the ranker's side of the trade: the DCG "
+                                                "gain of each item's rank, or its min-max scaled score")
+    redundancy: Literal["mean", "max"] = Field("mean", description="genre similarity to the chosen items: "
+                                               "the mean (intra-list diversity) or the largest (MMR)")
 
     def active(self) -> bool:
         return bool(self.diversity or self.calibration or self.popularity)
@@ -86,9 +93,12 @@ class MultiObjective:
 
     def _greedy(self, history: History, pool: np.ndarray, scores: np.ndarray, w: ObjectiveWeights
                 ) -> np.ndarray:
-        known = np.isfinite(scores)
-        low, high = (np.min(scores[known]), np.max(scores[known])) if known.any() else (0.0, 0.0)
-        rel = np.nan_to_num((scores - low) / (high - low) if high > low else np.ones(len(pool)), nan=0.0)
+        if w.relevance == "rank":  # the pool is in the ranker's order
+            rel = 1.0 / np.log2(np.arange(len(pool)) + 2.0)
+        else:
+            known = np.isfinite(scores)
+            low, high = (np.min(scores[known]), np.max(scores[known])) if known.any() else (0.0, 0.0)
+            rel = np.nan_to_num((scores - low) / (high - low) if high > low else np.ones(len(pool)), nan=0.0)
         rows = self.catalog.positions(pool)
         g, spread, pop = self.genres[rows], self.spread[rows], self.popularity[rows]
         size = g.sum(1)
@@ -97,12 +107,13 @@ class MultiObjective:
             h = self.spread[self.catalog.positions(history.items)].sum(0)
             p = h / h.sum() if h.sum() > 0 else None
         base = rel - w.popularity * pop
-        max_sim = np.zeros(len(pool))
+        max_sim, sum_sim = np.zeros(len(pool)), np.zeros(len(pool))
         q_sum = np.zeros(g.shape[1])
         free = np.ones(len(pool), dtype=bool)
         picked: list[int] = []
         for step in range(min(w.length, len(pool))):
-            obj = base - w.diversity * max_sim
+            sim = max_sim if w.redundancy == "max" else sum_sim / max(step, 1)
+            obj = base - w.diversity * sim
             if p is not None:
                 q = (q_sum[None, :] + spread) / (step + 1)
                 qt = 0.99 * q + 0.01 * p[None, :]
@@ -115,7 +126,8 @@ class MultiObjective:
             q_sum += spread[j]
             inter = g @ g[j]
             union = size + size[j] - inter
-            max_sim = np.maximum(max_sim, np.where(union > 0, inter / np.maximum(union, 1e-12), 1.0))
+            jaccard = np.where(union > 0, inter / np.maximum(union, 1e-12), 1.0)
+            max_sim, sum_sim = np.maximum(max_sim, jaccard), sum_sim + jaccard
         return np.asarray(picked, dtype=np.int64)
 
 
