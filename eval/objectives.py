@@ -198,7 +198,7 @@ def plot_pareto(results: list[dict[str, Any]], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from llmrec.artifacts import atomic_write_bytes
+    from llmrec.artifacts import atomic_write_figure
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     panels = (("ild_genre", "intra-list genre diversity @10"), ("novelty", "novelty @10 (bits)"),
@@ -219,14 +219,7 @@ def plot_pareto(results: list[dict[str, Any]], path: str | Path) -> Path:
     axes[0].legend(fontsize=7)
     fig.suptitle("Re-ranking trade-offs on validation (circles: weights chosen within the NDCG budget)")
     fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    path = Path(path)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return atomic_write_figure(fig, path)
 
 
 def objective_rows(results: list[dict[str, Any]]) -> tuple[list[list[Any]], list[str]]:

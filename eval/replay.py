@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from llmrec.artifacts import atomic_directory, write_manifest
+from llmrec.artifacts import atomic_directory, atomic_write_figure, write_manifest
 from llmrec.converse import Conversations, ConverseConfig
 from llmrec.data import Dataset, Interactions
 from llmrec.errors import ConfigError
@@ -174,8 +174,7 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         ax.legend()
     fig.suptitle(f"replay, {result['split']} split, {result['users']} users, retriever {result['retriever']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    atomic_write_figure(fig, path, dpi=120)
 
 
 def save(result: dict[str, Any], directory: str | Path) -> Path:

@@ -12,11 +12,10 @@ delta)``, for a client (all its users' interactions together), not for a single 
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
-from llmrec.artifacts import atomic_write_bytes
+from llmrec.artifacts import atomic_write_figure
 
 __all__ = ["ORDERS", "epsilon", "plot_privacy"]
 
@@ -68,9 +67,4 @@ def plot_privacy(results: dict, path: str | Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle("Federated collaborative channel: privacy against accuracy")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    path = Path(path)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return atomic_write_figure(fig, path)

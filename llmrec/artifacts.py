@@ -24,6 +24,7 @@ __all__ = [
     "MANIFEST",
     "atomic_directory",
     "atomic_write_bytes",
+    "atomic_write_figure",
     "atomic_write_text",
     "read_manifest",
     "sha256_file",
@@ -66,6 +67,19 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_figure(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Render a matplotlib figure as a PNG at ``path`` atomically, and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
 
 
 @contextlib.contextmanager
