@@ -81,9 +81,11 @@ class RecommendArgs(DataArgs):
                                          "--backend remote the server must serve it (llmrec serve-llm --lora "
                                          "NAME=DIR)")
     explain: int = arg(3, help="llm: explain the top N recommendations (0: none)")
-    diversity: float = arg(0.0, help="re-ranking weight of genre diversity (MMR; docs/metrics.md)")
+    diversity: float = arg(0.0, help="re-ranking weight of genre diversity (docs/metrics.md)")
     calibration: float = arg(0.0, help="re-ranking weight of matching the history's genre mix")
     popularity: float = arg(0.0, help="re-ranking weight against popular items")
+    page: int = arg(10, help="re-ranking: picks shown together in the ranker's order (0: the re-ranker's "
+                             "order)")
     parser_adapter: str | None = arg(None, help="with --request: LoRA parser adapter directory (python -m "
                                                 "finetune.parser) reading the request's loose words")
     param: list[str] = arg(default_factory=list, repeat=True,
@@ -218,7 +220,7 @@ def _objectives(args: RecommendArgs):
 
     try:
         return ObjectiveWeights(diversity=args.diversity, calibration=args.calibration,
-                                popularity=args.popularity)
+                                popularity=args.popularity, page=args.page)
     except ValueError as err:
         raise ConfigError(f"re-ranking weights must be 0 or more: {err}") from None
 
