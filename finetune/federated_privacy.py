@@ -19,8 +19,8 @@ from llmrec.artifacts import atomic_write_figure
 
 __all__ = ["ORDERS", "epsilon", "plot_privacy"]
 
-#: Rényi orders the accountant tries (Opacus's default set).
-ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
+#: Rényi orders the accountant tries (Opacus's default set, with orders closer to 1 for tiny noise).
+ORDERS = [1 + x / 100.0 for x in range(1, 10)] + [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
 
 
 def epsilon(noise_multiplier: float, rounds: int, delta: float) -> float:
