@@ -88,3 +88,27 @@ def test_a_pipeline_request_is_re_ranked_by_its_objective_weights_within_its_con
     assert diverse.items.tolist() != plain.items.tolist()
     scores = dict(zip(plain.items.tolist(), plain.scores.tolist()))
     assert dict(zip(diverse.items.tolist(), diverse.scores.tolist())) == scores  # each score kept by its item
+
+
+def test_a_conversation_turn_said_in_python_takes_its_own_objective_weights():
+    """``Conversation.say(..., objectives=...)`` passes the weights to that turn only."""
+    from llmrec.converse.conversation import Conversation
+
+    class Recording:
+        def __init__(self):
+            self.calls = []
+
+        def create(self, user=None):
+            return "c1"
+
+        def turn(self, conversation_id, text, **kwargs):
+            self.calls.append((conversation_id, text, kwargs))
+            return text
+
+    converser = Recording()
+    conv = Conversation(converser, user=7)
+    conv.say("a comedy", k=5, objectives={"diversity": 0.3})
+    conv.say("not the first one")
+    weights = {"diversity": 0.3}
+    assert converser.calls == [("c1", "a comedy", {"k": 5, "explain": None, "objectives": weights}),
+                               ("c1", "not the first one", {"k": None, "explain": None, "objectives": None})]

@@ -9,6 +9,7 @@ Conversations`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from llmrec.converse.turn import Converser, Turn
@@ -26,9 +27,12 @@ class Conversation:
         if conversation_id is not None:
             converser.state(conversation_id)  # an unknown id is an error now, not at the first turn
 
-    def say(self, text: str, *, k: int | None = None, explain: int | None = None) -> Turn:
-        """Add a turn (a request, or feedback on the list just shown) and get the answer."""
-        return self.converser.turn(self.id, text, k=k, explain=explain)
+    def say(self, text: str, *, k: int | None = None, explain: int | None = None,
+            objectives: Mapping[str, Any] | None = None) -> Turn:
+        """Add a turn (a request, or feedback on the list just shown) and get the answer; ``objectives``
+        (re-ranking weights, e.g. ``{"diversity": 0.3}``: :mod:`llmrec.recommenders.objectives`) apply to
+        this turn only."""
+        return self.converser.turn(self.id, text, k=k, explain=explain, objectives=objectives)
 
     def state(self) -> dict[str, Any]:
         """The conversation's state as JSON-able data."""
