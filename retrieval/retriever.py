@@ -257,12 +257,17 @@ class DenseRetriever(Recommender[DenseConfig]):
         return catalog_candidates(self.score, self._catalog.item_ids, history, k, request, exclude_seen)
 
     # -- real-time updates: the item index and new items (service/realtime) ------------------------------
-    def use_index(self, config: IndexConfig | MilvusConfig | None = None) -> VectorIndex:
+    def use_index(self, config: IndexConfig | MilvusConfig | None = None, *,
+                  milvus_uri: str | None = None) -> VectorIndex:
         """Search through an item index of the fused item vectors from now on: FAISS
         (:class:`~retrieval.index.ItemIndex`; default: exact, flat, raw inner product, so rankings are those
         of the matmul) or, given a :class:`~retrieval.milvus.MilvusConfig`, Milvus (use ``metric="ip"`` and
-        ``index_type="FLAT"`` for the same rankings); new items are added by :meth:`add_items` without a
-        rebuild."""
+        ``index_type="FLAT"`` for the same rankings; ``milvus_uri`` alone: exactly that, at a Milvus Lite
+        file or a cluster URI); new items are added by :meth:`add_items` without a rebuild."""
+        if milvus_uri is not None:
+            if config is not None:
+                raise ValueError("use_index takes a config or a milvus_uri, not both")
+            config = MilvusConfig(uri=milvus_uri, metric="ip", index_type="FLAT")
         config = config or IndexConfig(kind="flat", metric="ip", use_gpu=False)
         model, digest = self.encoder.identity
         self._index = build_index(self._items, self._catalog.item_ids, encoder_id=model, encoder_hash=digest,

@@ -56,6 +56,8 @@ class ServeConfig(DataArgs):
                                    "postgresql://user:password@host/db URL shared by several replicas")
     item_index: bool = arg(True, help="recall through the retriever's FAISS item index (exact; new items "
                                       "join it without a rebuild)")
+    milvus: str | None = arg(None, help="the item index on Milvus instead of FAISS: a Milvus Lite file (a "
+                                        "path ending in .db) or a cluster URI (http://host:19530); exact")
     explain: int = arg(0, help=f"explain the top N items of each answer, 0..{MAX_EXPLAIN}, when a request "
                                "does not say")
     service: ServiceConfig = arg(default_factory=ServiceConfig, help="limits per request")
@@ -110,6 +112,7 @@ def run(cfg: ServeConfig) -> int:
     with contextlib.closing(open_converser(dataset, retriever=cfg.retriever, backend=cfg.backend, url=cfg.url,
                                            adapter=cfg.adapter, parser_adapter=cfg.parser_adapter,
                                            db=db, explain=cfg.explain, item_index=cfg.item_index,
+                                           milvus_uri=cfg.milvus,
                                            llm=not cfg.no_llm, progress=_stderr)) as converser:
         app = create_app(converser, cfg.service)
         verbose = logging.getLogger().isEnabledFor(logging.INFO)

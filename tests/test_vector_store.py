@@ -157,3 +157,26 @@ def test_the_retriever_searches_through_milvus_as_through_faiss_and_adds_items_t
                                      timestamps=hist[1].timestamps[:0]), data.catalog.item_ids, 3,
                              request="humpback whales singing to astronauts on a starship")
     assert found.items[0] == new
+
+
+def test_the_conversational_engine_recalls_through_milvus_when_given_a_uri(ml100k, tmp_path):
+    """``ConverseConfig(milvus_uri=...)`` (``llmrec serve --milvus``): the item index is a Milvus collection,
+    and the answers are the FAISS index's."""
+    from llmrec.converse import Conversations, ConverseConfig
+
+    answers = {}
+    for name, uri in (("faiss", None), ("milvus", str(tmp_path / "serve" / "items.db"))):
+        config = ConverseConfig(retriever=None, llm=False, milvus_uri=uri,
+                                db=str(tmp_path / f"{name}.sqlite"))
+        with Conversations(ml100k, config) as conv:
+            assert isinstance(conv.retriever.index, MilvusIndex) == (name == "milvus")
+            answers[name] = [[it.item for it in conv.recommend(text, user=42, k=10).items]
+                             for text in ("a comedy from the 90s", "westerns", "like Toy Story, no horror")]
+    assert answers["milvus"] == answers["faiss"]
+
+
+def test_use_index_takes_a_config_or_a_milvus_uri_not_both(tmp_path):
+    from retrieval.retriever import DenseRetriever
+
+    with pytest.raises(ValueError, match="not both"):
+        DenseRetriever().use_index(MilvusConfig(uri="x.db"), milvus_uri="y.db")

@@ -98,6 +98,9 @@ class ConverseConfig(BaseModel):
     item_index: bool = Field(True, description=(
         "recall searches through the retriever's FAISS item index (exact inner product: the same ranking "
         "as without it), which new items (add_item) join without a rebuild"))
+    milvus_uri: str | None = Field(None, description=(
+        "with item_index: the item index on Milvus instead of FAISS, at a Milvus Lite file (a path ending in "
+        ".db) or a cluster URI (http://host:19530); exact inner product, the same ranking"))
 
 
 def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bool]],
@@ -185,7 +188,10 @@ class Conversations:
         self._llm_error: str | None = None if config.llm else "the LLM is switched off (llm=False)"
         self._llm_down_until = 0.0  # time.monotonic() before which the LLM is not tried again
         if config.item_index and hasattr(self.retriever, "use_index") and self.retriever.is_trained():
-            self.retriever.use_index()
+            if config.milvus_uri:
+                self.retriever.use_index(milvus_uri=config.milvus_uri)
+            else:
+                self.retriever.use_index()
         self._applied: set[int] = set()  # interaction events applied here (their store numbers)
         self._last_seq = 0
         self._replay()
