@@ -54,9 +54,9 @@ class Objectives(_Request):
     calibration: float = _weight("weight of matching the genre mix of the user's history (KL "
                                  "miscalibration), 0 or more")
     popularity: float = _weight("weight against popular items (their scaled log popularity), 0 or more")
-    page: int = Field(10, ge=0, le=1000, description="the re-ranker's picks shown together in the "
-                                                     "ranker's order (at most the answer's k; 0: the "
-                                                     "re-ranker's order)")
+    page: Annotated[int, Field(ge=0, le=1000), BeforeValidator(_integral)] = Field(
+        10, description="the re-ranker's picks shown together in the ranker's order (at most the answer's k; "
+                        "0: the re-ranker's order)")
 
 
 class RecommendRequest(_Request):

@@ -325,9 +325,11 @@ def test_objective_weights_rerank_the_candidates_and_zero_weights_change_nothing
     with pipeline() as p:
         plain = p.recommend(3, k=5)
         same = p.recommend(3, k=5, objectives={"diversity": 0.0})
-        diverse = p.recommend(3, k=5, objectives={"diversity": 5.0})
+        diverse = p.recommend(3, k=5, objectives={"diversity": 5.0, "page": 0})  # in the greedy's order
+        paged = p.recommend(3, k=5, objectives={"diversity": 5.0})  # one page of 5: the ranker's order
         with pytest.raises(ConfigError, match="invalid objective weights"):
             p.recommend(3, k=5, objectives={"diversity": -1})
+    assert paged.items.tolist() == plain.items.tolist()  # the 5 candidates are all there is to choose
     assert same.items.tolist() == plain.items.tolist()
     assert sorted(diverse.items.tolist()) == sorted(plain.items.tolist())  # the same 5 candidates
     from llmrec.evaluation.beyond import ItemStats, ild_genre

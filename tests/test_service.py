@@ -272,7 +272,7 @@ def test_objective_weights_are_forwarded_to_the_recommender_and_default_to_none(
                        ).status_code == 200
     assert client.post("/v1/recommend", json={"request": "a comedy"}).status_code == 200
     cid = client.post("/v1/conversations").json()["id"]
-    weights = {"diversity": 0.1, "calibration": 2, "popularity": 0.25, "page": 0}
+    weights = {"diversity": 0.1, "calibration": 2, "popularity": 0.25, "page": 0.0}  # 0.0: a JSON integer
     assert client.post(f"/v1/conversations/{cid}/turns", json={"text": "a comedy", "objectives": weights}
                        ).status_code == 200
     assert fake.objectives == [{"diversity": 0.5, "calibration": 0.0, "popularity": 0.0, "page": 10}, None,
@@ -286,6 +286,7 @@ def test_objective_weights_are_forwarded_to_the_recommender_and_default_to_none(
     ({"diversty": 0.3}, "objectives.diversty"),
     ({"pool": 50}, "objectives.pool"),  # the service's stage sizes are not the request's to choose
     ({"page": -1}, "objectives.page"),
+    ({"page": 2.5}, "objectives.page"),
     ([0.3], "objectives"),
 ])
 def test_invalid_objective_weights_are_a_422_naming_the_field(client, fake, objectives, field):
