@@ -47,6 +47,8 @@ PARSES = [
      {"genres_all": ["Action"], "genres_none": ["Horror"], "year_min": 1990, "year_max": 1999}),
     ("ein Krimi aus den Siebzigern", {"genres_all": ["Crime"], "year_min": 1970, "year_max": 1979}),
     ("Komödien aus den Achtzigerjahren", {"genres_all": ["Comedy"], "year_min": 1980, "year_max": 1989}),
+    ("ein Drama aus den Dreißigern", {"genres_all": ["Drama"], "year_min": 1930, "year_max": 1939}),
+    ("drei Fantasyfilme", {"genres_all": ["Fantasy"], "k": 3}),
     ("I've already seen Fargo, something before 1980", {"exclude_items": [100], "year_max": 1979}),
     ("a thriller in French with Tom Hanks",
      {"genres_all": ["Thriller"], "unsupported": ["language", "person"]}),

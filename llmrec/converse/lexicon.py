@@ -51,13 +51,14 @@ GENRES: list[tuple[str, tuple[str, ...]]] = [
      r"|kriminalfilme?"), ("Crime",)),
     (r"documentar(?:y|ies|ios?)|documental(?:es)?|documentaires?|dokumentar\w*|dokus?", ("Documentary",)),
     (r"dramas?|dramatic|dramatiques?|drames?|dramen", ("Drama",)),
-    (r"fantasy|fantasies|fantastical|fantasia|fantastiques?|fairy[\s-]+tales?|marchen\w*", ("Fantasy",)),
+    (r"fantasy(?:filme?)?|fantasies|fantastical|fantasia|fantastiques?|fairy[\s-]+tales?|marchen\w*",
+     ("Fantasy",)),
     (r"horror(?:s|filme?)?|slashers?|terror|de\s+miedo|horreur|d'?\s*epouvante|gruselfilme?", ("Horror",)),
     (r"musicals?|musicales?|comedies?\s+musicales?|musicalfilme?", ("Musical",)),
     (r"myster(?:y|ies)|whodunn?its?|misterios?|mysteres?|mystery-?filme?|a\s+enigmes?", ("Mystery",)),
     (r"thrillers?|suspenso|suspense", ("Thriller",)),
     (r"war(?:\s+(?:movies?|films?))?|guerra|guerre|kriegsfilme?|krieg|belic[ao]s?", ("War",)),
-    (r"westerns?|cowboys?|del\s+oeste|(?:de\s+)?vaqueros", ("Western",)),
+    (r"westerns?|westernfilme?|cowboys?|del\s+oeste|(?:de\s+)?vaqueros", ("Western",)),
 ]
 
 #: Negation cues: a genre, intent or title after one of these (in the same clause) is excluded.
@@ -77,8 +78,9 @@ ALTERNATIVE = re.compile(r"\b(?:or|either|o|ou|oder|whichever)\b", _F)
 DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
                 "seventies": 1970, "eighties": 1980, "nineties": 1990, "veinte": 1920, "treinta": 1930,
                 "cuarenta": 1940, "cincuenta": 1950, "sesenta": 1960, "setenta": 1970, "ochenta": 1980,
-                "noventa": 1990, "zwanziger": 1920, "dreissiger": 1930, "vierziger": 1940, "funfziger": 1950,
-                "sechziger": 1960, "siebziger": 1970, "achtziger": 1980, "neunziger": 1990, "trente": 1930,
+                "noventa": 1990, "zwanziger": 1920, "dreissiger": 1930, "dreißiger": 1930,  # folding keeps ß
+                "vierziger": 1940, "funfziger": 1950, "sechziger": 1960, "siebziger": 1970, "achtziger": 1980,
+                "neunziger": 1990, "trente": 1930,
                 "quarante": 1940, "cinquante": 1950, "soixante": 1960, "soixante-dix": 1970,
                 "quatre-vingt": 1980, "quatre-vingts": 1980, "quatre-vingt-dix": 1990}
 
