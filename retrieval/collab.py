@@ -132,14 +132,12 @@ def next_item_examples(sequences: list[np.ndarray], window: int) -> tuple[torch.
 
 
 def train_sequence_model(sequences: list[np.ndarray], n_items: int, config: CollabConfig,
-                         progress: bool = True, desc: str = "collab channel",
-                         initial: dict[str, torch.Tensor] | None = None) -> SequenceModel:
-    """Train on next-item prediction at every position of each sequence of catalog positions, from random
-    weights or from ``initial`` (a state dict: a federated client continues from the server's model)."""
+                         progress: bool = True, desc: str = "collab channel") -> SequenceModel:
+    """Train from random weights on next-item prediction at every position of each sequence of catalog
+    positions (a federated client, which continues from the server's model with its own optimiser, calls
+    :func:`train_epochs` itself)."""
     torch.manual_seed(config.seed)
     model = SequenceModel(n_items, config)
-    if initial is not None:
-        model.load_state_dict(initial)
     opt = make_optimizer(model, config)
     return train_epochs(model, opt, sequences, config, progress=progress, desc=desc)
 
