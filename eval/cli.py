@@ -75,6 +75,13 @@ class EvalConfig(DataArgs):
                                      "deterministic parsing without the LLM, and the offline top-10, with "
                                      "paired intervals (--users N: a seeded sample)")
     turns: int = arg(5, help="--simulate: turns per conversation")
+    items_model: str | None = arg(None, help="--simulate: item-token model directory (python -m "
+                                             "finetune.items); the LLM pipeline ranks every allowed item "
+                                             "with it, fused with the retriever (no title rerank)")
+    items_weight: float = arg(8.0, help="--simulate with --items-model: the item-token LLM's weight against "
+                                        "the retriever's 1 (choose on validation)")
+    items_seeds: bool = arg(False, help="--simulate with --items-model: write the 'like X' items after the "
+                                       "history in the item-token model's prompt")
     no_llm: bool = arg(False, help="--conversation: deterministic parsing and the retriever only")
     parser_adapter: str | None = arg(None, help="--conversation: LoRA parser adapter directory (python -m "
                                                 "finetune.parser) reading the loose clauses, served beside "
@@ -304,8 +311,10 @@ def _simulate(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     systems: dict[str, Conversations] = {}
     try:
         if not config.no_llm:
-            systems["LLM pipeline"] = Conversations(held.train,
-                                                    ConverseConfig(retriever=retriever, ranker=params))
+            name = "item-token LLM pipeline" if config.items_model else "LLM pipeline"
+            systems[name] = Conversations(held.train, ConverseConfig(
+                retriever=retriever, ranker=params, items_model=config.items_model,
+                items_weight=config.items_weight, items_seeds=config.items_seeds))
         first = next(iter(systems.values()), None)
         systems["no LLM (deterministic + retriever)"] = Conversations(
             held.train, ConverseConfig(retriever=retriever, llm=False),

@@ -187,13 +187,17 @@ def converse_one(conv: Conversations, sim: Simulator, user: int, turns: int, k: 
 def offline_run(conv: Conversations, held: HoldoutSplit, users: list[int], k: int, progress: bool
                 ) -> SimulatedRun:
     """The offline pipeline's top ``k`` for each user, no request (recall from the history, the LLM's
-    rerank when the engine has one): a hit counts as turn 1."""
+    rerank when the engine has one, or the item-token model's fusion over every unseen item): a hit counts
+    as turn 1."""
     run = SimulatedRun("offline top-k, no request")
     targets = target_items(held)
     all_items = conv.catalog.item_ids
     for u in tqdm(users, desc="offline", disable=not progress):
         history = conv.history(u)
-        if conv.ranker is not None:
+        if conv.items is not None:  # the item-token model over every unseen item, fused with the retriever
+            unseen = all_items[~np.isin(all_items, np.asarray(history.items, dtype=np.int64))]
+            top = conv.items.rank(history, conv.retriever.search(history, unseen, len(unseen)), k)
+        elif conv.ranker is not None:
             top = conv.ranker.recommend(history, all_items, n=k)
             run.degraded += bool(top.meta.get("degraded"))
         else:

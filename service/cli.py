@@ -49,6 +49,10 @@ class ServeConfig(DataArgs):
     adapter: str | None = arg(None, help="LoRA adapter directory (python -m finetune.lora)")
     parser_adapter: str | None = arg(None, help="LoRA parser adapter directory (python -m finetune.parser), "
                                                 "served beside the ranking adapter")
+    items_model: str | None = arg(None, help="item-token model directory (python -m finetune.items): it "
+                                             "ranks every item a turn allows, fused with the retriever")
+    items_weight: float = arg(8.0, help="with --items-model: the item-token LLM's weight against the "
+                                        "retriever's 1")
     no_llm: bool = arg(False, help="no LLM: deterministic parsing and the retriever's order (every answer "
                                    "degraded; fast, for tests and load checks of the service itself)")
     db: str = arg(DEFAULT_DB, help="where the conversations and the real-time events (new interactions and "
@@ -112,7 +116,8 @@ def run(cfg: ServeConfig) -> int:
     with contextlib.closing(open_converser(dataset, retriever=cfg.retriever, backend=cfg.backend, url=cfg.url,
                                            adapter=cfg.adapter, parser_adapter=cfg.parser_adapter,
                                            db=db, explain=cfg.explain, item_index=cfg.item_index,
-                                           milvus_uri=cfg.milvus,
+                                           milvus_uri=cfg.milvus, items_model=cfg.items_model,
+                                           items_weight=cfg.items_weight,
                                            llm=not cfg.no_llm, progress=_stderr)) as converser:
         app = create_app(converser, cfg.service)
         verbose = logging.getLogger().isEnabledFor(logging.INFO)
