@@ -9,6 +9,11 @@
    settings) are written to ``--output``.
 
     python -m eval.generative --model runs/items --retriever auto --output runs/generative
+    python -m eval.generative --model runs/items --test-model runs/items-test ...   # a refit for test
+
+With ``--test-model`` the test figures come from a model refitted on the test split's fit data (validation
+items are targets too, as the retriever is refitted), at the settings chosen on validation with ``--model``;
+``--chosen`` takes the settings of an earlier run instead (other training seeds).
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, kw_only=True)
 class GenerativeConfig:
     model: str = arg(help="item-token model directory (python -m finetune.items)")
+    test_model: str | None = arg(None, help="the model for the test split (default --model): a refit on the "
+                                            "test split's fit data, python -m finetune.items --split test")
+    chosen: str | None = arg(None, help="generative.json of an earlier run: its validation choices "
+                                        "(retriever weight, LLM share) are used, no validation pass")
     data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data)")
     retriever: str = arg("auto", help="retriever directory ('auto': the cached default one)")
     backend: str = arg("vllm", help="vllm or transformers")
@@ -94,6 +103,7 @@ class _SplitRun:
     """One split's shared pieces: the retriever fitted on its fit data, the engine, the LLM's score cache."""
 
     cfg: GenerativeConfig
+    model: str
     data: Dataset
     split: str
     retriever: object
@@ -106,7 +116,7 @@ class _SplitRun:
         if weight is None:
             rec = self.retriever
         else:
-            c = GenLLMConfig(model=self.cfg.model, backend=self.cfg.backend, retriever_weight=weight)
+            c = GenLLMConfig(model=self.model, backend=self.cfg.backend, retriever_weight=weight)
             rec = GenLLM(c, backend=self.backend, retriever=self.retriever if weight else None,
                          cache=self.cache)
         rep = evaluate_recommender(self.data, rec, self.split, progress=self.cfg.progress, sampled=sampled,
@@ -179,17 +189,31 @@ def main(argv: list[str] | None = None) -> int:
     retr_dir = resolve_retriever(cfg.retriever, data)
     out = Path(cfg.output) if cfg.output else None
     chosen: dict = {}
-    backend = None
+    if cfg.chosen:
+        earlier = json.loads(Path(cfg.chosen).read_text(encoding="utf-8"))
+        chosen = {k: earlier[k] for k in ("retriever_weight", "llm_share", "llm_seconds_per_user_validation")}
+        chosen["chosen_from"] = cfg.chosen
+        print(f"validation choices from {cfg.chosen}: retriever_weight={chosen['retriever_weight']:g}, "
+              f"LLM share {chosen['llm_share']}")
+    backend, served = None, None
     for split in ("validation", "test"):
+        if split == "validation" and cfg.chosen:
+            continue
+        model = cfg.test_model or cfg.model if split == "test" else cfg.model
+        if backend is not None and model != served:  # another model: another engine
+            if hasattr(backend, "close"):
+                backend.close()
+            backend = None
         fit = leave_last_out(data, split).train
         retriever = create_recommender("dense", {"retriever": retr_dir}).fit(fit)
         cache: dict = {}
-        base = GenLLMConfig(model=cfg.model, backend=cfg.backend)
+        base = GenLLMConfig(model=model, backend=cfg.backend)
         rec = GenLLM(base, backend=backend, cache=cache).fit(fit)
         scores = (*_scores(rec, retriever, data, split), rec)
-        backend = rec.backend
-        run = _SplitRun(cfg, data, split, retriever, backend, cache, out)
+        backend, served = rec.backend, model
+        run = _SplitRun(cfg, model, data, split, retriever, backend, cache, out)
         chosen |= _validation(cfg, run, scores) if split == "validation" else _test(cfg, run, scores, chosen)
+    chosen["models"] = {"validation": None if cfg.chosen else cfg.model, "test": cfg.test_model or cfg.model}
     if backend is not None and hasattr(backend, "close"):
         backend.close()
     if out is not None:

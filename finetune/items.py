@@ -7,13 +7,14 @@ recommender, written as a merged model that vLLM serves.
    embedding space by ridge regression onto the title rows; ``both`` their average.  Rows are rescaled to
    the vocabulary's mean norm.
 2. **Training.** Each user's fit sequence of the *validation* split (so neither validation nor test items
-   are ever targets) is written as item tokens (``--form tokens``) or item tokens each followed by its title
-   (``hybrid``), cut into windows of ``--window`` items; the loss is the cross-entropy of the next item at
-   every item position, over the item tokens (the softmax the recommender scores with).  peft LoRA on the
-   transformer and trainable item rows (peft's ``trainable_token_indices``, tied to the output rows), the
-   transformers ``Trainer`` (progress bar, checkpoints, ``--resume``, seed), validation NDCG@10 over the
-   whole catalog on a seeded sample of validation users choosing the checkpoint; bf16 autocast where the CPU
-   has bf16 units, fp32 elsewhere.
+   are ever targets; ``--split test``: the test split's, a refit for the test figures in which validation
+   items are targets too and the last step is kept) is written as item tokens (``--form tokens``) or item
+   tokens each followed by its title (``hybrid``), cut into windows of ``--window`` items; the loss is the
+   cross-entropy of the next item at every item position, over the item tokens (the softmax the recommender
+   scores with).  peft LoRA on the transformer and trainable item rows (peft's ``trainable_token_indices``,
+   tied to the output rows), the transformers ``Trainer`` (progress bar, checkpoints, ``--resume``, seed),
+   validation NDCG@10 over the whole catalog on a seeded sample of validation users choosing the checkpoint;
+   bf16 autocast where the CPU has bf16 units, fp32 elsewhere.
 3. **Output.** vLLM 0.32 cannot serve new vocabulary from a LoRA adapter, so the LoRA and the rows are
    merged into a plain model directory (resized vocabulary, tokenizer with the item tokens) with a manifest
    (kind ``item-token-model``: the catalog fingerprint, the item -> token map, the form, the base model, the
@@ -21,6 +22,7 @@ recommender, written as a merged model that vLLM serves.
 
     python -m finetune.items --output runs/items
     python -m eval --recommender genllm --param model=runs/items
+    python -m finetune.items --output runs/items-test --split test --max-steps 480   # refit for test figures
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ class ItemDataConfig:
 
     data: str | None = arg(
         None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data/ml-100k)")
+    split: Literal["validation", "test"] = arg(
+        "validation", help="whose fit sequences are trained on: the validation split's (validation NDCG@10 "
+                           "chooses the checkpoint), or the test split's, where each validation item is a "
+                           "target too (a refit for the test figures: nothing is left to validate on, so the "
+                           "last step is kept; give the step count a validation run chose, --max-steps)")
     form: Literal["tokens", "hybrid"] = arg(
         "tokens", help="a history as item tokens, or each item token followed by its title (~8x the tokens)")
     window: int = arg(200, help="items per training sequence (longer histories are cut into windows)")
@@ -321,7 +328,8 @@ def train_items(cfg: ItemTrainConfig) -> dict:
     set_seed(cfg.training.seed)
     t0 = time.perf_counter()
     dataset = load_dataset(cfg.items.data)
-    split = leave_last_out(dataset, "validation")
+    split = leave_last_out(dataset, cfg.items.split)
+    validate = cfg.items.split == "validation"
     base_path = resolve_llm(cfg.adapter.model)
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     if tokenizer.pad_token is None:
@@ -346,13 +354,13 @@ def train_items(cfg: ItemTrainConfig) -> dict:
     rows = [rows[i] for i in order]
     targets = sum(sum(x >= 0 for x in r["labels"]) for r in rows)
     validator = ItemValidator(split, vocab, tokenizer, users=cfg.training.val_users, history=cfg.items.window,
-                              seed=cfg.training.seed)
+                              seed=cfg.training.seed) if validate else None
     bf16 = use_bf16(cfg.training.precision)
     log.info("item rows: sequences=%d targets=%d items=%d form=%s init=%s bf16=%s", len(rows), targets,
              len(vocab), cfg.items.form, cfg.items.init, bf16)
     checkpoints = Path(f"{cfg.save.output}.checkpoints")
     trainer = _item_trainer_class()(
-        model=model, args=_training_arguments(cfg, checkpoints, bf16), train_dataset=rows,
+        model=model, args=_training_arguments(cfg, checkpoints, bf16, validate=validate), train_dataset=rows,
         eval_dataset=rows[:1], data_collator=collate(tokenizer.pad_token_id), item_ids=vocab.token_ids,
         validator=validator, embed_lr=cfg.items.embed_lr)
     resume = get_last_checkpoint(str(checkpoints)) if cfg.training.resume and checkpoints.is_dir() else None
@@ -370,7 +378,7 @@ def train_items(cfg: ItemTrainConfig) -> dict:
 
 def _card(requested: ItemTrainConfig, cfg: ItemTrainConfig, base_path: str, split: HoldoutSplit,
           vocab: ItemVocabulary, init: dict, trainer, train_loss: float, seconds: float, targets: int,
-          rows: int, bf16: bool, validator: ItemValidator, total_seconds: float) -> dict:
+          rows: int, bf16: bool, validator: ItemValidator | None, total_seconds: float) -> dict:
     import peft
     import torch
     import transformers
@@ -384,25 +392,28 @@ def _card(requested: ItemTrainConfig, cfg: ItemTrainConfig, base_path: str, spli
     chosen = next((m for r, m in zip(history, metrics) if r.get("step") == step),
                   metrics[-1] if metrics else {})
     losses = [{"step": r["step"], "loss": r["loss"]} for r in state.log_history if "loss" in r]
-    train_seconds = seconds - validator.seconds
+    validation_seconds = validator.seconds if validator is not None else 0.0
+    train_seconds = seconds - validation_seconds
     return {
         "name": cfg.save.name or Path(cfg.save.output).name,
         "task": "items",
         "base_model": cfg.adapter.model or "smollm2-135m-instruct",
         "base_model_path": base_path,
         "base_fingerprint": model_fingerprint(base_path),
-        "data": {"split": "validation", "fit_fingerprint": split.train.interactions.fingerprint(),
+        "data": {"split": split.name, "fit_fingerprint": split.train.interactions.fingerprint(),
+                 "interactions": len(split.train.interactions),
                  "users": len(histories(split.train.interactions)), "form": cfg.items.form,
                  "window": cfg.items.window, **init},
         "config": config_values(requested) | {"resolved": config_values(cfg)},
-        "validation": {"users": validator.targets.size, "step": step, **chosen},
+        "validation": {"users": validator.targets.size if validator is not None else 0, "step": step,
+                       **chosen},
         "validation_zero_shot": zero_shot,
         "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"],
                                 "recall@20": r.get("eval_recall@20")} for r in history],
         "loss_history": losses,
         "training": {"rows": rows, "targets": targets, "steps": state.global_step,
                      "epochs": round(float(state.epoch or 0), 3), "seconds": round(seconds, 1),
-                     "validation_seconds": round(validator.seconds, 1),
+                     "validation_seconds": round(validation_seconds, 1),
                      "targets_per_second": targets * float(state.epoch or 0) / max(train_seconds, 1e-9),
                      "seconds_per_step": round(train_seconds / max(1, state.global_step), 3),
                      "train_loss": round(train_loss, 4), "bf16": bf16,
@@ -423,6 +434,7 @@ def save_item_model(model, tokenizer, vocab: ItemVocabulary, card: dict, output:
         atomic_write_text(tmp / "README.md", _card_markdown(card))
         write_manifest(tmp, ITEM_MODEL_KIND, name=card["name"], base_model=card["base_model"],
                        base_fingerprint=card["base_fingerprint"], trained_on=card["data"]["fit_fingerprint"],
+                       split=card["data"]["split"], trained_interactions=card["data"]["interactions"],
                        validation=card["validation"], **vocab.manifest_fields())
     return Path(output)
 
@@ -431,6 +443,20 @@ def _card_markdown(card: dict) -> str:
     v, z, t, d = card["validation"], card["validation_zero_shot"], card["training"], card["data"]
     curve = "\n".join(f"| {r['step']} | {r['ndcg@10']:.4f} | {r['recall@20']:.4f} |"
                       for r in card["validation_history"])
+    if d["split"] == "validation":
+        chosen = f"""Checkpoint chosen by validation NDCG@10 over the whole
+catalog ({v['users']} users): step {v['step']}, NDCG@10 {v.get('ndcg@10', float('nan')):.4f} (before
+training {z.get('ndcg@10', float('nan')):.4f}).
+
+| step | validation NDCG@10 | recall@20 |
+| --- | --- | --- |
+{curve}
+"""
+    else:
+        chosen = f"""A refit for the test split (validation items are targets too): no validation
+split is left, the last step ({v['step']}) is kept.  Never evaluate it on the validation split (genllm refuses
+fit data smaller than its training data).
+"""
     return f"""---
 base_model: {card['base_model']}
 tags: [llmrec, item-tokens, generative-recommendation]
@@ -438,16 +464,9 @@ tags: [llmrec, item-tokens, generative-recommendation]
 # {card['name']}: an item-token model for llmrec
 
 `{card['base_model']}` with one token per catalog item ({d['form']} form, rows initialised from
-{d['init']}), trained as a sequential recommender on the validation split's fit sequences of {d['users']}
+{d['init']}), trained as a sequential recommender on the {d['split']} split's fit sequences of {d['users']}
 users ({t['targets']} next-item targets, {t['epochs']} epochs, {t['seconds']:.0f} s, bf16={t['bf16']}); the
-LoRA and the item rows are merged into the weights.  Checkpoint chosen by validation NDCG@10 over the whole
-catalog ({v['users']} users): step {v['step']}, NDCG@10 {v.get('ndcg@10', float('nan')):.4f} (before
-training {z.get('ndcg@10', float('nan')):.4f}).
-
-| step | validation NDCG@10 | recall@20 |
-| --- | --- | --- |
-{curve}
-
+LoRA and the item rows are merged into the weights.  {chosen}
 Serve with `python -m eval --recommender genllm --param model=DIR` (or `llmrec recommend --recommender genllm
 --param model=DIR`).
 """

@@ -269,7 +269,10 @@ def train(cfg: LoraTrainConfig, wrapped: WrappedModel, data: TrainingData) -> Tr
     return TrainingRun(trainer, float(out.training_loss), time.perf_counter() - t)
 
 
-def _training_arguments(cfg: LoraTrainConfig, checkpoints: Path, bf16: bool, metric: str = "ndcg@10"):
+def _training_arguments(cfg: LoraTrainConfig, checkpoints: Path, bf16: bool, metric: str = "ndcg@10",
+                        validate: bool = True):
+    """The Trainer's arguments; ``validate`` False: no validation passes, the last step is kept (a refit on
+    data that leaves no validation split)."""
     import torch
     from transformers import TrainingArguments
 
@@ -278,9 +281,10 @@ def _training_arguments(cfg: LoraTrainConfig, checkpoints: Path, bf16: bool, met
         output_dir=str(checkpoints), per_device_train_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum, learning_rate=t.lr, num_train_epochs=t.epochs,
         max_steps=t.max_steps, lr_scheduler_type="linear", warmup_steps=0.05, weight_decay=0.0,
-        eval_strategy="steps", eval_steps=t.eval_steps, save_strategy="steps", save_steps=t.eval_steps,
-        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=metric,
-        greater_is_better=True, eval_on_start=True, logging_steps=max(1, min(10, t.eval_steps)),
+        eval_strategy="steps" if validate else "no", eval_steps=t.eval_steps, save_strategy="steps",
+        save_steps=t.eval_steps, save_total_limit=2, load_best_model_at_end=validate,
+        metric_for_best_model=metric if validate else None, greater_is_better=True if validate else None,
+        eval_on_start=validate, logging_steps=max(1, min(10, t.eval_steps)),
         bf16=bf16, use_cpu=not torch.cuda.is_available(), seed=t.seed, data_seed=t.seed,
         remove_unused_columns=False, report_to=[], disable_tqdm=not cfg.progress, dataloader_num_workers=0,
         train_sampling_strategy="sequential" if t.length_batches else "random")

@@ -153,6 +153,30 @@ def smoke_model(tmp_path_factory, ml100k):
     return root / "out"
 
 
+def test_a_refit_on_the_test_split_is_refused_on_the_validation_split_whose_items_it_trained_on(
+        smoke_model, ml100k, tmp_path):
+    """--split test: the validation items become targets, the last step is kept, and genllm refuses to be
+    fitted on fit data smaller than the model's (the validation split), never on the test split's."""
+    argv = ["--model", str(smoke_model.parent / "base"), "--output", str(tmp_path / "refit"), "--smoke",
+            "--no-progress", "--split", "test"]
+    assert main(argv) == 0
+    manifest = read_manifest(tmp_path / "refit", ITEM_MODEL_KIND)
+    test_fit = leave_last_out(ml100k, "test").train
+    validation_fit = leave_last_out(ml100k, "validation").train
+    assert manifest["split"] == "test" and manifest["trained_interactions"] == len(test_fit.interactions)
+    card = json.loads((tmp_path / "refit" / "card.json").read_text())
+    assert card["validation_history"] == [] and card["validation"]["step"] == card["training"]["steps"]
+    refit = GenLLMConfig(model=str(tmp_path / "refit"))
+    GenLLM(refit, backend=ScriptedItemLLM()).fit(test_fit)
+    GenLLM(refit, backend=ScriptedItemLLM()).fit(ml100k)  # the whole log holds everything it trained on
+    with pytest.raises(ConfigError, match="training targets.*--split validation"):
+        GenLLM(refit, backend=ScriptedItemLLM()).fit(validation_fit)
+    GenLLM(GenLLMConfig(model=str(smoke_model)), backend=ScriptedItemLLM()).fit(validation_fit)
+    vocab = load_item_model(tmp_path / "refit", ml100k.catalog)[1]
+    rows = sequence_rows(leave_last_out(ml100k, "test"), vocab, window=200)
+    assert sum(sum(x >= 0 for x in r["labels"]) for r in rows) == len(test_fit.interactions)
+
+
 def test_the_trained_model_is_written_merged_with_its_vocabulary_and_manifest(smoke_model, ml100k):
     out = smoke_model
     manifest = read_manifest(out, ITEM_MODEL_KIND)

@@ -96,6 +96,15 @@ class GenLLM(Recommender[GenLLMConfig]):
             raise ConfigError("genllm needs an item-token model: --param model=DIR (train one with python -m "
                               "finetune.items)")
         self.manifest, self.vocab = load_item_model(self.config.model, data.catalog)
+        trained = self.manifest.get("trained_interactions")
+        if (trained is not None and len(data.interactions) < trained
+                and self.manifest.get("trained_on") != data.interactions.fingerprint()):
+            split = self.manifest.get("split")
+            raise ConfigError(
+                f"{self.config.model} was trained on {trained} interactions (the {split} split's fit "
+                f"data), more than the {len(data.interactions)} it is fitted on here: items held out of "
+                "this data would have been its training targets. Use a model trained on this split's fit "
+                "data (python -m finetune.items --split validation for the validation split)")
         self._catalog = data.catalog.item_ids
         if self.vocab.item_ids.tolist() != self._catalog.tolist():
             raise ConfigError("the item vocabulary is not in the catalog's order")
