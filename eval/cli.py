@@ -78,8 +78,9 @@ class EvalConfig(DataArgs):
     items_model: str | None = arg(None, help="--simulate: item-token model directory (python -m "
                                              "finetune.items); the LLM pipeline ranks every allowed item "
                                              "with it, fused with the retriever (no title rerank)")
-    items_weight: float = arg(8.0, help="--simulate with --items-model: the item-token LLM's weight against "
-                                        "the retriever's 1 (choose on validation)")
+    items_weight: float | None = arg(None, help="--simulate with --items-model: the item-token LLM's weight "
+                                               "against the retriever's 1 (default: the engine's; choose on "
+                                               "validation)")
     items_seeds: bool = arg(False, help="--simulate with --items-model: write the 'like X' items after the "
                                        "history in the item-token model's prompt")
     no_llm: bool = arg(False, help="--conversation: deterministic parsing and the retriever only")
@@ -312,9 +313,10 @@ def _simulate(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     try:
         if not config.no_llm:
             name = "item-token LLM pipeline" if config.items_model else "LLM pipeline"
+            weight = {} if config.items_weight is None else {"items_weight": config.items_weight}
             systems[name] = Conversations(held.train, ConverseConfig(
                 retriever=retriever, ranker=params, items_model=config.items_model,
-                items_weight=config.items_weight, items_seeds=config.items_seeds))
+                items_seeds=config.items_seeds, **weight))
         first = next(iter(systems.values()), None)
         systems["no LLM (deterministic + retriever)"] = Conversations(
             held.train, ConverseConfig(retriever=retriever, llm=False),

@@ -90,7 +90,8 @@ class RecommendArgs(DataArgs):
                                                 "finetune.parser) reading the request's loose words")
     items_model: str | None = arg(None, help="with --request: item-token model directory (python -m "
                                              "finetune.items) ranking every item the request allows")
-    items_weight: float = arg(8.0, help="with --items-model: its weight against the retriever's 1")
+    items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
+                                                "(default: the engine's, chosen on validation)")
     param: list[str] = arg(default_factory=list, repeat=True,
                            help="recommender config values as key=value (JSON values; engine.X=V for an LLM "
                                 "engine setting); repeatable")
@@ -120,7 +121,8 @@ class ChatArgs(DataArgs):
                                                 "served beside the ranking adapter")
     items_model: str | None = arg(None, help="item-token model directory (python -m finetune.items) ranking "
                                              "every item a turn allows, fused with the retriever")
-    items_weight: float = arg(8.0, help="with --items-model: its weight against the retriever's 1")
+    items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
+                                                "(default: the engine's, chosen on validation)")
     no_llm: bool = arg(False, help="deterministic parsing and the retriever only (no LLM)")
     db: str = arg(":memory:", help="SQLite file keeping the conversation (':memory:': not kept)")
     conversation: str | None = arg(None, help="continue this conversation id (with --db)")
@@ -218,7 +220,7 @@ def _converser(args, explain: int):
                           adapter=args.adapter, explain=explain, llm=not getattr(args, "no_llm", False),
                           parser_adapter=getattr(args, "parser_adapter", None),
                           items_model=getattr(args, "items_model", None),
-                          items_weight=getattr(args, "items_weight", 8.0),
+                          items_weight=getattr(args, "items_weight", None),
                           db=getattr(args, "db", None), progress=None if getattr(args, "quiet", False)
                           else _stderr)
 

@@ -51,8 +51,8 @@ class ServeConfig(DataArgs):
                                                 "served beside the ranking adapter")
     items_model: str | None = arg(None, help="item-token model directory (python -m finetune.items): it "
                                              "ranks every item a turn allows, fused with the retriever")
-    items_weight: float = arg(8.0, help="with --items-model: the item-token LLM's weight against the "
-                                        "retriever's 1")
+    items_weight: float | None = arg(None, help="with --items-model: the item-token LLM's weight against the "
+                                               "retriever's 1 (default: the engine's, chosen on validation)")
     no_llm: bool = arg(False, help="no LLM: deterministic parsing and the retriever's order (every answer "
                                    "degraded; fast, for tests and load checks of the service itself)")
     db: str = arg(DEFAULT_DB, help="where the conversations and the real-time events (new interactions and "

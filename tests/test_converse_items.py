@@ -195,3 +195,12 @@ def test_like_x_seeds_are_read_by_the_model_as_if_watched_last(ml100k, stub):
     llm = ranking.genllm.item_logprobs([reordered])[0][ranking.genllm.vocab.positions(items)]
     assert dict(zip(moved.items.tolist(), moved.scores.tolist())) == pytest.approx(
         dict(zip(items.tolist(), zscore(retr) + zscore(llm))))
+
+
+def test_a_weight_left_unset_on_the_command_line_is_the_engines_default(ml100k):
+    from llmrec.converse import open_converser
+
+    with open_converser(ml100k, retriever=None, llm=False, items_weight=None, items_model=None) as conv:
+        assert conv.config.items_weight == ConverseConfig().items_weight
+    with open_converser(ml100k, retriever=None, llm=False, items_weight=2.5) as conv:
+        assert conv.config.items_weight == 2.5

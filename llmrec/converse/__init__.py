@@ -23,7 +23,8 @@ def open_converser(data, *, retriever: str | None = "auto", backend: str = "vllm
     """The conversational recommender for ``data`` with an LLM backend (``"vllm"`` in process,
     ``"remote"`` at ``url``, ``"transformers"``), conversations kept in the SQLite file ``db``; other
     :class:`ConverseConfig` values by name (``parser_adapter="runs/parser-lora"``: the LoRA parser adapter,
-    served by the same engine beside the ranking ``adapter``)."""
+    served by the same engine beside the ranking ``adapter``; a value None keeps the config's default)."""
+    config = {k: v for k, v in config.items() if v is not None}  # None: the config's default
     ranker: dict[str, Any] = {"backend": backend}
     if url:
         ranker["engine"] = {"url": url}

@@ -511,12 +511,9 @@ class Conversations:
         recalled = self.retriever.search(history, allowed, len(allowed) if generative else n,
                                          request=recall_text, seeds=np.asarray(query.seeds, dtype=np.int64),
                                          seed_weight=self.config.seed_weight)
-        if generative:
+        if self.items is not None:
             seeds = np.asarray(query.seeds, dtype=np.int64) if self.config.items_seeds else None
-            return self._rank_items(history, recalled, n, explain, weights, seeds)
-        if self.items is not None:  # the item-token LLM failed a moment ago: the retriever's order at once
-            return (self._reordered(history, recalled.head(n), weights),
-                    {"degraded": True, "reason": self._llm_error})
+            return self._rank_items(history, recalled, n, explain, weights, seeds, resting=not generative)
         if not (self.config.llm and self.config.rerank):
             return (self._reordered(history, recalled, weights),
                     {"degraded": not self.config.llm, "reason": self._llm_error})
@@ -538,20 +535,23 @@ class Conversations:
         return merged, merged.meta
 
     def _rank_items(self, history: History, recalled: ItemList, n: int, explain: int,
-                    weights: ObjectiveWeights | None, seeds: np.ndarray | None) -> tuple[ItemList, dict]:
+                    weights: ObjectiveWeights | None, seeds: np.ndarray | None, resting: bool
+                    ) -> tuple[ItemList, dict]:
         """Every allowed item (``recalled``) ranked by the item-token LLM fused with the retriever; when the
-        model cannot score, the retriever's order, flagged degraded."""
-        try:
-            ranked = self.items.rank(history, recalled, n, seeds)
-        except (LLMRecError, RuntimeError, OSError) as err:  # the engine failed or died: never a crash
-            self._llm_failed(f"item-token model: {type(err).__name__}: {err}")
-            return (self._reordered(history, recalled.head(n), weights),
-                    {"degraded": True, "reason": self._llm_error})
-        self._llm_error = None
-        ranked = self._reordered(history, ranked, weights)
-        if explain:
-            ranked = self._explain(ranked, explain)
-        return ranked, ranked.meta
+        model cannot score (or failed a moment ago: ``resting``), the retriever's order, flagged degraded."""
+        if not resting:
+            try:
+                ranked = self.items.rank(history, recalled, n, seeds)
+            except (LLMRecError, RuntimeError, OSError) as err:  # the engine failed or died: never a crash
+                self._llm_failed(f"item-token model: {type(err).__name__}: {err}")
+            else:
+                self._llm_error = None
+                ranked = self._reordered(history, ranked, weights)
+                if explain:
+                    ranked = self._explain(ranked, explain)
+                return ranked, ranked.meta
+        return (self._reordered(history, recalled.head(n), weights),
+                {"degraded": True, "reason": self._llm_error})
 
     def _reordered(self, history: History, ranked: ItemList, weights: ObjectiveWeights | None) -> ItemList:
         """``ranked`` re-ordered by the objectives' ``weights`` (none: as it is), each score with its item.
