@@ -81,6 +81,8 @@ class EvalConfig(DataArgs):
     items_weight: float | None = arg(None, help="--simulate with --items-model: the item-token LLM's weight "
                                                "against the retriever's 1 (default: the engine's; choose on "
                                                "validation)")
+    items_seed_weight: float | None = arg(None, help="--simulate with --items-model: its weight on a turn "
+                                                     "that names 'like X' items (default: the engine's)")
     items_seeds: bool = arg(False, help="--simulate with --items-model: write the 'like X' items after the "
                                        "history in the item-token model's prompt")
     no_llm: bool = arg(False, help="--conversation: deterministic parsing and the retriever only")
@@ -313,7 +315,8 @@ def _simulate(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     try:
         if not config.no_llm:
             name = "item-token LLM pipeline" if config.items_model else "LLM pipeline"
-            weight = {} if config.items_weight is None else {"items_weight": config.items_weight}
+            weight = {k: v for k, v in (("items_weight", config.items_weight),
+                                        ("items_seed_weight", config.items_seed_weight)) if v is not None}
             systems[name] = Conversations(held.train, ConverseConfig(
                 retriever=retriever, ranker=params, items_model=config.items_model,
                 items_seeds=config.items_seeds, **weight))

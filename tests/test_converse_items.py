@@ -102,6 +102,18 @@ def test_at_weight_zero_the_answer_is_the_retrievers_order(ml100k, plain, stub):
     assert [it.item for it in turn.items] == [it.item for it in baseline.items]
 
 
+def test_a_turn_that_names_like_x_items_takes_the_seed_weight(ml100k, plain, stub):
+    """items_seed_weight 0: "like X" is answered in the retriever's seeded order; other turns keep the LLM."""
+    with _conversations(ml100k, plain, stub, 100.0, items_seed_weight=0.0) as conv:
+        seeded = conv.recommend("something like Toy Story", user=USER, k=8)
+        unseeded = conv.recommend("a comedy from the 90s", user=USER, k=8)
+    assert "like Toy Story" in seeded.interpretation  # the request named an item
+    assert [it.item for it in seeded.items] == [
+        it.item for it in plain.recommend("something like Toy Story", user=USER, k=8).items]
+    assert [it.item for it in unseeded.items] != [
+        it.item for it in plain.recommend("a comedy from the 90s", user=USER, k=8).items]
+
+
 def test_a_model_that_cannot_score_gives_the_retrievers_order_flagged_and_rests(ml100k, plain, stub):
     down = _DownItemLLM()
     with _conversations(ml100k, plain, stub, 0.5, backend=down, llm_retry_after=60.0) as conv:

@@ -27,31 +27,25 @@ copy of the dataset's catalog, which new items extend.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llmrec.converse.events import (
-    InteractionEvent,
-    ItemEvent,
-    interaction_event,
-    item_event,
-    with_interaction,
-)
+from llmrec.converse.checks import check_request, checked_items, objective_weights
+from llmrec.converse.checks import relaxation as relaxed
+from llmrec.converse.config import ConverseConfig
 from llmrec.converse.feedback import read_feedback
 from llmrec.converse.itemrank import ItemTokenRanking
 from llmrec.converse.parse import RequestParser, intent_constraints
 from llmrec.converse.query import Constraints, Query
 from llmrec.converse.reader import IntentReader, ReaderConfig
+from llmrec.converse.realtime import RealtimeUpdates
 from llmrec.converse.state import ConversationState, ConversationStore, update_provenance
-from llmrec.converse.turn import RecommendedItem, RequestError, Turn
+from llmrec.converse.turn import RequestError, Turn
 from llmrec.data import Catalog, Dataset
 from llmrec.errors import LLMRecError, LLMUnavailable
 from llmrec.history import History, histories
@@ -63,55 +57,6 @@ from llmrec.request import Request
 __all__ = ["Conversations", "ConverseConfig", "apply_intents"]
 
 log = logging.getLogger(__name__)
-
-#: Event numbers re-read at each sync of a shared store (a number committed this late is still applied).
-_SYNC_WINDOW = 1000
-
-
-class ConverseConfig(BaseModel):
-    """How conversations are served (construction settings; k and explain may also be given per turn)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    retriever: str | None = Field("auto", description="trained retriever directory, 'auto' (the cached "
-                                                      "default) or None (the untrained text retriever)")
-    llm: bool = Field(True, description="use the LLM (reading loose language, reranking); False: "
-                                        "deterministic parsing and the retriever only")
-    ranker: dict[str, Any] = Field(default_factory=dict, description="LLMRankerConfig values (backend, "
-                                                                     "model, adapter, engine settings, ...)")
-    rerank: bool = Field(True, description="the LLM reranks the recalled candidates")
-    read_loose: bool | None = Field(None, description=(
-        "the LLM reads loose clauses into intents; None: only with a parser adapter (zero-shot SmolLM2-135M "
-        "lowered parse exact match on the benchmark's training templates from 0.998 to 0.712)"))
-    parser_adapter: str | None = Field(None, description=(
-        "LoRA parser adapter directory (python -m finetune.parser) that reads the loose clauses, served by "
-        "the ranker's engine beside its ranking adapter and chosen per call"))
-    reader_margin: float = Field(0.0, description="log-odds an intent must beat 'none' by")
-    k: int = Field(10, ge=1, le=50, description="items per answer unless the request or the call says")
-    explain: int = Field(0, ge=0, le=10, description="explain the top N items of each answer")
-    candidates: int = Field(20, ge=1, le=26, description="K: recalled candidates the LLM reranks")
-    seed_weight: float = Field(1.0, ge=0, description="weight of the 'like X' items' vectors in recall")
-    llm_retry_after: float = Field(30.0, ge=0, description=(
-        "after the LLM fails, answer without it (degraded, at once) for this many seconds before trying it "
-        "again, so that turns do not queue behind the backend's retries"))
-    db: str = Field(":memory:", description="SQLite file of the conversations (':memory:': this process)")
-    max_request_chars: int = Field(2000, ge=1, description="longest request accepted")
-    item_index: bool = Field(True, description=(
-        "recall searches through the retriever's FAISS item index (exact inner product: the same ranking "
-        "as without it), which new items (add_item) join without a rebuild"))
-    items_model: str | None = Field(None, description=(
-        "item-token model directory (python -m finetune.items): with llm, it ranks every item the turn "
-        "allows, its scores from the history fused with the retriever's request-aware ones "
-        "(llmrec.converse.itemrank), instead of the title-reading rerank of the retriever's top K"))
-    items_weight: float = Field(8.0, ge=0, description=(
-        "with items_model: the item-token LLM's weight against the retriever's 1, chosen on validation by "
-        "simulated users (hit@10 within 5 turns, 0.5 to 8; smaller weights find more at the first turn)"))
-    items_seeds: bool = Field(False, description=(
-        "with items_model: the request's 'like X' items are written at the end of the history in the "
-        "item-token model's prompt, as if watched last (moved there when the history holds them)"))
-    milvus_uri: str | None = Field(None, description=(
-        "with item_index: the item index on Milvus instead of FAISS, at a Milvus Lite file (a path ending in "
-        ".db) or a cluster URI (http://host:19530); exact inner product, the same ranking"))
 
 
 def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bool]],
@@ -126,16 +71,6 @@ def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bo
         c = c.merged(parser._known(intent_constraints(intent, negated)))
         notes.append(f"llm:{'not-' if negated else ''}{intent}")
     return query.replace(constraints=c, notes=tuple(notes), text=", ".join(left))
-
-
-def _objectives_error(err: ValidationError) -> str:
-    """The first problem of invalid objective weights, naming the field."""
-    e = err.errors()[0]
-    field = ".".join(str(p) for p in e.get("loc", ())) or "objectives"
-    if e.get("type") == "extra_forbidden":
-        known = ", ".join(ObjectiveWeights.model_fields)
-        return f"objectives.{field}: unknown weight; known: {known}"
-    return f"objectives.{field}: {e.get('msg', 'invalid')} (got {e.get('input')!r})"
 
 
 def _ordered_below(scores: np.ndarray) -> np.ndarray:
@@ -154,7 +89,7 @@ def _ordered_below(scores: np.ndarray) -> np.ndarray:
     return out
 
 
-class Conversations:
+class Conversations(RealtimeUpdates):
     """The conversational recommender over one dataset (see the module doc).  Thread-safe: turns run one at a
     time."""
 
@@ -207,9 +142,7 @@ class Conversations:
                 self.retriever.use_index(milvus_uri=config.milvus_uri)
             else:
                 self.retriever.use_index()
-        self._applied: set[int] = set()  # interaction events applied here (their store numbers)
-        self._last_seq = 0
-        self._replay()
+        self._start_updates()
 
     # -- the Converser protocol --------------------------------------------------------------------------
     def create(self, user: int | None = None) -> str:
@@ -226,7 +159,7 @@ class Conversations:
     def recommend(self, text: str, *, user: int | None = None, k: int | None = None,
                   explain: int | None = None, objectives: ObjectiveWeights | Mapping[str, Any] | None = None
                   ) -> Turn:
-        weights = self._weights(objectives)
+        weights = objective_weights(objectives)
         self._sync()
         if user is not None:
             self.history(user)
@@ -235,7 +168,7 @@ class Conversations:
 
     def turn(self, conversation_id: str, text: str, *, k: int | None = None, explain: int | None = None,
              objectives: ObjectiveWeights | Mapping[str, Any] | None = None) -> Turn:
-        weights = self._weights(objectives)
+        weights = objective_weights(objectives)
         self._sync()
         with self._lock:
             state = self.store.load(conversation_id)
@@ -246,94 +179,6 @@ class Conversations:
         return {"status": "degraded" if reason else "ok", "llm": not reason, "reason": reason,
                 "items": len(self.catalog), "users": len(self._histories),
                 "item_token_model": self.config.items_model if self.items is not None else None}
-
-    # -- real-time updates -------------------------------------------------------------------------------
-    def add_interaction(self, user: Any, item: Any, rating: Any = None, timestamp: Any = None
-                        ) -> dict[str, Any]:
-        """Record that ``user`` (a new id starts a new user) interacted with catalog ``item`` (``rating``
-        None: unrated; ``timestamp`` None: now) and apply it: the user's next request reads it.  Bad values:
-        :class:`~llmrec.converse.events.InvalidEvent` naming the field; an unknown item:
-        :class:`~llmrec.converse.events.UnknownItem`."""
-        with self._lock:
-            event = interaction_event(self.catalog, user=user, item=item, rating=rating, timestamp=timestamp,
-                                      max_rating=self._max_rating)
-            seq = self.store.add_interaction(event.user, event.item, event.rating, event.timestamp)
-            self._apply_interaction(event, seq)
-            log.info("event_interaction seq=%d user=%d item=%d", seq, event.user, event.item)
-            return {**event.to_dict(), "seq": seq, "history_length": len(self._histories[event.user])}
-
-    def add_item(self, title: Any, *, item: Any = None, year: Any = None, genres: Any = (),
-                 text: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Add a catalog item (``item`` None: the next id) and apply it: its text is encoded and its vector
-        added to the retriever's item index, so the next request can recall it."""
-        with self._lock:
-            if reason := self._cannot_add_items():
-                raise RequestError(reason)
-            event = item_event(self.catalog, title=title, item=item, year=year, genres=genres, text=text)
-            self.store.add_item(event.item, event.to_dict())
-            self._apply_items([event])
-            log.info("event_item item=%d title=%r", event.item, event.title)
-            return {**event.to_dict(), "display_title": self.catalog.display_title(event.item),
-                    "items": len(self.catalog)}
-
-    def _cannot_add_items(self) -> str | None:
-        """Why new items cannot be added here (None: they can), checked before anything is written."""
-        if not hasattr(self.retriever, "add_items"):
-            return f"this recommender's retriever ({type(self.retriever).__name__}) cannot add items"
-        if getattr(self.retriever, "catalog", None) is not self.catalog:
-            return ("this recommender's retriever was passed in trained on another catalog; new items need "
-                    "a retriever fitted by the conversational recommender itself")
-        return self.retriever.cannot_add_items() if hasattr(self.retriever, "cannot_add_items") else None
-
-    def _apply_interaction(self, event: InteractionEvent, seq: int | None = None) -> None:
-        if seq is not None:
-            self._applied.add(seq)
-            self._last_seq = max(self._last_seq, seq)
-        before = self._histories.get(event.user) or History.empty(event.user)
-        self._histories[event.user] = with_interaction(before, event)
-
-    def _apply_items(self, events: list[ItemEvent]) -> None:
-        if not events:
-            return
-        for e in events:
-            self.catalog.append(e.item, e.title, e.year, e.genres, **e.text)
-        self.retriever.add_items(np.array([e.item for e in events], dtype=np.int64))
-        self.parser = RequestParser(self.catalog, self._popularity)  # titles: "like <the new item>"
-        self._objectives = self._explainer = None  # made again on first use, with the new items
-
-    def _replay(self) -> None:
-        """Apply the store's recorded events (a restart): the new items, then the interactions in order."""
-        items, interactions = self.store.item_events(), self.store.interaction_events()
-        if items and (reason := self._cannot_add_items()):
-            raise RequestError(f"the store holds {len(items)} new items, but {reason}")
-        self._apply_items([ItemEvent.from_dict(e) for e in items])
-        for e in interactions:
-            self._apply_interaction(InteractionEvent(e["user"], e["item"], e["rating"], e["timestamp"]),
-                                    e["seq"])
-        if items or interactions:
-            log.info("events_replayed items=%d interactions=%d", len(items), len(interactions))
-
-    def _sync(self) -> None:
-        """On a store other processes write too (replicas on one PostgreSQL), apply the events they recorded
-        since this process last looked: new items (ids above this catalog's), then interactions.  Event
-        numbers may commit out of order, so the last ``_SYNC_WINDOW`` numbers are read again and only the
-        ones not applied yet are applied."""
-        if not self.store.shared:
-            return
-        with self._lock:
-            top = int(self.catalog.item_ids.max()) if len(self.catalog) else 0
-            items = [ItemEvent.from_dict(e) for e in self.store.item_events() if e["item"] > top]
-            if items and not self._cannot_add_items():
-                self._apply_items(items)
-            floor = max(0, self._last_seq - _SYNC_WINDOW)
-            fresh = [e for e in self.store.interaction_events(after=floor) if e["seq"] not in self._applied]
-            for e in fresh:
-                if e["item"] in self.catalog:
-                    self._apply_interaction(InteractionEvent(e["user"], e["item"], e["rating"],
-                                                             e["timestamp"]), e["seq"])
-            self._applied = {q for q in self._applied if q > floor}
-            if items or fresh:
-                log.info("events_synced items=%d interactions=%d", len(items), len(fresh))
 
     def close(self) -> None:
         if self.items is not None:
@@ -358,50 +203,11 @@ class Conversations:
             raise RequestError(f"unknown user {user!r}; users range {min(users)}..{max(users)}")
         return self._histories[int(user)]
 
-    def _check(self, text: Any, k: Any, explain: Any) -> tuple[str, int | None, int]:
-        if not isinstance(text, str):
-            raise RequestError(f"the request must be text, got {type(text).__name__}")
-        if not text.strip():
-            raise RequestError("the request is empty")
-        if len(text) > self.config.max_request_chars:
-            raise RequestError(f"the request is {len(text)} characters; at most "
-                               f"{self.config.max_request_chars} are accepted")
-        if "\x00" in text:
-            raise RequestError("the request contains a NUL character")
-        explain = self.config.explain if explain is None else explain
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50):
-            raise RequestError(f"k must be an integer from 1 to 50, got {k!r}")
-        if isinstance(explain, bool) or not isinstance(explain, int) or not 0 <= explain <= 10:
-            raise RequestError(f"explain must be an integer from 0 to 10, got {explain!r}")
-        return text.strip(), k, explain
-
-    @staticmethod
-    def _weights(objectives: Any) -> ObjectiveWeights | None:
-        """This call's re-ranking weights (:class:`~llmrec.recommenders.objectives.ObjectiveWeights`, or a
-        mapping of its values: ``{"diversity": 0.3}``); None when no weight is on.  Anything else is a
-        :class:`RequestError` naming the field."""
-        if objectives is None:
-            return None
-        if isinstance(objectives, ObjectiveWeights):
-            weights = objectives
-        elif isinstance(objectives, Mapping):
-            try:
-                weights = ObjectiveWeights.model_validate(dict(objectives), strict=True)
-            except ValidationError as err:
-                raise RequestError(_objectives_error(err)) from None
-        else:
-            raise RequestError("objectives must be a mapping of weights (diversity, calibration, "
-                               f"popularity), got {type(objectives).__name__}")
-        for name in ("diversity", "calibration", "popularity"):
-            if not math.isfinite(getattr(weights, name)):
-                raise RequestError(f"objectives.{name} must be a finite number 0 or more, "
-                                   f"got {getattr(weights, name)!r}")
-        return weights if weights.active() else None
-
     def _answer(self, state: ConversationState, text: Any, k: Any, explain: Any, persist: bool,
                 weights: ObjectiveWeights | None = None) -> Turn:
         t0 = time.perf_counter()
-        text, k, explain = self._check(text, k, explain)
+        explain = self.config.explain if explain is None else explain
+        text, k, explain = check_request(text, k, explain, max_chars=self.config.max_request_chars)
         if weights is not None:
             log.info("converse_objectives conversation=%s weights=%s", state.id or None,
                      weights.model_dump())
@@ -432,9 +238,9 @@ class Conversations:
             t1 = time.perf_counter()
             ranked, meta = self._rank(history, query, allowed, k, explain, weights)
             timings["recommend"] = time.perf_counter() - t1
-            items = self._checked(ranked, query, excluded, k, meta)
+            items = checked_items(self.catalog, ranked, query, excluded, k, meta.get("explanations", []))
         else:
-            relaxation = self._relaxation(query, excluded)
+            relaxation = relaxed(self.catalog, query, excluded)
         degraded_reason = degraded_reason or (meta.get("reason") if meta.get("degraded") else None)
         state.shown.append([it.item for it in items])
         if items and state.focus not in state.shown[-1]:
@@ -513,7 +319,9 @@ class Conversations:
                                          seed_weight=self.config.seed_weight)
         if self.items is not None:
             seeds = np.asarray(query.seeds, dtype=np.int64) if self.config.items_seeds else None
-            return self._rank_items(history, recalled, n, explain, weights, seeds, resting=not generative)
+            weight = self.config.items_seed_weight if len(query.seeds) else None
+            return self._rank_items(history, recalled, n, explain, weights, seeds, weight,
+                                    resting=not generative)
         if not (self.config.llm and self.config.rerank):
             return (self._reordered(history, recalled, weights),
                     {"degraded": not self.config.llm, "reason": self._llm_error})
@@ -535,13 +343,13 @@ class Conversations:
         return merged, merged.meta
 
     def _rank_items(self, history: History, recalled: ItemList, n: int, explain: int,
-                    weights: ObjectiveWeights | None, seeds: np.ndarray | None, resting: bool
-                    ) -> tuple[ItemList, dict]:
+                    weights: ObjectiveWeights | None, seeds: np.ndarray | None, weight: float | None,
+                    resting: bool) -> tuple[ItemList, dict]:
         """Every allowed item (``recalled``) ranked by the item-token LLM fused with the retriever; when the
         model cannot score (or failed a moment ago: ``resting``), the retriever's order, flagged degraded."""
         if not resting:
             try:
-                ranked = self.items.rank(history, recalled, n, seeds)
+                ranked = self.items.rank(history, recalled, n, seeds, weight)
             except (LLMRecError, RuntimeError, OSError) as err:  # the engine failed or died: never a crash
                 self._llm_failed(f"item-token model: {type(err).__name__}: {err}")
             else:
@@ -587,52 +395,3 @@ class Conversations:
         except LLMUnavailable as err:
             log.warning("explanations unavailable: %s", err)
             return ranked
-
-    # -- checks and relaxations --------------------------------------------------------------------------
-    def _checked(self, ranked: ItemList, query: Query, excluded: set[int], k: int, meta: dict
-                 ) -> list[RecommendedItem]:
-        """The top ``k`` items that satisfy every constraint, checked one by one in code."""
-        by_item = {e.item: e for e in meta.get("explanations", [])}
-        out = []
-        for item, score in zip(ranked.items.tolist(), ranked.scores.tolist()):
-            bad = item in excluded or item not in self.catalog
-            if bad or query.constraints.violations(self.catalog, item):
-                log.error("constraint_violation item=%d dropped (%s)", item,
-                          query.constraints.violations(self.catalog, item) or "excluded")
-                continue
-            e = by_item.get(item)
-            out.append(RecommendedItem(item, self.catalog.display_title(item), self.catalog.year(item),
-                                       tuple(self.catalog.genres(item)),
-                                       float(score) if np.isfinite(score) else 0.0, e.text if e else None))
-            if len(out) == k:
-                break
-        return out
-
-    def _relaxation(self, query: Query, excluded: set[int]) -> str | None:
-        """The smallest change to the constraints that leaves something to recommend, in words."""
-        c = query.constraints
-        atoms: list[tuple[str, dict]] = []
-        for name in ("genres_all", "genres_any", "genres_none"):
-            for g in getattr(c, name):
-                rest = tuple(x for x in getattr(c, name) if x != g)
-                label = {"genres_all": f"'{g}'", "genres_any": f"'{g}' as an option",
-                         "genres_none": f"'no {g}'"}[name]
-                atoms.append((f"drop {label}", {name: rest} if name != "genres_any" else {name: ()}))
-        if c.year_min is not None or c.year_max is not None:
-            atoms.append(("drop the release years", {"year_min": None, "year_max": None}))
-        ex = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
-        for size in (1, 2):
-            best = None
-            for combo in itertools.combinations(atoms, size):
-                changes = {}
-                for _, change in combo:
-                    changes.update(change)
-                fields = {f: getattr(c, f) for f in ("genres_all", "genres_any", "genres_none", "year_min",
-                                                      "year_max", "exclude_items")}
-                relaxed = Constraints(**{**fields, **changes})
-                count = int((~np.isin(relaxed.mask(self.catalog), ex)).sum())
-                if count and (best is None or count > best[0]):
-                    best = (count, " and ".join(label for label, _ in combo))
-            if best:
-                return f"Closest: {best[1]} ({best[0]} titles)."
-        return None

@@ -55,12 +55,15 @@ class ItemTokenRanking:
         self.genllm.fit(data)
         return self
 
-    def rank(self, history: History, recalled: ItemList, n: int, seeds: np.ndarray | None = None) -> ItemList:
+    def rank(self, history: History, recalled: ItemList, n: int, seeds: np.ndarray | None = None,
+             weight: float | None = None) -> ItemList:
         """The top ``n`` of ``recalled`` (every allowed item with the retriever's score) by the fused score;
         ``seeds`` ("like X" items) are written at the end of the history in the model's prompt, as if
-        watched last (moved there when the history holds them).
+        watched last (moved there when the history holds them); ``weight``: the LLM's weight for this turn
+        (None: the one given at construction).
         Raises what the engine raises when it cannot score (the caller answers degraded)."""
         items = np.asarray(recalled.items, dtype=np.int64)
+        weight = self.weight if weight is None else float(weight)
         if len(items) == 0:
             return recalled
         history = self._with_seeds(history, seeds)
@@ -73,10 +76,10 @@ class ItemTokenRanking:
         if known.any():
             row = self.genllm.item_logprobs([history])[0]
             llm_z[known] = zscore(row[vocab.positions(items[known])])
-        fused = zscore(retr) + self.weight * llm_z
+        fused = zscore(retr) + weight * llm_z
         order = np.argsort(-fused, kind="stable")[:n]  # ties keep the retriever's order
         return ItemList(items[order], fused[order],
-                        {**recalled.meta, "stage": "items", "items_weight": self.weight})
+                        {**recalled.meta, "stage": "items", "items_weight": weight})
 
     def _with_seeds(self, history: History, seeds: np.ndarray | None) -> History:
         """``history`` with the ``seeds`` the model knows at its end (moved there when already in it)."""
