@@ -35,23 +35,19 @@ import argparse
 import contextlib
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
-from bench.first_answer import cpu, llmrec_command
+from bench.first_answer import cpu
+from bench.fuzz import fuzz_service, package_version
+from bench.processes import Children, running_service, say, terminated_as_interrupt
 from llmrec.tables import format_table
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -141,9 +137,6 @@ def _cpu_line() -> str:
     return f"cpu: {model}; {bf16}"
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
 
 # --- latency: in process -----------------------------------------------------------------------------------
 
@@ -155,13 +148,13 @@ def latency(args: argparse.Namespace) -> int:
     checker = Checker(data)
     t0 = time.perf_counter()
     conv = open_converser(data, retriever=args.retriever, backend="vllm", explain=0,
-                          progress=_say if args.verbose else None)
+                          progress=say if args.verbose else None)
     try:
         opened = time.perf_counter() - t0
         conv.ranker.backend  # noqa: B018 - waits for the engine started in the background
         ready = time.perf_counter() - t0
         engine = conv.ranker.backend_start_seconds()
-        _say(f"ready after {ready:.1f} s (engine start {engine or float('nan'):.1f} s in the background, "
+        say(f"ready after {ready:.1f} s (engine start {engine or float('nan'):.1f} s in the background, "
              f"retriever and data {opened:.1f} s)")
         rows, summary, failures = [], [], 0
         for n, explain in enumerate(args.explain):
@@ -183,8 +176,8 @@ def latency(args: argparse.Namespace) -> int:
                                     "degraded": turn["degraded"], "problems": problems,
                                     "explained": explained, "items": len(shown)})
                     for p in problems:
-                        _say(f"  VIOLATION explain={explain} conversation {c} turn {t + 1} {text!r}: {p}")
-                _say(f"explain={explain}: conversation {c + 1}/{len(plans)} done")
+                        say(f"  VIOLATION explain={explain} conversation {c} turn {t + 1} {text!r}: {p}")
+                say(f"explain={explain}: conversation {c + 1}/{len(plans)} done")
             failures += sum(len(r["problems"]) for r in records)
             for kind in ("all", "request", "feedback"):
                 sel = [r for r in records if kind == "all" or r["kind"] == kind]
@@ -210,152 +203,6 @@ def latency(args: argparse.Namespace) -> int:
         print(f"explain={explain}: first turn {first:.3f} s; {verdict or 'no target'}")
     print(_cpu_line())
     return 1 if failures else 0
-
-
-# --- subprocesses ------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as err:
-        return f"(log unreadable: {err})"
-
-
-@dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen
-    log: Path
-
-
-@dataclass
-class Children:
-    """Subprocesses started in their own process groups, every one stopped by :meth:`close` (SIGINT, then
-    SIGTERM, then SIGKILL to the whole group)."""
-
-    children: list[Child] = field(default_factory=list)
-    keep_logs: bool = False
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
-        fd, path = tempfile.mkstemp(prefix=f"llmrec-bench-{name}-", suffix=".log")
-        with os.fdopen(fd, "wb") as out:
-            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        child = Child(name, proc, Path(path))
-        self.children.append(child)
-        _say(f"started {name} (pid {proc.pid}, log {path})")
-        return child
-
-    @staticmethod
-    def kill(child: Child, sig: int = signal.SIGKILL) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.proc.pid, sig)
-
-    def stop(self, child: Child, grace: float = 15.0) -> None:
-        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-            if child.proc.poll() is not None:
-                break
-            self.kill(child, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.proc.wait(timeout=wait)
-        self.kill(child, signal.SIGKILL)  # workers that outlived their parent
-
-    def close(self) -> None:
-        while self.children:
-            child = self.children.pop()
-            self.stop(child)
-            if not self.keep_logs:
-                child.log.unlink(missing_ok=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@contextlib.contextmanager
-def terminated_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so that ``finally`` blocks stop the children."""
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def wait_until(child: Child, url: str, timeout: float) -> float:
-    """Poll ``url`` until it answers 200; the seconds it took.  Raises if the child exits or time runs out."""
-    import httpx
-
-    start = time.monotonic()
-    with httpx.Client(timeout=5.0) as client:
-        while True:
-            if child.proc.poll() is not None:
-                raise SystemExit(f"{child.name} exited with code {child.proc.returncode} during start-up; "
-                                 f"the end of its log ({child.log}):\n{_tail(child.log)}")
-            if time.monotonic() - start > timeout:
-                raise SystemExit(f"{child.name} did not answer {url} within {timeout:g} s; the end of its "
-                                 f"log ({child.log}):\n{_tail(child.log)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get(url).status_code == 200:
-                    return time.monotonic() - start
-            time.sleep(0.5)
-
-
-def serve_argv(port: int, db: str, *, backend: str = "vllm", url: str | None = None, retriever: str = "auto",
-               no_llm: bool = False, request_timeout_s: float = 30.0, data: str | None = None) -> list[str]:
-    """The ``llmrec serve`` command line."""
-    argv = [*llmrec_command(), "serve", "--port", str(port), "--db", db, "--retriever", retriever,
-            "--request-timeout-s", f"{request_timeout_s:g}"]
-    argv += ["--data", data] if data else []
-    if no_llm:
-        return [*argv, "--no-llm"]
-    return [*argv, "--backend", backend, *(["--url", url] if url else [])]
-
-
-@contextlib.contextmanager
-def running_service(children: Children, *, backend: str = "vllm", retriever: str = "auto",
-                    no_llm: bool = False, request_timeout_s: float = 30.0, data: str | None = None,
-                    kv_cache_gib: float = 1.0, llm_eager: bool = True, startup_timeout: float = 600.0
-                    ) -> Iterator[tuple[str, Child | None, dict[str, float]]]:
-    """Start (for ``backend="remote"``) a vLLM server, then ``llmrec serve``; yield the service's root URL,
-    the vLLM server's child (or None) and the start-up seconds; stop both at exit."""
-    startup: dict[str, float] = {}
-    llm_child, llm_url = None, None
-    with tempfile.TemporaryDirectory(prefix="llmrec-bench-") as tmp:
-        if backend == "remote" and not no_llm:
-            from llmrec.llm.serve import ServerConfig, server_command, server_url
-
-            config = ServerConfig(port=free_port(), enforce_eager=llm_eager, kv_cache_gib=kv_cache_gib)
-            argv, env = server_command(config)
-            env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{kv_cache_gib:g}")
-            llm_url = server_url(config)
-            llm_child = children.start("vllm-server", argv, env)
-            startup["vllm_server"] = wait_until(llm_child, f"{llm_url}/models", startup_timeout)
-            _say(f"vLLM server ready at {llm_url} after {startup['vllm_server']:.1f} s")
-        port = free_port()
-        argv = serve_argv(port, str(Path(tmp) / "conversations.sqlite"), backend=backend, url=llm_url,
-                          retriever=retriever, no_llm=no_llm, request_timeout_s=request_timeout_s, data=data)
-        serve = children.start("llmrec-serve", argv, {**os.environ, "PYTHONUNBUFFERED": "1"})
-        url = f"http://127.0.0.1:{port}"
-        startup["serve"] = wait_until(serve, f"{url}/health", startup_timeout)
-        _say(f"llmrec serve ready at {url} after {startup['serve']:.1f} s")
-        try:
-            yield url, llm_child, startup
-        finally:
-            children.stop(serve)
-            if llm_child is not None:
-                children.stop(llm_child)
 
 
 # --- load: conversations over HTTP -------------------------------------------------------------------------
@@ -488,13 +335,13 @@ def load(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             warm = client.post(f"{url}/v1/recommend", json={"request": "a comedy from the 90s", "k": 3})
             warmup = time.perf_counter() - start
-            _say(f"warm-up request: HTTP {warm.status_code} in {warmup:.1f} s")
+            say(f"warm-up request: HTTP {warm.status_code} in {warmup:.1f} s")
         at = None
         if args.kill_llm_after is not None and llm_child is not None:
             def kill() -> None:
                 killed["at"] = time.perf_counter() - t0
                 Children.kill(llm_child)  # SIGKILL to the server's process group: a crash, not a shutdown
-                _say(f"killed the vLLM server {killed['at']:.1f} s into the run")
+                say(f"killed the vLLM server {killed['at']:.1f} s into the run")
             at = (args.kill_llm_after, kill)
         t0 = time.perf_counter()
         calls, wall = drive(url, plans, checker, args.concurrency, args.api, k=args.k, explain=args.explain,
@@ -546,90 +393,6 @@ def load(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-# --- fuzz: schemathesis against the real service -----------------------------------------------------------
-
-@dataclass
-class FuzzResult:
-    operation: str
-    mode: str
-    cases: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    failures: Counter = field(default_factory=Counter)  # failure text -> how many cases
-
-
-def fuzz_service(url: str, examples: int, modes: tuple[str, ...] = ("positive", "negative"),
-                 seed: int = 0) -> list[FuzzResult]:
-    """Every operation of the service's OpenAPI schema, ``examples`` generated cases per mode: each sent and
-    validated by schemathesis's checks (no 5xx, status code, content type and body as the schema says,
-    schema-valid data accepted with 2xx/400/404, invalid data rejected with 4xx).  Failures are collected,
-    not raised."""
-    import requests
-    import schemathesis
-    from schemathesis.config import SchemathesisConfig
-
-    config = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
-        "expected-statuses": ["2xx", "400", "404"]}}})
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
-    results = []
-    with requests.Session() as session:
-        live = session.post(f"{url}/v1/conversations", json={}, timeout=600).json()["id"]
-        for op_result in schema.get_all_operations():
-            operation = op_result.ok()
-            for mode in modes:
-                result = _fuzz_operation(operation, mode, url, session, examples, seed, live)
-                results.append(result)
-                _say(f"fuzz {result.operation} ({mode}): {result.cases} cases, statuses "
-                     f"{dict(result.statuses)}, {sum(result.failures.values())} failing")
-    return results
-
-
-def _fuzz_operation(operation, mode: str, url: str, session, examples: int, seed: int, live: str
-                    ) -> FuzzResult:
-    """One operation's ``examples`` cases of one generation mode, sent and checked.  Three schema-valid cases
-    in four name the live conversation ``live`` and the model ``llmrec``, so that they reach the recommender
-    (random ids and model names are a 404)."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
-    from hypothesis.errors import Unsatisfiable
-    from schemathesis.generation import GenerationMode
-
-    result = FuzzResult(operation.label, mode)
-
-    @hypothesis_seed(seed)
-    @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
-    def send(case) -> None:
-        result.cases += 1
-        if mode == "positive" and result.cases % 4:
-            if "conversation_id" in (case.path_parameters or {}):
-                case.path_parameters["conversation_id"] = live
-            if isinstance(case.body, dict) and "model" in case.body:
-                case.body["model"] = "llmrec"
-        try:
-            response = case.call(base_url=url, session=session, timeout=600)
-        except Exception as err:  # noqa: BLE001 - a transport failure is a finding
-            result.statuses["transport error"] += 1
-            result.failures[f"transport: {type(err).__name__}: {str(err)[:200]}"] += 1
-            return
-        result.statuses[str(response.status_code)] += 1
-        try:
-            case.validate_response(response, transport_kwargs={"base_url": url, "session": session})
-        except Exception as err:  # noqa: BLE001 - schemathesis raises its failures
-            result.failures[_failure_text(err, response.status_code)] += 1
-
-    try:
-        send()
-    except Unsatisfiable:  # no schema-invalid input exists (an operation without parameters or body)
-        pass
-    return result
-
-
-def _failure_text(err: Exception, status: int) -> str:
-    parts = [str(e).strip().splitlines()[0] for e in getattr(err, "exceptions", [err]) if str(e).strip()]
-    return f"HTTP {status}: {type(err).__name__}: {' | '.join(parts)[:300] or repr(err)[:300]}"
-
-
 def fuzz(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with terminated_as_interrupt(), Children(keep_logs=args.keep_logs) as children, \
@@ -639,7 +402,7 @@ def fuzz(args: argparse.Namespace) -> int:
     rows = [[r.operation, r.mode, r.cases, " ".join(f"{s}:{n}" for s, n in sorted(r.statuses.items())),
              sum(n for s, n in r.statuses.items() if s.startswith("5") or not s[0].isdigit()),
              sum(r.failures.values())] for r in results]
-    print(f"fuzz: schemathesis {_version('schemathesis')} against llmrec serve "
+    print(f"fuzz: schemathesis {package_version('schemathesis')} against llmrec serve "
           f"({'--no-llm' if args.no_llm else 'embedded vLLM engine'}, retriever {args.retriever!r}), "
           f"{args.examples} examples per operation and mode")
     print(format_table(rows, ["operation", "data", "cases", "status codes", "5xx", "failing"]))
@@ -652,12 +415,6 @@ def fuzz(args: argparse.Namespace) -> int:
           f"in all")
     print(_cpu_line())
     return 1 if failing else 0
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
 
 
 # --- command line ------------------------------------------------------------------------------------------
@@ -718,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"latency": latency, "load": load, "fuzz": fuzz}[args.mode](args)
     except KeyboardInterrupt:
-        _say("interrupted; subprocesses stopped")
+        say("interrupted; subprocesses stopped")
         return 130
 
 

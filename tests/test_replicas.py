@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bench.conversation import Children, free_port, serve_argv, wait_until
+from bench.processes import Children, free_port, serve_argv, wait_until
 
 pgserver = pytest.importorskip("pgserver")
 

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.conversation import Checker, Children, drive, fuzz_service, running_service, sample_plans
+from bench.conversation import Checker, drive, sample_plans
+from bench.fuzz import fuzz_service
+from bench.processes import Children, running_service
 
 
 @pytest.fixture(scope="module")
