@@ -1,8 +1,9 @@
 """``python -m eval.generative``: the item-token LLM (``genllm``) against the retriever, and their fusion.
 
 1. Validation split: the LLM's scores over the whole catalog for every user (one engine call) and the
-   retriever's; the fusion weight ``retriever_weight`` (``llm_weight`` 1) with the best NDCG@10, and the
-   share of the merged candidate set the LLM contributes with the best recall@50, are chosen here.
+   retriever's; the fusion weight ``retriever_weight`` (``llm_weight`` 1) with the best NDCG@10, the share
+   of the merged candidate set the LLM contributes with the best recall@50, and the sampled protocol's own
+   fusion weight ``sampled_weight`` (the best HR@1 among 20 candidates) are chosen here.
 2. Test split: the LLM alone, the retriever, the fusion at the chosen weight (full ranking, with paired
    bootstrap intervals of the differences from the retriever), candidate recall@50 of the merged set, and
    the sampled protocol (the held-out item among 19 random unseen items: HR@1).  Reports (with the chosen
@@ -37,7 +38,7 @@ from llmrec.split import leave_last_out, target_items
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 
-__all__ = ["GenerativeConfig", "candidate_recall", "main"]
+__all__ = ["GenerativeConfig", "candidate_recall", "hit_at_1", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -126,23 +127,34 @@ class _SplitRun:
         return rep
 
 
+def hit_at_1(report: Report) -> float:
+    """The share of users whose held-out item is ranked first (the sampled protocol's HR@1)."""
+    return float((report.ranks["rank"] == 0).mean())
+
+
 def _validation(cfg: GenerativeConfig, run: _SplitRun, scores) -> dict:
     hs, targets, llm, retr, rec = scores
     rows = []
     for w in [0.0, *cfg.weights]:
         m = run.report(w).metrics
-        rows.append([f"{w:g}" if w else "LLM alone", m["ndcg@5"], m["ndcg@10"], m["recall@20"]])
+        hr1 = hit_at_1(run.report(w, sampled=cfg.sampled))
+        rows.append([f"{w:g}" if w else "LLM alone", m["ndcg@5"], m["ndcg@10"], m["recall@20"], hr1])
     m = run.report(None).metrics
-    rows.append(["retriever alone", m["ndcg@5"], m["ndcg@10"], m["recall@20"]])
+    rows.append(["retriever alone", m["ndcg@5"], m["ndcg@10"], m["recall@20"],
+                 hit_at_1(run.report(None, sampled=cfg.sampled))])
     best = max(cfg.weights, key=lambda w: rows[[r[0] for r in rows].index(f"{w:g}")][2])
+    sampled_best = max(cfg.weights, key=lambda w: rows[[r[0] for r in rows].index(f"{w:g}")][4])
     shares = {s: float(candidate_recall(llm, retr, hs, targets, rec, cfg.candidates, s).mean())
               for s in cfg.llm_shares}
     share = max(shares, key=lambda s: (shares[s], -s))
-    print(format_table(rows, ["validation: retriever weight", "NDCG@5", "NDCG@10", "recall@20"]))
+    print(format_table(rows, ["validation: retriever weight", "NDCG@5", "NDCG@10", "recall@20",
+                              f"sampled HR@1 (+{cfg.sampled})"]))
     print(format_table([[s, v] for s, v in shares.items()],
                        [f"validation: LLM items in the {cfg.candidates}", f"recall@{cfg.candidates}"]))
-    print(f"chosen on validation: retriever_weight={best:g}, LLM share {share}")
-    return {"retriever_weight": best, "llm_share": share, "validation_fusion": rows,
+    print(f"chosen on validation: retriever_weight={best:g}, LLM share {share}, sampled protocol's "
+          f"retriever_weight={sampled_best:g}")
+    return {"retriever_weight": best, "llm_share": share, "sampled_weight": sampled_best,
+            "validation_fusion": rows,
             "validation_candidate_recall": {str(k): v for k, v in shares.items()},
             "llm_seconds_per_user_validation": rec.stats()["llm_seconds_per_user"]}
 
@@ -168,9 +180,12 @@ def _test(cfg: GenerativeConfig, run: _SplitRun, scores, chosen: dict) -> dict:
     lo, hi = paired_bootstrap(merged - alone)
     print(f"candidate recall@{cfg.candidates}: retriever {alone.mean():.4f}, merged (LLM share "
           f"{chosen['llm_share']}) {merged.mean():.4f}, difference [{lo:+.4f}, {hi:+.4f}]")
-    sampled = {k: run.report(w, sampled=cfg.sampled, name=f"{k}-sampled")
-               for k, w in (("genllm", 0.0), ("fused", chosen["retriever_weight"]))}
-    hr1 = {k: float((r.ranks["rank"] == 0).mean()) for k, r in sampled.items()}
+    runs = [("retriever", None, "retriever"), ("genllm", 0.0, "genllm"),
+            ("fused", chosen["retriever_weight"], "fused")]
+    if "sampled_weight" in chosen:  # the sampled protocol's own weight (chosen on validation)
+        runs.append(("fused at the sampled weight", chosen["sampled_weight"], "fused-sw"))
+    sampled = {k: run.report(w, sampled=cfg.sampled, name=f"{name}-sampled") for k, w, name in runs}
+    hr1 = {k: hit_at_1(r) for k, r in sampled.items()}
     print(f"sampled protocol (held-out + {cfg.sampled}): HR@1 "
           + ", ".join(f"{k} {v:.4f}" for k, v in hr1.items()))
     per_user = rec.stats()["llm_seconds_per_user"]
@@ -191,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen: dict = {}
     if cfg.chosen:
         earlier = json.loads(Path(cfg.chosen).read_text(encoding="utf-8"))
-        chosen = {k: earlier[k] for k in ("retriever_weight", "llm_share", "llm_seconds_per_user_validation")}
+        chosen = {k: earlier[k] for k in ("retriever_weight", "llm_share", "sampled_weight",
+                                          "llm_seconds_per_user_validation") if k in earlier}
         chosen["chosen_from"] = cfg.chosen
         print(f"validation choices from {cfg.chosen}: retriever_weight={chosen['retriever_weight']:g}, "
               f"LLM share {chosen['llm_share']}")

@@ -370,3 +370,31 @@ def test_a_pooling_engines_hidden_states_through_the_item_rows_give_the_softmax_
     np.testing.assert_allclose(np.exp(out).sum(1), 1.0)
     np.testing.assert_allclose(out, expected.numpy(), atol=1e-5)
     assert np.isfinite(out).all()  # large logits (row 2) stay finite
+
+
+def test_the_validation_pass_chooses_the_sampled_protocols_own_weight_by_hr_at_1():
+    """eval.generative: the full-ranking weight by NDCG@10, the sampled protocol's weight by its HR@1."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from eval.generative import GenerativeConfig, _validation
+
+    ndcg = {0.0: 0.10, 1.0: 0.12, 2.0: 0.13, None: 0.11}  # the retriever alone: None
+    hr1 = {0.0: 0.40, 1.0: 0.55, 2.0: 0.50, None: 0.45}
+
+    class Run:
+        def report(self, weight, sampled=0, name=""):
+            if sampled:
+                first = round(hr1[weight] * 20)
+                return SimpleNamespace(ranks=pd.DataFrame({"rank": [0] * first + [3] * (20 - first)}))
+            return SimpleNamespace(metrics={"ndcg@5": 0.0, "ndcg@10": ndcg[weight], "recall@20": 0.0})
+
+    rec = SimpleNamespace(vocab=SimpleNamespace(positions=lambda items: np.asarray(items, dtype=np.int64)),
+                          stats=lambda: {"llm_seconds_per_user": 0.01})
+    hs = [SimpleNamespace(items=np.array([0]))]
+    scores = (hs, np.array([1]), np.array([[0.0, 1.0, 0.5]]), np.array([[0.0, 0.2, 0.9]]), rec)
+    cfg = GenerativeConfig(model="unused", weights=[1.0, 2.0], llm_shares=[0, 1], candidates=1)
+    chosen = _validation(cfg, Run(), scores)
+    assert chosen["retriever_weight"] == 2.0 and chosen["sampled_weight"] == 1.0
+    assert chosen["llm_share"] == 1  # the LLM's top item (1) is the held-out one; the retriever's is 2
