@@ -92,6 +92,8 @@ class RecommendArgs(DataArgs):
                                              "finetune.items) ranking every item the request allows")
     items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
                                                 "(default: the engine's, chosen on validation)")
+    items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "
+                                                     "names 'like X' items (default: the engine's)")
     param: list[str] = arg(default_factory=list, repeat=True,
                            help="recommender config values as key=value (JSON values; engine.X=V for an LLM "
                                 "engine setting); repeatable")
@@ -123,6 +125,8 @@ class ChatArgs(DataArgs):
                                              "every item a turn allows, fused with the retriever")
     items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
                                                 "(default: the engine's, chosen on validation)")
+    items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "
+                                                     "names 'like X' items (default: the engine's)")
     no_llm: bool = arg(False, help="deterministic parsing and the retriever only (no LLM)")
     db: str = arg(":memory:", help="SQLite file keeping the conversation (':memory:': not kept)")
     conversation: str | None = arg(None, help="continue this conversation id (with --db)")
@@ -221,6 +225,7 @@ def _converser(args, explain: int):
                           parser_adapter=getattr(args, "parser_adapter", None),
                           items_model=getattr(args, "items_model", None),
                           items_weight=getattr(args, "items_weight", None),
+                          items_seed_weight=getattr(args, "items_seed_weight", None),
                           db=getattr(args, "db", None), progress=None if getattr(args, "quiet", False)
                           else _stderr)
 

@@ -53,6 +53,8 @@ class ServeConfig(DataArgs):
                                              "ranks every item a turn allows, fused with the retriever")
     items_weight: float | None = arg(None, help="with --items-model: the item-token LLM's weight against the "
                                                "retriever's 1 (default: the engine's, chosen on validation)")
+    items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "
+                                                     "names 'like X' items (default: the engine's)")
     no_llm: bool = arg(False, help="no LLM: deterministic parsing and the retriever's order (every answer "
                                    "degraded; fast, for tests and load checks of the service itself)")
     db: str = arg(DEFAULT_DB, help="where the conversations and the real-time events (new interactions and "
@@ -118,6 +120,7 @@ def run(cfg: ServeConfig) -> int:
                                            db=db, explain=cfg.explain, item_index=cfg.item_index,
                                            milvus_uri=cfg.milvus, items_model=cfg.items_model,
                                            items_weight=cfg.items_weight,
+                                           items_seed_weight=cfg.items_seed_weight,
                                            llm=not cfg.no_llm, progress=_stderr)) as converser:
         app = create_app(converser, cfg.service)
         verbose = logging.getLogger().isEnabledFor(logging.INFO)

@@ -212,7 +212,9 @@ def test_like_x_seeds_are_read_by_the_model_as_if_watched_last(ml100k, stub):
 def test_a_weight_left_unset_on_the_command_line_is_the_engines_default(ml100k):
     from llmrec.converse import open_converser
 
-    with open_converser(ml100k, retriever=None, llm=False, items_weight=None, items_model=None) as conv:
+    with open_converser(ml100k, retriever=None, llm=False, items_weight=None, items_seed_weight=None,
+                        items_model=None) as conv:
         assert conv.config.items_weight == ConverseConfig().items_weight
+        assert conv.config.items_seed_weight == ConverseConfig().items_seed_weight
     with open_converser(ml100k, retriever=None, llm=False, items_weight=2.5) as conv:
         assert conv.config.items_weight == 2.5
