@@ -88,7 +88,13 @@ class FederatedConfig:
                                          "leaves the client")
     server_lr: float = arg(1.0, help="collab: the server's step along the clients' averaged update (FedAvgM; "
                                      "1: plain FedAvg)")
-    server_momentum: float = arg(0.0, help="collab: server momentum across rounds (FedAvgM; 0: none)")
+    server_momentum: float = arg(0.0, help="collab: server momentum across rounds (FedAvgM; 0: none; with "
+                                           "--server-optimizer adam its beta_1)")
+    server_optimizer: Literal["avgm", "adam"] = arg(
+        "avgm", help="collab: the server's step on the averaged update: FedAvgM (--server-lr, "
+                     "--server-momentum), or adam (Flower's FedAdam: --server-lr its eta, --server-tau its "
+                     "epsilon)")
+    server_tau: float = arg(1e-3, help="collab: --server-optimizer adam's epsilon (smaller: more adaptive)")
     dropout: float = arg(0.3, help="dropout on history embeddings")
     batch_size: int = arg(256, help="training batch size")
     client_batch_size: int | None = arg(None, help="collab: a client's training batch size (default: "
@@ -132,9 +138,9 @@ class FederatedConfig:
         if not 0 < self.local_fraction <= 1 or abs(passes - round(passes)) > 1e-6 or round(passes) < 1:
             raise ConfigError(f"--local-fraction must be in (0, 1] and make rounds * local_epochs * "
                               f"local_fraction whole passes, got {self.local_fraction} ({passes})")
-        if self.server_lr <= 0 or not 0 <= self.server_momentum < 1:
-            raise ConfigError(f"--server-lr must be > 0 and --server-momentum in [0, 1), got "
-                              f"{self.server_lr} and {self.server_momentum}")
+        if self.server_lr <= 0 or not 0 <= self.server_momentum < 1 or self.server_tau <= 0:
+            raise ConfigError(f"--server-lr and --server-tau must be > 0 and --server-momentum in [0, 1), "
+                              f"got {self.server_lr}, {self.server_tau} and {self.server_momentum}")
         if self.client_lr is not None and self.client_lr <= 0:
             raise ConfigError(f"--client-lr must be > 0, got {self.client_lr}")
         if self.client_batch_size is not None and self.client_batch_size < 1:
@@ -228,7 +234,8 @@ def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list
                               CollabClient(store, n_items, model_cfg, cfg.local_fraction,
                                            cfg.client_state), len(groups),
                               cfg.rounds, num_cpus=cfg.num_cpus, dp=dp, server_lr=cfg.server_lr,
-                              server_momentum=cfg.server_momentum)
+                              server_momentum=cfg.server_momentum, server_optimizer=cfg.server_optimizer,
+                              server_tau=cfg.server_tau)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})
     received = {"replies": len(run.received), "records": sorted({r for x in run.received for r in x.records}),
                 "metrics": sorted({m for x in run.received for m in x.metrics}),

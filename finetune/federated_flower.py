@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -102,11 +102,15 @@ def _client_app(trainer: ClientTrainer, clip: bool = False):
 
 
 def _recording_strategy(n_clients: int, received: list[Received], server_lr: float = 1.0,
-                        server_momentum: float = 0.0):
-    from flwr.serverapp.strategy import FedAvgM
+                        server_momentum: float = 0.0, server_optimizer: str = "avgm",
+                        server_tau: float = 1e-3):
+    from flwr.serverapp.strategy import FedAdam, FedAvgM
 
-    class RecordingFedAvg(FedAvgM):
-        """FedAvg(M) over every client each round, recording the structure of what each reply carried."""
+    base = {"avgm": FedAvgM, "adam": FedAdam}[server_optimizer]
+
+    class Recording(base):
+        """The server strategy over every client each round, recording the structure of what each reply
+        carried."""
 
         sent: Arrays | None = None  # the parameters of the round being aggregated
 
@@ -128,21 +132,27 @@ def _recording_strategy(n_clients: int, received: list[Received], server_lr: flo
                 received.append(Received(server_round, arrays, metrics, tuple(content.keys()), norm))
             return super().aggregate_train(server_round, replies)
 
-    return RecordingFedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=n_clients,
-                           min_available_nodes=n_clients, server_learning_rate=server_lr,
-                           server_momentum=server_momentum)
+    common = {"fraction_train": 1.0, "fraction_evaluate": 0.0, "min_train_nodes": n_clients,
+              "min_available_nodes": n_clients}
+    if server_optimizer == "adam":  # Reddi et al. 2021: Adam on the averaged update, beta_1 the momentum
+        return Recording(**common, eta=server_lr, beta_1=server_momentum, beta_2=0.99, tau=server_tau)
+    return Recording(**common, server_learning_rate=server_lr, server_momentum=server_momentum)
 
 
 def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rounds: int, *,
                     num_cpus: int = 2, cpus_per_client: float = 1.0,
                     dp: tuple[float, float] | None = None, server_lr: float = 1.0,
-                    server_momentum: float = 0.0) -> FedAvgRun:
+                    server_momentum: float = 0.0, server_optimizer: Literal["avgm", "adam"] = "avgm",
+                    server_tau: float = 1e-3) -> FedAvgRun:
     """``rounds`` of FedAvg over ``n_clients`` simulated clients (Flower's simulation runtime on a Ray started
     in-process with ``num_cpus`` CPUs and shut down afterwards), starting from ``initial``.
 
     ``server_lr`` and ``server_momentum``: the server's step along the averaged update (FedAvgM, Hsu et al.
     2019); 1 and 0 are plain FedAvg.  A server learning rate above 1 makes up for clients that each saw a
     ``1/n_clients`` share of the data: their average moves about as far as one client's steps.
+    ``server_optimizer="adam"``: Flower's ``FedAdam`` instead (Reddi et al. 2021, adaptive federated
+    optimisation): Adam on the averaged update, ``server_lr`` its step size (eta), ``server_momentum`` its
+    beta_1, ``server_tau`` its epsilon (the adaptivity).
 
     ``dp=(noise_multiplier, clipping_norm)``: central differential privacy with client-side fixed clipping
     (Flower's ``DifferentialPrivacyClientSideFixedClipping``: each client clips its update to the norm, the
@@ -150,16 +160,19 @@ def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rou
     average)."""
     if n_clients < 1 or rounds < 1:
         raise ValueError(f"need at least one client and one round, got n_clients={n_clients} rounds={rounds}")
-    if server_lr <= 0 or not 0 <= server_momentum < 1:
-        raise ValueError(f"need server_lr > 0 and 0 <= server_momentum < 1, got {server_lr} and "
-                         f"{server_momentum}")
+    if server_lr <= 0 or not 0 <= server_momentum < 1 or server_tau <= 0:
+        raise ValueError(f"need server_lr > 0, 0 <= server_momentum < 1 and server_tau > 0, got {server_lr}, "
+                         f"{server_momentum} and {server_tau}")
+    if server_optimizer not in ("avgm", "adam"):
+        raise ValueError(f"server_optimizer must be 'avgm' or 'adam', got {server_optimizer!r}")
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # the simulation never phones home
     from flwr.app import ConfigRecord
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
 
     run = FedAvgRun(arrays={})
-    strategy = _recording_strategy(n_clients, run.received, server_lr, server_momentum)
+    strategy = _recording_strategy(n_clients, run.received, server_lr, server_momentum, server_optimizer,
+                                   server_tau)
     if dp is not None:
         from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping
 

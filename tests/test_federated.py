@@ -210,3 +210,16 @@ def test_the_privacy_plot_is_a_png_of_every_private_run(tmp_path):
                           "dp-1": card(0.01, {"noise": 1.0, "epsilon": 9.0})}}
     path = plot_privacy(results, tmp_path / "privacy.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_server_adam_steps_along_the_averaged_update_scaled_by_its_root_mean_square():
+    """--server-optimizer adam (Flower's FedAdam): round 1 from 0, the clients' mean update 5/3; with beta_1 0
+    the step is eta * d / (sqrt((1 - beta_2) d^2) + tau), bias-corrected by sqrt(1 - beta_2^2)."""
+    initial = {"w": np.zeros(3, np.float32)}
+    run = simulate_fedavg(initial, ConstantClient(), n_clients=2, rounds=1, num_cpus=2, server_lr=0.5,
+                          server_optimizer="adam", server_tau=1e-3)
+    d = (10 * 1.0 + 20 * 2.0) / 30
+    step = 0.5 * np.sqrt(1 - 0.99 ** 2) * d / (np.sqrt(0.01 * d * d) + 1e-3)
+    np.testing.assert_allclose(run.arrays["w"], step, rtol=1e-5)
+    with pytest.raises(ValueError, match="server_optimizer"):
+        simulate_fedavg(initial, ConstantClient(), n_clients=2, rounds=1, server_optimizer="yogi")
