@@ -131,3 +131,19 @@ def test_events_posted_to_one_replica_reach_the_others_next_request(database, ml
                              text={"description": "humpback whales sing to astronauts on a starship"})
         found = two.recommend("humpback whales singing to astronauts on a starship", k=5).items
         assert found[0].item == added["item"]
+
+
+def test_replicas_adding_items_one_after_the_other_each_get_a_new_id(database, ml100k):
+    """The second replica has not seen the first one's new item when it adds its own: it applies it first and
+    takes the next id (it used to take the same one, refused as already added)."""
+    from llmrec.converse import Conversations, ConverseConfig
+    from llmrec.converse.events import InvalidEvent
+
+    config = ConverseConfig(retriever=None, llm=False, db=database)
+    with Conversations(ml100k, config) as one, Conversations(ml100k, config) as two:
+        first = one.add_item("The Whales of Andromeda", year=2001, genres=["Documentary"])
+        second = two.add_item("The Moths of Titan", year=2002, genres=["Sci-Fi"])
+        assert second["item"] == first["item"] + 1
+        assert first["item"] in two.catalog and second["item"] in two.catalog
+        with pytest.raises(InvalidEvent, match="already in the catalog"):  # an id given by the caller
+            one.add_item("Another Whale Film", item=first["item"])

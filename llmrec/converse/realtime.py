@@ -22,6 +22,7 @@ from llmrec.converse.events import (
 )
 from llmrec.converse.parse import RequestParser
 from llmrec.converse.turn import RequestError
+from llmrec.errors import ArtifactError
 from llmrec.history import History
 
 __all__ = ["RealtimeUpdates"]
@@ -30,6 +31,8 @@ log = logging.getLogger("llmrec.converse.engine")
 
 #: Event numbers re-read at each sync of a shared store (a number committed this late is still applied).
 _SYNC_WINDOW = 1000
+#: Tries at a new item's next id when replicas on one store take ids at the same moment.
+_ID_TRIES = 5
 
 
 class RealtimeUpdates:
@@ -61,12 +64,22 @@ class RealtimeUpdates:
     def add_item(self, title: Any, *, item: Any = None, year: Any = None, genres: Any = (),
                  text: dict[str, Any] | None = None) -> dict[str, Any]:
         """Add a catalog item (``item`` None: the next id) and apply it: its text is encoded and its vector
-        added to the retriever's item index, so the next request can recall it."""
+        added to the retriever's item index, so the next request can recall it.  On a store shared by
+        replicas the items they added are applied first, so the next id comes after theirs; when another
+        replica takes that id at the same moment, the next one after it is taken (a few tries)."""
         with self._lock:
             if reason := self._cannot_add_items():
                 raise RequestError(reason)
-            event = item_event(self.catalog, title=title, item=item, year=year, genres=genres, text=text)
-            self.store.add_item(event.item, event.to_dict())
+            for attempt in range(_ID_TRIES):
+                self._sync()  # a shared store: the items other replicas added since
+                event = item_event(self.catalog, title=title, item=item, year=year, genres=genres, text=text)
+                try:
+                    self.store.add_item(event.item, event.to_dict())
+                    break
+                except ArtifactError:  # the id was taken meanwhile
+                    if item is not None or not self.store.shared or attempt == _ID_TRIES - 1:
+                        raise
+                    log.info("event_item_id_taken item=%d; trying the next id", event.item)
             self._apply_items([event])
             log.info("event_item item=%d title=%r", event.item, event.title)
             return {**event.to_dict(), "display_title": self.catalog.display_title(event.item),
