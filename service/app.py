@@ -337,7 +337,8 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
         conversation_id, user = _conversation_of(body)
         if conversation_id is None:
             conversation_id = await call(converser.create, user)
-        turn = _logged(await call(converser.turn, conversation_id, text, k=body.k, explain=body.explain))
+        turn = _logged(await call(converser.turn, conversation_id, text, k=body.k, explain=body.explain,
+                                  objectives=_objectives(body.objectives)))
         completion = _completion(turn, conversation_id)
         if body.stream:
             return StreamingResponse(_events(completion), media_type="text/event-stream")

@@ -199,7 +199,8 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """OpenAI's chat request, with llmrec's ``k`` and ``explain`` (``extra_body`` in the openai client)."""
+    """OpenAI's chat request, with llmrec's ``k``, ``explain`` and ``objectives`` (``extra_body`` in the
+    openai client)."""
 
     model_config = ConfigDict(strict=True, extra="allow")
 
@@ -212,6 +213,7 @@ class ChatRequest(BaseModel):
     n: Int | None = None
     k: K | None = Field(None, description=_K)
     explain: Explain | None = Field(None, description=_EXPLAIN)
+    objectives: Objectives | None = Field(None, description=_OBJECTIVES)
 
 
 def last_user_text(messages: list[ChatMessage]) -> str:

@@ -277,6 +277,12 @@ def test_objective_weights_are_forwarded_to_the_recommender_and_default_to_none(
                        ).status_code == 200
     assert fake.objectives == [{"diversity": 0.5, "calibration": 0.0, "popularity": 0.0, "page": 10}, None,
                                {"diversity": 0.1, "calibration": 2.0, "popularity": 0.25, "page": 0}]
+    chat = {"model": "llmrec", "messages": [{"role": "user", "content": "a comedy"}]}  # the OpenAI chat too
+    assert client.post("/v1/chat/completions", json={**chat, "objectives": {"popularity": 0.2}}
+                       ).status_code == 200
+    assert client.post("/v1/chat/completions", json=chat).status_code == 200
+    assert fake.objectives[-2:] == [{"diversity": 0.0, "calibration": 0.0, "popularity": 0.2, "page": 10},
+                                    None]
 
 
 @pytest.mark.parametrize("objectives,field", [
@@ -297,6 +303,9 @@ def test_invalid_objective_weights_are_a_422_naming_the_field(client, fake, obje
     fake.conversations["c1"] = {"user": None, "turns": [], "rejected": set()}
     message = error_of(client.post("/v1/conversations/c1/turns", json={"text": "a comedy",
                                                                        "objectives": objectives}), 422)
+    assert message.startswith(field), message
+    chat = {"model": "llmrec", "messages": [{"role": "user", "content": "a comedy"}]}
+    message = error_of(client.post("/v1/chat/completions", json={**chat, "objectives": objectives}), 422)
     assert message.startswith(field), message
 
 
