@@ -19,10 +19,12 @@ explained by the grounded explainer.  When nothing is left, the answer says so a
 relaxation; a violating item is never returned.  When the LLM is unavailable the turn is answered from
 deterministic parsing and the retriever's order (re-ordered by the weights too), flagged ``degraded``.
 
-Real-time updates (:mod:`~llmrec.converse.events`): ``add_interaction`` and ``add_item`` record an event in
-the store and apply it at once, so the next turn of any conversation reads it; recall searches through the
-retriever's FAISS item index (exact), which new items join without a rebuild.  The engine works on its own
-copy of the dataset's catalog, which new items extend.
+Real-time updates (:mod:`~llmrec.converse.realtime`; the events: :mod:`~llmrec.converse.events`):
+``add_interaction`` and ``add_item`` record an event in the store and apply it at once, so the next turn of
+any conversation reads it; recall searches through the retriever's FAISS item index (exact), which new items
+join without a rebuild.  The engine works on its own copy of the dataset's catalog, which new items extend.
+Its settings: :class:`~llmrec.converse.config.ConverseConfig`; the checks of a turn:
+:mod:`~llmrec.converse.checks`.
 """
 
 from __future__ import annotations
