@@ -20,7 +20,7 @@ from llmrec.recommenders.objectives import ObjectiveWeights
 
 __all__ = ["check_request", "checked_items", "objective_weights", "relaxation"]
 
-log = logging.getLogger("llmrec.converse.engine")
+log = logging.getLogger(__name__)
 
 
 def check_request(text: Any, k: Any, explain: Any, *, max_chars: int) -> tuple[str, int | None, int]:

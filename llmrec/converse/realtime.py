@@ -27,7 +27,7 @@ from llmrec.history import History
 
 __all__ = ["RealtimeUpdates"]
 
-log = logging.getLogger("llmrec.converse.engine")
+log = logging.getLogger(__name__)
 
 #: Event numbers re-read at each sync of a shared store (a number committed this late is still applied).
 _SYNC_WINDOW = 1000
