@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any, Literal
 
@@ -65,6 +65,23 @@ class DataArgs:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ItemTokenArgs:
+    """The item-token model ranking every item a turn allows (``ConverseConfig.items_*``); a group of flags
+    shared by ``llmrec recommend --request``, ``llmrec chat`` and ``llmrec serve``."""
+
+    items_model: str | None = arg(None, help="item-token model directory (python -m finetune.items) ranking "
+                                             "every item a request allows, fused with the retriever")
+    items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
+                                                "(default: the engine's, chosen on validation)")
+    items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "
+                                                     "names 'like X' items (default: the engine's)")
+
+    def settings(self) -> dict[str, Any]:
+        """The ``ConverseConfig`` values, by the same names (None: the engine's default)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecommendArgs(DataArgs):
     user: int | None = arg(None, help="user id (required without --request; with it, recall also uses the "
                                       "user's history)")
@@ -88,12 +105,8 @@ class RecommendArgs(DataArgs):
                              "order)")
     parser_adapter: str | None = arg(None, help="with --request: LoRA parser adapter directory (python -m "
                                                 "finetune.parser) reading the request's loose words")
-    items_model: str | None = arg(None, help="with --request: item-token model directory (python -m "
-                                             "finetune.items) ranking every item the request allows")
-    items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
-                                                "(default: the engine's, chosen on validation)")
-    items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "
-                                                     "names 'like X' items (default: the engine's)")
+    item_tokens: ItemTokenArgs = arg(default_factory=ItemTokenArgs,
+                                     help="with --request: the item-token model")
     param: list[str] = arg(default_factory=list, repeat=True,
                            help="recommender config values as key=value (JSON values; engine.X=V for an LLM "
                                 "engine setting); repeatable")
@@ -121,12 +134,7 @@ class ChatArgs(DataArgs):
     adapter: str | None = arg(None, help="LoRA ranking adapter directory")
     parser_adapter: str | None = arg(None, help="LoRA parser adapter directory (python -m finetune.parser), "
                                                 "served beside the ranking adapter")
-    items_model: str | None = arg(None, help="item-token model directory (python -m finetune.items) ranking "
-                                             "every item a turn allows, fused with the retriever")
-    items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
-                                                "(default: the engine's, chosen on validation)")
-    items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "
-                                                     "names 'like X' items (default: the engine's)")
+    item_tokens: ItemTokenArgs = arg(default_factory=ItemTokenArgs, help="the item-token model")
     no_llm: bool = arg(False, help="deterministic parsing and the retriever only (no LLM)")
     db: str = arg(":memory:", help="SQLite file keeping the conversation (':memory:': not kept)")
     conversation: str | None = arg(None, help="continue this conversation id (with --db)")
@@ -223,9 +231,7 @@ def _converser(args, explain: int):
     return open_converser(dataset, retriever=args.retriever, backend=args.backend, url=args.url,
                           adapter=args.adapter, explain=explain, llm=not getattr(args, "no_llm", False),
                           parser_adapter=getattr(args, "parser_adapter", None),
-                          items_model=getattr(args, "items_model", None),
-                          items_weight=getattr(args, "items_weight", None),
-                          items_seed_weight=getattr(args, "items_seed_weight", None),
+                          **args.item_tokens.settings(),
                           db=getattr(args, "db", None), progress=None if getattr(args, "quiet", False)
                           else _stderr)
 

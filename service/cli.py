@@ -20,7 +20,7 @@ from typing import Literal
 
 import uvicorn
 
-from llmrec.cli import Command, DataArgs
+from llmrec.cli import Command, DataArgs, ItemTokenArgs
 from llmrec.configargs import arg
 from llmrec.data import load_dataset
 from llmrec.errors import ConfigError
@@ -49,12 +49,7 @@ class ServeConfig(DataArgs):
     adapter: str | None = arg(None, help="LoRA adapter directory (python -m finetune.lora)")
     parser_adapter: str | None = arg(None, help="LoRA parser adapter directory (python -m finetune.parser), "
                                                 "served beside the ranking adapter")
-    items_model: str | None = arg(None, help="item-token model directory (python -m finetune.items): it "
-                                             "ranks every item a turn allows, fused with the retriever")
-    items_weight: float | None = arg(None, help="with --items-model: the item-token LLM's weight against the "
-                                               "retriever's 1 (default: the engine's, chosen on validation)")
-    items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "
-                                                     "names 'like X' items (default: the engine's)")
+    item_tokens: ItemTokenArgs = arg(default_factory=ItemTokenArgs, help="the item-token model")
     no_llm: bool = arg(False, help="no LLM: deterministic parsing and the retriever's order (every answer "
                                    "degraded; fast, for tests and load checks of the service itself)")
     db: str = arg(DEFAULT_DB, help="where the conversations and the real-time events (new interactions and "
@@ -118,9 +113,7 @@ def run(cfg: ServeConfig) -> int:
     with contextlib.closing(open_converser(dataset, retriever=cfg.retriever, backend=cfg.backend, url=cfg.url,
                                            adapter=cfg.adapter, parser_adapter=cfg.parser_adapter,
                                            db=db, explain=cfg.explain, item_index=cfg.item_index,
-                                           milvus_uri=cfg.milvus, items_model=cfg.items_model,
-                                           items_weight=cfg.items_weight,
-                                           items_seed_weight=cfg.items_seed_weight,
+                                           milvus_uri=cfg.milvus, **cfg.item_tokens.settings(),
                                            llm=not cfg.no_llm, progress=_stderr)) as converser:
         app = create_app(converser, cfg.service)
         verbose = logging.getLogger().isEnabledFor(logging.INFO)

@@ -481,9 +481,13 @@ def test_serve_opens_the_converser_serves_and_closes_it(monkeypatch, tmp_path, c
     monkeypatch.setattr(cli, "load_dataset", lambda data, items, download: "the dataset")
     monkeypatch.setattr(cli._Server, "run", lambda self: served.append((self.config.host, self.config.port)))
     db = tmp_path / "sub" / "conv.sqlite"
-    assert cli.run(cli.ServeConfig(port=0, db=str(db), explain=2, backend="remote", url="http://x/v1")) == 0
+    items = cli.ItemTokenArgs(items_model="runs/items", items_seed_weight=0.5)
+    assert cli.run(cli.ServeConfig(port=0, db=str(db), explain=2, backend="remote", url="http://x/v1",
+                                   item_tokens=items)) == 0
     assert opened["data"] == "the dataset" and opened["db"] == str(db) and db.parent.is_dir()
     assert (opened["explain"], opened["backend"], opened["url"]) == (2, "remote", "http://x/v1")
+    assert items.settings() == {k: opened[k] for k in ("items_model", "items_weight", "items_seed_weight")}
+    assert opened["items_model"] == "runs/items" and opened["items_seed_weight"] == 0.5
     assert served[0][0] == "127.0.0.1" and served[0][1] > 0 and fake.closed
 
 
