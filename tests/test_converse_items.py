@@ -106,7 +106,9 @@ def test_a_turn_that_names_like_x_items_takes_the_seed_weight(ml100k, plain, stu
     """items_seed_weight 0: "like X" is answered in the retriever's seeded order; other turns keep the LLM."""
     with _conversations(ml100k, plain, stub, 100.0, items_seed_weight=0.0) as conv:
         seeded = conv.recommend("something like Toy Story", user=USER, k=8)
+        assert conv.items.genllm.backend.calls == 0  # weight 0: no forward pass
         unseeded = conv.recommend("a comedy from the 90s", user=USER, k=8)
+        assert conv.items.genllm.backend.calls == 1
     assert "like Toy Story" in seeded.interpretation  # the request named an item
     assert [it.item for it in seeded.items] == [
         it.item for it in plain.recommend("something like Toy Story", user=USER, k=8).items]

@@ -73,7 +73,7 @@ class ItemTokenRanking:
         llm_z = np.zeros(len(items))
         vocab = self.genllm.vocab
         known = np.isin(items, vocab.item_ids)
-        if known.any():
+        if known.any() and weight:  # at weight 0 the model is not asked at all
             row = self.genllm.item_logprobs([history])[0]
             llm_z[known] = zscore(row[vocab.positions(items[known])])
         fused = zscore(retr) + weight * llm_z
