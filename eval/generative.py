@@ -11,6 +11,8 @@
 
     python -m eval.generative --model runs/items --retriever auto --output runs/generative
     python -m eval.generative --model runs/items --test-model runs/items-test ...   # a refit for test
+    python -m eval.generative --model runs/items-s0 runs/items-s1 --test-model runs/items-s0-test \
+        runs/items-s1-test ...                                                    # an ensemble of seeds
 
 With ``--test-model`` the test figures come from a model refitted on the test split's fit data (validation
 items are targets too, as the retriever is refitted), at the settings chosen on validation with ``--model``;
@@ -45,9 +47,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class GenerativeConfig:
-    model: str = arg(help="item-token model directory (python -m finetune.items)")
-    test_model: str | None = arg(None, help="the model for the test split (default --model): a refit on the "
-                                            "test split's fit data, python -m finetune.items --split test")
+    model: list[str] = arg(help="item-token model directory (python -m finetune.items); several (other "
+                                "training seeds): an ensemble, their log-probabilities averaged")
+    test_model: list[str] | None = arg(None, help="the model(s) for the test split (default --model): a "
+                                                  "refit on the test split's fit data, python -m "
+                                                  "finetune.items --split test")
     chosen: str | None = arg(None, help="generative.json of an earlier run: its validation choices "
                                         "(retriever weight, LLM share) are used, no validation pass")
     data: str | None = arg(None, help="MovieLens-100K directory (default: $LLMREC_DATA or ../shared/data)")
@@ -104,7 +108,7 @@ class _SplitRun:
     """One split's shared pieces: the retriever fitted on its fit data, the engine, the LLM's score cache."""
 
     cfg: GenerativeConfig
-    model: str
+    model: list[str]
     data: Dataset
     split: str
     retriever: object
@@ -117,9 +121,10 @@ class _SplitRun:
         if weight is None:
             rec = self.retriever
         else:
-            c = GenLLMConfig(model=self.model, backend=self.cfg.backend, retriever_weight=weight)
+            c = GenLLMConfig(model=self.model[0], ensemble=self.model[1:], backend=self.cfg.backend,
+                             retriever_weight=weight)
             rec = GenLLM(c, backend=self.backend, retriever=self.retriever if weight else None,
-                         cache=self.cache)
+                         cache=self.cache)  # every score is in the shared cache: no member engine starts
         rep = evaluate_recommender(self.data, rec, self.split, progress=self.cfg.progress, sampled=sampled,
                                    recall_cutoffs=(50,))
         if self.out is not None and name:
@@ -211,27 +216,29 @@ def main(argv: list[str] | None = None) -> int:
         chosen["chosen_from"] = cfg.chosen
         print(f"validation choices from {cfg.chosen}: retriever_weight={chosen['retriever_weight']:g}, "
               f"LLM share {chosen['llm_share']}")
-    backend, served = None, None
+    backend, served, previous = None, None, None
     for split in ("validation", "test"):
         if split == "validation" and cfg.chosen:
             continue
         model = cfg.test_model or cfg.model if split == "test" else cfg.model
-        if backend is not None and model != served:  # another model: another engine
-            if hasattr(backend, "close"):
-                backend.close()
-            backend = None
+        if previous is not None and model != served:  # another model: another engine
+            previous.close()
+            previous, backend = None, None
         fit = leave_last_out(data, split).train
         retriever = create_recommender("dense", {"retriever": retr_dir}).fit(fit)
         cache: dict = {}
-        base = GenLLMConfig(model=model, backend=cfg.backend)
-        rec = GenLLM(base, backend=backend, cache=cache).fit(fit)
+        base = GenLLMConfig(model=model[0], ensemble=model[1:], backend=cfg.backend)
+        rec = GenLLM(base, backend=backend, cache=cache)
+        if previous is not None:  # the same models on the next split: their engines carry over
+            rec.members = previous.members
+        rec.fit(fit)
         scores = (*_scores(rec, retriever, data, split), rec)
-        backend, served = rec.backend, model
+        backend, served, previous = rec.backend, model, rec
         run = _SplitRun(cfg, model, data, split, retriever, backend, cache, out)
         chosen |= _validation(cfg, run, scores) if split == "validation" else _test(cfg, run, scores, chosen)
     chosen["models"] = {"validation": None if cfg.chosen else cfg.model, "test": cfg.test_model or cfg.model}
-    if backend is not None and hasattr(backend, "close"):
-        backend.close()
+    if previous is not None:
+        previous.close()
     if out is not None:
         atomic_write_text(out / "generative.json", json.dumps(chosen, indent=2, default=float))
         print(f"reports and choices written to {out}")

@@ -78,14 +78,17 @@ class ScriptedLLM:
 
 class ScriptedItemLLM:
     """A deterministic stand-in for an item-token model's backend: each item token's logit is a hash of the
-    prompt and the token; :meth:`allowed_logprobs` normalises over the allowed tokens, as the engines do."""
+    prompt and the token; :meth:`allowed_logprobs` normalises over the allowed tokens, as the engines do.
+    Another ``salt`` is another model (other scores for the same prompt)."""
 
-    def __init__(self):
+    def __init__(self, salt: str = ""):
         self.calls = 0
+        self.salt = salt
 
     def allowed_logprobs(self, prompts, token_ids):
         self.calls += 1
-        rows = [[zlib.crc32(f"{list(p)}|{t}".encode()) % 1000 / 100.0 for t in token_ids] for p in prompts]
+        rows = [[zlib.crc32(f"{self.salt}{list(p)}|{t}".encode()) % 1000 / 100.0 for t in token_ids]
+                for p in prompts]
         logits = np.array(rows, dtype=np.float64).reshape(len(prompts), len(token_ids))
         return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
 

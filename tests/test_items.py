@@ -249,6 +249,36 @@ def test_fusion_adds_the_standardised_scores_with_their_weights(tmp_path):
     assert np.allclose(fused.score(h, items), expected)
 
 
+def test_an_ensemble_scores_with_the_mean_of_its_models_log_probabilities(tmp_path):
+    from scipy.special import log_softmax
+
+    data = conformance_dataset()
+    a, b = item_model_stub(tmp_path / "a", data.catalog), item_model_stub(tmp_path / "b", data.catalog)
+    hs = list(histories(data.interactions).values())[:3]
+    alone = {m: GenLLM(GenLLMConfig(model=m), backend=ScriptedItemLLM(m)).fit(data).item_logprobs(hs)
+             for m in (a, b)}
+    assert not np.allclose(alone[a], alone[b])  # two different models
+    rec = GenLLM(GenLLMConfig(model=a, ensemble=[b]), backend=ScriptedItemLLM(a)).fit(data)
+    (member,) = rec.members
+    member.backend = ScriptedItemLLM(b)  # the member's own engine
+    got = rec.item_logprobs(hs)
+    np.testing.assert_allclose(got, log_softmax((alone[a] + alone[b]) / 2, axis=1))
+    np.testing.assert_allclose(np.exp(got).sum(1), 1.0)  # still a distribution over the catalog
+    rec.item_logprobs(hs)
+    assert member.backend.calls == 1 and rec.backend.calls == 1  # the mean is cached, not the members' rows
+    assert rec.stats()["llm_users"] == len(hs) and rec.stats()["ensemble"] == [b]
+
+
+def test_an_ensemble_refuses_a_model_listed_twice_or_trained_for_another_catalog(tmp_path):
+    data = conformance_dataset()
+    a = item_model_stub(tmp_path / "a", data.catalog)
+    with pytest.raises(ConfigError, match="listed twice"):
+        GenLLM(GenLLMConfig(model=a, ensemble=[a])).fit(data)
+    other = item_model_stub(tmp_path / "other", _other_catalog(data.catalog))
+    with pytest.raises(ArtifactError, match="another catalog"):
+        GenLLM(GenLLMConfig(model=a, ensemble=[other])).fit(data)
+
+
 def test_reranking_orders_only_the_retrievers_top_k_by_the_fused_score(tmp_path):
     data = conformance_dataset()
     model = item_model_stub(tmp_path / "m", data.catalog)
@@ -394,7 +424,7 @@ def test_the_validation_pass_chooses_the_sampled_protocols_own_weight_by_hr_at_1
                           stats=lambda: {"llm_seconds_per_user": 0.01})
     hs = [SimpleNamespace(items=np.array([0]))]
     scores = (hs, np.array([1]), np.array([[0.0, 1.0, 0.5]]), np.array([[0.0, 0.2, 0.9]]), rec)
-    cfg = GenerativeConfig(model="unused", weights=[1.0, 2.0], llm_shares=[0, 1], candidates=1)
+    cfg = GenerativeConfig(model=["unused"], weights=[1.0, 2.0], llm_shares=[0, 1], candidates=1)
     chosen = _validation(cfg, Run(), scores)
     assert chosen["retriever_weight"] == 2.0 and chosen["sampled_weight"] == 1.0
     assert chosen["llm_share"] == 1  # the LLM's top item (1) is the held-out one; the retriever's is 2

@@ -11,11 +11,14 @@ transformers reference computes the same softmax (a test compares them).
 With a ``retriever`` the scores are fused, ``llm_weight * z(llm) + retriever_weight * z(retriever)`` (each
 standardised over the catalog for the user; weights chosen on validation by ``python -m eval.generative``);
 with ``candidates`` K only the retriever's top K get the fused score and the rest keep the retriever's order
-below them (reranking).
+below them (reranking).  With an ``ensemble`` (more models for the same catalog, e.g. other training seeds)
+each model scores every user with its own engine and the mean of their log-probabilities, renormalised over
+the catalog, is the LLM's score.
 
     python -m eval --recommender genllm --param model=runs/items-merged
     python -m eval --recommender genllm --param model=runs/items-merged --param retriever=auto \\
         --param retriever_weight=1.0
+    python -m eval --recommender genllm --param model=runs/items-s0 --param 'ensemble=["runs/items-s1"]'
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ log = logging.getLogger(__name__)
 class GenLLMConfig(RecommenderConfig):
     model: str | None = Field(None, description="item-token model directory (python -m finetune.items); "
                                                  "required before fit")
+    ensemble: list[str] = Field(default_factory=list, description=(
+        "more item-token models for the same catalog and data (other training seeds): each scores every user "
+        "with its own engine and the log-probabilities are averaged with model's"))
     backend: Literal["vllm", "transformers"] = Field("vllm", description="vLLM engine or transformers "
                                                                          "reference")
     dtype: str = Field("auto", description="auto: bfloat16 on CUDA or a CPU with bf16 units, else float32")
@@ -87,6 +93,7 @@ class GenLLM(Recommender[GenLLMConfig]):
         self._retriever_data: str | None = None
         self._seconds, self._users = 0.0, 0
         self._head: np.ndarray | None = None
+        self.members: list[GenLLM] = []
 
     # -- fitting ---------------------------------------------------------------------------------------
     def fit(self, data: Dataset) -> GenLLM:
@@ -108,9 +115,19 @@ class GenLLM(Recommender[GenLLMConfig]):
         self._catalog = data.catalog.item_ids
         if self.vocab.item_ids.tolist() != self._catalog.tolist():
             raise ConfigError("the item vocabulary is not in the catalog's order")
+        models = [self.config.model, *self.config.ensemble]
+        if len(set(models)) < len(models):
+            raise ConfigError(f"genllm: a model is listed twice in model and ensemble ({models})")
+        # each member checks its own model against the data as this one did (a refit keeps their engines)
+        own = self.config.model_copy(update={"ensemble": [], "retriever": None, "retriever_weight": 0.0,
+                                             "candidates": None})
+        self.members = ([m.fit(data) for m in self.members]
+                        or [GenLLM(own.model_copy(update={"model": m})).fit(data)
+                            for m in self.config.ensemble])
         if self.config.retriever is not None or self.retriever is not None:
             self.retriever, self._retriever_data = fit_retriever(self.retriever, self.config.retriever, data,
                                                                  self._retriever_data)
+        self._seconds, self._users = 0.0, 0  # stats() counts the scoring since the last fit
         self._trained = True
         return self
 
@@ -141,25 +158,35 @@ class GenLLM(Recommender[GenLLMConfig]):
         return self.vocab.encode(history.items[-self.config.history:])[0]
 
     def item_logprobs(self, histories: list[History]) -> np.ndarray:
-        """``(users, catalog items)``: each user's next-item log-probabilities over the whole catalog."""
+        """``(users, catalog items)``: each user's next-item log-probabilities over the whole catalog (with an
+        ``ensemble``, the renormalised mean of every model's log-probabilities)."""
         self._require()
         missing = [h for h in histories if history_key(h) not in self._cache]
         if missing:
-            backend = self._start()  # the engine's start is not scoring time
-            t0 = time.perf_counter()
-            prompts = [self.prompt(h) for h in missing]
-            if getattr(getattr(backend, "config", None), "runner", None) == "pooling":
-                if self._head is None:  # the item tokens' output rows: hidden states -> item logits
-                    self._head = item_head(self.config.model, self.vocab.token_ids)
-                logits = backend.last_hidden(prompts).astype(np.float64) @ self._head.T.astype(np.float64)
-                rows = log_softmax(logits, axis=1)
-            else:
-                rows = backend.allowed_logprobs(prompts, self.vocab.token_ids.tolist())
-            self._seconds += time.perf_counter() - t0
-            self._users += len(missing)
+            # members score without caching (this model's cache holds the mean), so a bounded cache bounds all
+            rows = np.mean([self._own_logprobs(missing), *(m._own_logprobs(missing) for m in self.members)],
+                           axis=0)
+            if self.members:
+                rows = log_softmax(rows, axis=1)
             for h, row in zip(missing, rows):
                 self._cache[history_key(h)] = np.asarray(row, dtype=np.float64)
         return np.stack([self._cache[history_key(h)] for h in histories])
+
+    def _own_logprobs(self, missing: list[History]) -> np.ndarray:
+        """This model's log-probabilities for ``missing`` (one engine call), without its ensemble."""
+        backend = self._start()  # the engine's start is not scoring time
+        t0 = time.perf_counter()
+        prompts = [self.prompt(h) for h in missing]
+        if getattr(getattr(backend, "config", None), "runner", None) == "pooling":
+            if self._head is None:  # the item tokens' output rows: hidden states -> item logits
+                self._head = item_head(self.config.model, self.vocab.token_ids)
+            logits = backend.last_hidden(prompts).astype(np.float64) @ self._head.T.astype(np.float64)
+            rows = log_softmax(logits, axis=1)
+        else:
+            rows = backend.allowed_logprobs(prompts, self.vocab.token_ids.tolist())
+        self._seconds += time.perf_counter() - t0
+        self._users += len(missing)
+        return np.asarray(rows, dtype=np.float64)
 
     def prepare(self, histories: list[History]) -> None:
         """Score every user's whole catalog in one engine call (the harness scores them one by one next)."""
@@ -194,12 +221,16 @@ class GenLLM(Recommender[GenLLMConfig]):
             raise ConfigError("genllm is not fitted: call fit(data) first")
 
     def stats(self) -> dict[str, Any]:
-        return {"llm_users": self._users, "llm_seconds": round(self._seconds, 3),
-                "llm_seconds_per_user": round(self._seconds / max(self._users, 1), 4),
-                "model": self.config.model, "form": self.manifest.get("form"),
+        seconds = self._seconds + sum(m._seconds for m in self.members)  # every model's engine time
+        return {"llm_users": self._users, "llm_seconds": round(seconds, 3),
+                "llm_seconds_per_user": round(seconds / max(self._users, 1), 4),
+                "model": self.config.model, "ensemble": list(self.config.ensemble),
+                "form": self.manifest.get("form"),
                 "catalog": self.manifest.get("catalog")}
 
     def close(self) -> None:
+        for m in self.members:
+            m.close()
         if self.backend is not None and hasattr(self.backend, "close"):
             self.backend.close()
         self.backend = None
