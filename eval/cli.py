@@ -78,6 +78,9 @@ class EvalConfig(DataArgs):
     items_model: str | None = arg(None, help="--simulate: item-token model directory (python -m "
                                              "finetune.items); the LLM pipeline ranks every allowed item "
                                              "with it, fused with the retriever (no title rerank)")
+    items_ensemble: list[str] | None = arg(None, help="--simulate with --items-model: more item-token models "
+                                                      "(other training seeds), their log-probabilities "
+                                                      "averaged")
     items_weight: float | None = arg(None, help="--simulate with --items-model: the item-token LLM's weight "
                                                "against the retriever's 1 (default: the engine's; choose on "
                                                "validation)")
@@ -316,7 +319,8 @@ def _simulate(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
         if not config.no_llm:
             name = "item-token LLM pipeline" if config.items_model else "LLM pipeline"
             weight = {k: v for k, v in (("items_weight", config.items_weight),
-                                        ("items_seed_weight", config.items_seed_weight)) if v is not None}
+                                        ("items_seed_weight", config.items_seed_weight),
+                                        ("items_ensemble", config.items_ensemble)) if v is not None}
             systems[name] = Conversations(held.train, ConverseConfig(
                 retriever=retriever, ranker=params, items_model=config.items_model,
                 items_seeds=config.items_seeds, **weight))

@@ -71,6 +71,8 @@ class ItemTokenArgs:
 
     items_model: str | None = arg(None, help="item-token model directory (python -m finetune.items) ranking "
                                              "every item a request allows, fused with the retriever")
+    items_ensemble: list[str] | None = arg(None, help="with --items-model: more item-token models (other "
+                                                      "training seeds), their log-probabilities averaged")
     items_weight: float | None = arg(None, help="with --items-model: its weight against the retriever's 1 "
                                                 "(default: the engine's, chosen on validation)")
     items_seed_weight: float | None = arg(None, help="with --items-model: its weight on a turn that "

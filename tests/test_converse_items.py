@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import log_softmax
 
 from llmrec.converse import Conversations, ConverseConfig
 from llmrec.converse.itemrank import BoundedCache, ItemTokenRanking
@@ -63,6 +64,24 @@ def _conversations(ml100k, plain, stub, weight, backend=None, **config):
     config = ConverseConfig(retriever=None, items_model=stub, items_weight=weight, **config)
     return Conversations(ml100k, config, ranker=_TitleRankerNotUsed(plain.retriever),
                          items=ItemTokenRanking(stub, weight, genllm=genllm))
+
+
+def test_an_ensemble_of_item_token_models_ranks_with_the_mean_of_their_scores(ml100k, plain, stub,
+                                                                             tmp_path):
+    other = item_model_stub(tmp_path / "seed-1", ml100k.catalog)
+    config = ConverseConfig(retriever=None, items_model=stub, items_ensemble=[other], items_weight=1.0)
+    with Conversations(ml100k, config, ranker=_TitleRankerNotUsed(plain.retriever)) as conv:
+        genllm = conv.items.genllm
+        assert [m.config.model for m in genllm.members] == [other]
+        assert conv.health()["item_token_ensemble"] == [other]
+        genllm.backend, genllm.members[0].backend = ScriptedItemLLM(stub), ScriptedItemLLM(other)
+        history = conv.history(USER)
+        alone = [GenLLM(GenLLMConfig(model=m), backend=ScriptedItemLLM(m)).fit(ml100k)
+                 .item_logprobs([history]) for m in (stub, other)]
+        expected = log_softmax((alone[0] + alone[1]) / 2, axis=1)
+        np.testing.assert_allclose(genllm.item_logprobs([history]), expected)
+        turn = conv.recommend("a comedy", user=USER, k=5)
+        assert len(turn.items) == 5 and genllm.members[0].backend.calls == 1
 
 
 def _expected(conv, text, k, weight):

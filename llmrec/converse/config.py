@@ -45,6 +45,9 @@ class ConverseConfig(BaseModel):
         "item-token model directory (python -m finetune.items): with llm, it ranks every item the turn "
         "allows, its scores from the history fused with the retriever's request-aware ones "
         "(llmrec.converse.itemrank), instead of the title-reading rerank of the retriever's top K"))
+    items_ensemble: list[str] = Field(default_factory=list, description=(
+        "with items_model: more item-token models for the same catalog (other training seeds); the mean of "
+        "their log-probabilities is the LLM's score (llmrec.llm.generative), each model on its own engine"))
     items_weight: float = Field(8.0, ge=0, description=(
         "with items_model: the item-token LLM's weight against the retriever's 1, chosen on validation by "
         "simulated users (hit@10 within 5 turns, 0.5 to 8; smaller weights find more at the first turn)"))

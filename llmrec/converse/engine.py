@@ -133,7 +133,8 @@ class Conversations(RealtimeUpdates):
                 self.retriever.fit(data)
         self.items: ItemTokenRanking | None = None  # the item-token LLM ranking every allowed item
         if config.llm and (items is not None or config.items_model):
-            self.items = (items or ItemTokenRanking(config.items_model, config.items_weight)).fit(data)
+            self.items = (items or ItemTokenRanking(config.items_model, config.items_weight,
+                                                    ensemble=config.items_ensemble)).fit(data)
         self._reader: IntentReader | None = None
         self._explainer = None
         self._objectives: MultiObjective | None = None  # the re-ranking stage, made on first use
@@ -180,7 +181,8 @@ class Conversations(RealtimeUpdates):
         reason = self._llm_error
         return {"status": "degraded" if reason else "ok", "llm": not reason, "reason": reason,
                 "items": len(self.catalog), "users": len(self._histories),
-                "item_token_model": self.config.items_model if self.items is not None else None}
+                "item_token_model": self.config.items_model if self.items is not None else None,
+                "item_token_ensemble": list(self.config.items_ensemble) if self.items is not None else []}
 
     def close(self) -> None:
         if self.items is not None:

@@ -13,6 +13,7 @@ the request still steers through the retriever and the constraints.  An item the
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,13 +43,15 @@ class BoundedCache(OrderedDict):
 class ItemTokenRanking:
     """Fuses the retriever's scores of a turn's allowed items with an item-token model's (see the module)."""
 
-    def __init__(self, model: str, weight: float, *, genllm: GenLLM | None = None, cache_size: int = 4096
-                 ) -> None:
+    def __init__(self, model: str, weight: float, *, ensemble: Sequence[str] = (),
+                 genllm: GenLLM | None = None, cache_size: int = 4096) -> None:
         """``model``: the item-token model directory; ``weight``: the LLM's weight against the retriever's 1;
-        ``genllm``: a :class:`GenLLM` to use (tests give one with a scripted backend); ``cache_size``:
-        histories whose scores are kept."""
+        ``ensemble``: more models whose log-probabilities are averaged with ``model``'s; ``genllm``: a
+        :class:`GenLLM` to use (tests give one with a scripted backend); ``cache_size``: histories whose
+        scores are kept."""
         self.weight = float(weight)
-        self.genllm = genllm or GenLLM(GenLLMConfig(model=model), cache=BoundedCache(cache_size))
+        self.genllm = genllm or GenLLM(GenLLMConfig(model=model, ensemble=list(ensemble)),
+                                       cache=BoundedCache(cache_size))
 
     def fit(self, data: Dataset) -> ItemTokenRanking:
         """Check the model against ``data``'s catalog (a model for another catalog is refused)."""
