@@ -83,14 +83,18 @@ def test_the_item_token_flags_are_one_group_on_recommend_chat_and_serve():
     from llmrec.configargs import add_config_arguments, config_from_args
     from service.cli import ServeConfig
 
-    argv = ["--items-model", "runs/items", "--items-seed-weight", "0", "--user", "1"]
+    argv = ["--items-model", "runs/items", "--items-ensemble", "runs/items-1", "runs/items-2",
+            "--items-seed-weight", "0", "--user", "1"]
     for cls in (RecommendArgs, ChatArgs, ServeConfig):
         parser = argparse.ArgumentParser()
         add_config_arguments(parser, cls)
         known, _ = parser.parse_known_args(argv)
         got = config_from_args(cls, known).item_tokens
-        assert got == ItemTokenArgs(items_model="runs/items", items_seed_weight=0.0), cls.__name__
-        assert got.settings() == {"items_model": "runs/items", "items_weight": None, "items_seed_weight": 0.0}
+        ensemble = ["runs/items-1", "runs/items-2"]
+        want = ItemTokenArgs(items_model="runs/items", items_ensemble=ensemble, items_seed_weight=0.0)
+        assert got == want, cls.__name__
+        assert got.settings() == {"items_model": "runs/items", "items_ensemble": ensemble,
+                                  "items_weight": None, "items_seed_weight": 0.0}
 
 
 def test_repeated_param_flags_add_up_instead_of_the_last_one_winning():

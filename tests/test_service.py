@@ -486,7 +486,8 @@ def test_serve_opens_the_converser_serves_and_closes_it(monkeypatch, tmp_path, c
                                    item_tokens=items)) == 0
     assert opened["data"] == "the dataset" and opened["db"] == str(db) and db.parent.is_dir()
     assert (opened["explain"], opened["backend"], opened["url"]) == (2, "remote", "http://x/v1")
-    assert items.settings() == {k: opened[k] for k in ("items_model", "items_weight", "items_seed_weight")}
+    assert items.settings() == {k: opened[k] for k in ("items_model", "items_ensemble", "items_weight",
+                                                        "items_seed_weight")}
     assert opened["items_model"] == "runs/items" and opened["items_seed_weight"] == 0.5
     assert served[0][0] == "127.0.0.1" and served[0][1] > 0 and fake.closed
 
