@@ -36,7 +36,7 @@ from llmrec.evaluation.runner import evaluate_recommender
 from llmrec.history import History, histories
 from llmrec.llm.generative import GenLLM, GenLLMConfig
 from llmrec.recommenders import create_recommender
-from llmrec.split import leave_last_out, target_items
+from llmrec.split import leave_last_out, sample_users, target_items
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
 
@@ -63,6 +63,8 @@ class GenerativeConfig:
     llm_shares: list[int] = arg(default_factory=lambda: [0, 5, 10, 15, 20, 25, 30, 40, 50],
                                 help="LLM items tried in the merged candidate set (validation)")
     sampled: int = arg(19, help="random unseen items beside the held-out one in the sampled protocol")
+    users: int = arg(0, help="a seeded sample of this many held-out users per split (0: all; a quick look, "
+                             "not a figure to report)")
     output: str | None = arg(None, help="directory for the reports and the chosen settings")
     progress: bool = arg(False, help="progress bars")
 
@@ -92,8 +94,8 @@ def candidate_recall(llm: np.ndarray, retr: np.ndarray, hs: list[History], targe
     return out
 
 
-def _scores(rec: GenLLM, retriever, data: Dataset, split_name: str):
-    held = leave_last_out(data, split_name)
+def _scores(rec: GenLLM, retriever, data: Dataset, split_name: str, users: int = 0):
+    held = sample_users(leave_last_out(data, split_name), users)
     hs_all = histories(held.train.interactions)
     tg = target_items(held)
     users = sorted(tg)
@@ -126,7 +128,7 @@ class _SplitRun:
             rec = GenLLM(c, backend=self.backend, retriever=self.retriever if weight else None,
                          cache=self.cache)  # every score is in the shared cache: no member engine starts
         rep = evaluate_recommender(self.data, rec, self.split, progress=self.cfg.progress, sampled=sampled,
-                                   recall_cutoffs=(50,))
+                                   recall_cutoffs=(50,), users=self.cfg.users)
         if self.out is not None and name:
             rep.save(self.out / f"{name}.{self.split}.json")
         return rep
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         if previous is not None:  # the same models on the next split: their engines carry over
             rec.members = previous.members
         rec.fit(fit)
-        scores = (*_scores(rec, retriever, data, split), rec)
+        scores = (*_scores(rec, retriever, data, split, cfg.users), rec)
         backend, served, previous = rec.backend, model, rec
         run = _SplitRun(cfg, model, data, split, retriever, backend, cache, out)
         chosen |= _validation(cfg, run, scores) if split == "validation" else _test(cfg, run, scores, chosen)

@@ -428,3 +428,24 @@ def test_the_validation_pass_chooses_the_sampled_protocols_own_weight_by_hr_at_1
     chosen = _validation(cfg, Run(), scores)
     assert chosen["retriever_weight"] == 2.0 and chosen["sampled_weight"] == 1.0
     assert chosen["llm_share"] == 1  # the LLM's top item (1) is the held-out one; the retriever's is 2
+
+
+def test_eval_generative_chooses_and_reports_with_an_ensemble_of_models(smoke_model, ml100k, tmp_path,
+                                                                       capsys):
+    """``--model A B``: the validation choices and the test figures from the ensemble of A and B (the same
+    models on both splits: their engines carry over to the test split)."""
+    import shutil
+
+    from eval.generative import main as generative
+
+    other = tmp_path / "seed-1"
+    shutil.copytree(smoke_model, other)  # another directory: another member, whatever its weights
+    argv = ["--data", ml100k.source["path"], "--retriever", "untrained", "--backend", "transformers",
+            "--weights", "1", "--llm-shares", "0", "10", "--users", "40", "--output", str(tmp_path / "out")]
+    assert generative([*argv, "--model", str(smoke_model), str(other)]) == 0
+    chosen = json.loads((tmp_path / "out" / "generative.json").read_text())
+    assert chosen["models"]["validation"] == [str(smoke_model), str(other)]
+    assert chosen["retriever_weight"] == 1.0 and chosen["llm_share"] in (0, 10)
+    assert set(chosen["sampled_hr@1"]) == {"retriever", "genllm", "fused", "fused at the sampled weight"}
+    out = capsys.readouterr().out
+    assert "chosen on validation" in out and "candidate recall@50" in out

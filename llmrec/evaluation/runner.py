@@ -11,7 +11,7 @@ from llmrec.evaluation.harness import NonFinitePolicy, evaluate
 from llmrec.evaluation.metrics import DEFAULT_CUTOFFS
 from llmrec.evaluation.report import Report
 from llmrec.recommenders import Recommender, create_recommender
-from llmrec.split import SplitName, leave_last_out
+from llmrec.split import SplitName, leave_last_out, sample_users
 
 __all__ = ["evaluate_recommender"]
 
@@ -21,12 +21,13 @@ log = logging.getLogger(__name__)
 def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split: SplitName = "test", *,
                          params: dict[str, Any] | None = None, nonfinite: NonFinitePolicy = "error",
                          recall_cutoffs: tuple[int, ...] = (), progress: bool = True,
-                         sampled: int = 0) -> Report:
+                         sampled: int = 0, users: int = 0) -> Report:
     """Fit ``recommender`` on the split's fit data, rank every held-out item (among all unseen items, or
-    with ``sampled`` among itself and that many random unseen ones), return the report."""
+    with ``sampled`` among itself and that many random unseen ones), return the report.  ``users``: a seeded
+    sample of that many held-out users (0: all)."""
     owned = isinstance(recommender, str)  # built here: closed here (an LLM engine's processes stop)
     rec = create_recommender(recommender, params) if owned else recommender
-    held = leave_last_out(dataset, split)
+    held = sample_users(leave_last_out(dataset, split), users)
     t0 = time.perf_counter()
     try:
         rec.fit(held.train)
