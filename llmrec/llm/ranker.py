@@ -39,7 +39,6 @@ lines to ``progress`` when one is set.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -47,10 +46,10 @@ import numpy as np
 
 from llmrec.data import Dataset
 from llmrec.errors import ConfigError, LLMRecError, LLMUnavailable
-from llmrec.history import History, HistoryFormat, render_history, render_profile
+from llmrec.history import History, HistoryFormat
 from llmrec.items import ItemList
 from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, trained_fields
-from llmrec.llm.backends import LLMBackend, chat_prompt, create_backend, label_token_ids, preload_backend
+from llmrec.llm.backends import LLMBackend, create_backend, label_token_ids, preload_backend
 from llmrec.llm.config import LLMConfig, Workload, backend_config, backend_fields
 from llmrec.llm.rank_config import (
     LABELS,
@@ -60,8 +59,9 @@ from llmrec.llm.rank_config import (
     RANK_HISTORY_FORMAT_FULL,
     LLMRankerConfig,
 )
+from llmrec.llm.rank_prompts import RankPrompts
 from llmrec.llm.starting import BackendStart
-from llmrec.prompts import Prompt, load_prompt
+from llmrec.prompts import load_prompt
 from llmrec.recommenders.base import Recommender, Retriever, check_n, create_recommender, fit_retriever
 from llmrec.request import Request
 from llmrec.timing import Progress, Stages, report
@@ -71,7 +71,6 @@ __all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT"
 
 log = logging.getLogger(__name__)
 
-_SLOT = "\x00"  # stands for a mark while the prompt is rendered, then is replaced by the mark's token id
 _PROMPTS = {"letters": "rank", "marks": "rank_marks"}
 #: The ranking prompts of requests that carry text (the user's words, quoted as data).
 _REQUEST_PROMPTS = {"letters": "rank_request", "marks": "rank_marks_request"}
@@ -84,7 +83,7 @@ def _position(candidates: np.ndarray, item: int) -> int:
     return int(where[0])
 
 
-class LLMRanker(Recommender[LLMRankerConfig]):
+class LLMRanker(RankPrompts, Recommender[LLMRankerConfig]):
     name = "llm"
     config_class = LLMRankerConfig
 
@@ -270,77 +269,6 @@ class LLMRanker(Recommender[LLMRankerConfig]):
                 "candidates": self.config.candidates,
                 "permutations": self.config.permutations, "llm_users": len(t),
                 "degraded_users": self._degraded_users, **timing}
-
-    # -- prompts -----------------------------------------------------------------------------------------
-    def orders(self, candidates: np.ndarray) -> list[np.ndarray]:
-        """The P cyclic shifts of ``candidates`` that are scored and averaged."""
-        p_count = self.config.permutations
-        return [np.roll(candidates, -((p * len(candidates)) // p_count)) for p in range(p_count)]
-
-    def prompts(self, history: History, candidates: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        """(rendered prompt, candidate order) for each of the P cyclic shifts of ``candidates``."""
-        return [(self.prompt_text(history, order), order) for order in self.orders(candidates)]
-
-    def prompt_text(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None, *,
-                    mark: str = MARK, text: str | None = None) -> str:
-        """``prompt`` (default: the ranking prompt, or with ``text`` the request-aware one) for this history
-        and candidate order, chat-templated."""
-        return chat_prompt(self.backend.tokenizer, self.messages(history, candidates, prompt, mark=mark,
-                                                                 text=text))
-
-    def encode(self, history: History, candidates: np.ndarray, text: str | None = None
-               ) -> tuple[list[int], list[int]]:
-        """``scoring="marks"``: the chat-templated ranking prompt as token ids, and the position of each
-        candidate's mark token in them (the text between marks is tokenized piecewise, so every mark is
-        exactly one token wherever it stands)."""
-        pieces = self.prompt_text(history, candidates, mark=_SLOT, text=text).split(_SLOT)
-        if len(pieces) != len(candidates) + 1:
-            raise ConfigError(f"prompt {self.prompt.version} must write {{{{ mark }}}} once per candidate "
-                              f"for scoring='marks' (found {len(pieces) - 1} for {len(candidates)} "
-                              "candidates)")
-        tokenizer = self.backend.tokenizer
-        ids: list[int] = []
-        positions: list[int] = []
-        for n, piece in enumerate(pieces):
-            ids += tokenizer.encode(piece, add_special_tokens=False)
-            if n < len(candidates):
-                positions.append(len(ids))
-                ids.append(self.mark_id)
-        return ids, positions
-
-    def messages(self, history: History, candidates: np.ndarray, prompt: Prompt | None = None, *,
-                 mark: str = MARK, text: str | None = None) -> list[dict[str, str]]:
-        """The chat messages of :meth:`prompt_text` (an explanation request continues this conversation).
-        ``text``, the user's request, is quoted into the request-aware prompt as data (JSON-escaped, so it
-        cannot close the quote or start a message of its own)."""
-        cands = [{"label": label, "text": self._item_text(int(i))}
-                 for label, i in zip(self.labels, candidates)]
-        if prompt is None:
-            prompt = self.request_prompt if text else self.prompt
-        quoted = json.dumps(text or "", ensure_ascii=False)
-        profile = render_profile(self._users, history.user) if self.config.profile else None
-        return prompt.messages(history=render_history(history, self._catalog, self.history_format),
-                               candidates=cands, mark=mark, request=quoted, profile=profile or "")
-
-    def answer_text(self, item: int, candidates: np.ndarray) -> str:
-        """The assistant's answer naming ``item`` after the ranking prompt (its label; with marks, its
-        title)."""
-        pos = np.flatnonzero(np.asarray(candidates) == item)
-        if len(pos) == 0:
-            raise ValueError(f"item {item} is not among the candidates")
-        return (self.labels[int(pos[0])] if self.config.scoring == "letters"
-                else self._catalog.short_title(item))
-
-    def shown_history(self, history: History) -> History:
-        """The part of ``history`` the ranking prompt shows (the most recent ``history_items``)."""
-        return history.last(self.history_format.max_items)
-
-    def _item_text(self, item: int) -> str:
-        if self.config.details == "titles":
-            return self._catalog.short_title(item)
-        genres = self._catalog.genres(item)
-        title = self._catalog.display_title(item)
-        return f"{title} ({', '.join(genres)})" if genres else title
 
     # -- scoring -----------------------------------------------------------------------------------------
     def recall(self, history: History, text: str | None = None) -> ItemList:
