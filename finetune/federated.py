@@ -48,8 +48,10 @@ from retrieval.collab import (
     CollabEnsemble,
     SequenceModel,
     make_optimizer,
+    pad_window,
     train_epochs,
     train_sequence_model,
+    train_step,
 )
 from retrieval.retriever import DenseConfig, DenseRetriever
 from retrieval.store import RETRIEVER_KIND
@@ -76,8 +78,17 @@ class FederatedConfig:
     rounds: int = arg(3, help="federated rounds")
     local_epochs: int = arg(1, help="passes over its own data each client makes per round (the centralised "
                                     "model makes rounds * local_epochs * local_fraction: equal compute)")
-    local_fraction: float = arg(1.0, help="collab: share of its users a client trains on in a round (a block "
-                                          "of a seeded permutation, the next block each round; 1: all)")
+    local_fraction: float = arg(1.0, help="collab: share of its data a client trains on in a round: a block "
+                                          "of its users (a seeded permutation, the next block each round; 1: "
+                                          "all), or with --client-steps the next slice of its examples")
+    client_steps: int = arg(0, help="collab: 0: each round a client makes --local-epochs passes over its "
+                                    "block of users in batches of --client-batch-size; N: each round it "
+                                    "takes N optimiser steps over the next --local-fraction slice of its "
+                                    "examples (a new seeded shuffle each pass), so every client makes the "
+                                    "same passes; 1 with --client-optimizer sgd is FedSGD: the server's "
+                                    "optimiser steps on the gradient of the union of the clients' slices")
+    client_optimizer: Literal["adamw", "sgd"] = arg("adamw", help="collab: the clients' optimiser at "
+                                                                  "--client-lr (sgd: plain, no state)")
     dim: int = arg(64, help="collaborative embedding size")
     window: int = arg(50, help="history items read by the collaborative query encoder")
     lr: float = arg(1e-2, help="learning rate (AdamW) of the centralised model, and of the clients unless "
@@ -95,6 +106,7 @@ class FederatedConfig:
                      "--server-momentum), or adam (Flower's FedAdam: --server-lr its eta, --server-tau its "
                      "epsilon)")
     server_tau: float = arg(1e-3, help="collab: --server-optimizer adam's epsilon (smaller: more adaptive)")
+    server_beta2: float = arg(0.99, help="collab: --server-optimizer adam's beta_2")
     dropout: float = arg(0.3, help="dropout on history embeddings")
     batch_size: int = arg(256, help="training batch size")
     client_batch_size: int | None = arg(None, help="collab: a client's training batch size (default: "
@@ -145,6 +157,14 @@ class FederatedConfig:
             raise ConfigError(f"--client-lr must be > 0, got {self.client_lr}")
         if self.client_batch_size is not None and self.client_batch_size < 1:
             raise ConfigError(f"--client-batch-size must be >= 1, got {self.client_batch_size}")
+        if self.client_steps < 0 or (self.client_steps and self.local_epochs != 1):
+            raise ConfigError(f"--client-steps must be >= 0, and with it --local-epochs 1 (a slice of the "
+                              f"examples per round), got {self.client_steps} and {self.local_epochs}")
+        if self.client_state and self.client_optimizer != "adamw":
+            raise ConfigError("--client-state keeps the clients' AdamW state: it needs --client-optimizer "
+                              "adamw")
+        if not 0 <= self.server_beta2 < 1:
+            raise ConfigError(f"--server-beta2 must be in [0, 1), got {self.server_beta2}")
         if self.rounds < 1 or self.local_epochs < 1:
             raise ConfigError(f"--rounds and --local-epochs must be >= 1, got {self.rounds} and "
                               f"{self.local_epochs}")
@@ -165,17 +185,22 @@ class CollabClient:
     """A client's round: load its own sequences (``<store>/client-<i>.npz``), train the server's model on
     them for ``config.epochs`` and return the parameters and its example count (never the sequences).  With
     ``keep_state`` its AdamW state (moments, step counts) is saved beside its data after each round and
-    loaded at the next, instead of starting a fresh optimiser."""
+    loaded at the next, instead of starting a fresh optimiser.
+
+    With ``steps`` the round is ``steps`` optimiser steps over the client's next ``fraction`` slice of its
+    next-item examples (:func:`example_slice`) instead of epochs over a block of users."""
 
     store: str
     n_items: int
     config: CollabConfig
-    fraction: float = 1.0  # share of its users trained on per round: block (round - 1) mod 1/fraction
+    fraction: float = 1.0  # share of its data trained on per round: block (round - 1) mod 1/fraction
     keep_state: bool = False
+    steps: int = 0  # 0: epochs over a block of users; N: N steps over a slice of the examples
+    optimizer: str = "adamw"  # or "sgd" (plain, at config.lr)
 
     def __call__(self, client: int, arrays: dict[str, np.ndarray], server_round: int):
         sequences = load_client_sequences(Path(self.store) / f"client-{client}.npz")
-        if self.fraction < 1:
+        if self.fraction < 1 and not self.steps:
             order = np.random.default_rng(self.config.seed + client).permutation(len(sequences))
             blocks = np.array_split(order, round(1 / self.fraction))
             sequences = [sequences[i] for i in blocks[(server_round - 1) % len(blocks)]]
@@ -183,15 +208,40 @@ class CollabClient:
         torch.manual_seed(cfg.seed)
         model = SequenceModel(self.n_items, cfg)
         model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-        opt = make_optimizer(model, cfg)
+        opt = (torch.optim.SGD(model.parameters(), lr=cfg.lr) if self.optimizer == "sgd"
+               else make_optimizer(model, cfg))
         state = Path(self.store) / f"client-{client}.optimizer.pt"
         if self.keep_state and state.exists():
             opt.load_state_dict(torch.load(state, weights_only=True))
-        train_epochs(model, opt, sequences, cfg, progress=False)
+        if self.steps:
+            x, y = example_slice(sequences, cfg.window, round(1 / self.fraction), server_round,
+                                 seed=self.config.seed + client)
+            for batch in np.array_split(np.arange(len(y)), min(self.steps, len(y))):
+                train_step(model, opt, x[batch], y[batch])
+            n = len(y)
+        else:
+            train_epochs(model, opt, sequences, cfg, progress=False)
+            n = sum(max(len(s) - 1, 0) for s in sequences)
         if self.keep_state:
             torch.save(opt.state_dict(), state)
-        n = sum(max(len(s) - 1, 0) for s in sequences)
         return {k: v.detach().numpy() for k, v in model.state_dict().items()}, n, {}
+
+
+def example_slice(sequences: list[np.ndarray], window: int, slices: int, server_round: int,
+                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next-item examples (as :func:`~retrieval.collab.next_item_examples` builds them) of round
+    ``server_round``'s slice: each pass over the examples is a seeded shuffle cut into ``slices`` parts,
+    round ``r`` takes part ``(r - 1) mod slices`` of pass ``(r - 1) // slices``: ``slices`` rounds a pass."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    owner = np.repeat(np.arange(len(sequences)), np.maximum(lengths - 1, 0))
+    position = np.concatenate([np.arange(1, n) for n in lengths] or [np.zeros(0, np.int64)]).astype(np.int64)
+    pass_index, part = divmod(server_round - 1, slices)
+    order = np.random.default_rng([seed, pass_index]).permutation(len(owner))
+    chosen = np.array_split(order, slices)[part]
+    x = np.stack([pad_window(sequences[owner[i]][:position[i]], window) for i in chosen]) if len(chosen) \
+        else np.zeros((0, window), np.int64)
+    y = np.array([sequences[owner[i]][position[i]] for i in chosen], dtype=np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def save_client_sequences(path: Path, sequences: list[np.ndarray]) -> None:
@@ -232,10 +282,10 @@ def train_federated(sequences: dict[int, np.ndarray], n_items: int, groups: list
             save_client_sequences(Path(store) / f"client-{i}.npz", own)
         run = simulate_fedavg({k: v.numpy() for k, v in model.state_dict().items()},
                               CollabClient(store, n_items, model_cfg, cfg.local_fraction,
-                                           cfg.client_state), len(groups),
-                              cfg.rounds, num_cpus=cfg.num_cpus, dp=dp, server_lr=cfg.server_lr,
+                                           cfg.client_state, cfg.client_steps, cfg.client_optimizer),
+                              len(groups), cfg.rounds, num_cpus=cfg.num_cpus, dp=dp, server_lr=cfg.server_lr,
                               server_momentum=cfg.server_momentum, server_optimizer=cfg.server_optimizer,
-                              server_tau=cfg.server_tau)
+                              server_tau=cfg.server_tau, server_beta2=cfg.server_beta2)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in run.arrays.items()})
     received = {"replies": len(run.received), "records": sorted({r for x in run.received for r in x.records}),
                 "metrics": sorted({m for x in run.received for m in x.metrics}),

@@ -103,7 +103,7 @@ def _client_app(trainer: ClientTrainer, clip: bool = False):
 
 def _recording_strategy(n_clients: int, received: list[Received], server_lr: float = 1.0,
                         server_momentum: float = 0.0, server_optimizer: str = "avgm",
-                        server_tau: float = 1e-3):
+                        server_tau: float = 1e-3, server_beta2: float = 0.99):
     from flwr.serverapp.strategy import FedAdam, FedAvgM
 
     base = {"avgm": FedAvgM, "adam": FedAdam}[server_optimizer]
@@ -135,7 +135,8 @@ def _recording_strategy(n_clients: int, received: list[Received], server_lr: flo
     common = {"fraction_train": 1.0, "fraction_evaluate": 0.0, "min_train_nodes": n_clients,
               "min_available_nodes": n_clients}
     if server_optimizer == "adam":  # Reddi et al. 2021: Adam on the averaged update, beta_1 the momentum
-        return Recording(**common, eta=server_lr, beta_1=server_momentum, beta_2=0.99, tau=server_tau)
+        return Recording(**common, eta=server_lr, beta_1=server_momentum, beta_2=server_beta2,
+                         tau=server_tau)
     return Recording(**common, server_learning_rate=server_lr, server_momentum=server_momentum)
 
 
@@ -143,7 +144,7 @@ def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rou
                     num_cpus: int = 2, cpus_per_client: float = 1.0,
                     dp: tuple[float, float] | None = None, server_lr: float = 1.0,
                     server_momentum: float = 0.0, server_optimizer: Literal["avgm", "adam"] = "avgm",
-                    server_tau: float = 1e-3) -> FedAvgRun:
+                    server_tau: float = 1e-3, server_beta2: float = 0.99) -> FedAvgRun:
     """``rounds`` of FedAvg over ``n_clients`` simulated clients (Flower's simulation runtime on a Ray started
     in-process with ``num_cpus`` CPUs and shut down afterwards), starting from ``initial``.
 
@@ -152,7 +153,7 @@ def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rou
     ``1/n_clients`` share of the data: their average moves about as far as one client's steps.
     ``server_optimizer="adam"``: Flower's ``FedAdam`` instead (Reddi et al. 2021, adaptive federated
     optimisation): Adam on the averaged update, ``server_lr`` its step size (eta), ``server_momentum`` its
-    beta_1, ``server_tau`` its epsilon (the adaptivity).
+    beta_1, ``server_tau`` its epsilon (the adaptivity), ``server_beta2`` its beta_2.
 
     ``dp=(noise_multiplier, clipping_norm)``: central differential privacy with client-side fixed clipping
     (Flower's ``DifferentialPrivacyClientSideFixedClipping``: each client clips its update to the norm, the
@@ -172,7 +173,7 @@ def simulate_fedavg(initial: Arrays, trainer: ClientTrainer, n_clients: int, rou
 
     run = FedAvgRun(arrays={})
     strategy = _recording_strategy(n_clients, run.received, server_lr, server_momentum, server_optimizer,
-                                   server_tau)
+                                   server_tau, server_beta2)
     if dp is not None:
         from flwr.serverapp.strategy import DifferentialPrivacyClientSideFixedClipping
 

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 __all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "make_optimizer", "train_collab",
-           "train_epochs", "train_sequence_model"]
+           "train_epochs", "train_sequence_model", "train_step"]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,17 @@ def make_optimizer(model: SequenceModel, config: CollabConfig) -> torch.optim.Op
     return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
+def train_step(model: SequenceModel, opt: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor) -> torch.Tensor:
+    """One optimiser step of next-item cross-entropy on the batch ``(x, y)``; returns its loss."""
+    model.train()
+    loss = nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def train_epochs(model: SequenceModel, opt: torch.optim.Optimizer, sequences: list[np.ndarray],
                  config: CollabConfig, progress: bool = True, desc: str = "collab channel") -> SequenceModel:
     """``config.epochs`` passes of next-item cross-entropy over ``sequences`` with ``opt`` (whose state a
@@ -160,11 +171,7 @@ def train_epochs(model: SequenceModel, opt: torch.optim.Optimizer, sequences: li
             perm = torch.randperm(len(x), generator=gen)
             for i in range(0, len(x), config.batch_size):
                 idx = perm[i:i + config.batch_size]
-                model.train()
-                loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                loss = train_step(model, opt, x[idx], y[idx])
                 bar.update()
                 if bar.n % 100 == 0:
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)

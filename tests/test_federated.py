@@ -13,6 +13,7 @@ import torch
 from finetune.federated import (
     CollabClient,
     FederatedConfig,
+    example_slice,
     load_client_sequences,
     partition_users,
     save_client_sequences,
@@ -20,7 +21,7 @@ from finetune.federated import (
 )
 from finetune.federated_flower import simulate_fedavg, weighted_mean
 from llmrec.errors import ConfigError
-from retrieval.collab import CollabConfig, SequenceModel
+from retrieval.collab import CollabConfig, SequenceModel, next_item_examples, train_step
 
 pytest.importorskip("flwr")
 pytest.importorskip("ray")
@@ -82,6 +83,10 @@ def test_config_names_bad_values():
         FederatedConfig(output="x", clients=[0])
     with pytest.raises(ConfigError, match="rounds"):
         FederatedConfig(output="x", rounds=0)
+    with pytest.raises(ConfigError, match="--client-steps"):
+        FederatedConfig(output="x", client_steps=1, local_epochs=2)
+    with pytest.raises(ConfigError, match="--client-optimizer adamw"):
+        FederatedConfig(output="x", client_state=True, client_optimizer="sgd")
 
 
 def test_client_sequences_round_trip(tmp_path):
@@ -180,6 +185,43 @@ def test_a_client_keeps_its_optimiser_state_across_rounds_only_when_asked(tmp_pa
     assert {float(s["step"]) for s in state["state"].values()} == {6.0}  # round 2 went on from round 1's
     restart, _, _ = fresh(0, arrays, 2)
     assert not np.allclose(again["out.weight"], restart["out.weight"])  # moments carried over change the step
+
+
+def test_example_slices_cover_every_example_once_a_pass_and_reshuffle_between_passes():
+    seqs = [np.array([3, 1, 2, 7]), np.array([0]), np.array([5, 4, 6])]  # 3 + 0 + 2 examples
+    x_all, y_all = next_item_examples(seqs, 3)
+    every = sorted(zip(map(tuple, x_all.tolist()), y_all.tolist()))
+
+    def one_pass(first_round):
+        parts = [example_slice(seqs, 3, 2, r, seed=4) for r in (first_round, first_round + 1)]
+        assert sorted(len(y) for _, y in parts) == [2, 3]
+        return [(tuple(xi), yi) for x, y in parts for xi, yi in zip(x.tolist(), y.tolist())]
+
+    first, second = one_pass(1), one_pass(3)
+    assert sorted(first) == every and sorted(second) == every
+    assert [one_pass(1), one_pass(3)] == [first, second]  # seeded
+    assert any(first != one_pass(r) for r in (5, 7, 9))  # a new shuffle each pass
+
+
+def test_fedsgd_clients_average_to_one_sgd_step_on_the_union_of_their_slices(tmp_path):
+    """Two clients, one plain SGD step each on their round-1 slice: the example-weighted mean of their models
+    (what FedAvg forms) is one SGD step on both slices together."""
+    rng = np.random.default_rng(2)
+    own = [[rng.integers(0, 8, 9) for _ in range(2)], [rng.integers(0, 8, 6) for _ in range(3)]]
+    for i, seqs in enumerate(own):
+        save_client_sequences(tmp_path / f"client-{i}.npz", seqs)
+    config = CollabConfig(dim=4, window=5, epochs=1, batch_size=8, members=1, dropout=0.0, lr=0.5)
+    model = SequenceModel(8, config)
+    arrays = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    client = CollabClient(str(tmp_path), 8, config, fraction=0.5, steps=1, optimizer="sgd")
+    replies = [client(i, arrays, 1) for i in (0, 1)]
+    assert [n for _, n, _ in replies] == [8, 8]  # half of 16 and of 15 examples
+    averaged = weighted_mean([a for a, _, _ in replies], [n for _, n, _ in replies])
+    parts = [example_slice(seqs, 5, 2, 1, seed=config.seed + i) for i, seqs in enumerate(own)]
+    x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    train_step(model, torch.optim.SGD(model.parameters(), lr=0.5), x, y)
+    for k, v in model.state_dict().items():
+        np.testing.assert_allclose(averaged[k], v.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # -- the privacy budget --------------------------------------------------------------------------------------
