@@ -62,11 +62,11 @@ def test_python_dash_m_llmrec_is_the_llmrec_command():
 def test_a_pipeline_request_is_re_ranked_by_its_objective_weights_within_its_constraints(monkeypatch):
     """``Pipeline.recommend(request=..., objectives=...)``: the weights reach the conversational engine, which
     re-orders the constrained answer by them (a scripted LLM stands in for vLLM)."""
-    from llmrec.llm import ranker as ranker_module
+    from llmrec.llm import rank_backend as backend_module
     from llmrec.recommenders.objectives import ObjectiveWeights
     from llmrec.testing import ScriptedLLM, conformance_dataset
 
-    monkeypatch.setattr(ranker_module, "create_backend", lambda config: ScriptedLLM())
+    monkeypatch.setattr(backend_module, "create_backend", lambda config: ScriptedLLM())
     with llmrec.Pipeline(conformance_dataset(), retriever=None, ranker={"candidates": 6}) as p:
         conversations = p.conversations()
         given = []

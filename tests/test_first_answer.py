@@ -15,7 +15,7 @@ import pytest
 
 from llmrec.cli import main
 from llmrec.errors import ConfigError, LLMUnavailable
-from llmrec.llm import ranker as ranker_module
+from llmrec.llm import rank_backend as backend_module
 from llmrec.llm.config import EAGER_BELOW, VLLMConfig, choose_eager
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig
 from llmrec.llm.starting import BackendStart
@@ -124,8 +124,8 @@ class Factory:
 def factory(monkeypatch):
     def install(**kwargs) -> Factory:
         made = Factory(**kwargs)
-        monkeypatch.setattr(ranker_module, "create_backend", made)
-        monkeypatch.setattr(ranker_module, "preload_backend", made.preload)
+        monkeypatch.setattr(backend_module, "create_backend", made)
+        monkeypatch.setattr(backend_module, "preload_backend", made.preload)
         recall = LLMRanker.recall
 
         def recorded_recall(self, history, text=None):

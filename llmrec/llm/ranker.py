@@ -45,12 +45,12 @@ import time
 import numpy as np
 
 from llmrec.data import Dataset
-from llmrec.errors import ConfigError, LLMRecError, LLMUnavailable
+from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import History, HistoryFormat
 from llmrec.items import ItemList
 from llmrec.llm.adapters import ADAPTER_FIELDS, Adapter, resolve_adapter, trained_fields
-from llmrec.llm.backends import LLMBackend, create_backend, label_token_ids, preload_backend
-from llmrec.llm.config import LLMConfig, Workload, backend_config, backend_fields
+from llmrec.llm.backends import LLMBackend, label_token_ids
+from llmrec.llm.rank_backend import RankBackend
 from llmrec.llm.rank_config import (
     LABELS,
     MARK,
@@ -64,7 +64,7 @@ from llmrec.llm.starting import BackendStart
 from llmrec.prompts import load_prompt
 from llmrec.recommenders.base import Recommender, Retriever, check_n, create_recommender, fit_retriever
 from llmrec.request import Request
-from llmrec.timing import Progress, Stages, report
+from llmrec.timing import Progress, Stages
 
 __all__ = ["ADAPTER_FIELDS", "LABELS", "MARK", "NOT_MARK", "RANK_HISTORY_FORMAT", "RANK_HISTORY_FORMAT_FULL",
            "LLMRanker", "LLMRankerConfig"]
@@ -83,7 +83,7 @@ def _position(candidates: np.ndarray, item: int) -> int:
     return int(where[0])
 
 
-class LLMRanker(RankPrompts, Recommender[LLMRankerConfig]):
+class LLMRanker(RankBackend, RankPrompts, Recommender[LLMRankerConfig]):
     name = "llm"
     config_class = LLMRankerConfig
 
@@ -113,70 +113,6 @@ class LLMRanker(RankPrompts, Recommender[LLMRankerConfig]):
         self._retriever_data: str | None = None  # fingerprint of the data the retriever was fitted on here
         self._users = None  # the fitted dataset's user profiles, with profile=True
         self.fit_data: Dataset | None = None  # the data fit() last saw (the explainer builds graphs of it)
-
-    def backend_config(self, workload: Workload = None) -> LLMConfig:
-        """The backend's construction config: the ranker's model, adapter and ``engine`` settings, with
-        ``workload`` (what the engine is started for) where the backend takes one and ``engine`` does not
-        set it."""
-        cfg = self.config
-        engine = dict(cfg.engine)
-        if workload is not None and "workload" in backend_fields(cfg.backend):
-            engine.setdefault("workload", workload)
-        adapters = ((self.adapter,) if self.adapter else ()) + tuple(cfg.extra_adapters)
-        return backend_config(cfg.backend, model=cfg.model, adapters=adapters, **engine)
-
-    def start(self, *, background: bool = False, workload: Workload = None) -> LLMRanker:
-        """Start the LLM backend now (a no-op when it is started or starting); with ``background``, in a
-        thread, so that it loads while the retriever fits and recalls.  ``workload`` says what it is started
-        for (``"interactive"``, ``"batch"`` or a number of prompts), which picks vLLM's eager or compiled
-        execution unless ``engine.enforce_eager`` is set."""
-        if self._backend is not None or self._start is not None:
-            return self
-        config = self.backend_config(workload)
-        if background:
-            report(self.progress, f"starting the {config.summary()} in the background...")
-            self._start = BackendStart(config, create_backend, progress=self.progress,
-                                       preload=preload_backend)
-        else:
-            report(self.progress, f"starting the {config.summary()}...")
-            self._backend = create_backend(config)
-        return self
-
-    @property
-    def backend(self) -> LLMBackend:
-        """Started on first use (engine start is the slow part); a background start is waited for here."""
-        if self._backend is None:
-            if self._start is None:
-                self.start()
-            else:
-                self._backend = self._started_backend(self._start)
-        return self._backend
-
-    @staticmethod
-    def _started_backend(start: BackendStart) -> LLMBackend:
-        try:
-            return start.result()
-        except LLMUnavailable:
-            raise
-        except LLMRecError:  # a bad setting or adapter: the user's to fix, not a degraded answer
-            raise
-        except Exception as err:
-            raise LLMUnavailable(f"the {start.config.title()} did not start: {type(err).__name__}: {err}",
-                                 cause="start failed") from err
-
-    def backend_start_seconds(self) -> float | None:
-        """How long the background start took (None: no background start, or it is still running)."""
-        return self._start.seconds if self._start is not None else None
-
-    def close(self) -> None:
-        """Stop the LLM backend (an in-process engine's worker processes, a remote client's connections); a
-        background start still running is abandoned: the backend is closed as soon as it is up."""
-        if self._backend is None and self._start is not None:
-            self._start.abandon()
-            return
-        close = getattr(self._backend, "close", None)
-        if close is not None:
-            close()
 
     @property
     def label_ids(self) -> list[int]:
