@@ -10,14 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from finetune.federated import (
+from finetune.federated import FederatedConfig, partition_users, user_regions
+from finetune.federated_client import (
     CollabClient,
-    FederatedConfig,
     example_slice,
     load_client_sequences,
-    partition_users,
     save_client_sequences,
-    user_regions,
 )
 from finetune.federated_flower import simulate_fedavg, weighted_mean
 from llmrec.errors import ConfigError
