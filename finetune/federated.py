@@ -81,6 +81,8 @@ class FederatedConfig:
     local_fraction: float = arg(1.0, help="collab: share of its data a client trains on in a round: a block "
                                           "of its users (a seeded permutation, the next block each round; 1: "
                                           "all), or with --client-steps the next slice of its examples")
+    rounds_per_pass: int = arg(0, help="collab: --local-fraction as a count: each pass over a client's data "
+                                       "spans N rounds (--local-fraction 1/N; 0: --local-fraction as given)")
     client_steps: int = arg(0, help="collab: 0: each round a client makes --local-epochs passes over its "
                                     "block of users in batches of --client-batch-size; N: each round it "
                                     "takes N optimiser steps over the next --local-fraction slice of its "
@@ -146,6 +148,11 @@ class FederatedConfig:
         if min(self.dp_noise, default=0.0) < 0 or self.dp_clip < 0:
             raise ConfigError(f"--dp-noise and --dp-clip must be >= 0, got {self.dp_noise} and "
                               f"{self.dp_clip}")
+        if self.rounds_per_pass < 0 or (self.rounds_per_pass and self.local_fraction != 1.0):
+            raise ConfigError(f"--rounds-per-pass must be >= 0 and is instead of --local-fraction, got "
+                              f"{self.rounds_per_pass} with --local-fraction {self.local_fraction}")
+        if self.rounds_per_pass:
+            object.__setattr__(self, "local_fraction", 1.0 / self.rounds_per_pass)
         passes = self.rounds * self.local_epochs * self.local_fraction
         if not 0 < self.local_fraction <= 1 or abs(passes - round(passes)) > 1e-6 or round(passes) < 1:
             raise ConfigError(f"--local-fraction must be in (0, 1] and make rounds * local_epochs * "

@@ -81,6 +81,11 @@ def test_config_names_bad_values():
         FederatedConfig(output="x", clients=[0])
     with pytest.raises(ConfigError, match="rounds"):
         FederatedConfig(output="x", rounds=0)
+    assert FederatedConfig(output="x", rounds=1140, rounds_per_pass=380).local_fraction == 1 / 380
+    with pytest.raises(ConfigError, match="--rounds-per-pass"):
+        FederatedConfig(output="x", rounds=10, rounds_per_pass=5, local_fraction=0.2)
+    with pytest.raises(ConfigError, match="whole passes"):
+        FederatedConfig(output="x", rounds=10, rounds_per_pass=4)
     with pytest.raises(ConfigError, match="--client-steps"):
         FederatedConfig(output="x", client_steps=1, local_epochs=2)
     with pytest.raises(ConfigError, match="--client-optimizer adamw"):
