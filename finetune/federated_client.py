@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from retrieval.collab import CollabConfig, SequenceModel, make_optimizer, pad_window, train_epochs, train_step
+from retrieval.collab import (
+    CollabConfig,
+    SequenceModel,
+    examples_at,
+    make_optimizer,
+    next_item_positions,
+    train_epochs,
+    train_step,
+)
 
 __all__ = ["CollabClient", "example_slice", "load_client_sequences", "save_client_sequences"]
 
@@ -71,16 +79,11 @@ def example_slice(sequences: list[np.ndarray], window: int, slices: int, server_
     """The next-item examples (as :func:`~retrieval.collab.next_item_examples` builds them) of round
     ``server_round``'s slice: each pass over the examples is a seeded shuffle cut into ``slices`` parts,
     round ``r`` takes part ``(r - 1) mod slices`` of pass ``(r - 1) // slices``: ``slices`` rounds a pass."""
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    owner = np.repeat(np.arange(len(sequences)), np.maximum(lengths - 1, 0))
-    position = np.concatenate([np.arange(1, n) for n in lengths] or [np.zeros(0, np.int64)]).astype(np.int64)
+    owner, position = next_item_positions(sequences)
     pass_index, part = divmod(server_round - 1, slices)
     order = np.random.default_rng([seed, pass_index]).permutation(len(owner))
     chosen = np.array_split(order, slices)[part]
-    x = np.stack([pad_window(sequences[owner[i]][:position[i]], window) for i in chosen]) if len(chosen) \
-        else np.zeros((0, window), np.int64)
-    y = np.array([sequences[owner[i]][position[i]] for i in chosen], dtype=np.int64)
-    return torch.from_numpy(x), torch.from_numpy(y)
+    return examples_at(sequences, owner[chosen], position[chosen], window)
 
 
 def save_client_sequences(path: Path, sequences: list[np.ndarray]) -> None:

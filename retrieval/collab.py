@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "make_optimizer", "train_collab",
-           "train_epochs", "train_sequence_model", "train_step"]
+__all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "examples_at", "make_optimizer",
+           "next_item_examples", "next_item_positions", "train_collab", "train_epochs",
+           "train_sequence_model", "train_step"]
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +120,30 @@ def train_collab(sequences: list[np.ndarray], n_items: int, config: CollabConfig
         for i in range(config.members)])
 
 
+def next_item_positions(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(sequence index, position t)`` of every next-item example (every t >= 1 of every sequence), in
+    sequence order, then position order."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    owner = np.repeat(np.arange(len(sequences)), np.maximum(lengths - 1, 0))
+    position = np.concatenate([np.arange(1, n, dtype=np.int64) for n in lengths] or [np.zeros(0, np.int64)])
+    return owner, position
+
+
+def examples_at(sequences: list[np.ndarray], owner: np.ndarray, position: np.ndarray,
+                window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The examples at ``(owner[i], position[i])``: (last ``window`` items before t, item at t)."""
+    x = np.stack([pad_window(sequences[o][:t], window) for o, t in zip(owner, position)]) if len(owner) \
+        else np.zeros((0, window), np.int64)
+    y = np.array([sequences[o][t] for o, t in zip(owner, position)], dtype=np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
 def next_item_examples(sequences: list[np.ndarray], window: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Every position t >= 1 of every sequence: (last ``window`` items before t, item at t)."""
-    xs, ys = [], []
-    for seq in sequences:
-        for t in range(1, len(seq)):
-            xs.append(pad_window(seq[:t], window))
-            ys.append(seq[t])
-    if not xs:
+    owner, position = next_item_positions(sequences)
+    if not len(owner):
         raise ValueError("no training examples: every sequence has fewer than two items")
-    return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64)
+    return examples_at(sequences, owner, position, window)
 
 
 def train_sequence_model(sequences: list[np.ndarray], n_items: int, config: CollabConfig,
