@@ -7,8 +7,10 @@ Trained with a full softmax over the catalog on next-item prediction, every posi
 sequence.  Items never seen in training keep zero vectors: the text channel alone recalls them.
 
 Single models vary a lot from seed to seed on data this small, so the channel is an ensemble of
-``members`` models trained with different seeds (:class:`CollabEnsemble`); their vectors are concatenated,
-so the ensemble's score (the mean of the members' scores) is still one inner product.
+``members`` models trained with different seeds (:class:`CollabEnsemble`), optionally with
+``attention_members`` self-attentive ones (:mod:`retrieval.attention`, which read order) taking
+``attention_weight`` of the score; the members' vectors are concatenated (each query block scaled by its
+member's weight), so the ensemble's score, a weighted mean of the members' scores, is still one inner product.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from llmrec.errors import ArtifactError
+from retrieval.attention import AttentionModel, train_attention_model
 
 __all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "examples_at", "make_optimizer",
            "next_item_examples", "next_item_positions", "train_collab", "train_epochs",
@@ -38,8 +43,35 @@ class CollabConfig:
     lr: float = 1e-2
     dropout: float = 0.3  # dropout on history item embeddings while training
     weight_decay: float = 0.0  # AdamW weight decay
-    members: int = 4  # ensemble size (seeds seed, seed+1, ...)
+    members: int = 4  # linear members (seeds seed, seed+1, ...)
     seed: int = 0
+    attention_members: int = 0  # self-attentive members (seeds seed+members, ...); see retrieval.attention
+    attention_weight: float = 0.5  # their share of the ensemble's score when there are both kinds
+    attention_epochs: int = 35
+    attention_lr: float = 2e-3
+    attention_layers: int = 2
+    attention_heads: int = 2
+    attention_dropout: float = 0.2
+    attention_batch_size: int = 64  # chunks of ``window`` targets each
+
+    def __post_init__(self) -> None:
+        if self.members < 0 or self.attention_members < 0 or self.members + self.attention_members < 1:
+            raise ValueError(f"a collaborative ensemble needs at least one member, got "
+                             f"members={self.members} attention_members={self.attention_members}")
+        if not 0.0 <= self.attention_weight <= 1.0:
+            raise ValueError(f"attention_weight must be in [0, 1], got {self.attention_weight}")
+        if self.dim % self.attention_heads:
+            raise ValueError(f"dim ({self.dim}) must be a multiple of attention_heads "
+                             f"({self.attention_heads})")
+
+    def member_weights(self) -> list[float]:
+        """Each member's share of the ensemble's score: linear members first, then attention members."""
+        if not self.attention_members:
+            return [1.0 / self.members] * self.members
+        if not self.members:
+            return [1.0 / self.attention_members] * self.attention_members
+        return ([(1.0 - self.attention_weight) / self.members] * self.members
+                + [self.attention_weight / self.attention_members] * self.attention_members)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,18 +112,23 @@ def pad_window(positions: np.ndarray, window: int) -> np.ndarray:
 
 
 class CollabEnsemble:
-    """Several :class:`SequenceModel` s; score = mean of the members' scores = one inner product."""
+    """Several members (:class:`SequenceModel`, :class:`~retrieval.attention.AttentionModel`); score = the
+    weighted mean of the members' scores = one inner product.  ``weights`` default to equal shares."""
 
-    def __init__(self, models: list[SequenceModel]):
+    def __init__(self, models: list[nn.Module], weights: list[float] | None = None):
         if not models:
             raise ValueError("a collaborative ensemble needs at least one model")
+        if weights is not None and len(weights) != len(models):
+            raise ValueError(f"{len(weights)} weights for {len(models)} models")
         self.models = [m.eval() for m in models]
+        self.weights = list(weights) if weights is not None else [1.0 / len(models)] * len(models)
         self.config = models[0].config
 
     @torch.no_grad()
     def query(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, window) -> (B, members * (dim + 1)), scaled so ``query @ item_vectors.T`` is the mean score."""
-        return torch.cat([m.query(x) for m in self.models], dim=1) / len(self.models)
+        """(B, window) -> (B, members * (dim + 1)), each block scaled by its member's weight, so
+        ``query @ item_vectors.T`` is the weighted mean score."""
+        return torch.cat([w * m.query(x) for w, m in zip(self.weights, self.models)], dim=1)
 
     @torch.no_grad()
     def item_vectors(self) -> torch.Tensor:
@@ -102,22 +139,38 @@ class CollabEnsemble:
 
     @classmethod
     def load(cls, path: str | Path, n_items: int, config: CollabConfig) -> CollabEnsemble:
+        """The members ``config`` describes (linear first, then attention), weighted as it says; a file
+        holding another number of members is refused."""
         states = torch.load(path, weights_only=True)
+        kinds = [SequenceModel] * config.members + [AttentionModel] * config.attention_members
+        if len(states) != len(kinds):
+            raise ArtifactError(f"{path}: {len(states)} collaborative models, but its manifest describes "
+                                f"{config.members} linear and {config.attention_members} attention members")
         models = []
-        for state in states:
-            model = SequenceModel(n_items, config)
-            model.load_state_dict(state)
+        for i, (kind, state) in enumerate(zip(kinds, states)):
+            model = kind(n_items, config)
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as err:
+                raise ArtifactError(f"{path}: member {i + 1} is not the {kind.__name__} its manifest "
+                                    f"describes ({str(err).splitlines()[0]})") from err
             models.append(model)
-        return cls(models)
+        return cls(models, config.member_weights())
 
 
 def train_collab(sequences: list[np.ndarray], n_items: int, config: CollabConfig,
                  progress: bool = True) -> CollabEnsemble:
-    """Train ``config.members`` models with seeds ``seed, seed + 1, ...``."""
-    return CollabEnsemble([
+    """Train ``config.members`` linear models with seeds ``seed, seed + 1, ...``, then
+    ``config.attention_members`` attention models with the next seeds."""
+    total = config.members + config.attention_members
+    models: list[nn.Module] = [
         train_sequence_model(sequences, n_items, replace(config, seed=config.seed + i), progress=progress,
-                             desc=f"collab {i + 1}/{config.members}")
-        for i in range(config.members)])
+                             desc=f"collab {i + 1}/{total}")
+        for i in range(config.members)]
+    models += [train_attention_model(sequences, n_items, replace(config, seed=config.seed + i),
+                                     progress=progress, desc=f"collab {i + 1}/{total} (attention)")
+               for i in range(config.members, total)]
+    return CollabEnsemble(models, config.member_weights())
 
 
 def next_item_positions(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

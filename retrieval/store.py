@@ -3,7 +3,8 @@
 ``python -m retrieval.train --output DIR`` writes a retriever directory of kind :data:`RETRIEVER_KIND`; the
 default one for a dataset (``retriever="auto"``) lives in ``<cache>/retrievers/<data fingerprint>``.  Its
 manifest names the data it was trained on and the fit data of each split it serves (``fits``), so a
-retriever fitted on a split's fit data finds the one trained on the whole log.
+retriever fitted on a split's fit data finds the one trained on the whole log.  It also names the default
+recipe it was trained by (:data:`RECIPE`): a cached retriever of an older recipe is passed over and retrained.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from llmrec.artifacts import cache_dir, read_manifest
 from llmrec.data import Dataset
 from llmrec.errors import ArtifactError
 
-__all__ = ["RETRIEVER_KIND", "default_path", "find_cached"]
+__all__ = ["RECIPE", "RETRIEVER_KIND", "default_path", "find_cached"]
 
 log = logging.getLogger(__name__)
 
 RETRIEVER_KIND = "retriever"
+RECIPE = 2  # the default training recipe; 2 added self-attentive collaborative members.  Bump on a change.
 
 
 def default_path(dataset: Dataset) -> Path:
@@ -40,6 +42,9 @@ def find_cached(data: Dataset) -> Path | None:
             manifest = read_manifest(path, RETRIEVER_KIND)
         except ArtifactError as err:
             log.warning("cached_retriever_unusable path=%s reason=%s", path, err)
+            continue
+        if manifest.get("recipe", 1) != RECIPE:
+            log.info("cached_retriever_outdated path=%s recipe=%s", path, manifest.get("recipe", 1))
             continue
         if manifest.get("dataset") == fingerprint or fingerprint in manifest.get("fits", {}).values():
             return path

@@ -37,10 +37,10 @@ from llmrec.recommenders import create_recommender
 from llmrec.split import HoldoutSplit, leave_last_out
 from llmrec.tables import format_table
 from retrieval.collab import CollabConfig, train_collab
-from retrieval.store import RETRIEVER_KIND, default_path
+from retrieval.store import RECIPE, RETRIEVER_KIND, default_path
 from retrieval.text_train import RecallEvaluator, TextTrainConfig, fine_tune_text_encoder
 
-__all__ = ["TrainConfig", "ensure_retriever", "main", "resolve_retriever", "train_retriever"]
+__all__ = ["TrainConfig", "collab_config", "ensure_retriever", "main", "resolve_retriever", "train_retriever"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,10 @@ class TrainConfig:
     epochs: int = arg(3, help="collaborative channel epochs")
     lr: float = arg(1e-2, help="collaborative channel learning rate")
     dropout: float = arg(0.3, help="collaborative channel dropout on history embeddings")
-    members: int = arg(4, help="collaborative models ensembled (one seed each)")
+    members: int = arg(4, help="linear collaborative models ensembled (one seed each)")
+    attention_members: int = arg(2, help="self-attentive (SASRec) collaborative models ensembled beside them")
+    attention_weight: float = arg(0.5, help="the self-attentive members' share of the collaborative score")
+    attention_epochs: int = arg(35, help="self-attentive members' epochs")
     refit: bool = arg(True, help="refit the collaborative channel on the test split's fit data")
     text_examples: int = arg(0, help="text-encoder fine-tuning pairs (0: keep the untrained encoder; it "
                                      "has not beaten the untrained one on validation yet, see the README)")
@@ -95,12 +98,20 @@ def print_card(card: dict, output: str) -> None:
     print(f"chose text weight {card['text_weight']}; wrote {output} in {card['seconds']['total']:.0f} s")
 
 
+def collab_config(cfg: TrainConfig) -> CollabConfig:
+    """The collaborative channel's configuration in a training run's configuration."""
+    return CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr, dropout=cfg.dropout,
+                        members=cfg.members, seed=cfg.seed, attention_members=cfg.attention_members,
+                        attention_weight=cfg.attention_weight, attention_epochs=cfg.attention_epochs)
+
+
 def ensure_retriever(dataset: Dataset, *, progress: bool = True,
                      splits: tuple[HoldoutSplit, HoldoutSplit] | None = None) -> Path:
     """The default trained retriever for ``dataset`` (the full interaction log, before any split).
 
     It lives in the cache (``<cache>/retrievers/<data fingerprint>``) and is trained with the default
-    configuration on first use (a few minutes on 2 cores); a corrupt or mismatched one is retrained.
+    configuration on first use (about ten minutes on 2 cores); a corrupt or mismatched one, or one trained
+    by an older default recipe (:data:`retrieval.store.RECIPE`), is retrained.
     With ``splits`` (validation, test; e.g. :func:`llmrec.protocols.pretraining_splits` of a cold-start
     protocol) it is trained from those splits instead, and cached under the test split's fit data.
     """
@@ -110,7 +121,9 @@ def ensure_retriever(dataset: Dataset, *, progress: bool = True,
     try:
         manifest = read_manifest(path, RETRIEVER_KIND)
         if manifest.get("dataset") == dataset.interactions.fingerprint():
-            return path
+            if manifest.get("recipe", 1) == RECIPE:
+                return path
+            log.warning("retraining the cached retriever at %s: trained by an older default recipe", path)
     except ArtifactError as err:
         if path.exists():
             log.warning("retraining the cached retriever at %s: %s", path, err)
@@ -139,8 +152,7 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset,
     val, test = splits or (leave_last_out(dataset, "validation"), leave_last_out(dataset, "test"))
     val_histories = histories(val.train.interactions)
     encoder = resolve_embedder(cfg.encoder)
-    collab_cfg = CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr,
-                              dropout=cfg.dropout, members=cfg.members, seed=cfg.seed)
+    collab_cfg = collab_config(cfg)
     text_cfg = TextTrainConfig(examples=cfg.text_examples, batch_size=cfg.text_batch_size, lr=cfg.text_lr,
                                epochs=cfg.text_epochs, hard_negatives=cfg.hard_negatives,
                                eval_steps=cfg.eval_steps, seed=cfg.seed)
@@ -162,7 +174,8 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset,
         np.save(tmp / "items.npy", catalog.item_ids)
         fits = {"validation": val.train.interactions.fingerprint()}
         fields = {"encoder": encoder, "text": "text" if text else None, "collab": collab_cfg.to_dict(),
-                  "text_weight": 1.0, "dataset": dataset.interactions.fingerprint(), "fits": fits}
+                  "text_weight": 1.0, "dataset": dataset.interactions.fingerprint(), "fits": fits,
+                  "recipe": RECIPE}
         write_manifest(tmp, RETRIEVER_KIND, **fields)
 
         t = time.perf_counter()
