@@ -15,15 +15,13 @@ either alone (docs/experiments.md, "Self-attentive members").
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-if TYPE_CHECKING:
-    from retrieval.collab import CollabConfig
+from retrieval.collab_config import CollabConfig
 
 __all__ = ["AttentionModel", "sequence_chunks", "train_attention_model"]
 

@@ -16,7 +16,7 @@ member's weight), so the ensemble's score, a weighted mean of the members' score
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,55 +26,13 @@ from tqdm.auto import tqdm
 
 from llmrec.errors import ArtifactError
 from retrieval.attention import AttentionModel, train_attention_model
+from retrieval.collab_config import CollabConfig
 
 __all__ = ["CollabConfig", "CollabEnsemble", "SequenceModel", "examples_at", "make_optimizer",
            "next_item_examples", "next_item_positions", "train_collab", "train_epochs",
            "train_sequence_model", "train_step"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CollabConfig:
-    dim: int = 64  # embedding size
-    window: int = 50  # history items the query encoder reads
-    epochs: int = 3  # passes over all training positions
-    batch_size: int = 256
-    lr: float = 1e-2
-    dropout: float = 0.3  # dropout on history item embeddings while training
-    weight_decay: float = 0.0  # AdamW weight decay
-    members: int = 4  # linear members (seeds seed, seed+1, ...)
-    seed: int = 0
-    attention_members: int = 0  # self-attentive members (seeds seed+members, ...); see retrieval.attention
-    attention_weight: float = 0.5  # their share of the ensemble's score when there are both kinds
-    attention_epochs: int = 35
-    attention_lr: float = 2e-3
-    attention_layers: int = 2
-    attention_heads: int = 2
-    attention_dropout: float = 0.2
-    attention_batch_size: int = 64  # chunks of ``window`` targets each
-
-    def __post_init__(self) -> None:
-        if self.members < 0 or self.attention_members < 0 or self.members + self.attention_members < 1:
-            raise ValueError(f"a collaborative ensemble needs at least one member, got "
-                             f"members={self.members} attention_members={self.attention_members}")
-        if not 0.0 <= self.attention_weight <= 1.0:
-            raise ValueError(f"attention_weight must be in [0, 1], got {self.attention_weight}")
-        if self.dim % self.attention_heads:
-            raise ValueError(f"dim ({self.dim}) must be a multiple of attention_heads "
-                             f"({self.attention_heads})")
-
-    def member_weights(self) -> list[float]:
-        """Each member's share of the ensemble's score: linear members first, then attention members."""
-        if not self.attention_members:
-            return [1.0 / self.members] * self.members
-        if not self.members:
-            return [1.0 / self.attention_members] * self.attention_members
-        return ([(1.0 - self.attention_weight) / self.members] * self.members
-                + [self.attention_weight / self.attention_members] * self.attention_members)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class SequenceModel(nn.Module):
