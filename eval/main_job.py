@@ -37,7 +37,7 @@ class EvaluateArgs(DataArgs):
     recommenders: list[str] = arg(default_factory=lambda: list(MAIN_JOB_RECOMMENDERS),
                                   help="recommenders to evaluate")
     retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
-                                      "default one (trained on first use, a few minutes)")
+                                      "default one (trained on first use, about ten minutes)")
     adapter: str | None = arg(None, help="llm: LoRA adapter directory (python -m finetune.lora)")
     output_dir: str | None = arg(None, help="write one JSON report per recommender here")
     progress: bool = arg(True, help="show progress bars")

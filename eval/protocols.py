@@ -7,7 +7,7 @@ The protocols (fit data, users evaluated) are :mod:`llmrec.protocols`.  Every re
 :class:`~llmrec.evaluation.report.Report` with ``extra.protocol`` naming the protocol and its settings, so
 ``python -m eval --compare`` pairs two reports of the same protocol on the same users and refuses two of
 different ones.  ``--retriever auto`` is here the default retriever trained on the protocol's
-:func:`~llmrec.protocols.pretraining_splits` (cached after its first training, a few minutes): the one
+:func:`~llmrec.protocols.pretraining_splits` (cached after its first training, about ten minutes): the one
 trained on the whole log has seen the interactions the protocol removes.  Under cold-items, popularity is
 evaluated beside any other recommender as the reference (recall@20 ratio and paired intervals).
 """

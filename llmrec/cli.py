@@ -91,7 +91,7 @@ class RecommendArgs(DataArgs):
     k: int = arg(10, help="how many items to recommend (a positive integer)")
     recommender: str = arg("llm", help="recommender (default: the two-stage retriever + LLM ranker)")
     retriever: str = arg("auto", help="trained retriever directory for dense/llm, or 'auto' for the cached "
-                                      "default one (trained on first use, a few minutes)")
+                                      "default one (trained on first use, about ten minutes)")
     backend: Literal["vllm", "remote", "transformers"] = arg("vllm", help="llm: the in-process vLLM engine, "
                                                                          "or a remote server at --url")
     url: str | None = arg(None, help="llm with --backend remote: the server's API root "

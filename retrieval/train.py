@@ -127,8 +127,8 @@ def ensure_retriever(dataset: Dataset, *, progress: bool = True,
     except ArtifactError as err:
         if path.exists():
             log.warning("retraining the cached retriever at %s: %s", path, err)
-    log.warning("training the default retriever for %s into %s (first use; a few minutes)", dataset.name,
-                path)
+    log.warning("training the default retriever for %s into %s (first use; about ten minutes on 2 cores)",
+                dataset.name, path)
     train_retriever(TrainConfig(output=str(path), progress=progress), dataset, splits)
     return path
 
