@@ -40,7 +40,8 @@ from retrieval.collab import CollabConfig, train_collab
 from retrieval.store import RECIPE, RETRIEVER_KIND, default_path
 from retrieval.text_train import RecallEvaluator, TextTrainConfig, fine_tune_text_encoder
 
-__all__ = ["TrainConfig", "collab_config", "ensure_retriever", "main", "resolve_retriever", "train_retriever"]
+__all__ = ["TrainConfig", "collab_config", "ensure_retriever", "main", "recipe", "resolve_retriever",
+           "train_retriever"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,14 @@ def collab_config(cfg: TrainConfig) -> CollabConfig:
     return CollabConfig(dim=cfg.dim, window=cfg.window, epochs=cfg.epochs, lr=cfg.lr, dropout=cfg.dropout,
                         members=cfg.members, seed=cfg.seed, attention_members=cfg.attention_members,
                         attention_weight=cfg.attention_weight, attention_epochs=cfg.attention_epochs)
+
+
+def recipe(cfg: TrainConfig) -> int | None:
+    """:data:`retrieval.store.RECIPE` when ``cfg`` trains the default recipe (any seed, data or output),
+    else None: a retriever of another configuration is not the default one of any recipe."""
+    defaults = TrainConfig(output=cfg.output, data=cfg.data, items=cfg.items, seed=cfg.seed,
+                           progress=cfg.progress)
+    return RECIPE if cfg == defaults else None
 
 
 def ensure_retriever(dataset: Dataset, *, progress: bool = True,
@@ -175,7 +184,7 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset,
         fits = {"validation": val.train.interactions.fingerprint()}
         fields = {"encoder": encoder, "text": "text" if text else None, "collab": collab_cfg.to_dict(),
                   "text_weight": 1.0, "dataset": dataset.interactions.fingerprint(), "fits": fits,
-                  "recipe": RECIPE}
+                  "recipe": recipe(cfg)}
         write_manifest(tmp, RETRIEVER_KIND, **fields)
 
         t = time.perf_counter()

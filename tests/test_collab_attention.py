@@ -117,3 +117,12 @@ def test_a_cached_retriever_of_an_older_recipe_is_passed_over(tmp_path, monkeypa
     write_manifest(path, store.RETRIEVER_KIND, dataset=data.interactions.fingerprint(), fits={},
                    recipe=store.RECIPE)
     assert store.find_cached(data) == path
+
+
+def test_only_the_default_configuration_is_labelled_with_the_recipe():
+    from retrieval.store import RECIPE
+    from retrieval.train import TrainConfig, recipe
+
+    assert recipe(TrainConfig(output="r", seed=3, data="d")) == RECIPE
+    assert recipe(TrainConfig(output="r", attention_members=0)) is None  # recipe 1's configuration
+    assert recipe(TrainConfig(output="r", epochs=5)) is None
