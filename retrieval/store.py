@@ -16,12 +16,17 @@ from llmrec.artifacts import cache_dir, read_manifest
 from llmrec.data import Dataset
 from llmrec.errors import ArtifactError
 
-__all__ = ["RECIPE", "RETRIEVER_KIND", "default_path", "find_cached"]
+__all__ = ["RECIPE", "RETRIEVER_KIND", "default_path", "find_cached", "is_current"]
 
 log = logging.getLogger(__name__)
 
 RETRIEVER_KIND = "retriever"
 RECIPE = 2  # the default training recipe; 2 added self-attentive collaborative members.  Bump on a change.
+
+
+def is_current(manifest: dict) -> bool:
+    """Whether a retriever's manifest names today's default recipe (none recorded: recipe 1)."""
+    return manifest.get("recipe", 1) == RECIPE
 
 
 def default_path(dataset: Dataset) -> Path:
@@ -43,7 +48,7 @@ def find_cached(data: Dataset) -> Path | None:
         except ArtifactError as err:
             log.warning("cached_retriever_unusable path=%s reason=%s", path, err)
             continue
-        if manifest.get("recipe", 1) != RECIPE:
+        if not is_current(manifest):
             log.info("cached_retriever_outdated path=%s recipe=%s", path, manifest.get("recipe", 1))
             continue
         if manifest.get("dataset") == fingerprint or fingerprint in manifest.get("fits", {}).values():

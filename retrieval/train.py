@@ -37,7 +37,7 @@ from llmrec.recommenders import create_recommender
 from llmrec.split import HoldoutSplit, leave_last_out
 from llmrec.tables import format_table
 from retrieval.collab import CollabConfig, train_collab
-from retrieval.store import RECIPE, RETRIEVER_KIND, default_path
+from retrieval.store import RECIPE, RETRIEVER_KIND, default_path, is_current
 from retrieval.text_train import RecallEvaluator, TextTrainConfig, fine_tune_text_encoder
 
 __all__ = ["TrainConfig", "collab_config", "ensure_retriever", "main", "recipe", "resolve_retriever",
@@ -130,7 +130,7 @@ def ensure_retriever(dataset: Dataset, *, progress: bool = True,
     try:
         manifest = read_manifest(path, RETRIEVER_KIND)
         if manifest.get("dataset") == dataset.interactions.fingerprint():
-            if manifest.get("recipe", 1) == RECIPE:
+            if is_current(manifest):
                 return path
             log.warning("retraining the cached retriever at %s: trained by an older default recipe", path)
     except ArtifactError as err:
