@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eval.conversation_data import _KNOWN_SINGLE, _plain_title, halve_groups, typed_title
+from eval.conversation_data import halve_groups
+from eval.requests.world import KNOWN_SINGLE, plain_title, typed_title
 from llmrec.data import Catalog
 
 __all__ = ["FAMILIES", "LANGUAGES", "SHOWN", "TEMPLATES", "FeedbackCase", "Template", "generate", "reading",
@@ -340,13 +341,13 @@ class _World:
         self.pool = order[:_POOL]
         names: dict[str, int] = {}
         for i in ids:
-            key = _plain_title(catalog.title(i)).casefold()
+            key = plain_title(catalog.title(i)).casefold()
             names[key] = names.get(key, 0) + 1
         self.names = {}  # items a person can name unambiguously: the name as typed
         for i in self.pool:
-            name = _plain_title(catalog.title(i))
+            name = plain_title(catalog.title(i))
             if (names[name.casefold()] == 1 and len(name) >= 4 and not name.casefold().startswith("like ")
-                    and (" " in name or name in _KNOWN_SINGLE)):
+                    and (" " in name or name in KNOWN_SINGLE)):
                 self.names[i] = name
 
     def name(self, r: random.Random, item: int) -> str:
