@@ -35,7 +35,7 @@ def add_cold_items(model: str | Path, catalog: Catalog, output: str | Path) -> d
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from finetune.items import title_rows
+    from finetune.item_data import title_rows
 
     model = Path(model)
     manifest = read_manifest(model, ITEM_MODEL_KIND)

@@ -34,14 +34,15 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from finetune.config import AdapterConfig, SaveConfig, TrainingConfig
+from finetune.item_data import add_item_vocabulary, collate, init_item_rows, sequence_rows
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import add_config_arguments, arg, config_from_args, config_values
-from llmrec.data import Catalog, Dataset, load_dataset
+from llmrec.data import load_dataset
 from llmrec.errors import ConfigError
 from llmrec.evaluation.metrics import ndcg_at, recall_at
 from llmrec.history import histories
@@ -51,7 +52,7 @@ from llmrec.models import resolve_llm
 from llmrec.split import HoldoutSplit, leave_last_out, seeded_sample, target_items
 from llmrec.tables import format_table
 
-__all__ = ["ItemTrainConfig", "ItemValidator", "init_item_rows", "main", "sequence_rows", "train_items"]
+__all__ = ["ItemTrainConfig", "ItemValidator", "main", "train_items"]
 
 log = logging.getLogger(__name__)
 
@@ -127,105 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {cfg.save.output}: {t['targets']} targets in {t['rows']} sequences, {t['steps']} steps, "
           f"{t['seconds']:.0f} s ({t['targets_per_second']:.0f} targets/s, bf16={t['bf16']})")
     return 0
-
-
-# -- the vocabulary and its rows ---------------------------------------------------------------------------
-def title_rows(embeddings, tokenizer, catalog: Catalog) -> np.ndarray:
-    """Each item's mean title-token embedding (catalog order)."""
-    import torch
-
-    rows = []
-    with torch.no_grad():
-        for item in catalog.item_ids.tolist():
-            ids = tokenizer(" " + catalog.short_title(item), add_special_tokens=False)["input_ids"]
-            rows.append(embeddings[torch.as_tensor(ids)].float().mean(0).numpy())
-    return np.stack(rows)
-
-
-def collab_rows(retriever_dir: str, data: Dataset, titles: np.ndarray, ridge: float = 1.0) -> np.ndarray:
-    """The retriever's collaborative item vectors (its channel fitted on ``data``) mapped into the embedding
-    space: a ridge regression from the collaborative vectors onto the title rows, applied to every item."""
-    from llmrec.recommenders import create_recommender
-
-    retr = create_recommender("dense", {"retriever": retriever_dir}).fit(data)
-    vectors = retr.collab_vectors
-    if vectors.shape[1] == 0:
-        raise ConfigError(f"retriever {retriever_dir} has no collaborative channel to initialise from")
-    x = np.hstack([vectors, np.ones((len(vectors), 1))])
-    w = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ titles)
-    return x @ w
-
-
-def init_item_rows(model, tokenizer, data: Dataset, vocab: ItemVocabulary, init: str,
-                   retriever_dir: str | None = None, scale: float = 1.0) -> dict[str, float]:
-    """Write the item rows of ``model``'s (resized, tied) embedding matrix: from titles, collaborative vectors
-    or both, rescaled to ``scale`` times the mean norm of the original vocabulary's rows.  Returns what was
-    done."""
-    import torch
-
-    emb = model.get_input_embeddings().weight
-    base = emb[:min(vocab.token_ids)].detach()
-    titles = title_rows(base, tokenizer, data.catalog)
-    if init == "title":
-        rows = titles
-    elif init in ("collab", "both"):
-        if retriever_dir is None:
-            raise ConfigError(f"--init {init} needs a trained retriever (--retriever DIR or auto)")
-        mapped = collab_rows(retriever_dir, data, titles)
-        rows = mapped if init == "collab" else (titles + mapped) / 2
-    else:
-        raise ConfigError(f"--init must be title, collab or both, got {init!r}")
-    target = scale * float(base.float().norm(dim=1).mean())
-    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-8) * target
-    with torch.no_grad():
-        emb[torch.as_tensor(vocab.token_ids)] = torch.as_tensor(rows, dtype=emb.dtype)
-    return {"init": init, "row_norm": target}
-
-
-def add_item_vocabulary(model, tokenizer, catalog: Catalog, form: str) -> ItemVocabulary:
-    """Add the item tokens to ``tokenizer`` and resize ``model``'s embeddings (tied output rows follow)."""
-    vocab = ItemVocabulary.build(catalog, tokenizer, form)
-    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-    if model.get_output_embeddings() is not None and not model.config.tie_word_embeddings:
-        raise ConfigError("the base model's output rows are not tied to its input embeddings; item-token "
-                          "models need tied embeddings (SmolLM2, Llama-3.2-1B, Qwen2.5-0.5B have them)")
-    return vocab
-
-
-# -- training rows -----------------------------------------------------------------------------------------
-def sequence_rows(split: HoldoutSplit, vocab: ItemVocabulary, window: int) -> list[dict[str, Any]]:
-    """Training rows from the fit histories of ``split`` (the validation split: every fit item is a target,
-    the validation and test items never are): windows of ``window`` items written in ``vocab``'s form,
-    ``labels`` the next item's vocabulary index at the position before each item (-100 elsewhere), and the
-    ``user`` whose history it is."""
-    rows = []
-    for h in histories(split.train.interactions).values():
-        items = h.items
-        for start in range(0, len(items), window):
-            chunk = items[start:start + window]
-            ids, where = vocab.encode(chunk)
-            labels = [-100] * len(ids)
-            for pos, index in zip(where, vocab.positions(chunk).tolist()):
-                labels[pos - 1] = index
-            rows.append({"input_ids": ids, "labels": labels, "user": h.user})
-    return rows
-
-
-def collate(pad_id: int):
-    import torch
-
-    def fn(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        width = max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):  # right-padded: positions count from each row's first token
-            n = len(r["input_ids"])
-            ids[i, :n], labels[i, :n], mask[i, :n] = (torch.as_tensor(r["input_ids"]),
-                                                      torch.as_tensor(r["labels"]), 1)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-    return fn
 
 
 # -- validation --------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from finetune.items import add_item_vocabulary, init_item_rows, main, sequence_rows, title_rows
+from finetune.item_data import add_item_vocabulary, init_item_rows, sequence_rows, title_rows
+from finetune.items import main
 from llmrec.artifacts import read_manifest
 from llmrec.data import Catalog, Dataset
 from llmrec.errors import ArtifactError, ConfigError
