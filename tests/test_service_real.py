@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.conversation import Checker, drive, sample_plans
+from bench.conversation_drive import Checker, drive, sample_plans
 from bench.fuzz import fuzz_service
 from bench.processes import Children, running_service
 
