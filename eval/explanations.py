@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from eval.faithfulness import deletion_effect, faithfulness_metrics
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.data import Dataset
-from llmrec.explain.claims import check_explanation
+from llmrec.explain.check import check_explanation
 from llmrec.explain.explainer import Explainer, ExplainerConfig, Explanation
 from llmrec.history import History, histories
 from llmrec.llm.memo import MemoBackend

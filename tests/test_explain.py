@@ -12,7 +12,7 @@ from test_llm_ranker import LetterTokenizer
 from eval.explanations import deletion_drops, evaluate_explanations
 from finetune.data import citable_by_genre, explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
-from llmrec.explain.claims import check_explanation
+from llmrec.explain.check import check_explanation
 from llmrec.explain.explainer import (
     Explainer,
     ExplainerConfig,

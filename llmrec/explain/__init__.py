@@ -1,12 +1,12 @@
-"""Explanations of recommendations: the LLM writes them (:class:`Explainer`), :mod:`claims` checks them."""
+"""Explanations of recommendations: the LLM writes them (:class:`Explainer`), :mod:`claims` finds their
+claims, :mod:`check` checks them."""
 
+from llmrec.explain.check import ExplanationCheck, check_explanation
 from llmrec.explain.claims import (
     ClaimExtractor,
-    ExplanationCheck,
     GenreMention,
     TitleMention,
     YearMention,
-    check_explanation,
     normalize_title,
 )
 from llmrec.explain.explainer import (

@@ -148,7 +148,7 @@ def fact_sentence(catalog, item: int, history: History, among: list[int] | None 
 
 
 def check_problems(check) -> tuple[str, ...]:
-    """The failed checks of a :class:`~llmrec.explain.claims.ExplanationCheck`, as short reasons."""
+    """The failed checks of a :class:`~llmrec.explain.check.ExplanationCheck`, as short reasons."""
     problems = []
     if check.hallucinated:
         problems.append("mentions titles neither watched nor recommended: "
@@ -364,7 +364,7 @@ class Explainer:
     def _explanation(self, request: Request, answer: str, citable: list[int], influence: dict | None,
                      seconds: float) -> Explanation:
         """The checked explanation of one answer (the fact sentence when it fails and ``verify`` is on)."""
-        from llmrec.explain.claims import check_explanation
+        from llmrec.explain.check import check_explanation
 
         h, item = request.history, request.need_item()
         extra = {"citable": citable} | ({} if influence is None else {"influence": influence})
