@@ -102,14 +102,17 @@ def grid_search(retriever, held, args: InterestGridArgs, *, progress: bool = Tru
 def adopted(best: InterestConfig, ranks: dict[InterestConfig, np.ndarray]
             ) -> tuple[InterestConfig, tuple[float, float, float]]:
     """``best`` if its per-user NDCG@10 beats the current query's with a paired bootstrap 95% interval
-    above 0, else the current query; and (difference, low, high) of ``best`` against the current query."""
+    above 0 **and** its recall@20 is no lower (the retriever's top 20 are the rankers' candidates: a query
+    that ranks better but recalls less is not a better retriever), else the current query; and (difference,
+    low, high) of ``best``'s NDCG@10 against the current query."""
     from llmrec.evaluation.metrics import ndcg_at
     from llmrec.evaluation.report import paired_bootstrap
 
     plain = InterestConfig()
     diff = ndcg_at(ranks[best], 10) - ndcg_at(ranks[plain], 10)
     low, high = paired_bootstrap(diff, random_state=0)
-    return (best if low > 0 else plain), (float(diff.mean()), low, high)
+    keeps_recall = bool(np.mean(ranks[best] < 20) >= np.mean(ranks[plain] < 20))
+    return (best if low > 0 and keeps_recall else plain), (float(diff.mean()), low, high)
 
 
 def ablation_configs(grid: dict) -> dict[str, InterestConfig]:
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = json.dumps(configs[top].model_dump(exclude_defaults=True))
     print(f"best on {args.split} ({held.n_users} users): {shown}, ndcg@10 {rows[top][6]:.4f} vs current "
           f"{plain[6]:.4f}: {d:+.4f} [{low:+.4f}, {high:+.4f}] (paired bootstrap 95%)")
-    print(f"adopted (only when that interval is above 0): {flags}")
+    print(f"adopted (only when that interval is above 0 and recall@20 is no lower): {flags}")
     if args.output:
         atomic_write_text(args.output, json.dumps({
             "split": args.split, "users": held.n_users, "retriever": directory, "headers": headers,

@@ -168,6 +168,16 @@ def test_a_setting_is_adopted_only_when_its_paired_interval_is_above_zero():
     assert chosen == other and diff > 0 and low > 0
 
 
+def test_a_setting_that_ranks_better_but_recalls_less_is_not_adopted():
+    from eval.interests import adopted
+
+    plain, other = InterestConfig(), InterestConfig(content_weight=0.0)
+    # NDCG@10 up (three items move into the top 3), recall@20 down (the fourth leaves the top 20)
+    ranks = {plain: np.array([5, 6, 7, 15] * 25), other: np.array([0, 1, 2, 30] * 25)}
+    chosen, (diff, low, _) = adopted(other, ranks)
+    assert diff > 0 and low > 0 and chosen == plain
+
+
 def test_the_ablation_table_has_a_row_per_dimension_with_intervals_against_the_current_query(movies):
     from eval.interests import run_ablation
 
