@@ -32,6 +32,9 @@ MOVIES = [("Toy Story", 1995, "Animation|Children's|Comedy"), ("Finding Nemo", 2
           ("Heat", 1995, "Action|Crime|Thriller"), ("Fargo", 1996, "Crime|Drama|Thriller")]
 FARGO, HEAT, ALIEN, SCREAM = 8, 7, 5, 4
 
+#: The scripted LLM's order alone (the bundled model's default fuses the retriever's at a weight of 8).
+LLM_ALONE = {"candidates": 4, "retriever_weight": 0.0}
+
 
 class ScriptedBackend:
     """Ranks Fargo first when Heat is in the shown history; answers explanation requests with ``answer``
@@ -65,7 +68,7 @@ def movies() -> Dataset:
 
 
 def explainer(movies, answer, **config) -> Explainer:
-    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=ScriptedBackend(answer)).fit(movies)
+    ranker = LLMRanker(LLMRankerConfig(**LLM_ALONE), backend=ScriptedBackend(answer)).fit(movies)
     return Explainer(ranker, ExplainerConfig(**config))
 
 
@@ -253,7 +256,7 @@ def test_the_deletion_test_sees_that_the_ranker_relies_on_the_cited_item(movies)
 
 
 def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
-    ranker = LLMRanker(LLMRankerConfig(candidates=4),
+    ranker = LLMRanker(LLMRankerConfig(**LLM_ALONE),
                        backend=ScriptedBackend(answer_json("Heat", "a crime and horror film")))
     run = evaluate_explanations(movies, ranker, "test", progress=False, config=ExplainerConfig(reason="free"))
     s = run.summary
@@ -271,7 +274,7 @@ def test_the_faithfulness_evaluation_reports_raw_and_verified_figures(movies):
 
 def test_the_deletion_test_can_run_on_the_seeded_sample_a_smaller_run_would_evaluate(movies):
     def run(**kw):
-        ranker = LLMRanker(LLMRankerConfig(candidates=4),
+        ranker = LLMRanker(LLMRankerConfig(**LLM_ALONE),
                            backend=ScriptedBackend(answer_json("Heat", FARGO_REASON)))
         return evaluate_explanations(movies, ranker, "test", progress=False, **kw)
 
@@ -288,7 +291,7 @@ def test_the_deletion_test_does_not_score_the_ranking_prompt_again(movies):
     backend, seen = ScriptedBackend(answer_json("Heat", FARGO_REASON)), []
     read = backend.label_logprobs
     backend.label_logprobs = lambda prompts, ids, adapter=None: seen.extend(prompts) or read(prompts, ids)
-    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=MemoBackend(backend)).fit(movies)
+    ranker = LLMRanker(LLMRankerConfig(**LLM_ALONE), backend=MemoBackend(backend)).fit(movies)
     h = History(1, np.array([3, 1, HEAT, 2]), np.full(4, 4.0), np.arange(4) * 10)
     ranker.llm_scores(Request(h, CANDS))  # the ranking pass
     deletion_drops(ranker, [(Request(h, CANDS, FARGO), (HEAT,))])
@@ -356,7 +359,7 @@ class SeededBackend(ScriptedBackend):
 def test_the_temperature_is_chosen_as_the_lowest_that_makes_explanations_distinct(movies):
     from eval.sampling import compare_temperatures, select_temperature
 
-    ranker = LLMRanker(LLMRankerConfig(candidates=4), backend=SeededBackend(None))
+    ranker = LLMRanker(LLMRankerConfig(**LLM_ALONE), backend=SeededBackend(None))
     greedy, sampled = compare_temperatures(movies, ranker, "test", [0.0, 1.0], progress=False)
     assert (greedy["temperature"], greedy["users"], sampled["users"]) == (0.0, 4, 4)
     assert greedy["raw"]["distinctness"] == 0.25 and sampled["raw"]["distinctness"] > 0.25  # the same 4 items

@@ -11,6 +11,7 @@ from llmrec.errors import ConfigError, LLMUnavailable
 from llmrec.history import histories
 from llmrec.items import ItemList
 from llmrec.llm.backends import label_token_ids
+from llmrec.llm.rank_config import ZERO_SHOT_RETRIEVER_WEIGHT
 from llmrec.llm.ranker import MARK, NOT_MARK, LLMRanker, LLMRankerConfig
 from llmrec.prompts import load_prompt
 from llmrec.request import Request
@@ -81,8 +82,10 @@ def movies() -> Dataset:
 
 
 def ranker(movies, **config) -> LLMRanker:
+    """A ranker over a scripted backend; its order is the LLM's alone unless a test fuses the retriever's."""
     backend = ScriptedBackend()
-    return LLMRanker(LLMRankerConfig(candidates=5, **config), backend=backend).fit(movies)
+    config = {"candidates": 5, "retriever_weight": 0.0, **config}
+    return LLMRanker(LLMRankerConfig(**config), backend=backend).fit(movies)
 
 
 def test_every_candidate_is_scored_from_one_forward_pass(movies):
@@ -155,6 +158,15 @@ def test_cyclic_shifts_cancel_position_bias(movies, monkeypatch):
     monkeypatch.setattr(all_orders, "recall", lambda history, text=None: fixed)
     assert all_orders.rank(h).items[0] == 8  # Fargo, once every candidate has held label A
     assert all_orders.backend.calls == 1  # the 5 orders go to the backend as one batch
+
+
+def test_the_bundled_zero_shot_model_breaks_the_retrievers_ties_and_any_other_ranks_alone():
+    def weight(**config):
+        return LLMRanker(LLMRankerConfig(**config), backend=ScriptedBackend()).config.retriever_weight
+
+    assert weight() == ZERO_SHOT_RETRIEVER_WEIGHT == 8.0  # chosen on validation (eval.fusion)
+    assert weight(model="some/other-model") == 0.0
+    assert weight(retriever_weight=0.0) == 0.0 and weight(model="m", retriever_weight=2.0) == 2.0
 
 
 def test_the_retriever_weight_fuses_the_retriever_order(movies):
