@@ -16,12 +16,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def ranked(ml100k):
-    """The untrained-retriever + vLLM ranker on three users, and the same prompts through transformers."""
-    ranker = LLMRanker(LLMRankerConfig(candidates=20)).fit(ml100k)
+    """The untrained-retriever + vLLM ranker on three users, and the same prompts through transformers; both
+    rank by the LLM's own scores (``retriever_weight=0``: a distribution over the 20, not the default
+    fusion)."""
+    ranker = LLMRanker(LLMRankerConfig(candidates=20, retriever_weight=0.0)).fit(ml100k)
     hs = [histories(ml100k.interactions)[u] for u in (1, 2, 3)]
     ranker.prepare(hs)
     lists = [ranker.rank(h) for h in hs]
-    reference = LLMRanker(LLMRankerConfig(candidates=20),
+    reference = LLMRanker(LLMRankerConfig(candidates=20, retriever_weight=0.0),
                           backend=TransformersBackend(TransformersConfig())).fit(ml100k)
     yield ranker, reference, hs, lists
     ranker.backend.close()  # a dropped engine keeps its worker busy

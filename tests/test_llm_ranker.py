@@ -160,13 +160,16 @@ def test_cyclic_shifts_cancel_position_bias(movies, monkeypatch):
     assert all_orders.backend.calls == 1  # the 5 orders go to the backend as one batch
 
 
-def test_the_bundled_zero_shot_model_breaks_the_retrievers_ties_and_any_other_ranks_alone():
+def test_the_bundled_zero_shot_model_breaks_a_trained_retrievers_ties_and_any_other_ranks_alone():
     def weight(**config):
         return LLMRanker(LLMRankerConfig(**config), backend=ScriptedBackend()).config.retriever_weight
 
-    assert weight() == ZERO_SHOT_RETRIEVER_WEIGHT == 8.0  # chosen on validation (eval.fusion)
-    assert weight(model="some/other-model") == 0.0
-    assert weight(retriever_weight=0.0) == 0.0 and weight(model="m", retriever_weight=2.0) == 2.0
+    assert weight(retriever="auto") == ZERO_SHOT_RETRIEVER_WEIGHT == 8.0  # chosen on validation (eval.fusion)
+    assert weight(retriever="runs/retriever") == 8.0
+    assert weight() == weight(retriever="untrained") == 0.0  # the text channel alone: the LLM ranks alone
+    assert weight(retriever="auto", model="some/other-model") == 0.0
+    assert weight(retriever="auto", retriever_weight=0.0) == 0.0
+    assert weight(model="m", retriever_weight=2.0) == 2.0
 
 
 def test_the_retriever_weight_fuses_the_retriever_order(movies):

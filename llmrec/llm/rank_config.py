@@ -68,7 +68,8 @@ class LLMRankerConfig(RecommenderConfig):
     llm_weight: float = Field(1.0, ge=0, description="weight of the LLM score")
     retriever_weight: float | None = Field(None, ge=0, description=(
         "weight of the standardised retriever score; None: ZERO_SHOT_RETRIEVER_WEIGHT (8) for the bundled "
-        "model without an adapter (chosen on validation with python -m eval.fusion), else 0"))
+        "model without an adapter over a trained retriever (chosen on validation with python -m "
+        "eval.fusion), else 0"))
     history_items: int = Field(10, ge=1, description="history items written into the prompt")
     details: Literal["titles", "full"] | None = Field(
         None, description="item facts in the prompt: titles only (short, fast) or title, year, genres and "

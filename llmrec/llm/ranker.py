@@ -98,9 +98,10 @@ class LLMRanker(RankBackend, RankPrompts, Recommender[LLMRankerConfig]):
         trained = self._adapter_fields()
         update = {k: trained.get(k, older) for k, older in ADAPTER_FIELDS.items()
                   if getattr(self.config, k) is None}
-        if self.config.retriever_weight is None:  # the bundled zero-shot model's weight, else the LLM alone
-            bundled = self.config.model is None and self.config.adapter is None
-            update["retriever_weight"] = ZERO_SHOT_RETRIEVER_WEIGHT if bundled else 0.0
+        if self.config.retriever_weight is None:  # the bundled zero-shot model over a trained retriever
+            chosen = (self.config.model is None and self.config.adapter is None
+                      and self.config.retriever not in (None, "untrained"))
+            update["retriever_weight"] = ZERO_SHOT_RETRIEVER_WEIGHT if chosen else 0.0
         if update:
             self.config = self.config.model_copy(update=update)
         self._backend = backend
