@@ -105,13 +105,13 @@ def adopted(best: InterestConfig, ranks: dict[InterestConfig, np.ndarray]
     above 0 **and** its recall@20 is no lower (the retriever's top 20 are the rankers' candidates: a query
     that ranks better but recalls less is not a better retriever), else the current query; and (difference,
     low, high) of ``best``'s NDCG@10 against the current query."""
-    from llmrec.evaluation.metrics import ndcg_at
+    from llmrec.evaluation.metrics import ndcg_at, recall_at
     from llmrec.evaluation.report import paired_bootstrap
 
     plain = InterestConfig()
     diff = ndcg_at(ranks[best], 10) - ndcg_at(ranks[plain], 10)
     low, high = paired_bootstrap(diff, random_state=0)
-    keeps_recall = bool(np.mean(ranks[best] < 20) >= np.mean(ranks[plain] < 20))
+    keeps_recall = bool(recall_at(ranks[best], 20).mean() >= recall_at(ranks[plain], 20).mean())
     return (best if low > 0 and keeps_recall else plain), (float(diff.mean()), low, high)
 
 
