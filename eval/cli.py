@@ -100,8 +100,9 @@ class EvalConfig(DataArgs):
     nonfinite: Literal["error", "last"] = arg("error", help="NaN/inf scores: fail, or rank those items last")
     compare: tuple[str, str] | None = arg(None, help="compare two reports A B: paired bootstrap CIs of B - A")
     objectives: list[str] = arg(default_factory=list, help=(
-        "sweep the re-ranking weights (diversity, calibration, popularity) for these recommenders, choose "
-        "them on validation within --budget, report test; with --output DIR: objectives.json and pareto.png "
+        "sweep the re-ranking weights (diversity, calibration, popularity, popularity calibration; a "
+        "popularity weight for the long tail) for these recommenders, choose them on validation within "
+        "--budget, report test; with --output DIR: objectives.json and pareto.png "
         "(eval.objectives)"))
     budget: float = arg(0.02, help="--objectives: relative NDCG@10 loss allowed when choosing a weight")
     slices: list[str] = arg(default_factory=list, help="NDCG@10 of saved reports by slice (held-out item in "

@@ -103,6 +103,8 @@ class RecommendArgs(DataArgs):
     diversity: float = arg(0.0, help="re-ranking weight of genre diversity (docs/metrics.md)")
     calibration: float = arg(0.0, help="re-ranking weight of matching the history's genre mix")
     popularity: float = arg(0.0, help="re-ranking weight against popular items")
+    popularity_calibration: float = arg(0.0, help="re-ranking weight of matching the history's mix of "
+                                                  "popular and long-tail items")
     page: int = arg(10, help="re-ranking: picks shown together in the ranker's order (0: the re-ranker's "
                              "order)")
     parser_adapter: str | None = arg(None, help="with --request: LoRA parser adapter directory (python -m "
@@ -243,7 +245,8 @@ def _objectives(args: RecommendArgs):
 
     try:
         return ObjectiveWeights(diversity=args.diversity, calibration=args.calibration,
-                                popularity=args.popularity, page=args.page)
+                                popularity=args.popularity,
+                                popularity_calibration=args.popularity_calibration, page=args.page)
     except ValueError as err:
         raise ConfigError(f"re-ranking weights must be 0 or more: {err}") from None
 

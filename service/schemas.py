@@ -54,6 +54,8 @@ class Objectives(_Request):
     calibration: float = _weight("weight of matching the genre mix of the user's history (KL "
                                  "miscalibration), 0 or more")
     popularity: float = _weight("weight against popular items (their scaled log popularity), 0 or more")
+    popularity_calibration: float = _weight("weight of matching the history's mix of short-head, middle and "
+                                            "long-tail items (Jensen-Shannon), 0 or more")
     page: Annotated[int, Field(ge=0, le=1000), BeforeValidator(_integral)] = Field(
         10, description="the re-ranker's picks shown together in the ranker's order (at most the answer's k; "
                         "0: the re-ranker's order)")

@@ -21,6 +21,7 @@ from llmrec.evaluation.beyond import (
     ild_genre,
     miscalibration,
     novelty,
+    popularity_miscalibration,
     short_head_share,
 )
 from llmrec.history import History
@@ -90,8 +91,22 @@ def test_miscalibration_is_steck_kl_with_the_history_mixed_in(stats):
     assert miscalibration(np.array([[1, 2]]), stats, [history], k=2)[0] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_popularity_miscalibration_is_js_between_head_middle_tail_mixes(stats):
+    # 7 interactions: head {1} (4/7); tail: the least popular holding at most 20%: 4, 5 (0), 3 (1/7 = 14%);
+    # item 2 (2/7) would pass 20%: middle
+    assert stats.groups.tolist() == [0, 1, 2, 2, 2]
+    history = History(1, np.array([1, 2]), np.array([5.0, 4.0]), np.array([1, 2]))  # head 1/2, middle 1/2
+    p, q = np.array([0.5, 0.5, 0.0]), np.array([0.0, 0.0, 1.0])  # a list of the tail only
+    m = (p + q) / 2
+    expected = 0.5 * sum(a * math.log(a / b) for a, b in zip(p, m) if a > 0) + \
+        0.5 * sum(a * math.log(a / b) for a, b in zip(q, m) if a > 0)
+    assert popularity_miscalibration(np.array([[3, 4]]), stats, [history], k=2)[0] == pytest.approx(expected)
+    assert popularity_miscalibration(np.array([[2, 1]]), stats, [history], k=2)[0] == pytest.approx(0.0)
+    assert expected == pytest.approx(math.log(2))  # disjoint mixes: the largest divergence
+
+
 def test_the_summary_names_every_figure_at_its_cutoff(stats):
     history = History(1, np.array([1]), np.array([5.0]), np.array([1]))
     figures = beyond_accuracy(np.array([[1, 2, 3]]), stats, [history], k=3, vectors=np.eye(5))
     assert set(figures) == {"ild_genre@3", "coverage@3", "gini@3", "novelty@3", "arp@3", "short_head@3",
-                            "miscalibration@3", "ild_embedding@3"}
+                            "miscalibration@3", "popularity_miscalibration@3", "ild_embedding@3"}

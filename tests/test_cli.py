@@ -167,9 +167,9 @@ def test_recommend_with_a_request_passes_the_re_ranking_weights_on(monkeypatch, 
     monkeypatch.setattr("llmrec.converse.open_converser", Recording)
     monkeypatch.setattr(llmrec.cli, "load_dataset", lambda data, items, download: "the dataset")
     assert main(["recommend", "--request", "a comedy", "--k", "4", "--diversity", "0.3",
-                 "--popularity", "0.1"]) == 0
+                 "--popularity", "0.1", "--popularity-calibration", "2"]) == 0
     assert capsys.readouterr().out.startswith("Interpretation: Comedy")
     assert calls == [("a comedy", {"user": None, "k": 4, "explain": 3, "objectives": ObjectiveWeights(
-        diversity=0.3, popularity=0.1)})]
+        diversity=0.3, popularity=0.1, popularity_calibration=2.0)})]
     assert main(["recommend", "--request", "a comedy", "--diversity", "-1"]) == 2
     assert "re-ranking weights must be 0 or more" in capsys.readouterr().err

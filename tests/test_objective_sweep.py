@@ -31,6 +31,15 @@ def test_the_chosen_weight_serves_its_objective_within_the_budget():
     assert choose(pair, "diversity+popularity", 0.02)["weights"] == {"diversity": 0.1, "popularity": 0.3}
 
 
+def test_the_long_tail_choice_lifts_tail_users_without_costing_head_users():
+    def at(w, tail, head):
+        return {"weights": {"popularity": w}, "ndcg@10": 0.1, "ndcg@10_tail": tail, "ndcg@10_head": head}
+
+    points = [at(0.0, 0.10, 0.25), at(0.1, 0.11, 0.25), at(0.3, 0.13, 0.24), at(0.5, 0.09, 0.26)]
+    assert choose(points, "long-tail", 0.02)["weights"] == {"popularity": 0.1}  # 0.3 costs the head
+    assert choose(points[:1] + points[2:3], "long-tail", 0.02)["weights"] == {"popularity": 0.0}
+
+
 def test_the_held_out_rank_follows_the_reranked_list_and_stays_below_the_pool(tmp_path):
     data = conformance_dataset()
     h = histories(data.interactions)

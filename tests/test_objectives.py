@@ -11,7 +11,12 @@ from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.evaluation.harness import evaluate
 from llmrec.history import History
 from llmrec.recommenders import create_recommender
-from llmrec.recommenders.objectives import MultiObjective, ObjectiveWeights
+from llmrec.recommenders.objectives import (
+    MultiObjective,
+    ObjectiveWeights,
+    js_divergence,
+    popularity_groups,
+)
 from llmrec.split import leave_last_out
 
 GENRES = ["Comedy", "Comedy", "Comedy", "Drama", "Horror", "Comedy|Drama"]
@@ -59,6 +64,30 @@ def test_calibration_brings_the_list_toward_the_historys_genres(data):
 
 def test_popularity_weight_demotes_the_most_popular_items(data):
     assert stage(data, popularity=3.0, page=0).rerank(NOBODY, ITEMS, SCORES).tolist()[0] != 1
+
+
+def test_popularity_groups_split_head_middle_and_tail_by_their_share_of_interactions():
+    ids = np.arange(1, 8)
+    counts = np.array([50, 20, 12, 8, 6, 3, 1])  # 100 interactions
+    # head: item 1 crosses 20% alone; tail: the least popular holding at most 20% (1 + 3 + 6 + 8 = 18)
+    assert popularity_groups(ids, counts).tolist() == [0, 1, 1, 2, 2, 2, 2]
+    assert popularity_groups(ids, counts, share=0.6).tolist() == [0, 0, 2, 2, 2, 2, 2]
+    assert js_divergence([1.0, 0.0], [1.0, 0.0]) == pytest.approx(0.0)
+    assert js_divergence([1.0, 0.0], [0.0, 1.0]) == pytest.approx(np.log(2))
+
+
+def test_calibrated_popularity_follows_each_users_own_head_and_tail_mix(data):
+    # training counts: item 1 x5, 2 x3, 3/4/6 x1, 5 x0 (11): head {1}, tail {4, 5, 6} (2/11), middle {2, 3}
+    s = stage(data, popularity_calibration=10.0, page=0, length=3)
+    assert s.groups.argmax(1).tolist() == [0, 1, 1, 2, 2, 2]
+    niche = History(9, np.array([4, 6]), np.array([5.0, 5.0]), np.array([1, 2]))
+    assert sorted(s.rerank(niche, ITEMS, SCORES).tolist()[:3]) == [4, 5, 6]  # the tail only
+    mainstream = History(8, np.array([1, 2]), np.array([5.0, 5.0]), np.array([1, 2]))
+    assert s.rerank(mainstream, ITEMS, SCORES).tolist()[:2] == [1, 2]  # the head stays for a head watcher
+    # the popularity weight demotes the head for both
+    assert stage(data, popularity=3.0, page=0).rerank(mainstream, ITEMS, SCORES).tolist()[0] != 1
+    unknown = stage(data, popularity_calibration=3.0).rerank(NOBODY, ITEMS, SCORES).tolist()
+    assert unknown == [1, 2, 3, 4, 5, 6]  # no history, no mix to follow
 
 
 def test_the_objectives_choose_each_pages_items_and_the_ranker_orders_them(data):

@@ -272,23 +272,26 @@ def test_objective_weights_are_forwarded_to_the_recommender_and_default_to_none(
                        ).status_code == 200
     assert client.post("/v1/recommend", json={"request": "a comedy"}).status_code == 200
     cid = client.post("/v1/conversations").json()["id"]
-    weights = {"diversity": 0.1, "calibration": 2, "popularity": 0.25, "page": 0.0}  # 0.0: a JSON integer
+    weights = {"diversity": 0.1, "calibration": 2, "popularity": 0.25, "popularity_calibration": 1.5,
+               "page": 0.0}  # 0.0: a JSON integer
     assert client.post(f"/v1/conversations/{cid}/turns", json={"text": "a comedy", "objectives": weights}
                        ).status_code == 200
-    assert fake.objectives == [{"diversity": 0.5, "calibration": 0.0, "popularity": 0.0, "page": 10}, None,
-                               {"diversity": 0.1, "calibration": 2.0, "popularity": 0.25, "page": 0}]
+    off = {"diversity": 0.0, "calibration": 0.0, "popularity": 0.0, "popularity_calibration": 0.0, "page": 10}
+    assert fake.objectives == [{**off, "diversity": 0.5}, None,
+                               {"diversity": 0.1, "calibration": 2.0, "popularity": 0.25,
+                                "popularity_calibration": 1.5, "page": 0}]
     chat = {"model": "llmrec", "messages": [{"role": "user", "content": "a comedy"}]}  # the OpenAI chat too
     assert client.post("/v1/chat/completions", json={**chat, "objectives": {"popularity": 0.2}}
                        ).status_code == 200
     assert client.post("/v1/chat/completions", json=chat).status_code == 200
-    assert fake.objectives[-2:] == [{"diversity": 0.0, "calibration": 0.0, "popularity": 0.2, "page": 10},
-                                    None]
+    assert fake.objectives[-2:] == [{**off, "popularity": 0.2}, None]
 
 
 @pytest.mark.parametrize("objectives,field", [
     ({"diversity": -1}, "objectives.diversity"),
     ({"calibration": "0.3"}, "objectives.calibration"),
     ({"popularity": True}, "objectives.popularity"),
+    ({"popularity_calibration": -0.5}, "objectives.popularity_calibration"),
     ({"diversty": 0.3}, "objectives.diversty"),
     ({"pool": 50}, "objectives.pool"),  # the service's stage sizes are not the request's to choose
     ({"page": -1}, "objectives.page"),

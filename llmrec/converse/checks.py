@@ -66,8 +66,8 @@ def objective_weights(objectives: Any) -> ObjectiveWeights | None:
             raise RequestError(_objectives_error(err)) from None
     else:
         raise RequestError("objectives must be a mapping of weights (diversity, calibration, "
-                           f"popularity), got {type(objectives).__name__}")
-    for name in ("diversity", "calibration", "popularity"):
+                           f"popularity, popularity_calibration), got {type(objectives).__name__}")
+    for name in ("diversity", "calibration", "popularity", "popularity_calibration"):
         if not math.isfinite(getattr(weights, name)):
             raise RequestError(f"objectives.{name} must be a finite number 0 or more, "
                                f"got {getattr(weights, name)!r}")

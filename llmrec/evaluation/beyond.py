@@ -17,7 +17,10 @@ averaged over users; catalog-level figures (coverage, Gini) pool every list.  De
   hold ``head_share`` (default 20%) of the training interactions (Abdollahpouri et al. 2017);
 * **calibration** (``miscalibration``): Steck's (RecSys 2018) KL divergence ``KL(p || q~)`` of the genre
   distribution ``q`` of the list from the genre distribution ``p`` of the user's history, each item spreading
-  weight 1 evenly over its genres, ``q~ = (1 - alpha) q + alpha p`` with ``alpha = 0.01``.
+  weight 1 evenly over its genres, ``q~ = (1 - alpha) q + alpha p`` with ``alpha = 0.01``;
+* **popularity miscalibration** (``popularity_miscalibration``): the Jensen-Shannon divergence (natural log)
+  between the short-head / middle / long-tail mix of the user's history and of the list, the long tail being
+  the least popular items that together hold 20% of the training interactions (Abdollahpouri et al. 2021).
 
 MAP@K with one held-out item is ``1 / (rank + 1)`` when ``rank < K`` (:func:`llmrec.evaluation.metrics.
 map_at`).  ``tests/test_beyond.py`` checks each figure against a hand-computed case and a second
@@ -32,9 +35,10 @@ import numpy as np
 
 from llmrec.data import Catalog, Interactions
 from llmrec.history import History
+from llmrec.recommenders.objectives import HEAD, js_divergence, popularity_groups
 
 __all__ = ["ItemStats", "arp", "beyond_accuracy", "catalog_coverage", "exposure_gini", "ild_embedding",
-           "ild_genre", "miscalibration", "novelty", "short_head_share"]
+           "ild_genre", "miscalibration", "novelty", "popularity_miscalibration", "short_head_share"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class ItemStats:
     users_per_item: np.ndarray  # training users who interacted with each item
     n_users: int
     head: np.ndarray  # bool: the item is in the short head
+    groups: np.ndarray  # 0 short head, 1 middle, 2 long tail (objectives.popularity_groups)
 
     @classmethod
     def build(cls, catalog: Catalog, train: Interactions, head_share: float = 0.2) -> ItemStats:
@@ -58,12 +63,9 @@ class ItemStats:
         counts = np.bincount(pos, minlength=len(ids)).astype(np.float64)
         pairs = frame[["user", "item"]].drop_duplicates()
         users_per_item = np.bincount(catalog.positions(pairs["item"].to_numpy()), minlength=len(ids))
-        order = np.lexsort((ids, -counts))  # most popular first, ties by id
-        cum = np.cumsum(counts[order]) / max(counts.sum(), 1.0)
-        head = np.zeros(len(ids), dtype=bool)
-        head[order[:int(np.searchsorted(cum, head_share, side="left")) + 1]] = True
+        groups = popularity_groups(ids, counts, head_share)
         return cls(ids, genres, names, counts, users_per_item.astype(np.float64),
-                   int(frame["user"].nunique()), head)
+                   int(frame["user"].nunique()), groups == HEAD, groups)
 
     def rows(self, lists: np.ndarray, k: int) -> list[np.ndarray]:
         """Each list's first ``k`` items as row positions (padding dropped)."""
@@ -153,6 +155,20 @@ def miscalibration(lists: np.ndarray, stats: ItemStats, histories: list[History]
     return np.asarray(out)
 
 
+def popularity_miscalibration(lists: np.ndarray, stats: ItemStats, histories: list[History], k: int = 10
+                               ) -> np.ndarray:
+    """Per user: the Jensen-Shannon divergence of the list's head / middle / tail mix from the history's."""
+    out = []
+    for rows, history in zip(stats.rows(lists, k), histories):
+        if not len(rows) or not len(history):
+            out.append(np.nan)
+            continue
+        mix = [np.bincount(stats.groups[r], minlength=3) / len(r)
+               for r in (stats.rows(history.items[None, :], len(history))[0], rows)]
+        out.append(float(js_divergence(*mix)))
+    return np.asarray(out)
+
+
 def beyond_accuracy(lists: np.ndarray, stats: ItemStats, histories: list[History], k: int = 10,
                     vectors: np.ndarray | None = None) -> dict[str, float]:
     """Every figure of the module doc at cut-off ``k`` (per-user figures averaged over users)."""
@@ -162,7 +178,9 @@ def beyond_accuracy(lists: np.ndarray, stats: ItemStats, histories: list[History
            f"novelty@{k}": float(np.nanmean(novelty(lists, stats, k))),
            f"arp@{k}": float(np.nanmean(arp(lists, stats, k))),
            f"short_head@{k}": float(np.nanmean(short_head_share(lists, stats, k))),
-           f"miscalibration@{k}": float(np.nanmean(miscalibration(lists, stats, histories, k)))}
+           f"miscalibration@{k}": float(np.nanmean(miscalibration(lists, stats, histories, k))),
+           f"popularity_miscalibration@{k}": float(np.nanmean(popularity_miscalibration(lists, stats,
+                                                                                        histories, k)))}
     if vectors is not None:
         out[f"ild_embedding@{k}"] = float(np.nanmean(ild_embedding(lists, stats, vectors, k)))
     return out
