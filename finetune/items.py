@@ -23,6 +23,7 @@ recommender, written as a merged model that vLLM serves.
     python -m finetune.items --output runs/items
     python -m eval --recommender genllm --param model=runs/items
     python -m finetune.items --output runs/items-test --split test --max-steps 480   # refit for test figures
+    python -m finetune.items --output runs/items-cu --split test --max-steps 540 --protocol cold-users
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ from finetune.config import AdapterConfig, SaveConfig, TrainingConfig
 from finetune.item_data import add_item_vocabulary, collate, init_item_rows, sequence_rows
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import add_config_arguments, arg, config_from_args, config_values
-from llmrec.data import load_dataset
+from llmrec.data import Dataset, load_dataset
 from llmrec.errors import ConfigError
 from llmrec.evaluation.metrics import ndcg_at, recall_at
 from llmrec.history import histories
 from llmrec.llm.adapters import model_fingerprint
 from llmrec.llm.items import ITEM_MODEL_KIND, ItemVocabulary
 from llmrec.models import resolve_llm
+from llmrec.protocols import ColdStart, pretraining_splits
 from llmrec.split import HoldoutSplit, leave_last_out, seeded_sample, target_items
 from llmrec.tables import format_table
 
@@ -68,6 +70,12 @@ class ItemDataConfig:
                            "chooses the checkpoint), or the test split's, where each validation item is a "
                            "target too (a refit for the test figures: nothing is left to validate on, so the "
                            "last step is kept; give the step count a validation run chose, --max-steps)")
+    protocol: Literal["holdout", "cold-users", "cold-items"] = arg(
+        "holdout", help="whose data: the whole log's leave-last-out split, or a cold-start protocol's "
+                        "pretraining split (without the cold users' or cold items' interactions), for "
+                        "python -m eval --protocol ... --recommender genllm")
+    cold_share: float = arg(0.1, help="--protocol cold-users/cold-items: the protocol's cold share")
+    cold_seed: int = arg(0, help="--protocol cold-users/cold-items: the protocol's seed")
     form: Literal["tokens", "hybrid"] = arg(
         "tokens", help="a history as item tokens, or each item token followed by its title (~8x the tokens)")
     window: int = arg(200, help="items per training sequence (longer histories are cut into windows)")
@@ -88,6 +96,20 @@ class ItemDataConfig:
             raise ConfigError(f"--init-scale must be positive, got {self.init_scale}")
         if self.embed_lr <= 0:
             raise ConfigError(f"--embed-lr must be positive, got {self.embed_lr}")
+        if self.protocol != "holdout" and self.init != "title":
+            raise ConfigError(f"--init {self.init} reads a retriever trained on the whole log, including "
+                              f"what --protocol {self.protocol} removes; use --init title")
+        if self.protocol != "holdout":
+            ColdStart(self.protocol, share=self.cold_share, seed=self.cold_seed)  # checks the settings
+
+    def training_split(self, dataset: Dataset) -> HoldoutSplit:
+        """The split whose fit sequences are trained on: leave-last-out, or the protocol's pretraining
+        split (:func:`llmrec.protocols.pretraining_splits`)."""
+        if self.protocol == "holdout":
+            return leave_last_out(dataset, self.split)
+        validation, test = pretraining_splits(dataset, ColdStart(self.protocol, share=self.cold_share,
+                                                                 seed=self.cold_seed))
+        return validation if self.split == "validation" else test
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +252,7 @@ def train_items(cfg: ItemTrainConfig) -> dict:
     set_seed(cfg.training.seed)
     t0 = time.perf_counter()
     dataset = load_dataset(cfg.items.data)
-    split = leave_last_out(dataset, cfg.items.split)
+    split = cfg.items.training_split(dataset)
     validate = cfg.items.split == "validation"
     base_path = resolve_llm(cfg.adapter.model)
     tokenizer = AutoTokenizer.from_pretrained(base_path)
@@ -302,7 +324,8 @@ def _card(requested: ItemTrainConfig, cfg: ItemTrainConfig, base_path: str, spli
         "base_model": cfg.adapter.model or "smollm2-135m-instruct",
         "base_model_path": base_path,
         "base_fingerprint": model_fingerprint(base_path),
-        "data": {"split": split.name, "fit_fingerprint": split.train.interactions.fingerprint(),
+        "data": {"split": split.name, "protocol": cfg.items.protocol,
+                 "fit_fingerprint": split.train.interactions.fingerprint(),
                  "interactions": len(split.train.interactions),
                  "users": len(histories(split.train.interactions)), "form": cfg.items.form,
                  "window": cfg.items.window, **init},
@@ -366,12 +389,17 @@ tags: [llmrec, item-tokens, generative-recommendation]
 # {card['name']}: an item-token model for llmrec
 
 `{card['base_model']}` with one token per catalog item ({d['form']} form, rows initialised from
-{d['init']}), trained as a sequential recommender on the {d['split']} split's fit sequences of {d['users']}
-users ({t['targets']} next-item targets, {t['epochs']} epochs, {t['seconds']:.0f} s, bf16={t['bf16']}); the
-LoRA and the item rows are merged into the weights.  {chosen}
+{d['init']}), trained as a sequential recommender on the {d['split']} split's fit
+sequences{_protocol(d)} of {d['users']} users ({t['targets']} next-item targets, {t['epochs']} epochs,
+{t['seconds']:.0f} s, bf16={t['bf16']}); the LoRA and the item rows are merged into the weights.  {chosen}
 Serve with `python -m eval --recommender genllm --param model=DIR` (or `llmrec recommend --recommender genllm
 --param model=DIR`).
 """
+
+
+def _protocol(data: dict) -> str:
+    protocol = data.get("protocol", "holdout")
+    return "" if protocol == "holdout" else f" (the {protocol} protocol's pretraining data)"
 
 
 if __name__ == "__main__":

@@ -124,6 +124,25 @@ def test_training_targets_are_each_users_fit_items_never_validation_or_test_item
     assert sum(len(v) for v in labelled.values()) == len(split.train.interactions)
 
 
+def test_under_a_cold_users_protocol_no_cold_users_interaction_is_trained_on(ml100k):
+    from finetune.items import ItemDataConfig
+    from llmrec.protocols import ColdStart, cold_user_set
+
+    items = ItemDataConfig(protocol="cold-users", split="test")
+    split = items.training_split(ml100k)
+    cold = cold_user_set(ml100k, 0.1, 0)
+    assert len(cold) > 0 and not split.train.interactions.frame["user"].isin(cold).any()
+    whole = leave_last_out(ml100k, "test").train.interactions
+    assert len(split.train.interactions) == len(whole) - whole.frame["user"].isin(cold).sum()
+    # the protocol's own fit data (cold users' first 3 added back) is larger: genllm accepts the model there
+    protocol_fit = ColdStart("cold-users").split(ml100k, "test").train.interactions
+    assert len(protocol_fit) > len(split.train.interactions)
+    with pytest.raises(ConfigError, match="--init collab reads a retriever trained on the whole log"):
+        ItemDataConfig(protocol="cold-users", init="collab")
+    with pytest.raises(ConfigError, match="cold share"):
+        ItemDataConfig(protocol="cold-users", cold_share=0.0)
+
+
 def test_item_rows_start_from_their_titles_never_at_random(tmp_path, tokenizer, ml100k):
     from transformers import AutoTokenizer
 
