@@ -148,9 +148,9 @@ class MultiObjective:
         if w.calibration and len(history):
             h = self.spread[self.catalog.positions(history.items)].sum(0)
             p = h / h.sum() if h.sum() > 0 else None
-        h = None
+        mix = None  # the history's head / middle / tail shares
         if w.popularity_calibration and len(history):
-            h = self.groups[self.catalog.positions(history.items)].mean(0)
+            mix = self.groups[self.catalog.positions(history.items)].mean(0)
         groups = self.groups[rows]
         g_sum = np.zeros(3)
         base = rel - w.popularity * pop
@@ -166,8 +166,8 @@ class MultiObjective:
                 qt = 0.99 * q + 0.01 * p[None, :]
                 m = p > 0
                 obj = obj - w.calibration * (p[m][None, :] * np.log(p[m][None, :] / qt[:, m])).sum(1)
-            if h is not None:
-                obj = obj - w.popularity_calibration * js_divergence(h, (g_sum + groups) / (step + 1))
+            if mix is not None:
+                obj = obj - w.popularity_calibration * js_divergence(mix, (g_sum + groups) / (step + 1))
             obj = np.where(free, obj, -np.inf)
             j = int(np.lexsort((pool, -obj))[0])  # the best, ties by smaller item id
             picked.append(j)
