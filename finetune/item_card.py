@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from finetune.item_config import ItemTrainConfig
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import config_values
 from llmrec.history import histories
@@ -15,30 +15,23 @@ from llmrec.llm.adapters import model_fingerprint
 from llmrec.llm.items import ITEM_MODEL_KIND, ItemVocabulary
 from llmrec.split import HoldoutSplit
 
-if TYPE_CHECKING:
-    from finetune.items import ItemTrainConfig, ItemValidator
-
 __all__ = ["item_card", "save_item_model"]
 
 
 def item_card(requested: ItemTrainConfig, cfg: ItemTrainConfig, base_path: str, split: HoldoutSplit,
               vocab: ItemVocabulary, init: dict, trainer, train_loss: float, seconds: float, targets: int,
-              rows: int, bf16: bool, validator: ItemValidator | None, total_seconds: float) -> dict:
+              rows: int, bf16: bool, total_seconds: float, *, validation_users: int = 0,
+              validation_seconds: float = 0.0) -> dict:
     """What the model was trained on and how: data, config, validation curve and chosen step, timings."""
     import peft
     import torch
     import transformers
 
+    from finetune.validate import chosen_checkpoint
+
     state = trainer.state
-    history = [r for r in state.log_history if "eval_ndcg@10" in r]
-    metrics = [{k.removeprefix("eval_"): v for k, v in r.items() if k.startswith("eval_")} for r in history]
-    zero_shot = next((m for r, m in zip(history, metrics) if r.get("step") == 0), {})
-    best = state.best_model_checkpoint
-    step = int(best.rsplit("-", 1)[1]) if best else state.global_step
-    chosen = next((m for r, m in zip(history, metrics) if r.get("step") == step),
-                  metrics[-1] if metrics else {})
+    history, zero_shot, step, chosen = chosen_checkpoint(state, "ndcg@10")
     losses = [{"step": r["step"], "loss": r["loss"]} for r in state.log_history if "loss" in r]
-    validation_seconds = validator.seconds if validator is not None else 0.0
     train_seconds = seconds - validation_seconds
     return {
         "name": cfg.save.name or Path(cfg.save.output).name,
@@ -52,8 +45,7 @@ def item_card(requested: ItemTrainConfig, cfg: ItemTrainConfig, base_path: str, 
                  "users": len(histories(split.train.interactions)), "form": cfg.items.form,
                  "window": cfg.items.window, **init},
         "config": config_values(requested) | {"resolved": config_values(cfg)},
-        "validation": {"users": validator.targets.size if validator is not None else 0, "step": step,
-                       **chosen},
+        "validation": {"users": validation_users, "step": step, **chosen},
         "validation_zero_shot": zero_shot,
         "validation_history": [{"step": r.get("step"), "ndcg@10": r["eval_ndcg@10"],
                                 "recall@20": r.get("eval_recall@20")} for r in history],

@@ -218,16 +218,12 @@ def _card(requested: ParserTrainConfig, cfg: ParserTrainConfig, wrapped, rows: P
     import transformers
 
     from eval.conversation_data import split_templates
+    from finetune.validate import chosen_checkpoint
     from llmrec.converse.reader import INTENT_ORDER
 
     state = trainer.state
-    history = [r for r in state.log_history if "eval_accuracy" in r]
-    metrics = [{k.removeprefix("eval_"): v for k, v in r.items() if k.startswith("eval_")} for r in history]
-    zero_shot = next((m for r, m in zip(history, metrics) if r.get("step") == 0), {})
+    history, zero_shot, step, chosen = chosen_checkpoint(state, "accuracy")
     best = state.best_model_checkpoint
-    step = int(best.rsplit("-", 1)[1]) if best else state.global_step
-    chosen = next((m for r, m in zip(history, metrics) if r.get("step") == step),
-                  metrics[-1] if metrics else {})
     t = cfg.training
     return {
         "name": cfg.save.name or Path(cfg.save.output).name,

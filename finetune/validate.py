@@ -14,9 +14,24 @@ from llmrec.llm.base import cpu_has_bf16
 from llmrec.llm.ranker import LLMRanker
 from llmrec.split import HoldoutSplit, seeded_sample, target_items
 
-__all__ = ["FrozenTrunkCache", "RankValidator", "candidate_metrics", "cpu_has_bf16"]
+__all__ = ["FrozenTrunkCache", "RankValidator", "candidate_metrics", "chosen_checkpoint", "cpu_has_bf16"]
 
 log = logging.getLogger(__name__)
+
+
+def chosen_checkpoint(state, metric: str) -> tuple[list[dict], dict, int, dict]:
+    """From a transformers ``TrainerState``: the evaluations that logged ``eval_<metric>`` (in order), the
+    metrics at step 0 (the zero-shot model; ``{}`` when not evaluated), the chosen step (the best
+    checkpoint's, else the last) and the metrics at that step (the last evaluation's when it has none),
+    their names without ``eval_``."""
+    history = [r for r in state.log_history if f"eval_{metric}" in r]
+    metrics = [{k.removeprefix("eval_"): v for k, v in r.items() if k.startswith("eval_")} for r in history]
+    zero_shot = next((m for r, m in zip(history, metrics) if r.get("step") == 0), {})
+    best = state.best_model_checkpoint
+    step = int(best.rsplit("-", 1)[1]) if best else state.global_step
+    chosen = next((m for r, m in zip(history, metrics) if r.get("step") == step),
+                  metrics[-1] if metrics else {})
+    return history, zero_shot, step, chosen
 
 
 def candidate_metrics(ranked: list[np.ndarray], targets: list[int]) -> dict[str, float]:
