@@ -217,7 +217,7 @@ class Reranked(Recommender[RerankConfig]):
         ordered = self.stage.rerank(history, items, scores)
         position = np.empty(len(items))
         position[np.searchsorted(np.sort(items), ordered)] = np.arange(len(items))
-        return -position[np.searchsorted(np.sort(items), items)]
+        return 0.0 - position[np.searchsorted(np.sort(items), items)]  # 0.0 - 0: no "-0" shown
 
     def prepare(self, histories: list[History]) -> None:
         self.base.prepare(histories)
