@@ -33,7 +33,7 @@ from llmrec.split import HoldoutSplit
 from retrieval.store import RETRIEVER_KIND
 from retrieval.train import ensure_retriever
 
-__all__ = ["evaluate_on_split", "protocol_retriever", "run_protocol"]
+__all__ = ["check_item_models", "evaluate_on_split", "protocol_retriever", "run_protocol"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,30 @@ def protocol_retriever(spec: str | None, dataset: Dataset, protocol: ColdStart, 
     return spec
 
 
+def check_item_models(params: dict[str, Any], dataset: Dataset, protocol: ColdStart, split: str) -> None:
+    """Refuse an item-token model (``genllm``'s ``model`` and ``ensemble``) not trained on ``protocol``'s
+    pretraining split for ``split``: one trained on the whole log, or under another protocol, share or seed,
+    has learned what this protocol removes."""
+    from llmrec.llm.items import ITEM_MODEL_KIND
+
+    models = [m for m in [params.get("model"), *(params.get("ensemble") or [])] if m]
+    if not models:
+        return
+    validation, test = pretraining_splits(dataset, protocol)
+    wanted = (validation if split == "validation" else test).train.interactions.fingerprint()
+    for model in models:
+        try:
+            trained_on = read_manifest(model, ITEM_MODEL_KIND).get("trained_on")
+        except ArtifactError as err:
+            raise ConfigError(f"--param model={model}: {err}") from None
+        if trained_on != wanted:
+            raise ConfigError(
+                f"item-token model {model} was not trained on the {protocol.protocol} protocol's pretraining "
+                f"data for the {split} split (share {protocol.share:g}, seed {protocol.seed}): it may have "
+                f"learned what the protocol removes. Train one with python -m finetune.items --split {split} "
+                f"--protocol {protocol.protocol} --cold-share {protocol.share:g} --cold-seed {protocol.seed}")
+
+
 def _output(output: str, length: int | None, label: str, first: bool) -> Path:
     path = Path(output)
     if length is not None:
@@ -104,6 +128,8 @@ def run_protocol(config, dataset: Dataset, params: dict[str, Any]) -> int:
     lengths = list(config.history_lengths) if config.protocol == "cold-users" else [None]
     protocols = [ColdStart(config.protocol, share=config.cold_share, seed=config.seed,
                            **({"history_length": n} if n else {})) for n in lengths]
+    if config.recommender == "genllm":
+        check_item_models(params, dataset, protocols[0], config.split)
     spec = config.retriever or params.get("retriever")
     if spec is not None:  # one retriever serves every history length (the cold users are not in it)
         params["retriever"] = protocol_retriever(spec, dataset, protocols[0], progress=config.progress)

@@ -107,6 +107,28 @@ def test_a_retriever_trained_on_the_whole_log_is_refused_under_a_cold_protocol(s
     assert protocol_retriever(None, small, ColdStart("cold-items")) is None
 
 
+def test_an_item_token_model_not_trained_on_the_protocols_pretraining_data_is_refused(small, tmp_path):
+    from eval.protocols import check_item_models
+
+    protocol = ColdStart("cold-users")
+    _, test = pretraining_splits(small, protocol)
+    own = tmp_path / "own"
+    write_manifest(own, "item-token-model", trained_on=test.train.interactions.fingerprint())
+    check_item_models({"model": str(own)}, small, protocol, "test")  # the protocol's own: accepted
+    whole = tmp_path / "whole"
+    write_manifest(whole, "item-token-model",
+                   trained_on=leave_last_out(small, "test").train.interactions.fingerprint())
+    other = tmp_path / "other"  # another protocol's pretraining data
+    write_manifest(other, "item-token-model", trained_on=pretraining_splits(
+        small, ColdStart("cold-items"))[1].train.interactions.fingerprint())
+    for bad in (whole, other):
+        with pytest.raises(ConfigError, match="not trained on the cold-users protocol's pretraining data"):
+            check_item_models({"model": str(own), "ensemble": [str(bad)]}, small, protocol, "test")
+    with pytest.raises(ConfigError, match="--cold-seed 1"):
+        check_item_models({"model": str(own)}, small, ColdStart("cold-users", seed=1), "test")
+    check_item_models({}, small, protocol, "test")  # no item-token model: nothing to check
+
+
 def test_cold_items_cli_reports_the_protocol_and_popularity_never_recalls_a_cold_item(ml100k, tmp_path,
                                                                                      capsys):
     out = tmp_path / "knn.json"
