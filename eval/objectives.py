@@ -155,6 +155,23 @@ def choose(points: list[dict[str, Any]], objective: str, budget: float) -> dict[
     return max(allowed, key=lambda p: (GOAL[objective](p, base), -sum(p["weights"].values())))
 
 
+class _SweepCache:
+    """:func:`sweep` of one split's pools, computed once per distinct weights (grids share points: every
+    grid's zero is the un-reranked list, and ``long-tail`` sweeps ``popularity``'s weights); each call
+    returns a fresh top-level dict, so callers may pop from it."""
+
+    def __init__(self, pools: Pools, stage: MultiObjective, stats: ItemStats, pool: int) -> None:
+        self.pools, self.stage, self.stats, self.pool = pools, stage, stats, pool
+        self.results: dict[tuple, dict[str, Any]] = {}
+
+    def __call__(self, weights: dict[str, float]) -> dict[str, Any]:
+        key = tuple(sorted((k, float(v)) for k, v in weights.items() if v))
+        if key not in self.results:
+            self.results[key] = sweep(self.pools, self.stage, self.stats,
+                                      ObjectiveWeights(pool=self.pool, **dict(key)))
+        return dict(self.results[key])
+
+
 def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float = 0.02, pool: int = 100,
                     progress: bool = True, seed: int = 0) -> dict[str, Any]:
     """The validation sweep, the chosen weights and their test figures for one recommender."""
@@ -168,23 +185,24 @@ def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float
         stats = ItemStats.build(dataset.catalog, leave_last_out(dataset, split).train.interactions)
         stage = MultiObjective(dataset.catalog, leave_last_out(dataset, split).train.interactions,
                                ObjectiveWeights(pool=pool))
+        reranked = _SweepCache(p, stage, stats, pool)
         if split == "validation":
             for objective, grid in GRID.items():
                 points = []
                 for w in grid:
-                    r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **w))
+                    r = reranked(w)
                     for key in ("per_user_ndcg", "ranks", "lists"):
                         r.pop(key)
                     points.append({"weights": w, **r})
                 out["validation"][objective] = {"points": points, "chosen": choose(points, objective, budget)}
             continue
-        base = sweep(p, stage, stats, ObjectiveWeights(pool=pool))
+        base = reranked({})
         base_ndcg = base.pop("per_user_ndcg")
         reports["none"] = _report(recommender, dataset, p, base.pop("ranks"), base.pop("lists"), {})
         out["test"]["none"] = base
         for objective in GRID:
             w = out["validation"][objective]["chosen"]["weights"]
-            r = sweep(p, stage, stats, ObjectiveWeights(pool=pool, **w))
+            r = reranked(w)
             reports[objective] = _report(recommender, dataset, p, r.pop("ranks"), r.pop("lists"), w)
             diff = r.pop("per_user_ndcg") - base_ndcg
             low, high = paired_bootstrap(diff, random_state=seed)

@@ -80,3 +80,26 @@ def test_the_unreranked_pools_give_the_harness_ranks_and_lists():
     pools = collect_pools(create_recommender("itemknn"), data, "test", pool=5, progress=False)
     assert pools.ranks.tolist() == harness.ranks["rank"].tolist()
     assert [p.tolist() for p in pools.items] == [row[row >= 0].tolist() for row in harness.lists]
+
+
+def test_the_sweep_reranks_once_per_distinct_weights_and_grids_share_their_points(monkeypatch):
+    from eval import objectives
+    from eval.objectives import GRID, objective_sweep
+    from llmrec.recommenders import create_recommender
+
+    calls: list[tuple] = []
+    real = objectives.sweep
+
+    def counted(pools, stage, stats, weights, k=10):
+        calls.append((pools.split, weights.diversity, weights.calibration, weights.popularity,
+                      weights.popularity_calibration))
+        return real(pools, stage, stats, weights, k)
+
+    monkeypatch.setattr(objectives, "sweep", counted)
+    out = objective_sweep(create_recommender("itemknn"), conformance_dataset(), pool=5, progress=False)
+    assert len(calls) == len(set(calls))  # nothing re-ranked twice
+    distinct = {tuple(sorted((k, v) for k, v in w.items() if v)) for grid in GRID.values() for w in grid}
+    assert sum(split == "validation" for split, *_ in calls) == len(distinct)
+    # the popularity weights swept for the long tail are the same points as popularity's own
+    assert out["validation"]["long-tail"]["points"] == out["validation"]["popularity"]["points"]
+    assert set(out["test"]) == {"none", *GRID}
