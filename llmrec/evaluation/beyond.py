@@ -51,7 +51,6 @@ class ItemStats:
     counts: np.ndarray  # training interactions per item
     users_per_item: np.ndarray  # training users who interacted with each item
     n_users: int
-    head: np.ndarray  # bool: the item is in the short head
     groups: np.ndarray  # 0 short head, 1 middle, 2 long tail (objectives.popularity_groups)
 
     @classmethod
@@ -65,7 +64,12 @@ class ItemStats:
         users_per_item = np.bincount(catalog.positions(pairs["item"].to_numpy()), minlength=len(ids))
         groups = popularity_groups(ids, counts, head_share)
         return cls(ids, genres, names, counts, users_per_item.astype(np.float64),
-                   int(frame["user"].nunique()), groups == HEAD, groups)
+                   int(frame["user"].nunique()), groups)
+
+    @property
+    def head(self) -> np.ndarray:
+        """Bool per item: in the short head."""
+        return self.groups == HEAD
 
     def rows(self, lists: np.ndarray, k: int) -> list[np.ndarray]:
         """Each list's first ``k`` items as row positions (padding dropped)."""
