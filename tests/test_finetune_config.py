@@ -249,22 +249,22 @@ def test_precision_auto_is_bf16_only_where_it_pays(monkeypatch):
 
 
 def test_the_chosen_checkpoint_and_the_zero_shot_metrics_come_from_the_trainer_state():
-    from finetune.lora import _validation
+    from finetune.validate import chosen_checkpoint
 
     log = [{"step": 0, "eval_ndcg@10": 0.1, "eval_hr@1": 0.0}, {"step": 2, "loss": 1.0},
            {"step": 3, "eval_ndcg@10": 0.3, "eval_hr@1": 0.2},
            {"step": 6, "eval_ndcg@10": 0.2, "eval_hr@1": 0.1}]
     state = SimpleNamespace(log_history=log, best_model_checkpoint="x/checkpoint-3", global_step=6)
-    history, zero_shot, step, chosen = _validation(state)
+    history, zero_shot, step, chosen = chosen_checkpoint(state, "ndcg@10")
     assert [r["step"] for r in history] == [0, 3, 6]
     assert zero_shot == {"ndcg@10": 0.1, "hr@1": 0.0} and step == 3
     assert chosen == {"ndcg@10": 0.3, "hr@1": 0.2}
     state.best_model_checkpoint = None
-    assert _validation(state)[2:] == (6, {"ndcg@10": 0.2, "hr@1": 0.1})
+    assert chosen_checkpoint(state, "ndcg@10")[2:] == (6, {"ndcg@10": 0.2, "hr@1": 0.1})
 
 
 def test_save_adapter_writes_the_adapter_card_and_manifest(tmp_path):
-    from finetune.lora import save_adapter
+    from finetune.lora_card import save_adapter
     from llmrec.artifacts import read_manifest
     from llmrec.llm.adapters import ADAPTER_KIND
 
@@ -299,9 +299,10 @@ def _print_calls(node: ast.AST) -> list[ast.Call]:
 def test_only_main_prints_in_the_training_modules():
     import finetune.config
     import finetune.lora
+    import finetune.lora_card
     import finetune.merge
 
-    for module in (finetune.lora, finetune.config, finetune.merge):
+    for module in (finetune.lora, finetune.lora_card, finetune.config, finetune.merge):
         tree = ast.parse(inspect.getsource(module))
         mains = [fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "main"]
         assert len(_print_calls(tree)) == sum(len(_print_calls(fn)) for fn in mains), module.__name__
