@@ -23,14 +23,15 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import faiss
 import numpy as np
 
 from llmrec.artifacts import atomic_directory, read_manifest, write_manifest
-from llmrec.configargs import arg
 from llmrec.errors import ArtifactError, ConfigError
+from retrieval.index_config import IndexConfig
+from retrieval.vectors import check_ids, few, normalised
 
 __all__ = ["ARTIFACT_KIND", "FORMAT_VERSION", "IndexConfig", "ItemIndex"]
 
@@ -42,57 +43,6 @@ _FAISS_TYPES = {"flat": "IndexIDMap2", "hnsw": "IndexHNSWFlat", "ivf": "IndexIVF
 _TOMBSTONE_WARNING = 0.2
 _REBUILD = ("the item index cannot be used: rebuild it with ItemIndex.build() from the current encoder's "
             "vectors")
-
-
-@dataclasses.dataclass(frozen=True)
-class IndexConfig:
-    """How the item index is built and searched (validated on construction)."""
-
-    kind: Literal["auto", "flat", "hnsw", "ivf"] = arg(
-        "auto", help="flat (exact), hnsw or ivf (approximate); auto: flat up to exact_max_items, hnsw above")
-    exact_max_items: int = arg(
-        100_000, help="auto uses exact flat inner-product search up to this many items")
-    m: int = arg(32, help="HNSW links per node: more = better recall, more memory, slower build")
-    ef_construction: int = arg(80, help="HNSW candidate-list size while building")
-    ef_search: int = arg(64, help="HNSW candidate-list size while searching (recall/speed trade-off)")
-    nlist: int | None = arg(None, help="IVF lists (None: 4*sqrt(n), at most n/39 and 65536)")
-    nprobe: int = arg(16, help="IVF lists visited per query (recall/speed trade-off)")
-    use_gpu: bool | None = arg(None, help="GPU FAISS for flat/ivf (None: when faiss sees a GPU)")
-    metric: Literal["cosine", "ip"] = arg(
-        "cosine", help="cosine (vectors and queries L2-normalised) or ip (raw inner product, unnormalised)")
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("auto", "flat", "hnsw", "ivf"):
-            raise ConfigError(f"IndexConfig.kind must be auto, flat, hnsw or ivf, got {self.kind!r}")
-        for name in ("exact_max_items", "m", "ef_construction", "ef_search", "nprobe", "nlist"):
-            value = getattr(self, name)
-            if (value is not None or name != "nlist") and (
-                    isinstance(value, bool) or not isinstance(value, int)
-                    or value < (name != "exact_max_items")):
-                raise ConfigError(f"IndexConfig.{name} must be a positive integer, got {value!r}")
-        if self.metric not in ("cosine", "ip"):
-            raise ConfigError(f"IndexConfig.metric must be cosine or ip, got {self.metric!r}")
-        if self.use_gpu not in (None, True, False):
-            raise ConfigError(f"IndexConfig.use_gpu must be None, True or False, got {self.use_gpu!r}")
-        if self.use_gpu and faiss.get_num_gpus() == 0:
-            raise ConfigError("IndexConfig.use_gpu=True but FAISS sees no GPU (faiss.get_num_gpus() == 0: "
-                              "faiss-cpu is installed or no CUDA device is visible); install faiss-gpu-cu12 "
-                              "on a CUDA machine, or use use_gpu=None (auto) or False")
-
-    def resolve_kind(self, n_items: int) -> Literal["flat", "hnsw", "ivf"]:
-        """The concrete kind for a catalog of ``n_items`` items."""
-        if self.kind == "auto":
-            return "flat" if n_items <= self.exact_max_items else "hnsw"
-        return self.kind
-
-    def resolve_nlist(self, n_items: int) -> int:
-        """IVF list count: ``nlist``, else ~4*sqrt(n) capped so each list gets >= 39 training points."""
-        if self.nlist is not None:
-            return self.nlist
-        return int(max(1, min(round(4 * np.sqrt(n_items)), n_items // 39, 65536)))
-
-    def resolve_gpu(self) -> bool:
-        return bool(self.use_gpu) if self.use_gpu is not None else faiss.get_num_gpus() > 0
 
 
 class ItemIndex:
@@ -110,15 +60,17 @@ class ItemIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, item_ids: np.ndarray, *, encoder_id: str, encoder_hash: str,
-              config: IndexConfig = IndexConfig()) -> ItemIndex:
-        """Index ``vectors[i]`` (normalised here) as catalog item ``item_ids[i]``."""
+              config: IndexConfig | None = None) -> ItemIndex:
+        """Index ``vectors[i]`` (normalised here) as catalog item ``item_ids[i]`` (``config``: the default
+        :class:`IndexConfig` when None)."""
         started = time.perf_counter()
+        config = config or IndexConfig()
         if not all(isinstance(s, str) and s for s in (encoder_id, encoder_hash)):
             raise ConfigError(f"encoder_id and encoder_hash must be non-empty strings, got {encoder_id!r} "
                               f"and {encoder_hash!r}")
         vectors = np.asarray(vectors)
-        ids = _check_ids(item_ids, len(vectors) if vectors.ndim else -1)
-        x = _normalised(vectors, None, "vectors", ids, unit=config.metric == "cosine")
+        ids = check_ids(item_ids, len(vectors) if vectors.ndim else -1)
+        x = normalised(vectors, None, "vectors", ids, unit=config.metric == "cosine")
         kind, n, d = config.resolve_kind(len(x)), len(x), x.shape[1]
         if kind == "flat":
             index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
@@ -207,20 +159,20 @@ class ItemIndex:
     def add(self, vectors: np.ndarray, item_ids: np.ndarray) -> None:
         """Add items without rebuilding (IVF: into the lists trained at build); a present id: ValueError."""
         vectors = np.asarray(vectors)
-        ids = _check_ids(item_ids, len(vectors) if vectors.ndim else -1)
+        ids = check_ids(item_ids, len(vectors) if vectors.ndim else -1)
         present = ids[self._slots_of(ids) >= 0]
         if len(present):
-            raise ValueError(f"item ids already in the index: {_few(present)}; remove them first to replace")
+            raise ValueError(f"item ids already in the index: {few(present)}; remove them first to replace")
         unit = self._config.metric == "cosine"
-        self._append(_normalised(vectors, self._dim, "vectors", ids, unit=unit), ids)
+        self._append(normalised(vectors, self._dim, "vectors", ids, unit=unit), ids)
         log.info("added n=%d n_items=%d kind=%s", len(ids), len(self), self._kind)
 
     def remove(self, item_ids: np.ndarray | Sequence[int]) -> None:
         """Remove items (deleted from CPU flat/IVF, tombstoned in HNSW and on GPU); unknown id: ValueError."""
-        ids = _check_ids(item_ids, -1)
+        ids = check_ids(item_ids, -1)
         slots = self._slots_of(ids)
         if (slots < 0).any():
-            raise ValueError(f"item ids not in the index: {_few(ids[slots < 0])}")
+            raise ValueError(f"item ids not in the index: {few(ids[slots < 0])}")
         if self._kind != "hnsw" and self._gpu_resources is None \
                 and (removed := self._index.remove_ids(slots)) != len(slots):
             raise RuntimeError(f"FAISS removed {removed} vectors, expected {len(slots)}")
@@ -252,7 +204,7 @@ class ItemIndex:
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        q = _normalised(queries, self._dim, "queries", None, encoder=self._encoder_id,
+        q = normalised(queries, self._dim, "queries", None, encoder=self._encoder_id,
                         unit=self._config.metric == "cosine")
         if exclude is not None and len(exclude) != len(q):
             raise ValueError(f"exclude has {len(exclude)} entries for {len(q)} queries")
@@ -379,49 +331,3 @@ class ItemIndex:
         self._gpu_resources = faiss.StandardGpuResources()
         self._index = faiss.index_cpu_to_gpu(self._gpu_resources, 0, self._index)
         self.tune()
-
-
-def _few(values: np.ndarray, limit: int = 10) -> str:
-    shown = ", ".join(str(v) for v in values[:limit].tolist())
-    return f"[{shown}{', ...' if len(values) > limit else ''}] ({len(values)} in all)"
-
-
-def _check_ids(item_ids: Any, n: int) -> np.ndarray:
-    """Item ids as a 1-D int64 array of length ``n`` (-1: any length) without duplicates."""
-    ids = np.asarray(item_ids)
-    if ids.size == 0:
-        ids = ids.astype(np.int64).reshape(0)
-    if ids.ndim != 1 or (n >= 0 and len(ids) != n):
-        raise ValueError(f"item_ids must be a 1-D array{f' of {n} ids, one per vector,' if n >= 0 else ''} "
-                         f"got shape {ids.shape}")
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"item_ids must be integers, got dtype {ids.dtype}")
-    uniq, counts = np.unique(ids, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"duplicate item ids: {_few(uniq[counts > 1])}")
-    return ids.astype(np.int64, copy=False)
-
-
-def _normalised(x: Any, dim: int | None, what: str, ids: np.ndarray | None, encoder: str = "",
-                unit: bool = True) -> np.ndarray:
-    """A C-contiguous float32 copy of ``x`` (n, d) with unit rows (``unit=False``: as they are); NaN/inf rows
-    (and with ``unit``, zero rows) raise ValueError."""
-    a = np.asarray(x)
-    if a.ndim != 2 or (a.shape[1] == 0 and a.shape[0] > 0):
-        raise ValueError(f"{what} must be a 2-D array (n, d), got shape {a.shape}"
-                         + ("; use queries.reshape(1, -1) for one query" if a.ndim == 1 else ""))
-    if dim is not None and a.shape[1] != dim:
-        raise ValueError(f"{what} have dimension {a.shape[1]} but the index holds {dim}-d vectors"
-                         f"{f' from encoder {encoder!r}' if encoder else ''}; encode them with the index's "
-                         "encoder (or rebuild the index)")
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{what} must be real numbers, got dtype {a.dtype}")
-    a = np.array(a, dtype=np.float32, order="C", copy=True)
-    norms = np.sqrt(np.einsum("ij,ij->i", a, a))
-    if (bad := ~np.isfinite(norms) | ((norms == 0) & unit)).any():
-        rows = np.flatnonzero(bad)
-        where = f"item ids {_few(ids[rows])}" if ids is not None else f"rows {_few(rows)}"
-        raise ValueError(f"{what} for {where} are NaN, infinite or all zero and cannot be normalised")
-    if unit:
-        a /= norms[:, None]
-    return a

@@ -29,7 +29,8 @@ import numpy as np
 from llmrec.artifacts import MANIFEST, atomic_write_text, read_manifest
 from llmrec.configargs import arg
 from llmrec.errors import ArtifactError, ConfigError
-from retrieval.index import ARTIFACT_KIND, FORMAT_VERSION, _check_ids, _few, _normalised
+from retrieval.index import ARTIFACT_KIND, FORMAT_VERSION
+from retrieval.vectors import check_ids, few, normalised
 
 __all__ = ["MilvusConfig", "MilvusIndex"]
 
@@ -116,8 +117,8 @@ class MilvusIndex:
             raise ConfigError(f"encoder_id and encoder_hash must be non-empty strings, got {encoder_id!r} "
                               f"and {encoder_hash!r}")
         vectors = np.asarray(vectors)
-        ids = _check_ids(item_ids, len(vectors) if vectors.ndim else -1)
-        x = _normalised(vectors, None, "vectors", ids, unit=config.metric == "cosine")
+        ids = check_ids(item_ids, len(vectors) if vectors.ndim else -1)
+        x = normalised(vectors, None, "vectors", ids, unit=config.metric == "cosine")
         client = _client(config)
         if client.has_collection(config.collection):
             client.drop_collection(config.collection)
@@ -176,21 +177,21 @@ class MilvusIndex:
     def add(self, vectors: np.ndarray, item_ids: np.ndarray) -> None:
         """Insert items; an id already present: ValueError (remove it first to replace it)."""
         vectors = np.asarray(vectors)
-        ids = _check_ids(item_ids, len(vectors) if vectors.ndim else -1)
+        ids = check_ids(item_ids, len(vectors) if vectors.ndim else -1)
         present = ids[np.isin(ids, self._ids)]
         if len(present):
-            raise ValueError(f"item ids already in the index: {_few(present)}; remove them first to replace")
-        x = _normalised(vectors, self._dim, "vectors", ids, unit=self._config.metric == "cosine")
+            raise ValueError(f"item ids already in the index: {few(present)}; remove them first to replace")
+        x = normalised(vectors, self._dim, "vectors", ids, unit=self._config.metric == "cosine")
         _insert(self._client, self._config.collection, x, ids)
         self._ids = np.concatenate([self._ids, ids])
         log.info("added backend=milvus n=%d n_items=%d", len(ids), len(self))
 
     def remove(self, item_ids: np.ndarray | Sequence[int]) -> None:
         """Delete items; an unknown id: ValueError."""
-        ids = _check_ids(item_ids, -1)
+        ids = check_ids(item_ids, -1)
         unknown = ids[~np.isin(ids, self._ids)]
         if len(unknown):
-            raise ValueError(f"item ids not in the index: {_few(unknown)}")
+            raise ValueError(f"item ids not in the index: {few(unknown)}")
         self._client.delete(self._config.collection, ids=ids.tolist())
         self._ids = self._ids[~np.isin(self._ids, ids)]
         log.info("removed backend=milvus n=%d n_items=%d", len(ids), len(self))
@@ -202,7 +203,7 @@ class MilvusIndex:
         filter expressions evaluated inside Milvus)."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        q = _normalised(queries, self._dim, "queries", None, encoder=self._encoder_id,
+        q = normalised(queries, self._dim, "queries", None, encoder=self._encoder_id,
                         unit=self._config.metric == "cosine")
         if exclude is not None and len(exclude) != len(q):
             raise ValueError(f"exclude has {len(exclude)} entries for {len(q)} queries")
