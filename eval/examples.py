@@ -22,8 +22,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from eval.cli import explainer_config
 from eval.explanations import held_out_users, summarize
+from eval.modes import explainer_config
 from llmrec.artifacts import atomic_write_text
 from llmrec.cli import DataArgs, configure_logging
 from llmrec.configargs import add_config_arguments, arg, config_from_args

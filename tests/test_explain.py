@@ -333,7 +333,7 @@ def test_training_citations_stand_in_for_influence_by_shared_genres(movies):
 
 
 def test_explainer_settings_come_from_explain_param_and_bad_ones_are_named():
-    from eval.cli import explainer_config
+    from eval.modes import explainer_config
     from llmrec.errors import LLMRecError
 
     assert (explainer_config(["temperature=0.7", "cite=shown"])
