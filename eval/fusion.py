@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from eval.choice import ChoiceArgs
 from llmrec.artifacts import atomic_write_text
-from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.configargs import add_config_arguments, arg, config_from_args, run_main
 from llmrec.data import load_dataset
 from llmrec.evaluation.harness import evaluate
 from llmrec.evaluation.metrics import summarize
@@ -80,4 +80,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m eval.fusion"))

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from llmrec.artifacts import atomic_write_text
-from llmrec.configargs import arg, parse_config
+from llmrec.configargs import arg, parse_config, run_main
 from llmrec.data import Dataset, load_dataset
 from llmrec.evaluation.report import Report, compare_reports, paired_bootstrap
 from llmrec.evaluation.runner import evaluate_recommender
@@ -248,4 +248,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m eval.generative"))

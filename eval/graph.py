@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from llmrec.artifacts import atomic_write_text
-from llmrec.configargs import arg, parse_config
+from llmrec.configargs import arg, parse_config, run_main
 from llmrec.data import Dataset, load_dataset
 from llmrec.evaluation.report import paired_bootstrap
 from llmrec.history import History, histories
@@ -144,4 +144,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m eval.graph"))

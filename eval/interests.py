@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from eval.choice import ChoiceArgs
 from llmrec.artifacts import atomic_write_text
-from llmrec.configargs import arg
+from llmrec.configargs import arg, run_main
 from llmrec.history import histories
 from retrieval.interests import InterestConfig
 
@@ -246,4 +246,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m eval.interests"))

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from eval.choice import ChoiceArgs
 from eval.explanations import held_out_users, summarize, top1_jobs
 from llmrec.artifacts import atomic_write_text
-from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.configargs import add_config_arguments, arg, config_from_args, run_main
 from llmrec.data import load_dataset
 from llmrec.errors import LLMRecError
 from llmrec.explain import Explainer, ExplainerConfig
@@ -116,4 +116,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m eval.sampling"))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from llmrec.artifacts import atomic_directory, atomic_write_text, read_manifest, write_manifest
-from llmrec.configargs import arg, parse_config
+from llmrec.configargs import arg, parse_config, run_main
 from llmrec.data import Catalog, load_dataset
 from llmrec.errors import ConfigError
 from llmrec.llm.items import ITEM_MODEL_KIND, ItemVocabulary, catalog_fingerprint, item_token
@@ -106,4 +106,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m finetune.cold_items"))

@@ -39,7 +39,7 @@ from finetune.federated_flower import simulate_fedavg
 from finetune.federated_privacy import epsilon, plot_privacy
 from finetune.partitions import Partition, partition_users, user_regions
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
-from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.configargs import add_config_arguments, arg, config_from_args, run_main
 from llmrec.data import Dataset, load_dataset
 from llmrec.errors import ConfigError
 from llmrec.evaluation import Report, compare_reports, evaluate_recommender
@@ -348,4 +348,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m finetune.federated"))

@@ -38,7 +38,7 @@ import numpy as np
 from finetune.item_card import item_card, save_item_model
 from finetune.item_config import ItemDataConfig, ItemTrainConfig
 from finetune.item_data import add_item_vocabulary, collate, init_item_rows, sequence_rows
-from llmrec.configargs import add_config_arguments, config_from_args
+from llmrec.configargs import add_config_arguments, config_from_args, run_main
 from llmrec.data import load_dataset
 from llmrec.errors import ConfigError
 from llmrec.evaluation.metrics import ndcg_at, recall_at
@@ -218,4 +218,4 @@ def train_items(cfg: ItemTrainConfig) -> dict:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m finetune.items"))

@@ -22,7 +22,8 @@ a tiny configuration that runs end to end in about a minute (used by the tests).
 
 :func:`train_lora` reads as config -> wrap -> train -> save: :class:`~finetune.config.LoraTrainConfig` (its
 groups flattened into the flags), :func:`wrap_model`, :func:`build_data`, :func:`train`, then
-:func:`~finetune.lora_card.adapter_card` and :func:`~finetune.lora_card.save_adapter`.  The library logs (``key=value``); only :func:`main` prints.
+:func:`~finetune.lora_card.adapter_card` and :func:`~finetune.lora_card.save_adapter`.  The library logs
+(``key=value``); only :func:`main` prints.
 
     python -m finetune.lora --retriever auto --output runs/lora
     python -m eval --recommender llm --retriever auto --adapter runs/lora
@@ -41,7 +42,7 @@ from finetune.config import AdapterConfig, LoraTrainConfig
 from finetune.data import Example, ExampleConfig, build_examples, build_explanation_examples
 from finetune.lora_card import adapter_card, save_adapter
 from finetune.validate import FrozenTrunkCache, RankValidator, cpu_has_bf16
-from llmrec.configargs import add_config_arguments, config_from_args
+from llmrec.configargs import add_config_arguments, config_from_args, run_main
 from llmrec.data import Dataset, load_dataset
 from llmrec.errors import ConfigError
 from llmrec.models import resolve_llm
@@ -289,4 +290,4 @@ def _training_arguments(cfg: LoraTrainConfig, checkpoints: Path, bf16: bool, met
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m finetune.lora"))

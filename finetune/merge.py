@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
-from llmrec.configargs import arg, parse_config
+from llmrec.configargs import arg, parse_config, run_main
 from llmrec.llm.adapters import load_adapter, model_fingerprint
 from llmrec.llm.ranker import ADAPTER_FIELDS
 from llmrec.models import resolve_llm
@@ -74,4 +74,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m finetune.merge"))

@@ -33,7 +33,7 @@ from typing import Any
 from finetune.config import AdapterConfig, SaveConfig, TrainingConfig
 from finetune.parser_data import PHRASES, ParserRows, build_rows, row_dict
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
-from llmrec.configargs import add_config_arguments, arg, config_from_args, config_values
+from llmrec.configargs import add_config_arguments, arg, config_from_args, config_values, run_main
 from llmrec.errors import ConfigError
 from llmrec.llm.adapters import ADAPTER_KIND, model_fingerprint
 from llmrec.tables import format_table
@@ -300,4 +300,4 @@ Serve with `llmrec chat --parser-adapter DIR` or `python -m eval --conversation 
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m finetune.parser"))

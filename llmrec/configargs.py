@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import sys
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 __all__ = ["add_config_arguments", "arg", "config_from_args", "config_values", "parse_config"]
@@ -173,3 +175,20 @@ def parse_config(cls: type[T], argv: list[str] | None, *, prog: str, description
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_config_arguments(parser, cls)
     return config_from_args(cls, parser.parse_args(argv))
+
+
+def run_main(main: Callable[[], int], *, prog: str) -> int:
+    """Run a command's ``main`` as its ``__main__`` does: an error llmrec raises on purpose (a bad setting, a
+    missing or mismatched artifact: :class:`~llmrec.errors.LLMRecError`) or a setting its config model refuses
+    (pydantic's ``ValidationError``) is printed as ``prog: error: ...`` and the exit status is 2, as argparse
+    does for a bad flag, instead of a traceback.  Anything else is a bug and keeps its traceback."""
+    from pydantic import ValidationError
+
+    from llmrec.errors import LLMRecError
+
+    try:
+        return main()
+    except (LLMRecError, ValidationError) as err:
+        text = "\n".join(line for line in str(err).splitlines() if "errors.pydantic.dev" not in line)
+        print(f"{prog}: error: {text}", file=sys.stderr)
+        return 2

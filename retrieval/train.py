@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +28,9 @@ import numpy as np
 import torch
 
 from llmrec.artifacts import atomic_directory, atomic_write_text, read_manifest, write_manifest
-from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.configargs import add_config_arguments, arg, config_from_args, run_main
 from llmrec.data import Dataset, load_dataset
-from llmrec.errors import ArtifactError
+from llmrec.errors import ArtifactError, ConfigError
 from llmrec.evaluation import evaluate, summarize
 from llmrec.history import histories
 from llmrec.models import resolve_embedder
@@ -75,6 +76,25 @@ class TrainConfig:
                                          "the best by validation recall@20 is kept")
     seed: int = arg(0, help="random seed")
     progress: bool = arg(True, help="show progress bars")
+
+    def __post_init__(self) -> None:
+        """Refuse a setting no training run can use before anything is trained (names the flag)."""
+        at_least = {"dim": 1, "window": 1, "epochs": 1, "members": 1, "attention_members": 0,
+                    "attention_epochs": 1, "text_examples": 0, "text_batch_size": 2, "text_epochs": 1,
+                    "hard_negatives": 0, "eval_steps": 1}
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag} must be at least {low}, got {getattr(self, name)}")
+        for name, value, ok in (("lr", self.lr, self.lr > 0), ("text-lr", self.text_lr, self.text_lr > 0),
+                                ("dropout", self.dropout, 0 <= self.dropout < 1),
+                                ("attention-weight", self.attention_weight, 0 <= self.attention_weight <= 1)):
+            if not (ok and math.isfinite(value)):
+                raise ConfigError(f"--{name} out of range: {value} (learning rates > 0, dropout in [0, 1), "
+                                  "attention weight in [0, 1])")
+        if not self.text_weights or any(not math.isfinite(w) or w < 0 for w in self.text_weights):
+            raise ConfigError(f"--text-weights must be one or more finite weights >= 0, got "
+                              f"{self.text_weights}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,4 +238,4 @@ def train_retriever(cfg: TrainConfig, dataset: Dataset,
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m retrieval.train"))

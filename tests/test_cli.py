@@ -1,5 +1,7 @@
 """The `llmrec` command: the main job prints the table; subcommands show recommendations and histories."""
 
+import pytest
+
 from llmrec.cli import main
 
 
@@ -173,3 +175,30 @@ def test_recommend_with_a_request_passes_the_re_ranking_weights_on(monkeypatch, 
         diversity=0.3, popularity=0.1, popularity_calibration=2.0)})]
     assert main(["recommend", "--request", "a comedy", "--diversity", "-1"]) == 2
     assert "re-ranking weights must be 0 or more" in capsys.readouterr().err
+
+
+def test_a_module_command_prints_a_refused_setting_as_an_error_not_a_traceback(capsys):
+    from pydantic import BaseModel, Field
+
+    from llmrec.configargs import run_main
+    from llmrec.errors import ConfigError
+
+    def refused() -> int:
+        raise ConfigError("--init collab reads a retriever trained on the whole log")
+
+    class Settings(BaseModel):
+        damping: float = Field(0.5, lt=1)
+
+    assert run_main(refused, prog="python -m finetune.items") == 2
+    assert capsys.readouterr().err == ("python -m finetune.items: error: --init collab reads a retriever "
+                                       "trained on the whole log\n")
+    assert run_main(lambda: Settings(damping=2) and 0, prog="python -m eval.graph") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m eval.graph: error: 1 validation error for Settings\ndamping\n")
+    assert "less than 1" in err and "errors.pydantic.dev" not in err and "Traceback" not in err
+
+    def bug() -> int:
+        raise KeyError("a bug keeps its traceback")
+
+    with pytest.raises(KeyError):
+        run_main(bug, prog="python -m eval.graph")

@@ -65,3 +65,16 @@ def test_train_writes_a_retriever_that_keeps_validation_items_out_of_validation(
     recs = DenseRetriever(DenseConfig(retriever=str(out))).fit(test.train).candidates(
         histories(test.train.interactions)[1], k=3)
     assert len(recs) == 3
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--text-weights", "-1"], "--text-weights"), (["--epochs", "0"], "--epochs"),
+    (["--attention-weight", "1.5"], "--attention-weight"), (["--dropout", "1"], "--dropout"),
+    (["--lr", "0"], "--lr"),
+])
+def test_a_setting_no_run_can_use_is_refused_before_training(tmp_path, flags, named):
+    from llmrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=named):
+        train.main(["--output", str(tmp_path / "r"), *flags])
+    assert not (tmp_path / "r").exists()
