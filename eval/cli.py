@@ -106,6 +106,10 @@ class EvalConfig(DataArgs):
         "--budget, report test; with --output DIR: objectives.json and pareto.png "
         "(eval.objectives)"))
     budget: float = arg(0.02, help="--objectives: relative NDCG@10 loss allowed when choosing a weight")
+    test_param: list[str] = arg(default_factory=list, repeat=True, help=(
+        "--objectives: config values as key=value for the test split's run only, over --param (an "
+        "item-token model refitted on the test split's fit data: --param model=runs/items-s0 --test-param "
+        "model=runs/items-s0-test)"))
     slices: list[str] = arg(default_factory=list, help="NDCG@10 of saved reports by slice (held-out item in "
                                                        "the short head or long tail, history length, gender, "
                                                        "age, occupation) with paired CIs against the first "

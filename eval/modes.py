@@ -111,19 +111,23 @@ def objectives(config: EvalConfig, dataset, params: dict[str, Any]) -> int:
     from llmrec.artifacts import atomic_write_text
 
     results = []
+    test_params = parse_params(config.test_param)
     for name in config.objectives:
         run_params = dict(params)
         if name in ("dense", "llm"):
             run_params["retriever"] = resolve_retriever(config.retriever or "auto", dataset,
                                                         progress=config.progress)
-        else:
+        elif name != "genllm":  # the item-token model fuses a retriever only when --param names one
             run_params = {k: v for k, v in run_params.items() if k not in ("retriever", "adapter")}
         rec = create_recommender(name, run_params)
+        test_rec = create_recommender(name, {**run_params, **test_params}) if test_params else None
         try:
             results.append(objective_sweep(rec, dataset, budget=config.budget, progress=config.progress,
-                                           seed=config.seed))
+                                           seed=config.seed, test_recommender=test_rec))
         finally:
             rec.close()
+            if test_rec is not None:
+                test_rec.close()
     rows, header = objective_rows(results)
     from eval.beyond import beyond_table_rows
 

@@ -173,12 +173,16 @@ class _SweepCache:
 
 
 def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float = 0.02, pool: int = 100,
-                    progress: bool = True, seed: int = 0) -> dict[str, Any]:
-    """The validation sweep, the chosen weights and their test figures for one recommender."""
+                    progress: bool = True, seed: int = 0,
+                    test_recommender: Recommender | None = None) -> dict[str, Any]:
+    """The validation sweep, the chosen weights and their test figures for one recommender.
+    ``test_recommender``: the same recommender set up for the test split where its artifacts depend on the
+    split (an item-token model refitted on the test split's fit data); by default ``recommender`` serves
+    both."""
     out: dict[str, Any] = {"recommender": recommender.name, "budget": budget, "pool": pool, "validation": {},
                            "test": {}}
-    pools = {split: collect_pools(recommender, dataset, split, pool, progress) for split in ("validation",
-                                                                                            "test")}
+    per_split = {"validation": recommender, "test": test_recommender or recommender}
+    pools = {split: collect_pools(rec, dataset, split, pool, progress) for split, rec in per_split.items()}
     reports: dict[str, Report] = {}
     out["reports"] = reports  # test reports: un-reranked ("none") and at each chosen weight
     for split, p in pools.items():
@@ -198,12 +202,12 @@ def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float
             continue
         base = reranked({})
         base_ndcg = base.pop("per_user_ndcg")
-        reports["none"] = _report(recommender, dataset, p, base.pop("ranks"), base.pop("lists"), {})
+        reports["none"] = _report(per_split["test"], dataset, p, base.pop("ranks"), base.pop("lists"), {})
         out["test"]["none"] = base
         for objective in GRID:
             w = out["validation"][objective]["chosen"]["weights"]
             r = reranked(w)
-            reports[objective] = _report(recommender, dataset, p, r.pop("ranks"), r.pop("lists"), w)
+            reports[objective] = _report(per_split["test"], dataset, p, r.pop("ranks"), r.pop("lists"), w)
             diff = r.pop("per_user_ndcg") - base_ndcg
             low, high = paired_bootstrap(diff, random_state=seed)
             relative = float(diff.mean() / max(base["ndcg@10"], 1e-12))

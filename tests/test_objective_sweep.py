@@ -103,3 +103,30 @@ def test_the_sweep_reranks_once_per_distinct_weights_and_grids_share_their_point
     # the popularity weights swept for the long tail are the same points as popularity's own
     assert out["validation"]["long-tail"]["points"] == out["validation"]["popularity"]["points"]
     assert set(out["test"]) == {"none", *GRID}
+
+
+def test_a_test_recommender_serves_the_test_split_and_only_it():
+    """An item-token model is trained per split: validation choices come from the validation model, the test
+    figures and reports from the test one."""
+    from eval.objectives import objective_sweep
+    from llmrec.recommenders import create_recommender
+
+    fitted: dict[str, list[int]] = {"validation": [], "test": []}
+
+    def tracked(name: str, neighbors: int):
+        rec = create_recommender("itemknn", {"neighbors": neighbors})
+        fit = rec.fit
+
+        def fit_and_note(data):
+            fitted[name].append(len(data.interactions))
+            return fit(data)
+
+        rec.fit = fit_and_note
+        return rec
+
+    data = conformance_dataset()
+    out = objective_sweep(tracked("validation", 5), data, pool=5, progress=False,
+                          test_recommender=tracked("test", 7))
+    assert len(fitted["validation"]) == 1 and len(fitted["test"]) == 1
+    assert fitted["test"][0] > fitted["validation"][0]  # the test split's fit data holds the validation items
+    assert all(report.config["neighbors"] == 7 for report in out["reports"].values())
