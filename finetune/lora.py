@@ -34,13 +34,12 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from finetune.config import AdapterConfig, LoraTrainConfig
 from finetune.data import Example, ExampleConfig, build_examples, build_explanation_examples
 from finetune.lora_card import adapter_card, save_adapter
+from finetune.lora_run import TrainingData, TrainingRun, WrappedModel
 from finetune.validate import FrozenTrunkCache, RankValidator, cpu_has_bf16
 from llmrec.configargs import add_config_arguments, config_from_args, run_main
 from llmrec.data import Dataset, load_dataset
@@ -91,16 +90,6 @@ def train_lora(cfg: LoraTrainConfig) -> dict:
 
 
 # -- wrap: the base model with LoRA weights ------------------------------------------------------------------
-@dataclass
-class WrappedModel:
-    """The peft model being trained, its tokenizer, where the base model lies and whether to train in bf16."""
-
-    model: Any
-    tokenizer: Any
-    path: str
-    bf16: bool
-
-
 def wrap_model(cfg: LoraTrainConfig, model_path: str) -> WrappedModel:
     """The base model at ``model_path`` (4-bit with ``--quantize 4bit``) with ``cfg.adapter``'s LoRA on it."""
     from transformers import AutoTokenizer
@@ -158,22 +147,6 @@ def add_lora(model, adapter: AdapterConfig):
 
 
 # -- data: the ranker being trained, its training rows and its validator -------------------------------------
-@dataclass
-class TrainingData:
-    """What :func:`build_data` prepares."""
-
-    dataset: Dataset
-    ranker: Any  # the LLMRanker trained for: its prompts, candidates and label tokens
-    retriever: str | None  # the retriever directory (None: the untrained text retriever)
-    scorer: Any  # what validation scores with: the model, or a FrozenTrunkCache over it
-    examples: list[Example]  # the ranking examples
-    explain_rows: list[dict]  # the explanation examples
-    rows: list[dict]  # the training rows, in training order
-    shared_prompt_rows: int  # explanation examples that share their ranking example's row
-    validator: RankValidator
-    build_seconds: float  # building the examples
-
-
 def build_data(cfg: LoraTrainConfig, dataset: Dataset, wrapped: WrappedModel) -> TrainingData:
     """The ranker ``wrapped`` becomes (scoring validation through it), the ranking and explanation examples
     from the validation split's fit data, the training rows and the validator."""
@@ -235,15 +208,6 @@ def _training_rows(cfg: LoraTrainConfig, examples: list[Example], explain_rows: 
 
 
 # -- train: the transformers Trainer, validating and checkpointing every --eval-steps ------------------------
-@dataclass
-class TrainingRun:
-    """What :func:`train` leaves: the trainer (its state: steps, log history, best checkpoint) and timings."""
-
-    trainer: Any
-    train_loss: float
-    seconds: float
-
-
 def train(cfg: LoraTrainConfig, wrapped: WrappedModel, data: TrainingData) -> TrainingRun:
     """Train ``wrapped.model`` on ``data.rows``, validating every ``--eval-steps``; the best checkpoint by
     validation NDCG@10 is loaded at the end.  With ``--resume``, continues from the last checkpoint."""

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from finetune.config import LoraTrainConfig
+from finetune.lora_run import TrainingData, TrainingRun, WrappedModel
 from finetune.validate import chosen_checkpoint
 from llmrec.artifacts import atomic_directory, atomic_write_text, write_manifest
 from llmrec.configargs import config_values
 from llmrec.llm.adapters import ADAPTER_KIND, model_fingerprint
-
-if TYPE_CHECKING:
-    from finetune.lora import TrainingData, TrainingRun, WrappedModel
 
 __all__ = ["adapter_card", "save_adapter"]
 
