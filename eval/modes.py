@@ -7,8 +7,9 @@ its report to ``--output``; :func:`eval.cli.main` dispatches to them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from eval.config import EvalConfig
 from llmrec.errors import ConfigError, LLMRecError
 from llmrec.evaluation.report import Report
 from llmrec.llm.ranker import LLMRanker
@@ -16,9 +17,6 @@ from llmrec.params import parse_params
 from llmrec.recommenders import create_recommender
 from llmrec.tables import format_table
 from retrieval.train import resolve_retriever
-
-if TYPE_CHECKING:
-    from eval.cli import EvalConfig
 
 __all__ = ["conversation", "explainer_config", "explanation_table", "explanations", "objectives", "protocol",
            "simulate", "slices"]
