@@ -229,34 +229,43 @@ def _report(recommender: Recommender, dataset: Dataset, pools: Pools, ranks: np.
 
 
 def plot_pareto(results: list[dict[str, Any]], path: str | Path) -> Path:
-    """NDCG@10 against genre diversity, novelty and coverage over the validation sweep (one line per
-    recommender and objective), the chosen points circled; written atomically as a PNG."""
+    """NDCG@10 against genre diversity, novelty and coverage over the validation sweep: one colour per
+    objective, one marker per recommender, the chosen points circled (``long-tail`` sweeps popularity's own
+    points, so only its choice is drawn); written atomically as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     from llmrec.artifacts import atomic_write_figure
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    objectives = list(dict.fromkeys(o for res in results for o in res["validation"]))
+    colour = {o: plt.cm.tab10.colors[n % 10] for n, o in enumerate(objectives)}
+    marker = {res["recommender"]: "osD^vP*X"[n % 8] for n, res in enumerate(results)}
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     panels = (("ild_genre", "intra-list genre diversity @10"), ("novelty", "novelty @10 (bits)"),
               ("coverage", "catalog coverage @10"))
     for ax, (figure, label) in zip(axes, panels):
-        ax.set_prop_cycle(color=plt.cm.tab20.colors)  # one colour per recommender and objective
         for res in results:
+            m = marker[res["recommender"]]
             for objective, sweep_ in res["validation"].items():
-                pts = sweep_["points"]
-                pair = len(pts[0]["weights"]) > 1  # a grid of two weights: points, not a line
-                line, = ax.plot([p[figure] for p in pts], [p["ndcg@10"] for p in pts], marker=".",
-                                linestyle="none" if pair else "-", label=f"{res['recommender']}: {objective}")
-                c = sweep_["chosen"]
-                ax.scatter([c[figure]], [c["ndcg@10"]], s=90, facecolors="none", edgecolors=line.get_color())
+                pts, c, hue = sweep_["points"], sweep_["chosen"], colour[objective]
+                if objective != "long-tail":
+                    pair = len(pts[0]["weights"]) > 1  # a grid of two weights: points, not a line
+                    ax.plot([p[figure] for p in pts], [p["ndcg@10"] for p in pts], marker=m, markersize=3,
+                            linewidth=1, alpha=0.8, linestyle="none" if pair else "-", color=hue)
+                ax.scatter([c[figure]], [c["ndcg@10"]], s=110, facecolors="none", edgecolors=hue,
+                           linewidths=1.5)
         ax.set_xlabel(label)
         ax.set_ylabel("NDCG@10 (validation)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles = ([Line2D([], [], color=colour[o], label=o) for o in objectives]
+               + [Line2D([], [], color="0.3", marker=marker[r], linestyle="none", label=r) for r in marker])
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.865, 0.5), fontsize=8, frameon=False,
+               title="objective / recommender", title_fontsize=8)
     fig.suptitle("Re-ranking trade-offs on validation (circles: weights chosen within the NDCG budget)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
     return atomic_write_figure(fig, path)
 
 
