@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-__all__ = ["add_config_arguments", "arg", "config_from_args", "config_values", "parse_config"]
+__all__ = ["add_config_arguments", "arg", "config_from_args", "config_values", "parse_config", "run_main"]
 
 T = TypeVar("T")
 
