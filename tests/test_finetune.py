@@ -376,6 +376,28 @@ def test_an_adapter_for_another_base_model_is_refused_naming_both(tmp_path):
         load_adapter(d, other)
 
 
+def test_an_adapter_keys_the_memo_of_scored_prompts(tmp_path):
+    """The fusion-weight choice (python -m eval.fusion) scores through a MemoBackend keyed by the adapter: an
+    adapter is hashable (its manifest, a dict, is not part of its identity) and each prompt is scored once."""
+    from llmrec.llm.memo import MemoBackend
+
+    base = _model_dir(tmp_path, b"base")
+    adapter = load_adapter(_adapter_dir(tmp_path, model_fingerprint(base)), base)
+    assert adapter.manifest and hash(adapter) == hash(load_adapter(tmp_path / "adapter", base))
+
+    class Counting:
+        tokenizer, calls = None, 0
+
+        def token_logprobs(self, prompts, positions, *, adapter=None, against=None):
+            Counting.calls += len(prompts)
+            return [np.zeros(len(p)) for p in positions]
+
+    memo = MemoBackend(Counting())
+    for _ in range(2):
+        memo.token_logprobs([[1, 2, 3]], [[2]], adapter=adapter, against=7)
+    assert Counting.calls == 1 and memo.hits == 1
+
+
 def test_a_corrupt_adapter_is_refused(tmp_path):
     base = _model_dir(tmp_path, b"base")
     d = _adapter_dir(tmp_path, model_fingerprint(base))

@@ -77,7 +77,9 @@ class Adapter:
     rank: int | None = None
     base_model: str | None = None  # the base model it was trained on, as given to training
     base_fingerprint: str | None = None
-    manifest: dict = field(default_factory=dict)
+    # the manifest read from ``path``: not part of the adapter's identity, nor of its hash (an adapter keys
+    # caches, e.g. MemoBackend's)
+    manifest: dict = field(default_factory=dict, compare=False)
 
     def check_base(self, base_model: str) -> None:
         """Refuse to serve this adapter on ``base_model`` (a resolved path or hub id) unless trained on it."""
