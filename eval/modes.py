@@ -1,8 +1,8 @@
 """The modes of ``python -m eval`` beside scoring a recommender: explanation faithfulness
 (``--explanations``), request parsing and constraints (``--conversation``), re-ranking objectives
 (``--objectives``), slices of saved reports (``--slices``), simulated users (``--simulate``) and the other
-protocols (``--protocol``).  Each takes the parsed :class:`~eval.cli.EvalConfig`, prints its tables and writes
-its report to ``--output``; :func:`eval.cli.main` dispatches to them."""
+protocols (``--protocol``).  Each takes the parsed :class:`~eval.config.EvalConfig`, prints its tables and
+writes its report to ``--output``; :func:`eval.cli.main` dispatches to them."""
 
 from __future__ import annotations
 
