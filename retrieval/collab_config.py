@@ -6,6 +6,7 @@ the other's module for it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 __all__ = ["CollabConfig"]
@@ -37,6 +38,16 @@ class CollabConfig:
                              f"members={self.members} attention_members={self.attention_members}")
         if not 0.0 <= self.attention_weight <= 1.0:
             raise ValueError(f"attention_weight must be in [0, 1], got {self.attention_weight}")
+        for name in ("dim", "window", "epochs", "batch_size", "attention_epochs", "attention_layers",
+                     "attention_heads", "attention_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and self.attention_lr > 0 and math.isfinite(self.lr + self.attention_lr)):
+            raise ValueError(f"learning rates must be finite and > 0, got lr={self.lr} "
+                             f"attention_lr={self.attention_lr}")
+        if not (0 <= self.dropout < 1 and 0 <= self.attention_dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), got dropout={self.dropout} "
+                             f"attention_dropout={self.attention_dropout}")
         if self.dim % self.attention_heads:
             raise ValueError(f"dim ({self.dim}) must be a multiple of attention_heads "
                              f"({self.attention_heads})")

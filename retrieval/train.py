@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,20 +80,23 @@ class TrainConfig:
     progress: bool = arg(True, help="show progress bars")
 
     def __post_init__(self) -> None:
-        """Refuse a setting no training run can use before anything is trained (names the flag)."""
-        at_least = {"dim": 1, "window": 1, "epochs": 1, "members": 1, "attention_members": 0,
-                    "attention_epochs": 1, "text_examples": 0, "text_batch_size": 2, "text_epochs": 1,
-                    "hard_negatives": 0, "eval_steps": 1}
+        """Refuse a setting no training run can use before anything is trained: the collaborative channel's
+        as :class:`~retrieval.collab_config.CollabConfig` checks them, the text channel's here."""
+        try:
+            collab_config(self)
+        except ValueError as err:  # named by the flags that set the fields
+            flags = {f.name for f in dataclasses.fields(self)}
+            text = re.sub(r"\b[a-z_]+\b", lambda m: "--" + m[0].replace("_", "-") if m[0] in flags else m[0],
+                          str(err))
+            raise ConfigError(f"collaborative channel: {text}") from err
+        at_least = {"text_examples": 0, "text_batch_size": 2, "text_epochs": 1, "hard_negatives": 0,
+                    "eval_steps": 1}
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 flag = "--" + name.replace("_", "-")
                 raise ConfigError(f"{flag} must be at least {low}, got {getattr(self, name)}")
-        for name, value, ok in (("lr", self.lr, self.lr > 0), ("text-lr", self.text_lr, self.text_lr > 0),
-                                ("dropout", self.dropout, 0 <= self.dropout < 1),
-                                ("attention-weight", self.attention_weight, 0 <= self.attention_weight <= 1)):
-            if not (ok and math.isfinite(value)):
-                raise ConfigError(f"--{name} out of range: {value} (learning rates > 0, dropout in [0, 1), "
-                                  "attention weight in [0, 1])")
+        if not (self.text_lr > 0 and math.isfinite(self.text_lr)):
+            raise ConfigError(f"--text-lr must be finite and > 0, got {self.text_lr}")
         if not self.text_weights or any(not math.isfinite(w) or w < 0 for w in self.text_weights):
             raise ConfigError(f"--text-weights must be one or more finite weights >= 0, got "
                               f"{self.text_weights}")

@@ -78,3 +78,7 @@ def test_a_setting_no_run_can_use_is_refused_before_training(tmp_path, flags, na
     with pytest.raises(ConfigError, match=named):
         train.main(["--output", str(tmp_path / "r"), *flags])
     assert not (tmp_path / "r").exists()
+
+
+def test_an_ensemble_of_attention_members_alone_is_a_valid_setting():
+    assert train.TrainConfig(output="r", members=0, attention_members=2).attention_members == 2
