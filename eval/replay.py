@@ -10,13 +10,17 @@ then the held-out item) is ranked among the items the recommender does not know 
 held-out item.  The static baseline is the same recommender never told about the events.  Reported by number
 of events fed: NDCG@10 and hit@10 of both, their paired difference with a bootstrap 95% interval, and a plot.
 
-A retriever whose collaborative channel was trained on the full fit data (``--retriever auto``) has seen the
-withheld interactions during training (its item vectors, not the user's history); the untrained text
-retriever (the default here) has seen nothing, so its curve measures the update path alone.
+``--retriever auto`` trains (once, then cached) the default retriever on what the replay starts from:
+:func:`replay_splits`, the fit data without the withheld interactions, so its item vectors and its choices
+have seen none of the events it is then told about.  A retriever directory given by path is used as it is
+(one trained on the full fit data has seen the withheld interactions, which makes the next-item figures
+optimistic); the untrained text retriever (the default here) has seen nothing, so its curve measures the
+update path alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -35,10 +39,10 @@ from llmrec.errors import ConfigError
 from llmrec.evaluation.metrics import ndcg_at, recall_at
 from llmrec.evaluation.report import paired_bootstrap
 from llmrec.params import parse_params
-from llmrec.split import leave_last_out, seeded_sample
+from llmrec.split import HoldoutSplit, leave_last_out, seeded_sample
 from llmrec.tables import format_table
 
-__all__ = ["REPLAY_KIND", "ReplayConfig", "replay", "run_replay"]
+__all__ = ["REPLAY_KIND", "ReplayConfig", "replay", "replay_splits", "run_replay"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,17 @@ def _withheld(dataset: Dataset, split: str, cfg: ReplayConfig) -> tuple[Dataset,
     withheld = {int(u): rows.reset_index(drop=True) for u, rows in fit.loc[out].groupby("user")}
     start = held.train.with_interactions(Interactions(fit.loc[~out].reset_index(drop=True)))
     return start, withheld, {u: int(targets[u]) for u in users}
+
+
+def replay_splits(dataset: Dataset, split: str, config: ReplayConfig) -> tuple[HoldoutSplit, HoldoutSplit]:
+    """(validation, test) splits a retriever may learn from before the replay: the "test" fit data is the
+    replay's start (the fit data without the withheld interactions), the validation split that start's own
+    leave-last-out (each user's last remaining interaction held out), so neither fitting nor choosing sees an
+    event the replay later feeds back or the held-out item."""
+    start = _withheld(dataset, split, config)[0]
+    validation = dataclasses.replace(leave_last_out(start, "test"), name="validation")
+    held = leave_last_out(dataset, split)
+    return validation, HoldoutSplit("test", start, held.targets)
 
 
 def _rank(conv: Conversations, history, items: list[int]) -> list[int]:
@@ -210,10 +225,13 @@ def run_replay(config: Any, dataset: Dataset) -> int:
         raise ConfigError(f"--protocol replay takes --param events=N and cutoff=K, got {unknown}")
     cfg = ReplayConfig(users=config.users, seed=config.seed, **params)
     retriever = None
-    if config.retriever not in (None, "untrained"):
-        from retrieval.train import resolve_retriever
+    if config.retriever == "auto":  # trained without the events it will be told about (module doc)
+        from retrieval.train import ensure_retriever
 
-        retriever = resolve_retriever(config.retriever, dataset, progress=config.progress)
+        splits = replay_splits(dataset, config.split, cfg)
+        retriever = str(ensure_retriever(dataset, splits=splits, progress=config.progress))
+    elif config.retriever not in (None, "untrained"):
+        retriever = config.retriever
     result = replay(dataset, config.split, retriever=retriever, config=cfg, progress=config.progress)
     result["retriever"] = config.retriever or "untrained"
     print(f"replay on {result['split']}: {result['users']} users, {result['events']} events each, retriever "

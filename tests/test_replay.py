@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from eval.replay import ReplayConfig, _withheld, replay
+from eval.replay import ReplayConfig, _withheld, replay, replay_splits
 from llmrec.converse import Conversations, ConverseConfig
 from llmrec.errors import ConfigError
 from llmrec.split import leave_last_out
@@ -27,6 +27,24 @@ def test_each_sampled_user_loses_exactly_its_last_fit_interactions(ml100k):
         mine = fit[fit["user"] == user]
         assert rows["item"].tolist() == mine["item"].tolist()[-4:]
         assert rows["timestamp"].is_monotonic_increasing
+
+
+def test_the_auto_retriever_learns_from_none_of_the_events_it_is_later_told_about(ml100k):
+    cfg = ReplayConfig(events=3, users=4, seed=5)
+    start, withheld, targets = _withheld(ml100k, "test", cfg)
+    validation, test = replay_splits(ml100k, "test", cfg)
+    assert test.train.interactions.fingerprint() == start.interactions.fingerprint()
+    assert test.targets.equals(leave_last_out(ml100k, "test").targets)
+    seen = {(u, i) for u, i in zip(*(validation.train.interactions.frame[c] for c in ("user", "item")))}
+    held = {(u, i) for u, i in zip(validation.targets["user"], validation.targets["item"])}
+    for user, rows in withheld.items():
+        events = {(user, int(i)) for i in rows["item"]} | {(user, targets[user])}
+        assert not events & (seen | held)
+    # the validation split is the start's own leave-last-out: each user's last remaining item held out
+    last = start.interactions.ordered().groupby("user").tail(1).set_index("user")["item"]
+    assert validation.name == "validation"
+    assert all(last[u] == i for u, i in held)
+    assert len(validation.train.interactions) + len(validation.targets) == len(start.interactions)
 
 
 def test_before_any_event_the_updated_recommender_is_the_static_one(result):
