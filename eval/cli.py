@@ -14,16 +14,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from eval import modes
 from eval.config import EvalConfig
 from eval.runs import comparison_table, metrics_table, runs_for
 from llmrec.cli import configure_logging
-from llmrec.configargs import add_config_arguments, config_from_args
+from llmrec.configargs import add_config_arguments, config_from_args, run_main
 from llmrec.data import load_dataset
-from llmrec.errors import LLMRecError
 from llmrec.evaluation.report import Report, compare_reports
 from llmrec.evaluation.runner import evaluate_recommender
 from llmrec.llm.ranker import LLMRanker
@@ -74,49 +72,50 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(parser, EvalConfig)
     config = config_from_args(EvalConfig, parser.parse_args(argv))
     configure_logging(config.verbose)
-    try:
-        if config.compare:
-            a, b = (Report.load(p) for p in config.compare)
-            print(comparison_table(a, b, compare_reports(a, b, n_resamples=config.resamples,
-                                                         seed=config.seed)))
-            return 0
-        dataset = load_dataset(config.data, config.items, download=config.download)
-        if config.slices:
-            return modes.slices(config, dataset)
-        params = parse_params(config.param)
-        if config.protocol != "holdout":
-            return modes.protocol(config, dataset, params)
-        if config.objectives:
-            return modes.objectives(config, dataset, params)
-        if config.retriever:
-            params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)
-        if config.adapter:
-            params["adapter"] = config.adapter
-        if config.explanations:
-            return modes.explanations(config, dataset, params)
-        if config.conversation:
-            return modes.conversation(config, dataset, params)
-        if config.simulate:
-            return modes.simulate(config, dataset, params)
-        runs = runs_for(config, params)
-        reports, backend = {}, None
-        for label, (name, run_params) in runs.items():
-            rec = create_recommender(name, run_params)
-            if isinstance(rec, LLMRanker):  # the candidate orders share one LLM engine
-                rec = LLMRanker(rec.config, backend=backend)
-            reports[label] = evaluate_recommender(dataset, rec, config.split,
-                                                  nonfinite=config.nonfinite, recall_cutoffs=(50, 100),
-                                                  progress=config.progress, sampled=config.sampled)
-            if isinstance(rec, LLMRanker):
-                backend = rec.backend
-            if config.output:
-                reports[label].save(_output_path(config.output, label, first=label == next(iter(runs))))
-        if backend is not None and hasattr(backend, "close"):
-            backend.close()
-        _print_reports(reports, dataset)
-        if config.output:
-            print(f"reports written beside {config.output}")
+    return run_main(lambda: _run(config), prog="python -m eval")
+
+
+def _run(config: EvalConfig) -> int:
+    """The chosen mode (module doc); an LLMRecError or a refused setting reaches :func:`run_main`."""
+    if config.compare:
+        a, b = (Report.load(p) for p in config.compare)
+        print(comparison_table(a, b, compare_reports(a, b, n_resamples=config.resamples,
+                                                     seed=config.seed)))
         return 0
-    except LLMRecError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    dataset = load_dataset(config.data, config.items, download=config.download)
+    if config.slices:
+        return modes.slices(config, dataset)
+    params = parse_params(config.param)
+    if config.protocol != "holdout":
+        return modes.protocol(config, dataset, params)
+    if config.objectives:
+        return modes.objectives(config, dataset, params)
+    if config.retriever:
+        params["retriever"] = resolve_retriever(config.retriever, dataset, progress=config.progress)
+    if config.adapter:
+        params["adapter"] = config.adapter
+    if config.explanations:
+        return modes.explanations(config, dataset, params)
+    if config.conversation:
+        return modes.conversation(config, dataset, params)
+    if config.simulate:
+        return modes.simulate(config, dataset, params)
+    runs = runs_for(config, params)
+    reports, backend = {}, None
+    for label, (name, run_params) in runs.items():
+        rec = create_recommender(name, run_params)
+        if isinstance(rec, LLMRanker):  # the candidate orders share one LLM engine
+            rec = LLMRanker(rec.config, backend=backend)
+        reports[label] = evaluate_recommender(dataset, rec, config.split,
+                                              nonfinite=config.nonfinite, recall_cutoffs=(50, 100),
+                                              progress=config.progress, sampled=config.sampled)
+        if isinstance(rec, LLMRanker):
+            backend = rec.backend
+        if config.output:
+            reports[label].save(_output_path(config.output, label, first=label == next(iter(runs))))
+    if backend is not None and hasattr(backend, "close"):
+        backend.close()
+    _print_reports(reports, dataset)
+    if config.output:
+        print(f"reports written beside {config.output}")
+    return 0

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any, Literal
 
-from llmrec.configargs import add_config_arguments, arg, config_from_args
+from llmrec.configargs import add_config_arguments, arg, config_from_args, run_main
 from llmrec.data import load_dataset
 from llmrec.errors import ConfigError, LLMRecError
 from llmrec.history import HistoryFormat, histories, render_history
@@ -371,11 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     command = table[ns.command]
     configure_logging(verbose)
-    try:
-        return command.run(config_from_args(command.config, ns) if command.config is not None else ns)
-    except LLMRecError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_main(lambda: command.run(config_from_args(command.config, ns) if command.config is not None
+                                        else ns), prog=f"llmrec {ns.command}")
 
 
 if __name__ == "__main__":

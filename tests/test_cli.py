@@ -174,7 +174,8 @@ def test_recommend_with_a_request_passes_the_re_ranking_weights_on(monkeypatch, 
     assert calls == [("a comedy", {"user": None, "k": 4, "explain": 3, "objectives": ObjectiveWeights(
         diversity=0.3, popularity=0.1, popularity_calibration=2.0)})]
     assert main(["recommend", "--request", "a comedy", "--diversity", "-1"]) == 2
-    assert "re-ranking weights must be 0 or more" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("llmrec recommend: error: ") and "re-ranking weights must be 0 or more" in err
 
 
 def test_a_module_command_prints_a_refused_setting_as_an_error_not_a_traceback(capsys):
