@@ -178,11 +178,15 @@ def objective_sweep(recommender: Recommender, dataset: Dataset, *, budget: float
     """The validation sweep, the chosen weights and their test figures for one recommender.
     ``test_recommender``: the same recommender set up for the test split where its artifacts depend on the
     split (an item-token model refitted on the test split's fit data); by default ``recommender`` serves
-    both."""
+    both.  A distinct ``test_recommender`` starts scoring only after ``recommender`` is closed (once its
+    validation pools are in), so two LLM engines never hold the memory (or the GPU) at once."""
     out: dict[str, Any] = {"recommender": recommender.name, "budget": budget, "pool": pool, "validation": {},
                            "test": {}}
     per_split = {"validation": recommender, "test": test_recommender or recommender}
-    pools = {split: collect_pools(rec, dataset, split, pool, progress) for split, rec in per_split.items()}
+    pools = {"validation": collect_pools(recommender, dataset, "validation", pool, progress)}
+    if per_split["test"] is not recommender:
+        recommender.close()
+    pools["test"] = collect_pools(per_split["test"], dataset, "test", pool, progress)
     reports: dict[str, Report] = {}
     out["reports"] = reports  # test reports: un-reranked ("none") and at each chosen weight
     for split, p in pools.items():

@@ -112,6 +112,7 @@ def test_a_test_recommender_serves_the_test_split_and_only_it():
     from llmrec.recommenders import create_recommender
 
     fitted: dict[str, list[int]] = {"validation": [], "test": []}
+    events: list[str] = []
 
     def tracked(name: str, neighbors: int):
         rec = create_recommender("itemknn", {"neighbors": neighbors})
@@ -119,9 +120,11 @@ def test_a_test_recommender_serves_the_test_split_and_only_it():
 
         def fit_and_note(data):
             fitted[name].append(len(data.interactions))
+            events.append(f"fit {name}")
             return fit(data)
 
         rec.fit = fit_and_note
+        rec.close = lambda: events.append(f"close {name}")
         return rec
 
     data = conformance_dataset()
@@ -130,3 +133,5 @@ def test_a_test_recommender_serves_the_test_split_and_only_it():
     assert len(fitted["validation"]) == 1 and len(fitted["test"]) == 1
     assert fitted["test"][0] > fitted["validation"][0]  # the test split's fit data holds the validation items
     assert all(report.config["neighbors"] == 7 for report in out["reports"].values())
+    # one engine at a time: the validation recommender is closed before the test one is fitted
+    assert events == ["fit validation", "close validation", "fit test"]
