@@ -12,13 +12,8 @@ from test_llm_ranker import LetterTokenizer
 from eval.explanations import deletion_drops, evaluate_explanations
 from finetune.data import citable_by_genre, explanation_answer
 from llmrec.data import Catalog, Dataset, Interactions
+from llmrec.explain import Explainer, ExplainerConfig, check_problems, fact_sentence
 from llmrec.explain.check import check_explanation
-from llmrec.explain.explainer import (
-    Explainer,
-    ExplainerConfig,
-    check_problems,
-    fact_sentence,
-)
 from llmrec.history import History, histories
 from llmrec.items import ItemList
 from llmrec.llm.memo import MemoBackend

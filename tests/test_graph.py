@@ -8,8 +8,8 @@ import pytest
 
 from llmrec.data import Catalog, Dataset, Interactions
 from llmrec.errors import ConfigError
+from llmrec.explain import Explainer, ExplainerConfig, check_problems
 from llmrec.explain.check import check_explanation
-from llmrec.explain.explainer import Explainer, ExplainerConfig, check_problems
 from llmrec.explain.graph_paths import graph_evidence, path_phrase, path_strength
 from llmrec.history import History, histories
 from llmrec.llm.ranker import LLMRanker, LLMRankerConfig

@@ -1,7 +1,7 @@
 """Explanations of recommendations: the LLM writes them (:class:`Explainer`), :mod:`claims` finds their
 claims, :mod:`check` checks them."""
 
-from llmrec.explain.check import ExplanationCheck, check_explanation
+from llmrec.explain.check import ExplanationCheck, check_explanation, check_problems
 from llmrec.explain.claims import (
     ClaimExtractor,
     GenreMention,
@@ -9,14 +9,8 @@ from llmrec.explain.claims import (
     YearMention,
     normalize_title,
 )
-from llmrec.explain.explainer import (
-    Explainer,
-    ExplainerConfig,
-    Explanation,
-    check_problems,
-    evidence,
-    fact_sentence,
-)
+from llmrec.explain.evidence import evidence, fact_sentence
+from llmrec.explain.explainer import Explainer, ExplainerConfig, Explanation
 from llmrec.explain.phrases import predicates, render
 from llmrec.explain.quality import is_truncated, repeated_trigrams
 

@@ -18,7 +18,7 @@ from llmrec.explain.quality import (
     word_count,
 )
 
-__all__ = ["ExplanationCheck", "check_explanation"]
+__all__ = ["ExplanationCheck", "check_explanation", "check_problems"]
 
 
 @dataclass
@@ -104,3 +104,28 @@ def check_explanation(text: str, item: int, history_items: Iterable[int], catalo
         truncated=is_truncated(text),
         reason_words=None if reason is None else word_count(reason),
     )
+
+
+def check_problems(check: ExplanationCheck) -> tuple[str, ...]:
+    """The failed checks of a :class:`~llmrec.explain.check.ExplanationCheck`, as short reasons."""
+    problems = []
+    if check.hallucinated:
+        problems.append("mentions titles neither watched nor recommended: "
+                        + ", ".join(repr(t.text) for t in check.hallucinated))
+    if check.history_claims_true < check.history_claims:
+        problems.append("presents unwatched titles as watched")
+    if check.genre_claims_true < len(check.genre_claims):
+        problems.append("claims genres the movies do not have")
+    if check.year_claims_true < len(check.year_claims):
+        problems.append("states a wrong year")
+    if not check.about_item:
+        problems.append("is not about the recommended movie")
+    if check.relevant_cited < len(check.cited_items):
+        problems.append("cites history items unrelated to the movie")
+    if check.repeated:
+        problems.append("repeats itself: " + ", ".join(repr(g) for g in check.repeated))
+    if check.truncated:
+        problems.append("is unfinished")
+    if check.short_reason:
+        problems.append("gives a reason of fewer than three words")
+    return tuple(problems)

@@ -43,6 +43,8 @@ from typing import Literal
 
 import numpy as np
 
+from llmrec.explain.check import check_problems
+from llmrec.explain.evidence import evidence, fact_sentence, genre_overlap
 from llmrec.explain.phrases import Phrase, predicates, render
 from llmrec.history import History
 from llmrec.items import ItemList
@@ -50,7 +52,7 @@ from llmrec.llm.backends import chat_prompt
 from llmrec.prompts import load_prompt
 from llmrec.request import Request
 
-__all__ = ["Explainer", "ExplainerConfig", "Explanation", "check_problems", "evidence", "fact_sentence"]
+__all__ = ["Explainer", "ExplainerConfig", "Explanation"]
 
 
 @dataclass(frozen=True)
@@ -106,70 +108,6 @@ class Explanation:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _liked(history: History, min_rating: float) -> set[int]:
-    """Items of ``history`` rated at least ``min_rating``; all of them where the data has no ratings."""
-    ratings = np.asarray(history.ratings, dtype=np.float64)
-    known = np.isfinite(ratings) & (ratings > 0)
-    if not known.any():
-        return {int(i) for i in history.items}
-    return {int(i) for i, r, k in zip(history.items, ratings, known) if not k or r >= min_rating}
-
-
-def evidence(catalog, item: int, history: History, among: list[int], min_rating: float = 4.0) -> list[int]:
-    """The items of ``among`` (in its order) that are evidence for ``item``: in ``history`` rated at least
-    ``min_rating`` (where known), sharing a genre with it, not the item itself."""
-    liked, genres = _liked(history, min_rating), set(catalog.genres(item))
-    return [i for i in among if i != item and i in liked and genres & set(catalog.genres(i))]
-
-
-def _overlap(catalog, item: int, other: int) -> int:
-    return len(set(catalog.genres(item)) & set(catalog.genres(other)))
-
-
-def fact_sentence(catalog, item: int, history: History, among: list[int] | None = None,
-                  min_rating: float = 4.0) -> tuple[str, tuple[int, ...], tuple[str, ...], str]:
-    """The sentence of verified catalog facts: citing the evidence (of ``among``, default the whole history,
-    newest first) sharing the most genres with the item, most recent first among ties, or nothing.
-    Returns (text, cited items, genres named, predicate)."""
-    pool = [int(i) for i in reversed(history.items.tolist())] if among is None else list(among)
-    found = evidence(catalog, item, history, pool, min_rating)
-    best = max(found, key=lambda i: _overlap(catalog, item, i), default=None)
-    cited = () if best is None else (best,)
-    options = predicates(catalog, item, cited)
-    if not options:
-        text = f"{catalog.short_title(item)} ({catalog.year(item)})" if catalog.year(item) else \
-            catalog.short_title(item)
-        return f"{text} is in the catalog.", (), (), "in the catalog"
-    dated = [p for p in options if re.search(r"\d{4}s", p)]
-    pick = (dated or options)[0]
-    return render(catalog, item, cited, pick, history), cited, pick.genres, str(pick)
-
-
-def check_problems(check) -> tuple[str, ...]:
-    """The failed checks of a :class:`~llmrec.explain.check.ExplanationCheck`, as short reasons."""
-    problems = []
-    if check.hallucinated:
-        problems.append("mentions titles neither watched nor recommended: "
-                        + ", ".join(repr(t.text) for t in check.hallucinated))
-    if check.history_claims_true < check.history_claims:
-        problems.append("presents unwatched titles as watched")
-    if check.genre_claims_true < len(check.genre_claims):
-        problems.append("claims genres the movies do not have")
-    if check.year_claims_true < len(check.year_claims):
-        problems.append("states a wrong year")
-    if not check.about_item:
-        problems.append("is not about the recommended movie")
-    if check.relevant_cited < len(check.cited_items):
-        problems.append("cites history items unrelated to the movie")
-    if check.repeated:
-        problems.append("repeats itself: " + ", ".join(repr(g) for g in check.repeated))
-    if check.truncated:
-        problems.append("is unfinished")
-    if check.short_reason:
-        problems.append("gives a reason of fewer than three words")
-    return tuple(problems)
 
 
 class Explainer:
@@ -255,7 +193,7 @@ class Explainer:
         if influence is not None:
             found.sort(key=lambda i: (influence.get(i, 0.0) <= 0, -influence.get(i, 0.0)))
         elif self.config.evidence != "graph":  # graph evidence comes ordered by its paths
-            found.sort(key=lambda i: -_overlap(self.catalog, item, i))
+            found.sort(key=lambda i: -genre_overlap(self.catalog, item, i))
         return found[: self.config.cite_pool]
 
     def options(self, item: int, citable: list[int]) -> dict[str, tuple[tuple[int, ...], list[Phrase]]]:

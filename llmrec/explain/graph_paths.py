@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from llmrec.explain.evidence import liked
 from llmrec.history import History
 
 __all__ = ["graph_evidence", "path_phrase", "path_strength"]
@@ -34,22 +33,11 @@ def path_strength(graph: Any, item: int, other: int) -> float:
     return total
 
 
-def _liked(history: History, min_rating: float) -> list[int]:
-    """History items rated at least ``min_rating`` (all where ratings are unknown), newest first, once
-    each."""
-    ratings = np.asarray(history.ratings, dtype=np.float64)
-    out: dict[int, None] = {}
-    for i, r in zip(reversed(history.items.tolist()), reversed(ratings.tolist())):
-        if not (np.isfinite(r) and r > 0) or r >= min_rating:
-            out.setdefault(int(i), None)
-    return list(out)
-
-
 def graph_evidence(graph: Any, catalog, item: int, history: History,
                    min_rating: float = 4.0) -> list[int]:
     """The liked history items sharing a genre node with ``item``, strongest paths first (newest first
     among ties)."""
-    found = [i for i in _liked(history, min_rating)
+    found = [i for i in liked(history, min_rating)
              if i != item and graph.shared_nodes(item, i, kinds=("genre",))]
     strength = {i: path_strength(graph, item, i) for i in found}
     return sorted(found, key=lambda i: -strength[i])
