@@ -24,32 +24,24 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
-import anyio.to_thread
 from fastapi import FastAPI, HTTPException
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi.responses import StreamingResponse
 
 from llmrec.configargs import arg
-from llmrec.converse.events import UnknownItem
-from llmrec.converse.turn import Converser, RequestError, Turn, UnknownConversation
-from llmrec.errors import ConfigError, LLMRecError
+from llmrec.converse.turn import Converser, RequestError, Turn
+from llmrec.errors import ConfigError
+from service.guards import BodyLimit, Calls, ServiceTimeout, error_responses, install_error_handlers
 from service.schemas import (
     ChatCompletion,
     ChatRequest,
     ConversationCreated,
     ConversationRequest,
-    ErrorResponse,
     Health,
     InteractionEvent,
     InteractionRecorded,
@@ -73,8 +65,6 @@ MODEL_ID = "llmrec"
 CONVERSATION_USER_PREFIX = "conv:"
 #: How long /health waits for the recommender while another request holds it (then: its last known health).
 HEALTH_TIMEOUT_S = 1.0
-NOT_JSON = "the body must be a JSON object (UTF-8, Content-Type: application/json)"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,160 +81,10 @@ class ServiceConfig:
             raise ConfigError(f"--request-timeout-s must be positive, got {self.request_timeout_s}")
 
 
-class ServiceTimeout(Exception):
-    """A converser call did not finish (or could not start) within the request timeout."""
-
-
-def _error(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
-
-
-_ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error", 405: "method_not_allowed",
-                413: "request_too_large", 422: "validation_error", 503: "timeout"}
-_ERROR_DESCRIPTIONS = {400: "bad request: empty text, not JSON, invalid UTF-8, or refused by the recommender",
-                       404: "unknown conversation, model or item", 413: "request body over max_request_bytes",
-                       422: "a field of the wrong type or out of range", 503: "the request timed out"}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error responses of an operation, for the OpenAPI schema."""
-    return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in codes}
-
-
 def _nonblank(text: str, field: str) -> str:
     if not text.strip():
         raise RequestError(f"{field} is empty: send the request as text")
     return text
-
-
-class _Calls:
-    """Runs converser calls in worker threads, one at a time (one lock), each within the request timeout.  A
-    call past its timeout is abandoned, not stopped: it keeps the lock until it returns."""
-
-    def __init__(self, timeout: float):
-        self.timeout = timeout
-        self._lock = threading.Lock()
-
-    async def __call__(self, fn: Callable[..., T], *args: Any, timeout: float | None = None, **kwargs: Any
-                       ) -> T:
-        timeout = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-
-        def locked() -> T:
-            if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                raise ServiceTimeout(f"the recommender stayed busy with other requests for {timeout:g} s; "
-                                     "try again later")
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self._lock.release()
-
-        try:
-            with anyio.fail_after(timeout):
-                return await anyio.to_thread.run_sync(locked, abandon_on_cancel=True)
-        except TimeoutError:
-            log.warning("service_timeout call=%s seconds=%g", getattr(fn, "__name__", fn), timeout)
-            raise ServiceTimeout(f"the recommender did not answer within {timeout:g} s; try again later "
-                                 "or ask for fewer items or explanations") from None
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until no call runs (an abandoned one may still), up to ``timeout`` seconds; whether it is."""
-        if not self._lock.acquire(timeout=timeout):
-            return False
-        self._lock.release()
-        return True
-
-
-class _BodyLimit:
-    """ASGI middleware: a body over ``limit`` bytes (by its Content-Length, or as it arrives) is answered 413
-    before the app sees it; otherwise the app reads the buffered body."""
-
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length", b"0")
-        if not length.isdigit():
-            await _error(400, "invalid_request_error", "invalid Content-Length header")(scope, receive, send)
-            return
-        if int(length) > self.limit:
-            await self._too_large(scope, receive, send)
-            return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.limit:
-                await self._too_large(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = f"request body over {self.limit} bytes (max_request_bytes)"
-        await _error(413, "request_too_large", message)(scope, receive, send)
-
-
-def _validation_message(errors: list[dict[str, Any]]) -> str:
-    parts = []
-    for e in errors[:5]:
-        where = ".".join(str(p) for p in e.get("loc", ())[1:]) or "body"
-        got = repr(e.get("input"))
-        parts.append(f"{where}: {e.get('msg', 'invalid')} (got {got[:60] + '...' if len(got) > 60 else got})")
-    return "; ".join(parts)
-
-
-def _not_json(errors: list[dict[str, Any]]) -> bool:
-    """Whether the body was not JSON at all (malformed, or sent as another content type: raw bytes)."""
-    return any(e.get("type") == "json_invalid" or isinstance(e.get("input"), bytes) for e in errors)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(LLMRecError)
-    async def llmrec_error(request: Request, err: LLMRecError) -> JSONResponse:
-        if isinstance(err, UnknownConversation | UnknownItem):
-            return _error(404, "not_found_error", str(err))
-        return _error(400, "invalid_request_error", str(err) or type(err).__name__)
-
-    @app.exception_handler(ServiceTimeout)
-    async def timeout(request: Request, err: ServiceTimeout) -> JSONResponse:
-        return _error(503, "timeout", str(err))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
-        errors = list(err.errors())
-        if _not_json(errors):
-            return _error(400, "invalid_request_error", NOT_JSON)
-        return _error(422, "validation_error", _validation_message(errors))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        if err.status_code == 400 and err.detail == "There was an error parsing the body":
-            err.detail = NOT_JSON
-        response = _error(err.status_code, _ERROR_TYPES.get(err.status_code, "http_error"), str(err.detail))
-        response.headers.update(err.headers or {})
-        return response
-
-    @app.exception_handler(Exception)
-    async def bug(request: Request, err: Exception) -> JSONResponse:
-        log.exception("service_error method=%s path=%s", request.method, request.url.path)
-        return _error(500, "internal_error", f"internal error ({type(err).__name__}); it has been logged")
 
 
 def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) -> FastAPI:
@@ -252,9 +92,9 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
     app = FastAPI(title="llmrec", version="0.1.0", strict_content_type=False,
                   description="Conversational recommendations: a JSON API and an OpenAI-compatible chat "
                               f"facade (model {MODEL_ID!r}).")
-    app.add_middleware(_BodyLimit, limit=config.max_request_bytes)
-    _install_error_handlers(app)
-    call = app.state.calls = _Calls(config.request_timeout_s)  # the caller waits on it before closing
+    app.add_middleware(BodyLimit, limit=config.max_request_bytes)
+    install_error_handlers(app)
+    call = app.state.calls = Calls(config.request_timeout_s)  # the caller waits on it before closing
     last_health: dict[str, Any] = {"status": "ok"}
 
     @app.get("/health", response_model=Health)
@@ -271,7 +111,7 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
             return {"status": "degraded", "reason": f"health check failed: {type(err).__name__}: {err}"}
         return last_health
 
-    @app.post("/v1/recommend", response_model=TurnOut, responses=_errors(400, 413, 422, 503))
+    @app.post("/v1/recommend", response_model=TurnOut, responses=error_responses(400, 413, 422, 503))
     async def recommend(body: RecommendRequest) -> dict[str, Any]:
         """A one-shot request, kept in no conversation."""
         turn = await call(converser.recommend, _nonblank(body.request, "request"), user=body.user, k=body.k,
@@ -279,13 +119,13 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
         return _logged(turn).to_dict()
 
     @app.post("/v1/conversations", status_code=201, response_model=ConversationCreated,
-              responses=_errors(400, 413, 422, 503))
+              responses=error_responses(400, 413, 422, 503))
     async def create(body: ConversationRequest | None = None) -> dict[str, str]:
         """A new conversation (``user``: a known user whose history recall uses; null: a new user)."""
         return {"id": await call(converser.create, body.user if body else None)}
 
     @app.post("/v1/conversations/{conversation_id}/turns", response_model=TurnOut,
-              responses=_errors(400, 404, 413, 422, 503))
+              responses=error_responses(400, 404, 413, 422, 503))
     async def add_turn(conversation_id: str, body: TurnRequest) -> dict[str, Any]:
         """A turn of the conversation: a request, or feedback on the list shown last."""
         turn = await call(converser.turn, conversation_id, _nonblank(body.text, "text"), k=body.k,
@@ -293,20 +133,21 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
         return _logged(turn).to_dict()
 
     @app.get("/v1/conversations/{conversation_id}", response_model=dict[str, Any],
-             responses=_errors(404, 422, 503))  # no 422 in fact; listed, FastAPI would document its own
+             responses=error_responses(404, 422, 503))  # no 422 in fact; FastAPI would document its own
     async def state(conversation_id: str) -> dict[str, Any]:
         """The conversation's state: constraints by turn, shown lists, rejected and accepted items."""
         return await call(converser.state, conversation_id)
 
     @app.post("/v1/events/interactions", status_code=201, response_model=InteractionRecorded,
-              responses=_errors(400, 404, 413, 422, 503))
+              responses=error_responses(400, 404, 413, 422, 503))
     async def interaction(body: InteractionEvent) -> dict[str, Any]:
         """Record a user's interaction with a catalog item; the user's next request reads it (no
         retraining).  Kept in the store, replayed when the service restarts."""
         return await call(_event_method(converser, "add_interaction"), body.user, body.item,
                           rating=body.rating, timestamp=body.timestamp)
 
-    @app.post("/v1/items", status_code=201, response_model=ItemAdded, responses=_errors(400, 413, 422, 503))
+    @app.post("/v1/items", status_code=201, response_model=ItemAdded,
+              responses=error_responses(400, 413, 422, 503))
     async def new_item(body: NewItem) -> dict[str, Any]:
         """Add a catalog item: its text is encoded and its vector added to the item index, so the next
         request can recall it.  Kept in the store, replayed when the service restarts."""
@@ -321,7 +162,7 @@ def create_app(converser: Converser, config: ServiceConfig = ServiceConfig()) ->
                                             "owned_by": "llmrec"}]}
 
     @app.post("/v1/chat/completions", response_model=ChatCompletion, responses={
-        **_errors(400, 404, 413, 422, 503),
+        **error_responses(400, 404, 413, 422, 503),
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
               "description": "the completion, or with stream: true its server-sent events"}})
     async def chat(body: ChatRequest) -> Any:
