@@ -7,7 +7,7 @@ Two sources, both free of the constraint benchmark's test templates:
   (:func:`eval.conversation_data.generate`, ``split="train"``).  Each is parsed deterministically
   (:class:`~llmrec.converse.parse.RequestParser`) and its loose clauses are labelled by
   :func:`derive_labels`: every assignment of intents (``none`` included) to the clauses is tried through the
-  engine's own merge (:func:`~llmrec.converse.engine.apply_intents`), and the one whose merged parse equals
+  engine's own merge (:func:`~llmrec.converse.parse.apply_intents`), and the one whose merged parse equals
   the case's true parse, with the fewest intents, is the label ("none" when no intent is needed).  A case
   whose deterministic parse is wrong outside the loose clauses, or with two equally small readings, is
   skipped;
@@ -32,8 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmrec.converse.engine import apply_intents
-from llmrec.converse.parse import RequestParser, fold_text
+from llmrec.converse.parse import RequestParser, apply_intents, fold_text
 from llmrec.converse.query import Query
 from llmrec.converse.reader import INTENT_ORDER
 

@@ -42,7 +42,7 @@ from llmrec.converse.checks import relaxation as relaxed
 from llmrec.converse.config import ConverseConfig
 from llmrec.converse.feedback import read_feedback
 from llmrec.converse.itemrank import ItemTokenRanking
-from llmrec.converse.parse import RequestParser, intent_constraints
+from llmrec.converse.parse import RequestParser, apply_intents
 from llmrec.converse.query import Constraints, Query
 from llmrec.converse.reader import IntentReader, ReaderConfig
 from llmrec.converse.realtime import RealtimeUpdates
@@ -56,23 +56,9 @@ from llmrec.llm.adapters import resolve_adapter
 from llmrec.recommenders.objectives import MultiObjective, ObjectiveWeights
 from llmrec.request import Request
 
-__all__ = ["Conversations", "ConverseConfig", "apply_intents"]
+__all__ = ["Conversations", "ConverseConfig"]
 
 log = logging.getLogger(__name__)
-
-
-def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bool]],
-                  intents: list[str | None]) -> Query:
-    """``query`` with the intent read in each loose ``(clause, negated)`` merged in (its constraints from the
-    fixed table, negated where the clause is); clauses read as no intent (None) stay soft text."""
-    c, notes, left = query.constraints, list(query.notes), []
-    for (clause, negated), intent in zip(loose, intents):
-        if intent is None:
-            left.append(clause)
-            continue
-        c = c.merged(parser._known(intent_constraints(intent, negated)))
-        notes.append(f"llm:{'not-' if negated else ''}{intent}")
-    return query.replace(constraints=c, notes=tuple(notes), text=", ".join(left))
 
 
 def _ordered_below(scores: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from llmrec.converse.query import Constraints, Query, catalog_genres
 from llmrec.converse.titles import TitleMatcher, is_genre
 from llmrec.data import Catalog
 
-__all__ = ["Parsed", "RequestParser", "fold_text", "intent_constraints"]
+__all__ = ["Parsed", "RequestParser", "apply_intents", "fold_text", "intent_constraints"]
 
 _F = re.IGNORECASE
 _GENRE_RE = re.compile("|".join(f"(?P<g{k}>\\b(?:{p})\\b)" for k, (p, _) in enumerate(GENRES)), _F)
@@ -348,3 +348,17 @@ def _span(m: re.Match, prefix: str, raw: str | None = None) -> tuple[int, int]:
     if start is None:
         raise ValueError(f"no year in {m.group()!r}")
     return start, start + 9
+
+
+def apply_intents(parser: RequestParser, query: Query, loose: list[tuple[str, bool]],
+                  intents: list[str | None]) -> Query:
+    """``query`` with the intent read in each loose ``(clause, negated)`` merged in (its constraints from the
+    fixed table, negated where the clause is); clauses read as no intent (None) stay soft text."""
+    c, notes, left = query.constraints, list(query.notes), []
+    for (clause, negated), intent in zip(loose, intents):
+        if intent is None:
+            left.append(clause)
+            continue
+        c = c.merged(parser._known(intent_constraints(intent, negated)))
+        notes.append(f"llm:{'not-' if negated else ''}{intent}")
+    return query.replace(constraints=c, notes=tuple(notes), text=", ".join(left))
