@@ -3,7 +3,9 @@
 Every artifact llmrec writes (model caches, indexes, adapters, reports) is either a single file written
 through a temporary file and ``os.replace``, or a directory assembled under a temporary name and renamed
 into place, holding ``manifest.json`` with each file's SHA-256.  A missing, mismatched or corrupt artifact
-raises :class:`~llmrec.errors.ArtifactError` — it is never silently used.
+raises :class:`~llmrec.errors.ArtifactError` — it is never silently used.  Files and directories get the
+permissions a plain ``open``/``mkdir`` would give them under the process umask (the temporary names start
+private: 0600 / 0700), so an artifact one account writes another may read.
 """
 
 from __future__ import annotations
@@ -47,6 +49,17 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS shows it (Linux), else set and restored."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one, never a part."""
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -59,6 +72,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it (mkstemp: 0600)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -92,6 +106,7 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = True) -> Iter
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
+        tmp.chmod(0o777 & ~_umask())  # as mkdir() would create it (mkdtemp: 0700)
         yield tmp
         if path.exists():
             if not overwrite:
