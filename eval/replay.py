@@ -187,7 +187,10 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("events fed (interactions posted)")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"replay, {result['split']} split, {result['users']} users, retriever {result['retriever']}")
+    retriever = result["retriever"]
+    if retriever == "auto":
+        retriever = "auto (trained without the withheld interactions)"
+    fig.suptitle(f"replay, {result['split']} split, {result['users']} users, retriever {retriever}")
     fig.tight_layout()
     atomic_write_figure(fig, path, dpi=120)
 
