@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -172,9 +173,6 @@ def _recommend(args: RecommendArgs) -> int:
 
     if args.adapter and args.recommender != "llm":
         raise LLMRecError(f"--adapter is for the llm recommender, not {args.recommender!r}")
-    if os.environ.get("VLLM_LOGGING_LEVEL") != "INFO":
-        # the progress lines say what is loading; no weight-loading bars between them (unless --verbose)
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if args.request is not None:
         return _recommend_request(args)
     t0 = time.perf_counter()
@@ -343,14 +341,23 @@ def commands(only: str | None = None) -> dict[str, Command | None]:
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """Warnings only (vLLM's engine processes included), or INFO with ``--verbose``, all on stderr (vLLM
-    logs to stdout by default, which is the commands' result); before vLLM loads."""
-    os.environ["VLLM_LOGGING_LEVEL"] = "INFO" if verbose else os.environ.get("VLLM_LOGGING_LEVEL", "WARNING")
+    """Quiet by default: llmrec's own warnings, and vLLM's and torch's only when they are errors (on a CPU
+    they warn about the machine on every start: no Triton, no tcmalloc in LD_PRELOAD, NUMA binding, a
+    deprecated torch name), or INFO from everything with ``--verbose``; all on stderr (vLLM logs to stdout by
+    default, which is the commands' result).  A ``VLLM_LOGGING_LEVEL`` or ``TORCH_CPP_LOG_LEVEL`` already set
+    wins.  Call it before vLLM or torch loads."""
+    os.environ["VLLM_LOGGING_LEVEL"] = "INFO" if verbose else os.environ.get("VLLM_LOGGING_LEVEL", "ERROR")
     os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s %(message)s")
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # weight-loading bars; ours stay
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")  # vLLM's engine processes
+        # before vLLM configures its own logger, its import-time warnings reach the root handler
+        logging.getLogger("vllm").setLevel(os.environ["VLLM_LOGGING_LEVEL"].upper())
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"vllm(\.|$)")
 
 
 def main(argv: list[str] | None = None) -> int:

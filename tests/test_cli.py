@@ -203,3 +203,49 @@ def test_a_module_command_prints_a_refused_setting_as_an_error_not_a_traceback(c
 
     with pytest.raises(KeyError):
         run_main(bug, prog="python -m eval.graph")
+
+
+@pytest.fixture
+def clean_logging_env(monkeypatch):
+    import logging
+    import warnings
+
+    for name in ("VLLM_LOGGING_LEVEL", "TORCH_CPP_LOG_LEVEL", "HF_HUB_DISABLE_PROGRESS_BARS",
+                 "PYTHONWARNINGS", "TRANSFORMERS_VERBOSITY", "VLLM_LOGGING_STREAM"):
+        monkeypatch.setenv(name, "")  # recorded, so what configure_logging sets is undone afterwards
+        monkeypatch.delenv(name)
+    level = logging.getLogger("vllm").level
+    with warnings.catch_warnings():
+        yield monkeypatch
+    logging.getLogger("vllm").setLevel(level)
+
+
+def test_commands_are_quiet_about_the_machine_unless_verbose(clean_logging_env):
+    """vLLM and torch warn about the CPU on every start (no Triton, no tcmalloc, NUMA binding, a deprecated
+    torch name): a command shows their errors only, and everything with --verbose."""
+    import logging
+    import os
+    import warnings
+
+    from llmrec.cli import configure_logging
+
+    configure_logging(verbose=False)
+    assert os.environ["VLLM_LOGGING_LEVEL"] == "ERROR" and os.environ["TORCH_CPP_LOG_LEVEL"] == "ERROR"
+    assert os.environ["PYTHONWARNINGS"] == "ignore::FutureWarning"  # read by vLLM's engine processes
+    assert not logging.getLogger("vllm").isEnabledFor(logging.WARNING)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.warn_explicit("deprecated", FutureWarning, "dispatcher.py", 1, module="vllm.triton_utils")
+        warnings.warn_explicit("ours", FutureWarning, "x.py", 1, module="llmrec.something")
+    assert [str(w.message) for w in caught] == ["ours"]
+    configure_logging(verbose=True)
+    assert os.environ["VLLM_LOGGING_LEVEL"] == "INFO"
+
+
+def test_a_vllm_logging_level_the_user_set_wins(clean_logging_env):
+    import logging
+
+    from llmrec.cli import configure_logging
+
+    clean_logging_env.setenv("VLLM_LOGGING_LEVEL", "warning")
+    configure_logging(verbose=False)
+    assert logging.getLogger("vllm").isEnabledFor(logging.WARNING)
