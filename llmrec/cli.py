@@ -356,7 +356,9 @@ def configure_logging(verbose: bool = False) -> None:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # weight-loading bars; ours stay
         os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")  # vLLM's engine processes
         # before vLLM configures its own logger, its import-time warnings reach the root handler
-        logging.getLogger("vllm").setLevel(os.environ["VLLM_LOGGING_LEVEL"].upper())
+        level = os.environ["VLLM_LOGGING_LEVEL"].upper()
+        if isinstance(logging.getLevelName(level), int):  # vLLM itself names a misspelt level
+            logging.getLogger("vllm").setLevel(level)
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"vllm(\.|$)")
 
 
