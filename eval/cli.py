@@ -70,9 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0],
                                      epilog=f"recommenders: {', '.join(registered_recommenders())}")
     add_config_arguments(parser, EvalConfig)
-    config = config_from_args(EvalConfig, parser.parse_args(argv))
-    configure_logging(config.verbose)
-    return run_main(lambda: _run(config), prog="python -m eval")
+    ns = parser.parse_args(argv)
+
+    def run() -> int:
+        config = config_from_args(EvalConfig, ns)  # its own checks refuse here, printed by run_main
+        configure_logging(config.verbose)
+        return _run(config)
+
+    return run_main(run, prog="python -m eval")
 
 
 def _run(config: EvalConfig) -> int:
@@ -108,7 +113,8 @@ def _run(config: EvalConfig) -> int:
             rec = LLMRanker(rec.config, backend=backend)
         reports[label] = evaluate_recommender(dataset, rec, config.split,
                                               nonfinite=config.nonfinite, recall_cutoffs=(50, 100),
-                                              progress=config.progress, sampled=config.sampled)
+                                              progress=config.progress, sampled=config.sampled,
+                                              users=config.users, seed=config.seed)
         if isinstance(rec, LLMRanker):
             backend = rec.backend
         if config.output:

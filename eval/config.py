@@ -8,6 +8,7 @@ from typing import Literal
 
 from llmrec.cli import DataArgs
 from llmrec.configargs import arg
+from llmrec.errors import ConfigError
 
 __all__ = ["EvalConfig"]
 
@@ -31,8 +32,8 @@ class EvalConfig(DataArgs):
     explanations: bool = arg(False, help="evaluate the LLM's explanations of each user's top-1 item instead "
                                          "(faithfulness against the catalog and history, raw and verified, "
                                          "deletion test); zero-shot, and with --adapter beside it")
-    users: int = arg(0, help="--explanations, --simulate: a seeded sample of this many held-out users "
-                                  "(0: all)")
+    users: int = arg(0, help="a seeded sample (--seed) of this many held-out users (0: all): for an "
+                             "evaluation, --explanations, --simulate and --protocol replay")
     deletion: bool = arg(True, help="--explanations: run the deletion test (two more scored prompts "
                                     "per user)")
     deletion_users: int = arg(0, help="--explanations: the deletion test on a seeded sample of this many of "
@@ -91,9 +92,9 @@ class EvalConfig(DataArgs):
                                                        "age, occupation) with paired CIs against the first "
                                                        "(eval.slices)")
     resamples: int = arg(10_000, help="bootstrap resamples for --compare")
-    seed: int = arg(0, help="bootstrap seed for --compare; with --explanations also the seed of the user "
-                            "sample, the deletion test's random items and its bootstrap; with --protocol "
-                            "cold-items/cold-users the seed of the cold items / users")
+    seed: int = arg(0, help="bootstrap seed for --compare; the seed of the --users sample; with "
+                            "--explanations also the deletion test's random items and its bootstrap; with "
+                            "--protocol cold-items/cold-users the seed of the cold items / users")
     progress: bool = arg(True, help="show a progress bar")
     verbose: bool = arg(False, help="keep INFO logging (vLLM's included); default: warnings only")
     protocol: Literal["holdout", "cold-items", "cold-users", "replay"] = arg(
@@ -104,3 +105,14 @@ class EvalConfig(DataArgs):
     cold_share: float = arg(0.1, help="--protocol cold-items/cold-users: share of items / users made cold")
     history_lengths: list[int] = arg(default_factory=lambda: [1, 3, 5],
                                      help="--protocol cold-users: fit interactions each cold user keeps")
+
+    def __post_init__(self) -> None:
+        if self.users < 0:
+            raise ConfigError(f"--users must be 0 (all) or a positive number of users, got {self.users}")
+        ignoring = [flag for flag, on in (
+            ("--compare", bool(self.compare)), ("--slices", bool(self.slices)),
+            ("--objectives", bool(self.objectives)), ("--conversation", self.conversation),
+            (f"--protocol {self.protocol}", self.protocol in ("cold-items", "cold-users"))) if on]
+        if self.users and ignoring:
+            raise ConfigError(f"--users samples held-out users, which {ignoring[0]} does not use: "
+                              "it evaluates every one")

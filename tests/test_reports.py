@@ -101,3 +101,24 @@ def test_a_report_keeps_each_users_top_n_list_and_refuses_an_altered_one(tmp_pat
     r.lists = r.lists[:2]
     with pytest.raises(ArtifactError, match="2 top-N lists for 3 users"):
         r.save(tmp_path / "b.json")
+
+
+def test_users_samples_an_evaluation_and_is_refused_where_nothing_uses_it(capsys):
+    assert eval_main(["--recommender", "popularity", "--split", "validation", "--users", "25", "--seed", "3",
+                      "--no-progress"]) == 0
+    assert "validation     25" in capsys.readouterr().out
+    assert eval_main(["--objectives", "popularity", "--users", "25"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m eval: error: --users samples held-out users, which --objectives")
+    assert eval_main(["--recommender", "popularity", "--users", "-1"]) == 2
+    assert "--users must be 0 (all)" in capsys.readouterr().err
+
+
+def test_the_user_sample_follows_its_seed(ml100k):
+    from llmrec.evaluation.runner import evaluate_recommender
+
+    def sample(seed: int) -> set[int]:
+        return set(evaluate_recommender(ml100k, "popularity", "validation", users=25, seed=seed,
+                                        progress=False).ranks["user"])
+
+    assert sample(3) == sample(3) and len(sample(3)) == 25 and sample(3) != sample(4)

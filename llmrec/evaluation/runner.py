@@ -21,13 +21,13 @@ log = logging.getLogger(__name__)
 def evaluate_recommender(dataset: Dataset, recommender: str | Recommender, split: SplitName = "test", *,
                          params: dict[str, Any] | None = None, nonfinite: NonFinitePolicy = "error",
                          recall_cutoffs: tuple[int, ...] = (), progress: bool = True,
-                         sampled: int = 0, users: int = 0) -> Report:
+                         sampled: int = 0, users: int = 0, seed: int = 0) -> Report:
     """Fit ``recommender`` on the split's fit data, rank every held-out item (among all unseen items, or
-    with ``sampled`` among itself and that many random unseen ones), return the report.  ``users``: a seeded
-    sample of that many held-out users (0: all)."""
+    with ``sampled`` among itself and that many random unseen ones), return the report.  ``users``: a
+    sample of that many held-out users (0: all), drawn with ``seed``."""
     owned = isinstance(recommender, str)  # built here: closed here (an LLM engine's processes stop)
     rec = create_recommender(recommender, params) if owned else recommender
-    held = sample_users(leave_last_out(dataset, split), users)
+    held = sample_users(leave_last_out(dataset, split), users, seed)
     t0 = time.perf_counter()
     try:
         rec.fit(held.train)
