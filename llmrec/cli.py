@@ -354,6 +354,8 @@ def configure_logging(verbose: bool = False) -> None:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # weight-loading bars; ours stay
+        if "transformers" in sys.modules:  # imported already: it read that variable at import
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
         os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")  # vLLM's engine processes
         # before vLLM configures its own logger, its import-time warnings reach the root handler
         level = os.environ["VLLM_LOGGING_LEVEL"].upper()
