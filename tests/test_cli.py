@@ -214,10 +214,15 @@ def clean_logging_env(monkeypatch):
                  "PYTHONWARNINGS", "TRANSFORMERS_VERBOSITY", "VLLM_LOGGING_STREAM"):
         monkeypatch.setenv(name, "")  # recorded, so what configure_logging sets is undone afterwards
         monkeypatch.delenv(name)
-    level = logging.getLogger("vllm").level
+    from transformers.utils import logging as hf_logging
+
+    level, bars = logging.getLogger("vllm").level, hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()  # as a fresh import leaves them
     with warnings.catch_warnings():
         yield monkeypatch
     logging.getLogger("vllm").setLevel(level)
+    if not bars:
+        hf_logging.disable_progress_bar()
 
 
 def test_commands_are_quiet_about_the_machine_unless_verbose(clean_logging_env):
@@ -233,6 +238,9 @@ def test_commands_are_quiet_about_the_machine_unless_verbose(clean_logging_env):
     assert os.environ["VLLM_LOGGING_LEVEL"] == "ERROR" and os.environ["TORCH_CPP_LOG_LEVEL"] == "ERROR"
     assert os.environ["PYTHONWARNINGS"] == "ignore::FutureWarning"  # read by vLLM's engine processes
     assert not logging.getLogger("vllm").isEnabledFor(logging.WARNING)
+    from transformers.utils import logging as hf_logging  # imported before the call, as python -m eval does
+
+    assert not hf_logging.is_progress_bar_enabled()
     with warnings.catch_warnings(record=True) as caught:
         warnings.warn_explicit("deprecated", FutureWarning, "dispatcher.py", 1, module="vllm.triton_utils")
         warnings.warn_explicit("ours", FutureWarning, "x.py", 1, module="llmrec.something")
